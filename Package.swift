@@ -1,0 +1,80 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "Switchyard",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Switchyard", targets: ["Switchyard"]),
+        .executable(name: "switchyard", targets: ["SwitchyardCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        // BLAS through the system's libblas.so.3 (OpenBLAS when libopenblas0-pthread is installed).
+        .systemLibrary(
+            name: "CBLAS",
+            providers: [.apt(["libblas-dev", "libopenblas0-pthread"])]
+        ),
+        // SIMD kernels with AVX2 / AVX-512 variants chosen at run time.
+        .target(
+            name: "CKernels",
+            cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]
+        ),
+        .target(
+            name: "VectorMath",
+            dependencies: ["CBLAS", "CKernels"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "VectorStore",
+            dependencies: [
+                "VectorMath",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "Switchyard",
+            dependencies: ["VectorMath", "VectorStore"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "SwitchyardCLI",
+            dependencies: [
+                "Switchyard",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "_SwitchyardTestSupport",
+            dependencies: ["VectorMath", "VectorStore"],
+            path: "Tests/_SwitchyardTestSupport",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "VectorMathTests",
+            dependencies: ["VectorMath", "_SwitchyardTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "VectorStoreTests",
+            dependencies: ["VectorStore", "_SwitchyardTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["Switchyard", "_SwitchyardTestSupport"],
+            swiftSettings: strictSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

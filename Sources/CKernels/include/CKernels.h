@@ -1,0 +1,61 @@
+#ifndef SWITCHYARD_CKERNELS_H
+#define SWITCHYARD_CKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Kernel families, best last. `sy_kernel_level()` reports the one in use.
+typedef enum {
+    SY_KERNEL_GENERIC = 0,
+    SY_KERNEL_AVX2 = 1,
+    SY_KERNEL_AVX512 = 2,
+} sy_kernel_level_t;
+
+/// Per-row measures computed by the kernels.
+typedef enum {
+    SY_MEASURE_DOT = 0,   ///< inner product
+    SY_MEASURE_L2SQ = 1,  ///< squared Euclidean distance
+    SY_MEASURE_L1 = 2,    ///< Manhattan distance
+} sy_measure_t;
+
+/// The best kernel level this CPU (and OS) supports.
+int sy_detected_kernel_level(void);
+/// The kernel level in use (the detected one unless lowered with `sy_set_kernel_level`).
+int sy_kernel_level(void);
+/// Uses `level`, clamped to what the CPU supports; returns the level now in use.
+int sy_set_kernel_level(int level);
+/// A short name of a level: "generic", "avx2", "avx512".
+const char *sy_kernel_level_name(int level);
+
+/// out[i] = measure(rows[i*d ..< i*d+d], q) for i in 0..<n.
+/// Every row is computed with the same sequence of operations, so identical rows give identical values.
+void sy_score_rows(int measure, const float *rows, size_t n, size_t d, const float *q, float *out);
+
+/// out[j] = measure(rows[idx[j]*d ...], q) for j in 0..<m.
+void sy_score_gather(int measure, const float *rows, size_t d, const int32_t *idx, size_t m,
+                     const float *q, float *out);
+
+/// The measure of two vectors, with the same arithmetic as `sy_score_rows`.
+float sy_score_one(int measure, const float *a, const float *b, size_t d);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+/// `dlsym(RTLD_DEFAULT, name)`.
+void *sy_lookup_symbol(const char *name);
+/// The path of the shared object that defines `name`, or NULL.
+const char *sy_symbol_library(const char *name);
+/// Writes `message` to standard error and flushes it.
+void sy_write_stderr(const char *message);
+#ifdef __cplusplus
+}
+#endif

@@ -1,0 +1,286 @@
+// SIMD distance kernels with run-time dispatch.
+//
+// Each level computes one row with a fixed sequence of operations, so a row's value does not depend
+// on where it sits in memory or which entry point computed it. Values may differ between levels in
+// the last bits (different summation order); one process uses one level throughout.
+
+#include "CKernels.h"
+#include <math.h>
+#include <stdatomic.h>
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
+
+// MARK: - Generic kernels (any CPU)
+
+static inline float generic_dot(const float *a, const float *b, size_t d) {
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t i = 0;
+    for (; i + 4 <= d; i += 4) {
+        s0 += a[i] * b[i];
+        s1 += a[i + 1] * b[i + 1];
+        s2 += a[i + 2] * b[i + 2];
+        s3 += a[i + 3] * b[i + 3];
+    }
+    for (; i < d; i++) s0 += a[i] * b[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
+static inline float generic_l2sq(const float *a, const float *b, size_t d) {
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t i = 0;
+    for (; i + 4 <= d; i += 4) {
+        float t0 = a[i] - b[i], t1 = a[i + 1] - b[i + 1], t2 = a[i + 2] - b[i + 2], t3 = a[i + 3] - b[i + 3];
+        s0 += t0 * t0;
+        s1 += t1 * t1;
+        s2 += t2 * t2;
+        s3 += t3 * t3;
+    }
+    for (; i < d; i++) {
+        float t = a[i] - b[i];
+        s0 += t * t;
+    }
+    return (s0 + s1) + (s2 + s3);
+}
+
+static inline float generic_l1(const float *a, const float *b, size_t d) {
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t i = 0;
+    for (; i + 4 <= d; i += 4) {
+        s0 += fabsf(a[i] - b[i]);
+        s1 += fabsf(a[i + 1] - b[i + 1]);
+        s2 += fabsf(a[i + 2] - b[i + 2]);
+        s3 += fabsf(a[i + 3] - b[i + 3]);
+    }
+    for (; i < d; i++) s0 += fabsf(a[i] - b[i]);
+    return (s0 + s1) + (s2 + s3);
+}
+
+static float generic_one(int m, const float *a, const float *b, size_t d) {
+    switch (m) {
+    case SY_MEASURE_DOT: return generic_dot(a, b, d);
+    case SY_MEASURE_L2SQ: return generic_l2sq(a, b, d);
+    default: return generic_l1(a, b, d);
+    }
+}
+
+static void generic_rows(int m, const float *rows, size_t n, size_t d, const float *q, float *out) {
+    for (size_t i = 0; i < n; i++) out[i] = generic_one(m, rows + i * d, q, d);
+}
+
+static void generic_gather(int m, const float *rows, size_t d, const int32_t *idx, size_t k, const float *q,
+                           float *out) {
+    for (size_t j = 0; j < k; j++) out[j] = generic_one(m, rows + (size_t)idx[j] * d, q, d);
+}
+
+#if defined(__x86_64__)
+
+// MARK: - AVX2 + FMA
+
+#define AVX2_ATTR __attribute__((target("avx2,fma")))
+
+AVX2_ATTR static inline float avx2_hsum(__m256 v) {
+    __m128 lo = _mm256_castps256_ps128(v);
+    __m128 hi = _mm256_extractf128_ps(v, 1);
+    lo = _mm_add_ps(lo, hi);
+    __m128 sh = _mm_movehdup_ps(lo);
+    __m128 s = _mm_add_ps(lo, sh);
+    sh = _mm_movehl_ps(sh, s);
+    s = _mm_add_ss(s, sh);
+    return _mm_cvtss_f32(s);
+}
+
+AVX2_ATTR static inline float avx2_one(int m, const float *a, const float *b, size_t d) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    size_t i = 0;
+    if (m == SY_MEASURE_DOT) {
+        for (; i + 32 <= d; i += 32) {
+            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+            acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+            acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), acc2);
+            acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), acc3);
+        }
+        for (; i + 8 <= d; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    } else if (m == SY_MEASURE_L2SQ) {
+        for (; i + 32 <= d; i += 32) {
+            __m256 t0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+            __m256 t1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
+            __m256 t2 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16));
+            __m256 t3 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24));
+            acc0 = _mm256_fmadd_ps(t0, t0, acc0);
+            acc1 = _mm256_fmadd_ps(t1, t1, acc1);
+            acc2 = _mm256_fmadd_ps(t2, t2, acc2);
+            acc3 = _mm256_fmadd_ps(t3, t3, acc3);
+        }
+        for (; i + 8 <= d; i += 8) {
+            __m256 t = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+            acc0 = _mm256_fmadd_ps(t, t, acc0);
+        }
+    } else {
+        for (; i + 32 <= d; i += 32) {
+            acc0 = _mm256_add_ps(acc0, _mm256_and_ps(absmask, _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i))));
+            acc1 = _mm256_add_ps(acc1, _mm256_and_ps(absmask, _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8))));
+            acc2 = _mm256_add_ps(acc2, _mm256_and_ps(absmask, _mm256_sub_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16))));
+            acc3 = _mm256_add_ps(acc3, _mm256_and_ps(absmask, _mm256_sub_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24))));
+        }
+        for (; i + 8 <= d; i += 8)
+            acc0 = _mm256_add_ps(acc0, _mm256_and_ps(absmask, _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i))));
+    }
+    float s = avx2_hsum(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+    float tail = 0;
+    for (; i < d; i++) {
+        float t = (m == SY_MEASURE_DOT) ? a[i] * b[i] : (m == SY_MEASURE_L2SQ) ? (a[i] - b[i]) * (a[i] - b[i]) : fabsf(a[i] - b[i]);
+        tail += t;
+    }
+    return s + tail;
+}
+
+AVX2_ATTR static void avx2_rows(int m, const float *rows, size_t n, size_t d, const float *q, float *out) {
+    for (size_t i = 0; i < n; i++) {
+        _mm_prefetch((const char *)(rows + (i + 4) * d), _MM_HINT_T0);
+        out[i] = avx2_one(m, rows + i * d, q, d);
+    }
+}
+
+AVX2_ATTR static void avx2_gather(int m, const float *rows, size_t d, const int32_t *idx, size_t k, const float *q,
+                                  float *out) {
+    for (size_t j = 0; j < k; j++) out[j] = avx2_one(m, rows + (size_t)idx[j] * d, q, d);
+}
+
+// MARK: - AVX-512
+
+#define AVX512_ATTR __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")))
+
+AVX512_ATTR static inline __m512 avx512_term(int m, __m512 x, __m512 y, __m512 acc) {
+    if (m == SY_MEASURE_DOT) return _mm512_fmadd_ps(x, y, acc);
+    __m512 t = _mm512_sub_ps(x, y);
+    if (m == SY_MEASURE_L2SQ) return _mm512_fmadd_ps(t, t, acc);
+    return _mm512_add_ps(acc, _mm512_abs_ps(t));
+}
+
+AVX512_ATTR static inline float avx512_one(int m, const float *a, const float *b, size_t d) {
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    __m512 acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 64 <= d; i += 64) {
+        acc0 = avx512_term(m, _mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
+        acc1 = avx512_term(m, _mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), acc1);
+        acc2 = avx512_term(m, _mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32), acc2);
+        acc3 = avx512_term(m, _mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48), acc3);
+    }
+    for (; i + 16 <= d; i += 16) acc0 = avx512_term(m, _mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
+    if (i < d) {
+        __mmask16 mask = (__mmask16)((1u << (d - i)) - 1u);
+        acc1 = avx512_term(m, _mm512_maskz_loadu_ps(mask, a + i), _mm512_maskz_loadu_ps(mask, b + i), acc1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
+}
+
+AVX512_ATTR static void avx512_rows(int m, const float *rows, size_t n, size_t d, const float *q, float *out) {
+    for (size_t i = 0; i < n; i++) {
+        _mm_prefetch((const char *)(rows + (i + 4) * d), _MM_HINT_T0);
+        out[i] = avx512_one(m, rows + i * d, q, d);
+    }
+}
+
+AVX512_ATTR static void avx512_gather(int m, const float *rows, size_t d, const int32_t *idx, size_t k,
+                                      const float *q, float *out) {
+    for (size_t j = 0; j < k; j++) out[j] = avx512_one(m, rows + (size_t)idx[j] * d, q, d);
+}
+
+// MARK: - Detection
+
+static int detect_level(void) {
+    unsigned int eax, ebx, ecx, edx;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return SY_KERNEL_GENERIC;
+    int has_osxsave = (ecx >> 27) & 1, has_avx = (ecx >> 28) & 1, has_fma = (ecx >> 12) & 1;
+    if (!has_osxsave || !has_avx) return SY_KERNEL_GENERIC;
+    unsigned int xcr0_lo, xcr0_hi;
+    __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+    int os_avx = (xcr0_lo & 0x6) == 0x6;
+    int os_avx512 = (xcr0_lo & 0xe6) == 0xe6;
+    if (!os_avx) return SY_KERNEL_GENERIC;
+    if (__get_cpuid_max(0, NULL) < 7) return SY_KERNEL_GENERIC;
+    __cpuid_count(7, 0, eax, ebx, ecx, edx);
+    int has_avx2 = (ebx >> 5) & 1;
+    int has_avx512f = (ebx >> 16) & 1, has_avx512dq = (ebx >> 17) & 1;
+    int has_avx512bw = (ebx >> 30) & 1, has_avx512vl = (ebx >> 31) & 1;
+    if (os_avx512 && has_avx512f && has_avx512dq && has_avx512bw && has_avx512vl && has_fma) return SY_KERNEL_AVX512;
+    if (has_avx2 && has_fma) return SY_KERNEL_AVX2;
+    return SY_KERNEL_GENERIC;
+}
+#else
+static int detect_level(void) { return SY_KERNEL_GENERIC; }
+#endif
+
+static _Atomic int g_detected = -1;
+static _Atomic int g_level = -1;
+
+int sy_detected_kernel_level(void) {
+    int v = atomic_load_explicit(&g_detected, memory_order_relaxed);
+    if (v < 0) {
+        v = detect_level();
+        atomic_store_explicit(&g_detected, v, memory_order_relaxed);
+    }
+    return v;
+}
+
+int sy_kernel_level(void) {
+    int v = atomic_load_explicit(&g_level, memory_order_relaxed);
+    if (v < 0) {
+        v = sy_detected_kernel_level();
+        atomic_store_explicit(&g_level, v, memory_order_relaxed);
+    }
+    return v;
+}
+
+int sy_set_kernel_level(int level) {
+    int best = sy_detected_kernel_level();
+    if (level < 0) level = 0;
+    if (level > best) level = best;
+    atomic_store_explicit(&g_level, level, memory_order_relaxed);
+    return level;
+}
+
+const char *sy_kernel_level_name(int level) {
+    switch (level) {
+    case SY_KERNEL_AVX512: return "avx512";
+    case SY_KERNEL_AVX2: return "avx2";
+    default: return "generic";
+    }
+}
+
+void sy_score_rows(int measure, const float *rows, size_t n, size_t d, const float *q, float *out) {
+    switch (sy_kernel_level()) {
+#if defined(__x86_64__)
+    case SY_KERNEL_AVX512: avx512_rows(measure, rows, n, d, q, out); return;
+    case SY_KERNEL_AVX2: avx2_rows(measure, rows, n, d, q, out); return;
+#endif
+    default: generic_rows(measure, rows, n, d, q, out); return;
+    }
+}
+
+void sy_score_gather(int measure, const float *rows, size_t d, const int32_t *idx, size_t m, const float *q,
+                     float *out) {
+    switch (sy_kernel_level()) {
+#if defined(__x86_64__)
+    case SY_KERNEL_AVX512: avx512_gather(measure, rows, d, idx, m, q, out); return;
+    case SY_KERNEL_AVX2: avx2_gather(measure, rows, d, idx, m, q, out); return;
+#endif
+    default: generic_gather(measure, rows, d, idx, m, q, out); return;
+    }
+}
+
+float sy_score_one(int measure, const float *a, const float *b, size_t d) {
+    switch (sy_kernel_level()) {
+#if defined(__x86_64__)
+    case SY_KERNEL_AVX512: return avx512_one(measure, a, b, d);
+    case SY_KERNEL_AVX2: return avx2_one(measure, a, b, d);
+#endif
+    default: return generic_one(measure, a, b, d);
+    }
+}

@@ -1,0 +1,2 @@
+@_exported import VectorMath
+@_exported import VectorStore

@@ -1,0 +1,246 @@
+import CBLAS
+import CKernels
+import Dispatch
+
+/// One search result: a matrix row and its score in the distance's own convention
+/// (similarity for cosine/dot, distance for euclid/manhattan).
+public struct SearchHit: Sendable, Equatable {
+    public var row: Int32
+    public var score: Float
+
+    public init(row: Int32, score: Float) {
+        self.row = row
+        self.score = score
+    }
+}
+
+/// How a batch of queries is scored.
+public enum BatchStrategy: String, Sendable, CaseIterable {
+    /// Pick per batch from its size (see ``ExactSearch/gemmCrossover``).
+    case auto
+    /// One SIMD scan per query, queries spread over threads.
+    case simd
+    /// `cblas_sgemm` over (query block × row block) tiles with fused top-k, then exact re-scoring.
+    case gemm
+}
+
+/// Exact (brute-force) top-k search over a ``MatrixView``.
+///
+/// Results are deterministic: ranked by score, ties broken by the smaller ``RowKey``. Scores come from the
+/// SIMD kernel in use (``Kernels``), on both the single-query and the batch path, so the two paths agree.
+/// Cosine is searched as a dot product: callers store and query unit vectors.
+public enum ExactSearch {
+    /// Rows scored per kernel call (one block of scores lives in cache).
+    static let rowBlock = 1024
+    /// Below this many rows a single query runs on one thread (dispatch costs more than it saves).
+    public static let minRowsPerThread = 8192
+    /// Batches with `queries × dimension` below this use the SIMD path, above it `sgemm`
+    /// (measured on this project's reference machine; see docs/performance.md).
+    nonisolated(unsafe) public static var gemmCrossover = 2048
+    /// Extra candidates kept per query on the `sgemm` path before exact re-scoring, so that values rounded
+    /// differently by BLAS cannot push a true top-k row out.
+    static let gemmSlack = 8
+
+    @inline(__always)
+    static func key(fromRaw raw: Float, _ measure: Measure) -> Float {
+        measure == .dot ? raw : -raw
+    }
+
+    @inline(__always)
+    static func score(fromKey key: Float, _ distance: Distance) -> Float {
+        switch distance {
+        case .cosine, .dot: key
+        case .euclid: (-key).squareRoot()
+        case .manhattan: -key
+        }
+    }
+
+    // MARK: - Single query
+
+    /// The `k` best rows for one query.
+    ///
+    /// - Parameters:
+    ///   - matrix: the rows to search.
+    ///   - query: `matrix.dimension` floats (unit length for cosine).
+    ///   - k: results wanted (≥ 1).
+    ///   - distance: how rows are scored.
+    ///   - rows: when given, only these rows are candidates (a filter's survivors).
+    ///   - threads: worker threads; large matrices are split into that many row ranges.
+    /// - Returns: up to `k` hits, best first.
+    /// - Complexity: O(n·d) arithmetic over the candidate rows, O(n) memory traffic, O(k) extra memory per thread.
+    public static func search(
+        _ matrix: MatrixView, query: UnsafePointer<Float>, k: Int, distance: Distance,
+        rows: UnsafeBufferPointer<Int32>? = nil, threads: Int = 1
+    ) -> [SearchHit] {
+        let total = rows?.count ?? matrix.count
+        guard total > 0, k > 0 else { return [] }
+        let measure = Measure(distance)
+        let parts = max(1, min(threads, total / minRowsPerThread))
+        let collected: [TopKCollector]
+        if parts == 1 {
+            collected = [scan(matrix, query: query, k: k, measure: measure, rows: rows, range: 0..<total)]
+        } else {
+            let results = UnsafeMutableBufferPointer<TopKCollector?>.allocate(capacity: parts)
+            results.initialize(repeating: nil)
+            defer { results.deallocate() }
+            let box = UnsafeSendable(results)
+            let q = UnsafeSendable(query)
+            let r = UnsafeSendable(rows)
+            DispatchQueue.concurrentPerform(iterations: parts) { p in
+                let lo = total * p / parts, hi = total * (p + 1) / parts
+                box.value[p] = scan(matrix, query: q.value, k: k, measure: measure, rows: r.value, range: lo..<hi)
+            }
+            collected = results.map { $0! }
+        }
+        var merged = TopKCollector(k: k, rowKeys: matrix.keys)
+        for c in collected {
+            for e in c.sorted() { merged.offer(key: e.key, row: e.row) }
+        }
+        return merged.sorted().map { SearchHit(row: $0.row, score: score(fromKey: $0.key, distance)) }
+    }
+
+    /// Scans candidates `range` (row numbers, or positions in `rows`) in cache-sized blocks.
+    static func scan(
+        _ m: MatrixView, query: UnsafePointer<Float>, k: Int, measure: Measure,
+        rows: UnsafeBufferPointer<Int32>?, range: Range<Int>
+    ) -> TopKCollector {
+        var collector = TopKCollector(k: k, rowKeys: m.keys)
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: rowBlock)
+        defer { buffer.deallocate() }
+        var start = range.lowerBound
+        while start < range.upperBound {
+            let n = min(rowBlock, range.upperBound - start)
+            if let rows, let base = rows.baseAddress {
+                sy_score_gather(measure.rawValue, m.storage, m.dimension, base + start, n, query, buffer)
+                if measure != .dot { negate(buffer, n) }
+                collector.offer(block: buffer, count: n, rows: base + start)
+            } else {
+                sy_score_rows(measure.rawValue, m.storage + start * m.dimension, n, m.dimension, query, buffer)
+                if measure != .dot { negate(buffer, n) }
+                collector.offer(block: buffer, count: n, firstRow: start)
+            }
+            start += n
+        }
+        return collector
+    }
+
+    @inline(__always)
+    static func negate(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
+        for i in 0..<n { p[i] = -p[i] }
+    }
+
+    // MARK: - Batch
+
+    /// The `k` best rows for each of `count` queries.
+    ///
+    /// - Parameters:
+    ///   - queries: `count × matrix.dimension` floats, row-major.
+    ///   - strategy: `.auto` uses `sgemm` when `count × dimension ≥ gemmCrossover` (Manhattan always uses SIMD).
+    /// - Returns: one best-first list per query.
+    public static func searchBatch(
+        _ matrix: MatrixView, queries: UnsafePointer<Float>, count nq: Int, k: Int, distance: Distance,
+        threads: Int = 1, strategy: BatchStrategy = .auto
+    ) -> [[SearchHit]] {
+        guard nq > 0 else { return [] }
+        guard matrix.count > 0, k > 0 else { return Array(repeating: [], count: nq) }
+        let measure = Measure(distance)
+        var useGemm: Bool
+        switch strategy {
+        case .auto: useGemm = nq * matrix.dimension >= gemmCrossover
+        case .simd: useGemm = false
+        case .gemm: useGemm = true
+        }
+        if measure == .l1 { useGemm = false }
+        let out = UnsafeMutableBufferPointer<[SearchHit]>.allocate(capacity: nq)
+        out.initialize(repeating: [])
+        defer { out.deinitialize(); out.deallocate() }
+        let box = UnsafeSendable(out)
+        let q = UnsafeSendable(queries)
+        let d = matrix.dimension
+        let workers = max(1, min(threads, nq))
+        if !useGemm {
+            if nq < threads {
+                // Few queries: give each query all threads over row ranges.
+                for i in 0..<nq {
+                    box.value[i] = search(matrix, query: q.value + i * d, k: k, distance: distance, threads: threads)
+                }
+            } else {
+                DispatchQueue.concurrentPerform(iterations: workers) { w in
+                    let lo = nq * w / workers, hi = nq * (w + 1) / workers
+                    for i in lo..<hi {
+                        box.value[i] = search(matrix, query: q.value + i * d, k: k, distance: distance, threads: 1)
+                    }
+                }
+            }
+        } else {
+            BLASRuntime.configureOnce()
+            if workers == 1 {
+                gemmRange(matrix, queries: queries, range: 0..<nq, k: k, distance: distance, out: out)
+            } else {
+                DispatchQueue.concurrentPerform(iterations: workers) { w in
+                    let lo = nq * w / workers, hi = nq * (w + 1) / workers
+                    gemmRange(matrix, queries: q.value, range: lo..<hi, k: k, distance: distance, out: box.value)
+                }
+            }
+        }
+        return Array(out)
+    }
+
+    /// Query block rows and row block columns of one `sgemm` tile.
+    static let gemmQueryBlock = 64
+    static let gemmRowBlock = 2048
+
+    static func gemmRange(
+        _ m: MatrixView, queries: UnsafePointer<Float>, range: Range<Int>, k: Int, distance: Distance,
+        out: UnsafeMutableBufferPointer<[SearchHit]>
+    ) {
+        let d = m.dimension
+        let measure = Measure(distance)
+        let kk = min(m.count, k + gemmSlack)
+        let tile = UnsafeMutablePointer<Float>.allocate(capacity: gemmQueryBlock * gemmRowBlock)
+        defer { tile.deallocate() }
+        var qStart = range.lowerBound
+        while qStart < range.upperBound {
+            let qb = min(gemmQueryBlock, range.upperBound - qStart)
+            var collectors = (0..<qb).map { _ in TopKCollector(k: kk, rowKeys: m.keys) }
+            var rStart = 0
+            while rStart < m.count {
+                let nb = min(gemmRowBlock, m.count - rStart)
+                cblas_sgemm(
+                    CblasRowMajor, CblasNoTrans, CblasTrans, Int32(qb), Int32(nb), Int32(d),
+                    1, queries + qStart * d, Int32(d), m.storage + rStart * d, Int32(d), 0, tile, Int32(nb))
+                if measure == .l2Squared {
+                    // ‖x − q‖² = ‖x‖² − 2x·q + ‖q‖²; the key drops the per-query constant ‖q‖².
+                    let norms = m.squaredNorms + rStart
+                    for qi in 0..<qb {
+                        let row = tile + qi * nb
+                        for j in 0..<nb { row[j] = 2 * row[j] - norms[j] }
+                    }
+                }
+                for qi in 0..<qb {
+                    collectors[qi].offer(block: tile + qi * nb, count: nb, firstRow: rStart)
+                }
+                rStart += nb
+            }
+            // Exact re-scoring with the SIMD kernel: the same values as the single-query path.
+            for qi in 0..<qb {
+                let query = queries + (qStart + qi) * d
+                var final = TopKCollector(k: k, rowKeys: m.keys)
+                for c in collectors[qi].sorted() {
+                    let raw = sy_score_one(measure.rawValue, m.storage + Int(c.row) * d, query, d)
+                    final.offer(key: key(fromRaw: raw, measure), row: c.row)
+                }
+                out[qStart + qi] = final.sorted().map { SearchHit(row: $0.row, score: score(fromKey: $0.key, distance)) }
+            }
+            qStart += qb
+        }
+    }
+}
+
+/// Carries a value the compiler cannot prove `Sendable` into `concurrentPerform`.
+/// @unchecked: used only where each iteration touches a disjoint part of the pointee and the caller
+/// waits for all iterations before reading it.
+struct UnsafeSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}

@@ -1,0 +1,150 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A contiguous, row-major `count × dimension` matrix of `Float` with per-row keys and squared norms,
+/// that grows by appending and shrinks by moving the last row into a removed one.
+///
+/// Not thread-safe: the owner serialises writers against readers (the store holds a read-write lock).
+/// Rows are 64-byte aligned at the start of the buffer so SIMD loads stream well.
+public final class RowMatrix {
+    /// Components per row.
+    public let dimension: Int
+    /// Rows in use.
+    public private(set) var count: Int = 0
+    /// Rows that fit before the buffer must grow.
+    public private(set) var capacity: Int = 0
+    /// The row data: `count * dimension` floats.
+    public private(set) var storage: UnsafeMutablePointer<Float>
+    /// Squared L2 norm of each row (used by the Euclid BLAS path).
+    public private(set) var squaredNorms: UnsafeMutablePointer<Float>
+    /// Each row's tie-breaking key.
+    public private(set) var keys: UnsafeMutablePointer<RowKey>
+
+    /// An empty matrix.
+    ///
+    /// - Parameters:
+    ///   - dimension: components per row, at least 1.
+    ///   - capacity: rows to reserve up front.
+    public init(dimension: Int, capacity: Int = 0) {
+        precondition(dimension > 0, "dimension must be positive")
+        self.dimension = dimension
+        storage = Self.allocate(Float.self, count: 1)
+        squaredNorms = Self.allocate(Float.self, count: 1)
+        keys = Self.allocate(RowKey.self, count: 1)
+        reserve(capacity)
+    }
+
+    deinit {
+        free(storage)
+        free(squaredNorms)
+        keys.deinitialize(count: count)
+        free(keys)
+    }
+
+    private static func allocate<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
+        var raw: UnsafeMutableRawPointer?
+        let bytes = max(64, count * MemoryLayout<T>.stride)
+        guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
+            fatalError("out of memory allocating \(bytes) bytes for a vector matrix")
+        }
+        return raw.bindMemory(to: T.self, capacity: max(1, count))
+    }
+
+    /// Makes room for at least `rows` rows without further growth.
+    public func reserve(_ rows: Int) {
+        guard rows > capacity else { return }
+        let newStorage = Self.allocate(Float.self, count: rows * dimension)
+        let newNorms = Self.allocate(Float.self, count: rows)
+        let newKeys = Self.allocate(RowKey.self, count: rows)
+        if count > 0 {
+            newStorage.update(from: storage, count: count * dimension)
+            newNorms.update(from: squaredNorms, count: count)
+            newKeys.moveInitialize(from: keys, count: count)
+        }
+        free(storage)
+        free(squaredNorms)
+        free(keys)
+        storage = newStorage
+        squaredNorms = newNorms
+        keys = newKeys
+        capacity = rows
+    }
+
+    /// Appends a row and returns its index.
+    @discardableResult
+    public func append(_ vector: UnsafePointer<Float>, key: RowKey) -> Int {
+        if count == capacity { reserve(Swift.max(16, capacity + capacity / 2)) }
+        let row = count
+        (storage + row * dimension).update(from: vector, count: dimension)
+        squaredNorms[row] = Vectors.measure(.dot, vector, vector, dimension: dimension)
+        (keys + row).initialize(to: key)
+        count += 1
+        return row
+    }
+
+    /// Overwrites row `row`'s vector.
+    public func replace(row: Int, with vector: UnsafePointer<Float>) {
+        precondition(row >= 0 && row < count, "row out of range")
+        (storage + row * dimension).update(from: vector, count: dimension)
+        squaredNorms[row] = Vectors.measure(.dot, vector, vector, dimension: dimension)
+    }
+
+    /// Removes row `row` by moving the last row into its place.
+    ///
+    /// - Returns: the key of the row that moved into `row`, or `nil` when `row` was the last one.
+    @discardableResult
+    public func swapRemove(row: Int) -> RowKey? {
+        precondition(row >= 0 && row < count, "row out of range")
+        let last = count - 1
+        var moved: RowKey?
+        if row != last {
+            (storage + row * dimension).update(from: storage + last * dimension, count: dimension)
+            squaredNorms[row] = squaredNorms[last]
+            keys[row] = keys[last]
+            moved = keys[row]
+        }
+        (keys + last).deinitialize(count: 1)
+        count -= 1
+        return moved
+    }
+
+    /// A pointer to row `row`'s first component.
+    public func row(_ row: Int) -> UnsafePointer<Float> {
+        UnsafePointer(storage + row * dimension)
+    }
+
+    /// Bytes held by the buffers (capacity, not only rows in use).
+    public var allocatedBytes: Int {
+        capacity * (dimension * MemoryLayout<Float>.stride + MemoryLayout<Float>.stride + MemoryLayout<RowKey>.stride)
+    }
+
+    /// A read-only view for searching.
+    public var view: MatrixView {
+        MatrixView(storage: storage, squaredNorms: squaredNorms, keys: keys, count: count, dimension: dimension)
+    }
+}
+
+/// A read-only window on a ``RowMatrix`` for the duration of one search.
+public struct MatrixView: @unchecked Sendable {
+    // @unchecked: raw pointers into a RowMatrix; valid while the owner holds its read lock for the search.
+    public let storage: UnsafePointer<Float>
+    public let squaredNorms: UnsafePointer<Float>
+    public let keys: UnsafePointer<RowKey>
+    public let count: Int
+    public let dimension: Int
+
+    public init(storage: UnsafePointer<Float>, squaredNorms: UnsafePointer<Float>, keys: UnsafePointer<RowKey>, count: Int, dimension: Int) {
+        self.storage = storage
+        self.squaredNorms = squaredNorms
+        self.keys = keys
+        self.count = count
+        self.dimension = dimension
+    }
+
+    public init(_ m: RowMatrix) {
+        self = m.view
+    }
+}

@@ -1,0 +1,52 @@
+import CKernels
+
+/// Small helpers over `Float` vectors.
+public enum Vectors {
+    /// The Euclidean norm of `v`.
+    public static func norm(_ v: UnsafeBufferPointer<Float>) -> Float {
+        guard let base = v.baseAddress, !v.isEmpty else { return 0 }
+        return sy_score_one(Int32(SY_MEASURE_DOT.rawValue), base, base, v.count).squareRoot()
+    }
+
+    /// Scales `v` to unit length in place; a zero vector stays zero (as in Qdrant).
+    public static func normalize(_ v: UnsafeMutableBufferPointer<Float>) {
+        let n = norm(UnsafeBufferPointer(v))
+        guard n > 0, n.isFinite else { return }
+        let inv = 1 / n
+        for i in v.indices { v[i] *= inv }
+    }
+
+    /// A unit-length copy of `v` (a zero vector stays zero).
+    public static func normalized(_ v: [Float]) -> [Float] {
+        var copy = v
+        copy.withUnsafeMutableBufferPointer { normalize($0) }
+        return copy
+    }
+
+    /// The index of the first component that is NaN or infinite, if any.
+    public static func firstNonFinite(_ v: UnsafeBufferPointer<Float>) -> Int? {
+        for i in v.indices where !v[i].isFinite { return i }
+        return nil
+    }
+
+    /// The raw measure between two vectors with the kernel in use: inner product, squared L2 or L1.
+    public static func measure(_ measure: Measure, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, dimension: Int) -> Float {
+        sy_score_one(measure.rawValue, a, b, dimension)
+    }
+}
+
+/// The raw per-row quantity the kernels compute.
+public enum Measure: Int32, Sendable {
+    case dot = 0
+    case l2Squared = 1
+    case l1 = 2
+
+    /// The measure behind a distance.
+    public init(_ distance: Distance) {
+        switch distance {
+        case .cosine, .dot: self = .dot
+        case .euclid: self = .l2Squared
+        case .manhattan: self = .l1
+        }
+    }
+}

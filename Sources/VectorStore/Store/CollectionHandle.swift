@@ -1,0 +1,101 @@
+import Foundation
+import VectorMath
+
+/// One physical collection's catalog entry and, once loaded, its in-memory search state.
+///
+/// @unchecked Sendable: the immutable catalog fields are `let`; every mutable field is read under
+/// `lock`'s read side and written under its write side.
+final class CollectionHandle: @unchecked Sendable {
+    let id: Int64
+    let name: String
+    let dimension: Int
+    let distance: Distance
+    let createdAt: Date
+    let lock = ReadWriteLock()
+
+    // MARK: Guarded by `lock`
+    var loaded = false
+    var matrix: RowMatrix
+    var rowOf: [PointID: Int32] = [:]
+    var payloads: [Payload?] = []
+    /// Highest point-row sequence number reflected in memory.
+    var pointSeq: Int64 = 0
+    /// Highest tombstone sequence number reflected in memory.
+    var tombSeq: Int64 = 0
+    /// Searches running on this state (cleanup of later layers waits for zero).
+    let activeSearches = AtomicCounter()
+
+    init(id: Int64, name: String, dimension: Int, distance: Distance, createdAt: Date) {
+        self.id = id
+        self.name = name
+        self.dimension = dimension
+        self.distance = distance
+        self.createdAt = createdAt
+        matrix = RowMatrix(dimension: dimension)
+    }
+
+    var pointsTable: String { "points_\(id)" }
+    var tombstonesTable: String { "tombstones_\(id)" }
+
+    // MARK: - Mutations (caller holds the write lock)
+
+    /// Applies a stored row with sequence number `seq` unless memory already reflects it.
+    func applyUpsert(id: PointID, vector: UnsafePointer<Float>, payload: Payload?, seq: Int64) {
+        guard seq > pointSeq else { return }
+        pointSeq = seq
+        if let row = rowOf[id] {
+            matrix.replace(row: Int(row), with: vector)
+            payloads[Int(row)] = payload
+        } else {
+            let row = matrix.append(vector, key: id.rowKey)
+            rowOf[id] = Int32(row)
+            payloads.append(payload)
+        }
+    }
+
+    /// Applies a tombstone unless memory already reflects it.
+    func applyDelete(id: PointID, seq: Int64) {
+        guard seq > tombSeq else { return }
+        tombSeq = seq
+        removeFromMemory(id)
+    }
+
+    private func removeFromMemory(_ id: PointID) {
+        guard let row = rowOf.removeValue(forKey: id) else { return }
+        let r = Int(row)
+        let last = matrix.count - 1
+        if let movedKey = matrix.swapRemove(row: r) {
+            rowOf[PointID(rowKey: movedKey)] = row
+            payloads[r] = payloads[last]
+        }
+        payloads.removeLast()
+    }
+
+    /// Resets memory to empty (before a full load).
+    func resetMemory(capacity: Int) {
+        matrix = RowMatrix(dimension: dimension, capacity: capacity)
+        rowOf = Dictionary(minimumCapacity: capacity)
+        payloads = []
+        payloads.reserveCapacity(capacity)
+        pointSeq = 0
+        tombSeq = 0
+    }
+
+    /// The id stored in `row`.
+    func pointID(row: Int) -> PointID { PointID(rowKey: matrix.keys[row]) }
+
+    /// A copy of row `row`'s vector.
+    func vector(row: Int) -> [Float] {
+        Array(UnsafeBufferPointer(start: matrix.row(row), count: dimension))
+    }
+}
+
+/// A tiny lock-protected counter.
+final class AtomicCounter: @unchecked Sendable {
+    // @unchecked: every access goes through the mutex.
+    private var value = 0
+    private let lock = ReadWriteLock()
+    func increment() { lock.withWriteLock { value += 1 } }
+    func decrement() { lock.withWriteLock { value -= 1 } }
+    var current: Int { lock.withReadLock { value } }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import VectorMath
+
+/// A physical collection's configuration and size.
+public struct CollectionInfo: Sendable, Equatable {
+    public var name: String
+    public var dimension: Int
+    public var distance: Distance
+    public var createdAt: Date
+    /// Points stored (exact).
+    public var pointCount: Int
+    /// Aliases that resolve to this collection, sorted.
+    public var aliases: [String]
+}
+
+/// An alias and the collection it resolves to.
+public struct AliasInfo: Sendable, Equatable {
+    public var alias: String
+    public var collection: String
+}
+
+/// One change to the alias table. A batch of actions is applied all or nothing.
+public enum AliasAction: Sendable, Equatable {
+    /// Creates `alias` → `collection`, or re-points an existing alias (as Qdrant does).
+    case create(alias: String, collection: String)
+    /// Deletes `alias`; it must exist.
+    case delete(alias: String)
+    /// Renames `from` to `to`; `from` must exist and `to` must not.
+    case rename(from: String, to: String)
+}
+
+/// One page of a scroll.
+public struct ScrollPage: Sendable, Equatable {
+    public var points: [Record]
+    /// The id to pass as `offset` for the next page, or `nil` at the end.
+    public var nextPageOffset: PointID?
+}
+
+/// What opening a store found and rebuilt.
+public struct OpenReport: Sendable, Equatable {
+    /// Bytes in the write-ahead log when the store was opened: committed work not yet checkpointed
+    /// into the main file (after a crash, what SQLite replays).
+    public var walBytesAtOpen: Int
+    /// Collections in the catalog.
+    public var collections: Int
+    /// Points loaded into memory, per collection name (collections loaded at open).
+    public var pointsLoaded: [String: Int]
+    /// Seconds spent opening and rebuilding memory.
+    public var seconds: Double
+}
+
+/// A search query against one collection.
+public struct SearchRequest: Sendable {
+    /// The query vector (normalised by the store for cosine collections).
+    public var vector: [Float]
+    /// Results wanted, at least 1.
+    public var limit: Int
+    /// Results to skip before `limit` (paging).
+    public var offset: Int
+    /// Only points satisfying this filter are candidates.
+    public var filter: Filter?
+    /// Only results strictly better than this score are returned (higher for cosine/dot, lower for euclid/manhattan).
+    public var scoreThreshold: Float?
+    public var withPayload: Bool
+    public var withVector: Bool
+
+    public init(vector: [Float], limit: Int = 10, offset: Int = 0, filter: Filter? = nil, scoreThreshold: Float? = nil,
+                withPayload: Bool = true, withVector: Bool = false) {
+        self.vector = vector
+        self.limit = limit
+        self.offset = offset
+        self.filter = filter
+        self.scoreThreshold = scoreThreshold
+        self.withPayload = withPayload
+        self.withVector = withVector
+    }
+}

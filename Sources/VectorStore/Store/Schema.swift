@@ -1,0 +1,56 @@
+import GRDB
+
+/// The store's base schema (versioned migrations) and per-collection tables.
+///
+/// - `store_meta(key, value)`: `generation`, bumped by every write transaction, tells other
+///   processes that something changed.
+/// - `vector_collections`: the catalog of physical collections; their points live in
+///   `points_<id>` / `tombstones_<id>`, named from the internal id so no user text reaches SQL.
+/// - `vector_aliases(alias, collection_id)`.
+/// - `points_<id>(seq, pid, vector, payload)`: `seq` (AUTOINCREMENT) grows with every write of a
+///   point, so a process can read what changed since the last `seq` it saw; `pid` is the id's
+///   order-preserving key; `vector` is little-endian Float32; `payload` JSON text or NULL.
+/// - `tombstones_<id>(seq, pid)`: deleted ids, for the same purpose.
+enum Schema {
+    static func migrator() -> DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1-vector-store") { db in
+            try db.execute(sql: """
+                CREATE TABLE store_meta (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL);
+                INSERT INTO store_meta (key, value) VALUES ('generation', 0);
+                CREATE TABLE vector_collections (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    name TEXT NOT NULL UNIQUE,
+                    dimension INTEGER NOT NULL CHECK (dimension > 0),
+                    distance TEXT NOT NULL,
+                    created_at REAL NOT NULL
+                );
+                CREATE TABLE vector_aliases (
+                    alias TEXT PRIMARY KEY NOT NULL,
+                    collection_id INTEGER NOT NULL REFERENCES vector_collections(id) ON DELETE CASCADE
+                );
+                """)
+        }
+        return m
+    }
+
+    static func createCollectionTables(_ db: Database, id: Int64) throws {
+        try db.execute(sql: """
+            CREATE TABLE points_\(id) (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                pid BLOB NOT NULL UNIQUE,
+                vector BLOB NOT NULL,
+                payload TEXT
+            );
+            CREATE TABLE tombstones_\(id) (seq INTEGER PRIMARY KEY AUTOINCREMENT, pid BLOB NOT NULL);
+            """)
+    }
+
+    static func dropCollectionTables(_ db: Database, id: Int64) throws {
+        try db.execute(sql: "DROP TABLE IF EXISTS points_\(id); DROP TABLE IF EXISTS tombstones_\(id);")
+    }
+
+    static func bumpGeneration(_ db: Database) throws {
+        try db.execute(sql: "UPDATE store_meta SET value = value + 1 WHERE key = 'generation'")
+    }
+}

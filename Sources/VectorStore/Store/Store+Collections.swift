@@ -1,0 +1,183 @@
+import Foundation
+import GRDB
+import Synchronization
+import VectorMath
+
+extension Store {
+    /// Creates an empty collection.
+    ///
+    /// - Parameters:
+    ///   - name: see ``Names/rule``; must not be an existing collection or alias.
+    ///   - dimension: components per vector, 1 to 65,536.
+    ///   - distance: how vectors are compared.
+    /// - Throws: ``StoreError`` — `invalidArgument` for a bad name or dimension, `alreadyExists` when taken.
+    @discardableResult
+    public func createCollection(_ name: String, dimension: Int, distance: Distance) throws(StoreError) -> CollectionInfo {
+        try Names.validate(name, what: "collection")
+        guard (1...65_536).contains(dimension) else {
+            throw .invalid("invalid dimension \(dimension) for collection '\(name)': must be between 1 and 65536")
+        }
+        let created = Date()
+        try write("creating collection '\(name)'") { db in
+            if try Int.fetchOne(db, sql: "SELECT 1 FROM vector_collections WHERE name = ?", arguments: [name]) != nil {
+                throw StoreError(.alreadyExists, "collection '\(name)' already exists")
+            }
+            if try Int.fetchOne(db, sql: "SELECT 1 FROM vector_aliases WHERE alias = ?", arguments: [name]) != nil {
+                throw StoreError(.alreadyExists, "'\(name)' is already an alias; a collection cannot take an alias's name")
+            }
+            try db.execute(
+                sql: "INSERT INTO vector_collections (name, dimension, distance, created_at) VALUES (?, ?, ?, ?)",
+                arguments: [name, dimension, distance.rawValue, created.timeIntervalSince1970])
+            try Schema.createCollectionTables(db, id: db.lastInsertedRowID)
+            return ((), {})
+        }
+        try refresh()
+        return try collectionInfo(name)
+    }
+
+    /// Every collection, sorted by name.
+    public func collections() throws(StoreError) -> [CollectionInfo] {
+        try refreshIfNeeded()
+        let c = catalog.withLock { $0 }
+        var out: [CollectionInfo] = []
+        for name in c.byName.keys.sorted() { out.append(try info(c.byName[name]!, catalog: c)) }
+        return out
+    }
+
+    /// A collection's configuration and point count (`nameOrAlias` may be an alias).
+    ///
+    /// - Throws: ``StoreError`` `notFound`.
+    public func collectionInfo(_ nameOrAlias: String) throws(StoreError) -> CollectionInfo {
+        let h = try handle(nameOrAlias)
+        return try info(h, catalog: catalog.withLock { $0 })
+    }
+
+    func info(_ h: CollectionHandle, catalog c: Catalog) throws(StoreError) -> CollectionInfo {
+        let count: Int
+        if let n = h.lock.withReadLock({ h.loaded ? h.rowOf.count : nil }) {
+            count = n
+        } else {
+            count = try database("counting points of '\(h.name)'") {
+                try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM points_\(h.id)") ?? 0 }
+            }
+        }
+        let aliases = c.aliases.filter { $0.value == h.name }.map(\.key).sorted()
+        return CollectionInfo(name: h.name, dimension: h.dimension, distance: h.distance, createdAt: h.createdAt,
+                              pointCount: count, aliases: aliases)
+    }
+
+    /// Whether a collection (not an alias) of this name exists.
+    public func collectionExists(_ name: String) throws(StoreError) -> Bool {
+        try refreshIfNeeded()
+        return catalog.withLock { $0.byName[name] != nil }
+    }
+
+    /// Drops a collection, its points and the aliases that point to it (as Qdrant does).
+    ///
+    /// Searches already running on it finish on what they started with. The name must be a
+    /// collection, not an alias (dropping through an alias is refused to avoid surprises).
+    ///
+    /// - Throws: ``StoreError`` `notFound`.
+    public func dropCollection(_ name: String) throws(StoreError) {
+        try refreshIfNeeded()
+        if catalog.withLock({ $0.byName[name] == nil && $0.aliases[name] != nil }) {
+            throw .invalid("'\(name)' is an alias; drop the collection it points to by its own name")
+        }
+        try write("dropping collection '\(name)'") { db in
+            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM vector_collections WHERE name = ?", arguments: [name]) else {
+                throw StoreError.notFound("collection '\(name)' not found")
+            }
+            try db.execute(sql: "DELETE FROM vector_aliases WHERE collection_id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM vector_collections WHERE id = ?", arguments: [id])
+            try Schema.dropCollectionTables(db, id: id)
+            return ((), {})
+        }
+        try refresh()
+    }
+
+    /// Searches running right now on the collection behind `nameOrAlias` (a later cleanup waits for 0).
+    public func activeSearches(_ nameOrAlias: String) throws(StoreError) -> Int {
+        try handle(nameOrAlias).activeSearches.current
+    }
+}
+
+extension Store {
+    // MARK: - Aliases
+
+    /// Every alias, sorted by alias name.
+    public func aliases() throws(StoreError) -> [AliasInfo] {
+        try refreshIfNeeded()
+        return catalog.withLock { c in c.aliases.map { AliasInfo(alias: $0.key, collection: $0.value) } }
+            .sorted { $0.alias < $1.alias }
+    }
+
+    /// The collection a name designates: itself if it is a collection, its target if an alias.
+    ///
+    /// - Throws: ``StoreError`` `notFound`.
+    public func resolve(_ nameOrAlias: String) throws(StoreError) -> String {
+        try handle(nameOrAlias).name
+    }
+
+    /// Applies alias actions in one transaction: all or nothing. The batch is validated whole
+    /// (against the state the earlier actions of the batch produce) before anything is written, and
+    /// readers see the old mapping or the new one, never a mix.
+    ///
+    /// ```swift
+    /// try store.updateAliases([.delete(alias: "docs"), .create(alias: "docs", collection: "docs_v2")])
+    /// ```
+    /// - Throws: ``StoreError`` naming the failing action (`actions[i]`) and why.
+    public func updateAliases(_ actions: [AliasAction]) throws(StoreError) {
+        guard !actions.isEmpty else { throw .invalid("alias update needs at least one action") }
+        for (i, a) in actions.enumerated() {
+            switch a {
+            case .create(let alias, let collection):
+                try Names.validate(alias, what: "alias (actions[\(i)])")
+                try Names.validate(collection, what: "collection (actions[\(i)])")
+            case .delete(let alias):
+                try Names.validate(alias, what: "alias (actions[\(i)])")
+            case .rename(let from, let to):
+                try Names.validate(from, what: "alias (actions[\(i)])")
+                try Names.validate(to, what: "alias (actions[\(i)])")
+            }
+        }
+        try write("updating aliases") { db in
+            let collections = Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT name, id FROM vector_collections").map {
+                ($0[0] as String, $0[1] as Int64)
+            })
+            var aliases = Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT alias, collection_id FROM vector_aliases").map {
+                ($0[0] as String, $0[1] as Int64)
+            })
+            for (i, a) in actions.enumerated() {
+                switch a {
+                case .create(let alias, let collection):
+                    guard let id = collections[collection] else {
+                        throw StoreError.notFound("actions[\(i)]: collection '\(collection)' not found (aliases must point to a collection, not to another alias)")
+                    }
+                    if collections[alias] != nil {
+                        throw StoreError(.alreadyExists, "actions[\(i)]: '\(alias)' is a collection; an alias cannot take a collection's name")
+                    }
+                    aliases[alias] = id
+                case .delete(let alias):
+                    guard aliases.removeValue(forKey: alias) != nil else {
+                        throw StoreError.notFound("actions[\(i)]: alias '\(alias)' not found")
+                    }
+                case .rename(let from, let to):
+                    guard let id = aliases[from] else { throw StoreError.notFound("actions[\(i)]: alias '\(from)' not found") }
+                    if collections[to] != nil {
+                        throw StoreError(.alreadyExists, "actions[\(i)]: '\(to)' is a collection; an alias cannot take a collection's name")
+                    }
+                    if aliases[to] != nil, from != to {
+                        throw StoreError(.alreadyExists, "actions[\(i)]: alias '\(to)' already exists")
+                    }
+                    aliases.removeValue(forKey: from)
+                    aliases[to] = id
+                }
+            }
+            try db.execute(sql: "DELETE FROM vector_aliases")
+            let insert = try db.cachedStatement(sql: "INSERT INTO vector_aliases (alias, collection_id) VALUES (?, ?)")
+            for (alias, id) in aliases { try insert.execute(arguments: [alias, id]) }
+            return ((), {})
+        }
+        try refresh()
+    }
+}

@@ -1,0 +1,257 @@
+import Foundation
+import GRDB
+import VectorMath
+
+extension Store {
+    // MARK: - Upsert
+
+    /// Inserts or replaces points (vector and payload) in one transaction.
+    ///
+    /// Cosine vectors are normalised before they are stored. Within a batch, a repeated id keeps its
+    /// last occurrence. Either the whole batch is stored or, on error, nothing.
+    ///
+    /// - Throws: ``StoreError`` `invalidArgument` for a wrong dimension, an empty vector or a NaN/infinite
+    ///   component (naming the point), `notFound` for an unknown collection.
+    /// - Complexity: O(points × dimension) plus one SQLite transaction.
+    @discardableResult
+    public func upsert(_ collection: String, points: [Point]) throws(StoreError) -> Int {
+        let h = try handle(collection)
+        var flat: [Float] = []
+        flat.reserveCapacity(points.count * h.dimension)
+        for (i, p) in points.enumerated() {
+            guard !p.vector.isEmpty else { throw .invalid("point \(p.id) (#\(i)): empty vector") }
+            guard p.vector.count == h.dimension else {
+                throw .invalid("point \(p.id) (#\(i)): vector has \(p.vector.count) components, collection '\(h.name)' has dimension \(h.dimension)")
+            }
+            flat.append(contentsOf: p.vector)
+        }
+        return try flat.withUnsafeBufferPointer { buf throws(StoreError) in
+            try upsert(collection, ids: points.map(\.id), vectors: buf, payloads: points.map { $0.payload })
+        }
+    }
+
+    /// Inserts or replaces `ids.count` points whose vectors are consecutive in `vectors` (row-major).
+    ///
+    /// The fast path for bulk loads: no per-point arrays. `payloads`, when given, has one entry per id
+    /// (`nil` or empty for none).
+    @discardableResult
+    public func upsert(_ collection: String, ids: [PointID], vectors: UnsafeBufferPointer<Float>,
+                       payloads: [Payload?]? = nil) throws(StoreError) -> Int {
+        let h = try handle(collection)
+        let d = h.dimension
+        guard vectors.count == ids.count * d else {
+            throw .invalid("upsert into '\(h.name)': \(vectors.count) floats for \(ids.count) points of dimension \(d)")
+        }
+        if let payloads, payloads.count != ids.count {
+            throw .invalid("upsert into '\(h.name)': \(payloads.count) payloads for \(ids.count) points")
+        }
+        guard !ids.isEmpty else { return 0 }
+        try ensureLoaded(h)
+        // Validate and prepare every vector before writing anything.
+        var prepared = [Float](repeating: 0, count: vectors.count)
+        try prepared.withUnsafeMutableBufferPointer { out throws(StoreError) in
+            for i in 0..<ids.count {
+                let row = UnsafeBufferPointer(rebasing: vectors[(i * d)..<((i + 1) * d)])
+                if let bad = Vectors.firstNonFinite(row) {
+                    throw .invalid("point \(ids[i]) (#\(i)): component \(bad) is \(row[bad].isNaN ? "NaN" : "infinite")")
+                }
+                let dst = UnsafeMutableBufferPointer(rebasing: out[(i * d)..<((i + 1) * d)])
+                _ = dst.initialize(from: row)
+                if h.distance == .cosine { Vectors.normalize(dst) }
+            }
+        }
+        let payloadTexts: [String?] = (payloads ?? []).map { p in
+            guard let p, !p.isEmpty else { return nil }
+            return JSONValue.object(p).jsonText
+        }
+        return try write("upserting \(ids.count) points into '\(h.name)'", catchingUp: h) { db in
+            let stmt = try db.cachedStatement(sql: "INSERT OR REPLACE INTO points_\(h.id) (pid, vector, payload) VALUES (?, ?, ?)")
+            var seqs = [Int64](repeating: 0, count: ids.count)
+            try prepared.withUnsafeBytes { raw in
+                for i in 0..<ids.count {
+                    let blob = Data(bytes: raw.baseAddress! + i * d * 4, count: d * 4)
+                    let payload: String? = payloadTexts.isEmpty ? nil : payloadTexts[i]
+                    try stmt.execute(arguments: [ids[i].storageKey, blob, payload])
+                    seqs[i] = db.lastInsertedRowID
+                }
+            }
+            return (ids.count, {
+                h.lock.withWriteLock {
+                    guard h.loaded else { return }
+                    h.matrix.reserve(h.matrix.count + ids.count)
+                    prepared.withUnsafeBufferPointer { buf in
+                        for i in 0..<ids.count {
+                            let p: Payload? = payloads.flatMap { $0[i].flatMap { $0.isEmpty ? nil : $0 } }
+                            h.applyUpsert(id: ids[i], vector: buf.baseAddress! + i * d, payload: p, seq: seqs[i])
+                        }
+                    }
+                }
+            })
+        }
+    }
+
+    // MARK: - Read
+
+    /// Points by id, in the order asked; ids that do not exist are left out (as Qdrant does).
+    public func get(_ collection: String, ids: [PointID], withVector: Bool = false, withPayload: Bool = true) throws(StoreError) -> [Record] {
+        let h = try loadedHandle(collection)
+        return h.lock.withReadLock {
+            ids.compactMap { id in
+                guard let row = h.rowOf[id].map(Int.init) else { return nil }
+                return Record(id: id, vector: withVector ? h.vector(row: row) : nil,
+                              payload: withPayload ? (h.payloads[row] ?? [:]) : nil)
+            }
+        }
+    }
+
+    /// The exact number of points, or of points matching `filter`.
+    public func count(_ collection: String, filter: Filter? = nil) throws(StoreError) -> Int {
+        let h = try loadedHandle(collection)
+        return h.lock.withReadLock {
+            guard let filter, !filter.isEmpty else { return h.rowOf.count }
+            var n = 0
+            for row in 0..<h.matrix.count where filter.matches(id: h.pointID(row: row), payload: h.payloads[row] ?? [:]) { n += 1 }
+            return n
+        }
+    }
+
+    /// One page of points in id order (integer ids first, then UUIDs), starting at `offset` (inclusive).
+    ///
+    /// - Parameters:
+    ///   - limit: points per page, at least 1.
+    ///   - offset: the first id of the page (the previous page's `nextPageOffset`).
+    /// - Returns: the page and the id that starts the next one (`nil` at the end).
+    public func scroll(_ collection: String, filter: Filter? = nil, limit: Int = 10, offset: PointID? = nil,
+                       withVector: Bool = false, withPayload: Bool = true) throws(StoreError) -> ScrollPage {
+        guard limit >= 1 else { throw .invalid("scroll limit must be at least 1, got \(limit)") }
+        let h = try handle(collection)
+        let start = offset?.storageKey ?? Data()
+        return try database("scrolling '\(h.name)'") {
+            try pool.read { db in
+                let rows = try Row.fetchCursor(
+                    db, sql: "SELECT pid, vector, payload FROM points_\(h.id) WHERE pid >= ? ORDER BY pid", arguments: [start])
+                var page: [Record] = []
+                while let r = try rows.next() {
+                    guard let id = PointID(storageKey: r[0]) else { throw StoreError(.storage, "corrupt point id in '\(h.name)'") }
+                    let payload = try Self.decodePayload(r[2]) ?? [:]
+                    if let filter, !filter.matches(id: id, payload: payload) { continue }
+                    if page.count == limit { return ScrollPage(points: page, nextPageOffset: id) }
+                    page.append(Record(
+                        id: id,
+                        vector: withVector ? try Self.decodeVector(r[1], dimension: h.dimension, collection: h.id) : nil,
+                        payload: withPayload ? payload : nil))
+                }
+                return ScrollPage(points: page, nextPageOffset: nil)
+            }
+        }
+    }
+
+    // MARK: - Delete
+
+    /// Deletes points by id; returns how many existed.
+    @discardableResult
+    public func delete(_ collection: String, ids: [PointID]) throws(StoreError) -> Int {
+        let h = try handle(collection)
+        return try deleteIDs(h, { _ in ids })
+    }
+
+    /// Deletes every point matching `filter`; returns how many.
+    @discardableResult
+    public func delete(_ collection: String, filter: Filter) throws(StoreError) -> Int {
+        let h = try loadedHandle(collection)
+        return try deleteIDs(h) { h in
+            h.lock.withReadLock {
+                (0..<h.matrix.count).compactMap { row in
+                    let id = h.pointID(row: row)
+                    return filter.matches(id: id, payload: h.payloads[row] ?? [:]) ? id : nil
+                }
+            }
+        }
+    }
+
+    /// Deletes the ids `select` picks; `select` runs inside the write transaction, after catching up,
+    /// so it sees the latest state and no other process can change it meanwhile.
+    private func deleteIDs(_ h: CollectionHandle, _ select: @escaping (CollectionHandle) -> [PointID]) throws(StoreError) -> Int {
+        try write("deleting points from '\(h.name)'", catchingUp: h) { db in
+            let ids = select(h)
+            let del = try db.cachedStatement(sql: "DELETE FROM points_\(h.id) WHERE pid = ?")
+            let tomb = try db.cachedStatement(sql: "INSERT INTO tombstones_\(h.id) (pid) VALUES (?)")
+            var done: [(PointID, Int64)] = []
+            for id in ids {
+                try del.execute(arguments: [id.storageKey])
+                if db.changesCount > 0 {
+                    try tomb.execute(arguments: [id.storageKey])
+                    done.append((id, db.lastInsertedRowID))
+                }
+            }
+            return (done.count, {
+                h.lock.withWriteLock {
+                    guard h.loaded else { return }
+                    for (id, seq) in done { h.applyDelete(id: id, seq: seq) }
+                }
+            })
+        }
+    }
+
+    // MARK: - Payload
+
+    /// How a payload update combines with what is stored.
+    public enum PayloadUpdate: Sendable {
+        /// Adds or replaces the given top-level keys, keeping the others.
+        case merge(Payload)
+        /// Replaces the whole payload.
+        case overwrite(Payload)
+        /// Removes these top-level keys.
+        case deleteKeys([String])
+        /// Removes every key.
+        case clear
+    }
+
+    /// Updates the payload of the points selected by `ids` or `filter` (exactly one of them).
+    ///
+    /// - Returns: how many points were updated (ids that do not exist are skipped).
+    @discardableResult
+    public func updatePayload(_ collection: String, _ update: PayloadUpdate, ids: [PointID]? = nil,
+                              filter: Filter? = nil) throws(StoreError) -> Int {
+        guard (ids == nil) != (filter == nil) else { throw .invalid("payload update needs either ids or a filter, not both") }
+        let h = try loadedHandle(collection)
+        let d = h.dimension
+        return try write("updating payloads in '\(h.name)'", catchingUp: h) { db in
+            // Select and compute new rows from memory (current: caught up inside this transaction).
+            let changes: [(PointID, [Float], Payload?)] = h.lock.withReadLock {
+                let rows: [Int]
+                if let ids {
+                    rows = ids.compactMap { h.rowOf[$0].map(Int.init) }
+                } else {
+                    rows = (0..<h.matrix.count).filter { filter!.matches(id: h.pointID(row: $0), payload: h.payloads[$0] ?? [:]) }
+                }
+                return rows.map { row in
+                    var p = h.payloads[row] ?? [:]
+                    switch update {
+                    case .merge(let m): p.merge(m) { _, new in new }
+                    case .overwrite(let o): p = o
+                    case .deleteKeys(let keys): for k in keys { p.removeValue(forKey: k) }
+                    case .clear: p = [:]
+                    }
+                    return (h.pointID(row: row), h.vector(row: row), p.isEmpty ? nil : p)
+                }
+            }
+            let stmt = try db.cachedStatement(sql: "INSERT OR REPLACE INTO points_\(h.id) (pid, vector, payload) VALUES (?, ?, ?)")
+            var seqs: [Int64] = []
+            for (id, vector, payload) in changes {
+                let blob = vector.withUnsafeBytes { Data($0) }
+                try stmt.execute(arguments: [id.storageKey, blob, payload.map { JSONValue.object($0).jsonText }])
+                seqs.append(db.lastInsertedRowID)
+            }
+            return (changes.count, {
+                h.lock.withWriteLock {
+                    guard h.loaded else { return }
+                    for (i, c) in changes.enumerated() {
+                        precondition(c.1.count == d)
+                        c.1.withUnsafeBufferPointer { h.applyUpsert(id: c.0, vector: $0.baseAddress!, payload: c.2, seq: seqs[i]) }
+                    }
+                }
+            })
+        }
+    }
+}

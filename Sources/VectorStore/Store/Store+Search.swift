@@ -1,0 +1,87 @@
+import Foundation
+import VectorMath
+
+extension Store {
+    /// The `limit` best points for a query vector, best first.
+    ///
+    /// Exact: every candidate is scored; ties go to the smaller id. Scores follow Qdrant (similarity
+    /// for cosine/dot, distance for euclid/manhattan).
+    ///
+    /// - Throws: ``StoreError`` `invalidArgument` for a wrong dimension, NaN components, `limit` < 1
+    ///   or a negative offset; `notFound` for an unknown collection or alias.
+    /// - Complexity: O(n·d) over the candidate points, spread over `Options.searchThreads` threads.
+    public func search(_ collection: String, _ request: SearchRequest) throws(StoreError) -> [ScoredPoint] {
+        try searchBatch(collection, [request])[0]
+    }
+
+    /// Several queries against one collection; unfiltered queries share `sgemm` tiles.
+    public func searchBatch(_ collection: String, _ requests: [SearchRequest]) throws(StoreError) -> [[ScoredPoint]] {
+        guard !requests.isEmpty else { return [] }
+        let h = try loadedHandle(collection)
+        let d = h.dimension
+        var queries = [Float]()
+        queries.reserveCapacity(requests.count * d)
+        for (i, r) in requests.enumerated() {
+            let which = requests.count == 1 ? "query" : "query #\(i)"
+            guard r.limit >= 1 else { throw .invalid("\(which): limit must be at least 1, got \(r.limit)") }
+            guard r.offset >= 0 else { throw .invalid("\(which): offset must not be negative, got \(r.offset)") }
+            guard !r.vector.isEmpty else { throw .invalid("\(which): empty query vector") }
+            guard r.vector.count == d else {
+                throw .invalid("\(which): vector has \(r.vector.count) components, collection '\(h.name)' has dimension \(d)")
+            }
+            if let bad = r.vector.withUnsafeBufferPointer({ Vectors.firstNonFinite($0) }) {
+                throw .invalid("\(which): component \(bad) is not a finite number")
+            }
+            queries.append(contentsOf: h.distance == .cosine ? Vectors.normalized(r.vector) : r.vector)
+        }
+        let threads = max(1, options.searchThreads)
+        h.activeSearches.increment()
+        defer { h.activeSearches.decrement() }
+        return h.lock.withReadLock {
+            let view = h.matrix.view
+            var hits = [[SearchHit]](repeating: [], count: requests.count)
+            // Unfiltered queries with the same depth go through the batch path together.
+            var plain: [Int] = []
+            for (i, r) in requests.enumerated() {
+                if let f = r.filter, !f.isEmpty {
+                    let rows: [Int32] = (0..<view.count).compactMap { row in
+                        f.matches(id: h.pointID(row: row), payload: h.payloads[row] ?? [:]) ? Int32(row) : nil
+                    }
+                    hits[i] = queries.withUnsafeBufferPointer { q in
+                        rows.withUnsafeBufferPointer { rb in
+                            ExactSearch.search(view, query: q.baseAddress! + i * d, k: r.limit + r.offset,
+                                               distance: h.distance, rows: rb, threads: threads)
+                        }
+                    }
+                } else {
+                    plain.append(i)
+                }
+            }
+            if plain.count == 1 {
+                let i = plain[0]
+                hits[i] = queries.withUnsafeBufferPointer { q in
+                    ExactSearch.search(view, query: q.baseAddress! + i * d, k: requests[i].limit + requests[i].offset,
+                                       distance: h.distance, threads: threads)
+                }
+            } else if !plain.isEmpty {
+                let k = plain.map { requests[$0].limit + requests[$0].offset }.max()!
+                var packed = [Float]()
+                packed.reserveCapacity(plain.count * d)
+                for i in plain { packed.append(contentsOf: queries[(i * d)..<((i + 1) * d)]) }
+                let batch = packed.withUnsafeBufferPointer { q in
+                    ExactSearch.searchBatch(view, queries: q.baseAddress!, count: plain.count, k: k, distance: h.distance, threads: threads)
+                }
+                for (j, i) in plain.enumerated() { hits[i] = Array(batch[j].prefix(requests[i].limit + requests[i].offset)) }
+            }
+            return requests.enumerated().map { i, r in
+                hits[i].dropFirst(r.offset).compactMap { hit -> ScoredPoint? in
+                    if let t = r.scoreThreshold, !h.distance.isStrictlyBetter(hit.score, than: t) { return nil }
+                    let row = Int(hit.row)
+                    return ScoredPoint(id: h.pointID(row: row), score: hit.score,
+                                       vector: r.withVector ? h.vector(row: row) : nil,
+                                       payload: r.withPayload ? (h.payloads[row] ?? [:]) : nil)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,212 @@
+import Foundation
+import GRDB
+import Synchronization
+import VectorMath
+
+// MARK: - Keeping memory in step with the database (this and other processes)
+
+/// Rows and tombstones committed after what memory reflects.
+struct PendingChanges {
+    var rows: [(seq: Int64, id: PointID, vector: [Float], payload: Payload?)] = []
+    var tombstones: [(seq: Int64, id: PointID)] = []
+}
+
+extension Store {
+    /// Reads the generation counter; when another process (or a write in this one) committed since
+    /// the last refresh, reloads the catalog and applies what changed to loaded collections.
+    func refreshIfNeeded() throws(StoreError) {
+        let current = try database("reading the store generation") {
+            try pool.read { db in try Int64.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = 'generation'") ?? 0 }
+        }
+        if current != knownGeneration.withLock({ $0 }) { try refresh() }
+    }
+
+    /// Reloads the catalog and every loaded collection's changes from one consistent snapshot.
+    func refresh() throws(StoreError) {
+        let loadedHandles = catalog.withLock { c in c.byName.values.filter { h in h.lock.withReadLock { h.loaded } } }
+        let marks = loadedHandles.map { h in h.lock.withReadLock { (h.id, h.pointSeq, h.tombSeq) } }
+        let snapshot = try database("refreshing the store") {
+            try pool.read { db -> (Int64, [CatalogRow], [(String, Int64)], [Int64: PendingChanges]) in
+                let generation = try Int64.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = 'generation'") ?? 0
+                let rows = try Self.readCatalog(db)
+                let aliases = try Row.fetchAll(db, sql: "SELECT alias, collection_id FROM vector_aliases").map { r in
+                    (r[0] as String, r[1] as Int64)
+                }
+                var changes: [Int64: PendingChanges] = [:]
+                let live = Set(rows.map(\.id))
+                for (id, pseq, tseq) in marks where live.contains(id) {
+                    changes[id] = try Self.readChanges(db, collectionID: id, dimension: rows.first { $0.id == id }!.dimension,
+                                                       afterPointSeq: pseq, afterTombSeq: tseq)
+                }
+                return (generation, rows, aliases, changes)
+            }
+        }
+        let (generation, rows, aliasRows, changes) = snapshot
+        catalog.withLock { c in
+            guard generation >= c.generation else { return }
+            var byID: [Int64: CollectionHandle] = [:]
+            for h in c.byName.values { byID[h.id] = h }
+            var next = Catalog()
+            next.generation = generation
+            for r in rows {
+                next.byName[r.name] = byID[r.id] ?? CollectionHandle(
+                    id: r.id, name: r.name, dimension: r.dimension, distance: r.distance, createdAt: r.createdAt)
+            }
+            let nameOf = Dictionary(uniqueKeysWithValues: rows.map { ($0.id, $0.name) })
+            for (alias, cid) in aliasRows { if let n = nameOf[cid] { next.aliases[alias] = n } }
+            c = next
+        }
+        for h in loadedHandles {
+            guard let ch = changes[h.id] else { continue }
+            h.lock.withWriteLock { Self.apply(ch, to: h) }
+        }
+        knownGeneration.withLock { $0 = max($0, generation) }
+    }
+
+    struct CatalogRow {
+        var id: Int64
+        var name: String
+        var dimension: Int
+        var distance: Distance
+        var createdAt: Date
+    }
+
+    static func readCatalog(_ db: Database) throws -> [CatalogRow] {
+        try Row.fetchAll(db, sql: "SELECT id, name, dimension, distance, created_at FROM vector_collections").map { r in
+            let d: String = r[3]
+            guard let distance = Distance(rawValue: d) else {
+                throw StoreError(.storage, "collection '\(r[1] as String)' has an unknown distance '\(d)' in the database")
+            }
+            return CatalogRow(id: r[0], name: r[1], dimension: r[2], distance: distance,
+                              createdAt: Date(timeIntervalSince1970: r[4]))
+        }
+    }
+
+    static func decodeVector(_ data: Data, dimension: Int, collection: Int64) throws -> [Float] {
+        guard data.count == dimension * 4 else {
+            throw StoreError(.storage, "corrupt vector in collection #\(collection): \(data.count) bytes, expected \(dimension * 4)")
+        }
+        return data.withUnsafeBytes { raw in
+            (0..<dimension).map { i in Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))) }
+        }
+    }
+
+    static func decodePayload(_ text: String?) throws -> Payload? {
+        guard let text else { return nil }
+        guard case .object(let o) = try JSONParser.parse(text) else {
+            throw StoreError(.storage, "corrupt payload in the database (not a JSON object)")
+        }
+        return o.isEmpty ? nil : o
+    }
+
+    static func readChanges(_ db: Database, collectionID id: Int64, dimension: Int, afterPointSeq: Int64,
+                            afterTombSeq: Int64) throws -> PendingChanges {
+        var ch = PendingChanges()
+        let tombs = try Row.fetchCursor(db, sql: "SELECT seq, pid FROM tombstones_\(id) WHERE seq > ? ORDER BY seq", arguments: [afterTombSeq])
+        while let r = try tombs.next() {
+            guard let pid = PointID(storageKey: r[1]) else { throw StoreError(.storage, "corrupt point id in collection #\(id)") }
+            ch.tombstones.append((r[0], pid))
+        }
+        let rows = try Row.fetchCursor(db, sql: "SELECT seq, pid, vector, payload FROM points_\(id) WHERE seq > ? ORDER BY seq", arguments: [afterPointSeq])
+        while let r = try rows.next() {
+            guard let pid = PointID(storageKey: r[1]) else { throw StoreError(.storage, "corrupt point id in collection #\(id)") }
+            ch.rows.append((r[0], pid, try decodeVector(r[2], dimension: dimension, collection: id), try decodePayload(r[3])))
+        }
+        return ch
+    }
+
+    /// Applies changes read from one snapshot: deletions first, then rows (a row present in the
+    /// snapshot is current, so it wins over an earlier tombstone of the same id).
+    static func apply(_ ch: PendingChanges, to h: CollectionHandle) {
+        guard h.loaded else { return }
+        for t in ch.tombstones { h.applyDelete(id: t.id, seq: t.seq) }
+        for r in ch.rows {
+            r.vector.withUnsafeBufferPointer { h.applyUpsert(id: r.id, vector: $0.baseAddress!, payload: r.payload, seq: r.seq) }
+        }
+    }
+
+    /// Loads a collection's vectors into memory if not yet loaded; returns its point count.
+    @discardableResult
+    func ensureLoaded(_ h: CollectionHandle) throws(StoreError) -> Int {
+        if let n = h.lock.withReadLock({ h.loaded ? h.rowOf.count : nil }) { return n }
+        return try h.lock.withWriteLock { () throws(StoreError) -> Int in
+            if h.loaded { return h.rowOf.count }
+            try database("loading collection '\(h.name)'") {
+                try pool.read { db in
+                    let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM points_\(h.id)") ?? 0
+                    h.resetMemory(capacity: count)
+                    let maxTomb = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM tombstones_\(h.id)") ?? 0
+                    let rows = try Row.fetchCursor(db, sql: "SELECT seq, pid, vector, payload FROM points_\(h.id) ORDER BY seq")
+                    var maxSeq: Int64 = 0
+                    let d = h.dimension
+                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: d)
+                    defer { scratch.deallocate() }
+                    while let r = try rows.next() {
+                        guard let pid = PointID(storageKey: r[1]) else { throw StoreError(.storage, "corrupt point id in collection '\(h.name)'") }
+                        let seq: Int64 = r[0]
+                        guard let data = r.dataNoCopy(atIndex: 2), data.count == d * 4 else {
+                            throw StoreError(.storage, "corrupt vector in collection '\(h.name)' (point \(pid))")
+                        }
+                        data.withUnsafeBytes { raw in
+                            for i in 0..<d {
+                                scratch[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
+                            }
+                        }
+                        let row = h.matrix.append(scratch, key: pid.rowKey)
+                        h.rowOf[pid] = Int32(row)
+                        h.payloads.append(try Self.decodePayload(r[3]))
+                        maxSeq = max(maxSeq, seq)
+                    }
+                    h.pointSeq = maxSeq
+                    h.tombSeq = maxTomb
+                }
+            }
+            h.loaded = true
+            return h.rowOf.count
+        }
+    }
+
+    /// Brings a loaded collection up to date from inside a write transaction (no other process can
+    /// commit meanwhile), so the sequence numbers this write adds follow on from what memory holds.
+    func catchUp(_ h: CollectionHandle, _ db: Database) throws {
+        let marks: (Int64, Int64)? = h.lock.withReadLock { h.loaded ? (h.pointSeq, h.tombSeq) : nil }
+        guard let (pseq, tseq) = marks else { return }
+        let ch = try Self.readChanges(db, collectionID: h.id, dimension: h.dimension, afterPointSeq: pseq, afterTombSeq: tseq)
+        if !ch.rows.isEmpty || !ch.tombstones.isEmpty { h.lock.withWriteLock { Self.apply(ch, to: h) } }
+    }
+
+    /// Runs `body` in one IMMEDIATE transaction that also bumps the generation, then runs the
+    /// closure it returns (the in-memory apply) while still holding this process's writer.
+    func write<T>(_ what: @autoclosure () -> String, catchingUp handle: CollectionHandle? = nil,
+                  _ body: (Database) throws -> (T, () -> Void)) throws(StoreError) -> T {
+        try database(what()) {
+            try pool.writeWithoutTransaction { db in
+                var outcome: (T, () -> Void)?
+                try db.inTransaction(.immediate) {
+                    if let handle { try catchUp(handle, db) }
+                    outcome = try body(db)
+                    try Schema.bumpGeneration(db)
+                    return .commit
+                }
+                outcome!.1()
+                return outcome!.0
+            }
+        }
+    }
+
+    /// Resolves a collection or alias name to its handle, refreshing from the database first.
+    func handle(_ nameOrAlias: String) throws(StoreError) -> CollectionHandle {
+        try refreshIfNeeded()
+        guard let h = catalog.withLock({ $0.resolve(nameOrAlias) }) else {
+            throw .notFound("collection or alias '\(nameOrAlias)' not found")
+        }
+        return h
+    }
+
+    /// A loaded, up-to-date handle.
+    func loadedHandle(_ nameOrAlias: String) throws(StoreError) -> CollectionHandle {
+        let h = try handle(nameOrAlias)
+        try ensureLoaded(h)
+        return h
+    }
+}

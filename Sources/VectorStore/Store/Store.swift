@@ -1,0 +1,165 @@
+import Foundation
+import GRDB
+import Synchronization
+import VectorMath
+
+/// An embedded vector store with Qdrant's semantics: a directory holding one SQLite database
+/// (`store.sqlite`, WAL mode) that is the single source of truth, plus in-memory matrices for search.
+///
+/// ```swift
+/// let store = try Store.open(at: "/tmp/demo-store")
+/// try store.createCollection("docs", dimension: 3, distance: .cosine)
+/// try store.upsert("docs", points: [Point(id: .number(1), vector: [1, 0, 0], payload: ["lang": "en"])])
+/// let hits = try store.search("docs", SearchRequest(vector: [1, 0.1, 0], limit: 5))
+/// ```
+///
+/// Thread-safe: searches run concurrently; writes are serialised (by SQLite across processes).
+/// Several processes may open one store; before each read a process checks whether another one
+/// committed and refreshes what changed.
+public final class Store: Sendable {
+    /// Settings for opening a store.
+    public struct Options: Sendable {
+        /// SQLite's `synchronous` level: `full` survives power loss; `normal` survives a killed
+        /// process (a committed write is in the WAL) but may lose the last commits on power loss.
+        public enum Sync: String, Sendable { case full = "FULL", normal = "NORMAL" }
+        public var synchronous: Sync = .full
+        /// Threads one search (or batch) may use; defaults to the active cores.
+        public var searchThreads: Int = ProcessInfo.processInfo.activeProcessorCount
+        /// Load every collection's vectors at open (otherwise on first use).
+        public var preload: Bool = true
+        /// How long to wait for another process's write lock.
+        public var busyTimeout: Duration = .seconds(30)
+        /// Create the directory and database when missing.
+        public var create: Bool = true
+
+        public init() {}
+    }
+
+    /// The store's directory.
+    public let directory: String
+    /// What opening the store found.
+    public var openReport: OpenReport { report.withLock { $0 } }
+    private let report: Mutex<OpenReport>
+    let options: Options
+    let pool: DatabasePool
+    let catalog = Mutex(Catalog())
+    let knownGeneration = Mutex<Int64>(-1)
+
+    /// The database file inside a store directory.
+    public static let databaseFileName = "store.sqlite"
+
+    private init(directory: String, options: Options, pool: DatabasePool, report: OpenReport) {
+        self.directory = directory
+        self.options = options
+        self.pool = pool
+        self.report = Mutex(report)
+    }
+
+    /// Opens (or creates) the store in `directory`.
+    ///
+    /// - Parameters:
+    ///   - directory: the store's folder; created when missing (unless `options.create` is false).
+    ///   - options: durability, threads, preloading.
+    /// - Returns: the open store; `openReport` says what was recovered.
+    /// - Throws: ``StoreError`` when the folder cannot be created or the file is not a store.
+    public static func open(at directory: String, options: Options = Options()) throws(StoreError) -> Store {
+        let start = ContinuousClock.now
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        if fm.fileExists(atPath: directory, isDirectory: &isDir) {
+            guard isDir.boolValue else { throw StoreError(.invalidArgument, "store path '\(directory)' is a file, not a directory") }
+        } else {
+            guard options.create else { throw StoreError(.notFound, "no store at '\(directory)'") }
+            do { try fm.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
+                throw StoreError(.storage, "cannot create store directory '\(directory)'", cause: "\(error)")
+            }
+        }
+        let path = (directory as NSString).appendingPathComponent(databaseFileName)
+        if !options.create && !fm.fileExists(atPath: path) {
+            throw StoreError(.notFound, "no store at '\(directory)' (missing \(databaseFileName))")
+        }
+        let walSize = ((try? fm.attributesOfItem(atPath: path + "-wal"))?[.size] as? NSNumber)?.intValue ?? 0
+        var config = Configuration()
+        config.busyMode = .timeout(TimeInterval(options.busyTimeout.components.seconds))
+        config.maximumReaderCount = max(4, options.searchThreads * 2)
+        let sync = options.synchronous.rawValue
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(sync)")
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 4000")
+        }
+        let pool: DatabasePool
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+            try Schema.migrator().migrate(pool)
+        } catch {
+            throw StoreError(.storage, "cannot open store '\(directory)'", cause: "\(error)")
+        }
+        BLASRuntime.configureOnce()
+        let placeholder = OpenReport(walBytesAtOpen: walSize, collections: 0, pointsLoaded: [:], seconds: 0)
+        let store = Store(directory: directory, options: options, pool: pool, report: placeholder)
+        try store.refresh()
+        var loaded: [String: Int] = [:]
+        let handles = store.catalog.withLock { Array($0.byName.values) }
+        if options.preload {
+            for h in handles { loaded[h.name] = try store.ensureLoaded(h) }
+        }
+        let report = OpenReport(
+            walBytesAtOpen: walSize, collections: handles.count, pointsLoaded: loaded,
+            seconds: (ContinuousClock.now - start).seconds)
+        store.report.withLock { $0 = report }
+        return store
+    }
+
+    /// Closes the database connections. Calls after this fail.
+    public func close() throws(StoreError) {
+        do { try pool.close() } catch { throw StoreError(.storage, "cannot close store '\(directory)'", cause: "\(error)") }
+    }
+
+    /// Runs database work, mapping failures to ``StoreError``.
+    func database<T>(_ what: @autoclosure () -> String, _ body: () throws -> T) throws(StoreError) -> T {
+        do { return try body() } catch let e as StoreError { throw e } catch {
+            throw StoreError(.storage, "\(what()) failed", cause: "\(error)")
+        }
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        let c = components
+        return Double(c.seconds) + Double(c.attoseconds) / 1e18
+    }
+}
+
+/// The in-memory catalog: collections by name and aliases, swapped whole so readers never see a mix.
+struct Catalog: Sendable {
+    var byName: [String: CollectionHandle] = [:]
+    /// alias → collection name
+    var aliases: [String: String] = [:]
+    var generation: Int64 = -1
+
+    func resolve(_ name: String) -> CollectionHandle? {
+        if let h = byName[name] { return h }
+        if let target = aliases[name] { return byName[target] }
+        return nil
+    }
+}
+
+/// Names of collections and aliases.
+public enum Names {
+    /// The rule: 1 to 255 characters from `A–Z a–z 0–9 _ - .`, not starting with `.` or `-`.
+    public static let rule = "1 to 255 characters from A-Z a-z 0-9 _ - ., not starting with '.' or '-'"
+
+    /// Throws unless `name` follows ``rule``.
+    public static func validate(_ name: String, what: String) throws(StoreError) {
+        let scalars = name.unicodeScalars
+        let ok = !scalars.isEmpty && scalars.count <= 255
+            && scalars.allSatisfy { s in
+                (s >= "a" && s <= "z") || (s >= "A" && s <= "Z") || (s >= "0" && s <= "9") || s == "_" || s == "-" || s == "."
+            }
+            && scalars.first != "." && scalars.first != "-"
+        guard ok else {
+            let shown = name.count > 60 ? String(name.prefix(60)) + "…" : name
+            throw .invalid("invalid \(what) name '\(shown)': use \(rule)")
+        }
+    }
+}

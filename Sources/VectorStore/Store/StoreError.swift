@@ -1,0 +1,36 @@
+/// What went wrong in a store call. The message names the object and the problem; vectors and
+/// secrets never appear in it. Nothing stored changes when a call throws.
+public struct StoreError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// The kind of failure, for programs that branch on it.
+    public enum Code: String, Sendable, Equatable {
+        /// The caller passed something invalid (name, dimension, vector, filter, limit …).
+        case invalidArgument
+        /// A collection or alias does not exist.
+        case notFound
+        /// A collection or alias of that name exists already.
+        case alreadyExists
+        /// A file could not be read or is malformed.
+        case invalidFile
+        /// The database failed (I/O, corruption, busy past the timeout).
+        case storage
+    }
+
+    public let code: Code
+    public let message: String
+    /// The underlying error's description, when there was one.
+    public let cause: String?
+
+    public init(_ code: Code, _ message: String, cause: String? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+
+    public var description: String {
+        if let cause { return "\(message) (\(cause))" }
+        return message
+    }
+
+    static func invalid(_ message: String) -> StoreError { StoreError(.invalidArgument, message) }
+    static func notFound(_ message: String) -> StoreError { StoreError(.notFound, message) }
+}
