@@ -140,10 +140,7 @@ AVX2_ATTR static inline float avx2_one(int m, const float *a, const float *b, si
 }
 
 AVX2_ATTR static void avx2_rows(int m, const float *rows, size_t n, size_t d, const float *q, float *out) {
-    for (size_t i = 0; i < n; i++) {
-        _mm_prefetch((const char *)(rows + (i + 4) * d), _MM_HINT_T0);
-        out[i] = avx2_one(m, rows + i * d, q, d);
-    }
+    for (size_t i = 0; i < n; i++) out[i] = avx2_one(m, rows + i * d, q, d);
 }
 
 AVX2_ATTR static void avx2_gather(int m, const float *rows, size_t d, const int32_t *idx, size_t k, const float *q,
@@ -155,41 +152,74 @@ AVX2_ATTR static void avx2_gather(int m, const float *rows, size_t d, const int3
 
 #define AVX512_ATTR __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")))
 
-AVX512_ATTR static inline __m512 avx512_term(int m, __m512 x, __m512 y, __m512 acc) {
-    if (m == SY_MEASURE_DOT) return _mm512_fmadd_ps(x, y, acc);
+// One function per measure (no branch inside the hot loop): 4 independent accumulators over
+// 64-float steps, then 16-float steps, then a masked tail.
+#define AVX512_KERNEL(NAME, TERM)                                                                   \
+    AVX512_ATTR static inline float NAME(const float *a, const float *b, size_t d) {                \
+        __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();                              \
+        __m512 acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps();                              \
+        size_t i = 0;                                                                               \
+        for (; i + 64 <= d; i += 64) {                                                              \
+            acc0 = TERM(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);                      \
+            acc1 = TERM(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), acc1);            \
+            acc2 = TERM(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32), acc2);            \
+            acc3 = TERM(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48), acc3);            \
+        }                                                                                           \
+        for (; i + 16 <= d; i += 16) acc0 = TERM(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0); \
+        if (i < d) {                                                                                \
+            __mmask16 mask = (__mmask16)((1u << (d - i)) - 1u);                                     \
+            acc1 = TERM(_mm512_maskz_loadu_ps(mask, a + i), _mm512_maskz_loadu_ps(mask, b + i), acc1); \
+        }                                                                                           \
+        return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3))); \
+    }
+
+AVX512_ATTR static inline __m512 avx512_term_dot(__m512 x, __m512 y, __m512 acc) { return _mm512_fmadd_ps(x, y, acc); }
+AVX512_ATTR static inline __m512 avx512_term_l2(__m512 x, __m512 y, __m512 acc) {
     __m512 t = _mm512_sub_ps(x, y);
-    if (m == SY_MEASURE_L2SQ) return _mm512_fmadd_ps(t, t, acc);
-    return _mm512_add_ps(acc, _mm512_abs_ps(t));
+    return _mm512_fmadd_ps(t, t, acc);
 }
+AVX512_ATTR static inline __m512 avx512_term_l1(__m512 x, __m512 y, __m512 acc) {
+    return _mm512_add_ps(acc, _mm512_abs_ps(_mm512_sub_ps(x, y)));
+}
+AVX512_KERNEL(avx512_dot, avx512_term_dot)
+AVX512_KERNEL(avx512_l2, avx512_term_l2)
+AVX512_KERNEL(avx512_l1, avx512_term_l1)
 
 AVX512_ATTR static inline float avx512_one(int m, const float *a, const float *b, size_t d) {
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    __m512 acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps();
-    size_t i = 0;
-    for (; i + 64 <= d; i += 64) {
-        acc0 = avx512_term(m, _mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
-        acc1 = avx512_term(m, _mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), acc1);
-        acc2 = avx512_term(m, _mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32), acc2);
-        acc3 = avx512_term(m, _mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48), acc3);
-    }
-    for (; i + 16 <= d; i += 16) acc0 = avx512_term(m, _mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
-    if (i < d) {
-        __mmask16 mask = (__mmask16)((1u << (d - i)) - 1u);
-        acc1 = avx512_term(m, _mm512_maskz_loadu_ps(mask, a + i), _mm512_maskz_loadu_ps(mask, b + i), acc1);
-    }
-    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)));
-}
-
-AVX512_ATTR static void avx512_rows(int m, const float *rows, size_t n, size_t d, const float *q, float *out) {
-    for (size_t i = 0; i < n; i++) {
-        _mm_prefetch((const char *)(rows + (i + 4) * d), _MM_HINT_T0);
-        out[i] = avx512_one(m, rows + i * d, q, d);
+    switch (m) {
+    case SY_MEASURE_DOT: return avx512_dot(a, b, d);
+    case SY_MEASURE_L2SQ: return avx512_l2(a, b, d);
+    default: return avx512_l1(a, b, d);
     }
 }
 
-AVX512_ATTR static void avx512_gather(int m, const float *rows, size_t d, const int32_t *idx, size_t k,
-                                      const float *q, float *out) {
-    for (size_t j = 0; j < k; j++) out[j] = avx512_one(m, rows + (size_t)idx[j] * d, q, d);
+#define AVX512_ROWS(NAME, ONE)                                                                      \
+    AVX512_ATTR static void NAME(const float *rows, size_t n, size_t d, const float *q, float *out) { \
+        for (size_t i = 0; i < n; i++) out[i] = ONE(rows + i * d, q, d);                            \
+    }                                                                                               \
+    AVX512_ATTR static void NAME##_gather(const float *rows, size_t d, const int32_t *idx, size_t k, \
+                                          const float *q, float *out) {                             \
+        for (size_t j = 0; j < k; j++) out[j] = ONE(rows + (size_t)idx[j] * d, q, d);               \
+    }
+AVX512_ROWS(avx512_rows_dot, avx512_dot)
+AVX512_ROWS(avx512_rows_l2, avx512_l2)
+AVX512_ROWS(avx512_rows_l1, avx512_l1)
+
+static void avx512_rows(int m, const float *rows, size_t n, size_t d, const float *q, float *out) {
+    switch (m) {
+    case SY_MEASURE_DOT: avx512_rows_dot(rows, n, d, q, out); return;
+    case SY_MEASURE_L2SQ: avx512_rows_l2(rows, n, d, q, out); return;
+    default: avx512_rows_l1(rows, n, d, q, out); return;
+    }
+}
+
+static void avx512_gather(int m, const float *rows, size_t d, const int32_t *idx, size_t k, const float *q,
+                          float *out) {
+    switch (m) {
+    case SY_MEASURE_DOT: avx512_rows_dot_gather(rows, d, idx, k, q, out); return;
+    case SY_MEASURE_L2SQ: avx512_rows_l2_gather(rows, d, idx, k, q, out); return;
+    default: avx512_rows_l1_gather(rows, d, idx, k, q, out); return;
+    }
 }
 
 // MARK: - Detection

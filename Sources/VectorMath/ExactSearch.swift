@@ -22,6 +22,9 @@ public enum BatchStrategy: String, Sendable, CaseIterable {
     case simd
     /// `cblas_sgemm` over (query block × row block) tiles with fused top-k, then exact re-scoring.
     case gemm
+    /// The packed AVX-512 micro-kernel over (8 queries × row block) tiles with fused top-k, then exact
+    /// re-scoring; falls back to `gemm` where AVX-512 is not in use.
+    case packed
 }
 
 /// Exact (brute-force) top-k search over a ``MatrixView``.
@@ -36,7 +39,7 @@ public enum ExactSearch {
     public static let minRowsPerThread = 8192
     /// Batches with `queries × dimension` below this use the SIMD path, above it `sgemm`
     /// (measured on this project's reference machine; see docs/performance.md).
-    nonisolated(unsafe) public static var gemmCrossover = 2048
+    nonisolated(unsafe) public static var gemmCrossover = 3072
     /// Extra candidates kept per query on the `sgemm` path before exact re-scoring, so that values rounded
     /// differently by BLAS cannot push a true top-k row out.
     static let gemmSlack = 8
@@ -145,10 +148,12 @@ public enum ExactSearch {
         guard matrix.count > 0, k > 0 else { return Array(repeating: [], count: nq) }
         let measure = Measure(distance)
         var useGemm: Bool
+        var packed = sy_has_packed_gemm() != 0
         switch strategy {
         case .auto: useGemm = nq * matrix.dimension >= gemmCrossover
         case .simd: useGemm = false
-        case .gemm: useGemm = true
+        case .gemm: useGemm = true; packed = false
+        case .packed: useGemm = true
         }
         if measure == .l1 { useGemm = false }
         let out = UnsafeMutableBufferPointer<[SearchHit]>.allocate(capacity: nq)
@@ -174,12 +179,13 @@ public enum ExactSearch {
             }
         } else {
             BLASRuntime.configureOnce()
+            let body = packed ? packedRange : gemmRange
             if workers == 1 {
-                gemmRange(matrix, queries: queries, range: 0..<nq, k: k, distance: distance, out: out)
+                body(matrix, queries, 0..<nq, k, distance, out)
             } else {
                 DispatchQueue.concurrentPerform(iterations: workers) { w in
                     let lo = nq * w / workers, hi = nq * (w + 1) / workers
-                    gemmRange(matrix, queries: q.value, range: lo..<hi, k: k, distance: distance, out: box.value)
+                    body(matrix, q.value, lo..<hi, k, distance, box.value)
                 }
             }
         }
@@ -191,8 +197,8 @@ public enum ExactSearch {
     static let gemmRowBlock = 2048
 
     static func gemmRange(
-        _ m: MatrixView, queries: UnsafePointer<Float>, range: Range<Int>, k: Int, distance: Distance,
-        out: UnsafeMutableBufferPointer<[SearchHit]>
+        _ m: MatrixView, _ queries: UnsafePointer<Float>, _ range: Range<Int>, _ k: Int, _ distance: Distance,
+        _ out: UnsafeMutableBufferPointer<[SearchHit]>
     ) {
         let d = m.dimension
         let measure = Measure(distance)
@@ -222,17 +228,69 @@ public enum ExactSearch {
                 }
                 rStart += nb
             }
-            // Exact re-scoring with the SIMD kernel: the same values as the single-query path.
             for qi in 0..<qb {
-                let query = queries + (qStart + qi) * d
-                var final = TopKCollector(k: k, rowKeys: m.keys)
-                for c in collectors[qi].sorted() {
-                    let raw = sy_score_one(measure.rawValue, m.storage + Int(c.row) * d, query, d)
-                    final.offer(key: key(fromRaw: raw, measure), row: c.row)
-                }
-                out[qStart + qi] = final.sorted().map { SearchHit(row: $0.row, score: score(fromKey: $0.key, distance)) }
+                out[qStart + qi] = rescore(m, query: queries + (qStart + qi) * d, candidates: collectors[qi], k: k, distance: distance)
             }
             qStart += qb
+        }
+    }
+
+    /// Exact re-scoring of candidates with the SIMD kernel: the same values as the single-query path.
+    static func rescore(_ m: MatrixView, query: UnsafePointer<Float>, candidates: TopKCollector, k: Int, distance: Distance) -> [SearchHit] {
+        let measure = Measure(distance)
+        var final = TopKCollector(k: k, rowKeys: m.keys)
+        for c in candidates.sorted() {
+            let raw = sy_score_one(measure.rawValue, m.storage + Int(c.row) * m.dimension, query, m.dimension)
+            final.offer(key: key(fromRaw: raw, measure), row: c.row)
+        }
+        return final.sorted().map { SearchHit(row: $0.row, score: score(fromKey: $0.key, distance)) }
+    }
+
+    /// Rows per packed block (a block of panels stays in L2 while the queries pass over it).
+    static let packedRowBlock = 512
+
+    static func packedRange(
+        _ m: MatrixView, _ queries: UnsafePointer<Float>, _ range: Range<Int>, _ k: Int, _ distance: Distance,
+        _ out: UnsafeMutableBufferPointer<[SearchHit]>
+    ) {
+        let d = m.dimension
+        let measure = Measure(distance)
+        let kk = min(m.count, k + gemmSlack)
+        let nq = range.count
+        guard nq > 0 else { return }
+        let panelFloats = sy_panel_floats(packedRowBlock, d)
+        let panels = UnsafeMutableRawPointer.allocate(byteCount: panelFloats * 4, alignment: 64).bindMemory(to: Float.self, capacity: panelFloats)
+        defer { panels.deallocate() }
+        let tile = UnsafeMutablePointer<Float>.allocate(capacity: 8 * packedRowBlock)
+        defer { tile.deallocate() }
+        // Queries in groups of 8; the last group padded with zero rows.
+        let groups = (nq + 7) / 8
+        let qbuf = UnsafeMutablePointer<Float>.allocate(capacity: groups * 8 * d)
+        qbuf.initialize(repeating: 0, count: groups * 8 * d)
+        defer { qbuf.deallocate() }
+        qbuf.update(from: queries + range.lowerBound * d, count: nq * d)
+        var collectors = (0..<nq).map { _ in TopKCollector(k: kk, rowKeys: m.keys) }
+        var rStart = 0
+        while rStart < m.count {
+            let nb = min(packedRowBlock, m.count - rStart)
+            sy_pack_panels(m.storage + rStart * d, nb, d, panels)
+            let np = (nb + 15) / 16
+            for g in 0..<groups {
+                sy_gemm_packed_8(qbuf + g * 8 * d, d, panels, np, tile, packedRowBlock)
+                let live = min(8, nq - g * 8)
+                for qi in 0..<live {
+                    let row = tile + qi * packedRowBlock
+                    if measure == .l2Squared {
+                        let norms = m.squaredNorms + rStart
+                        for j in 0..<nb { row[j] = 2 * row[j] - norms[j] }
+                    }
+                    collectors[g * 8 + qi].offer(block: row, count: nb, firstRow: rStart)
+                }
+            }
+            rStart += nb
+        }
+        for i in 0..<nq {
+            out[range.lowerBound + i] = rescore(m, query: queries + (range.lowerBound + i) * d, candidates: collectors[i], k: k, distance: distance)
         }
     }
 }

@@ -10,10 +10,14 @@ public enum Vectors {
 
     /// Scales `v` to unit length in place; a zero vector stays zero (as in Qdrant).
     public static func normalize(_ v: UnsafeMutableBufferPointer<Float>) {
-        let n = norm(UnsafeBufferPointer(v))
+        // The norm in Double: a Float sum of squares overflows to infinity above ~1.8e19 per component
+        // and underflows to zero below ~1e-23, which left such finite vectors unnormalised.
+        var sum = 0.0
+        for x in v { sum += Double(x) * Double(x) }
+        let n = sum.squareRoot()
         guard n > 0, n.isFinite else { return }
         let inv = 1 / n
-        for i in v.indices { v[i] *= inv }
+        for i in v.indices { v[i] = Float(Double(v[i]) * inv) }
     }
 
     /// A unit-length copy of `v` (a zero vector stays zero).

@@ -59,3 +59,18 @@ void sy_write_stderr(const char *message);
 #ifdef __cplusplus
 }
 #endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+/// Floats needed to pack `n` rows of dimension `d` into 16-row panels (rows padded with zeros).
+size_t sy_panel_floats(size_t n, size_t d);
+/// Packs `n` rows into panels: panel b holds rows 16b..16b+15, component-major (`panels` 64-byte aligned).
+void sy_pack_panels(const float *rows, size_t n, size_t d, float *panels);
+/// Whether `sy_gemm_packed_8` is available (AVX-512 in use).
+int sy_has_packed_gemm(void);
+/// out[i * ldo + j] = q[i] · row j, for 8 queries (`q` is 8 × d) and every row of `npanels` panels.
+void sy_gemm_packed_8(const float *q, size_t d, const float *panels, size_t npanels, float *out, size_t ldo);
+#ifdef __cplusplus
+}
+#endif

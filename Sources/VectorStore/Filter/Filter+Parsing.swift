@@ -64,7 +64,7 @@ enum FilterParser {
         if let key = o["key"] {
             try checkMembers(o, allowed: ["key", "match", "range", "values_count"], at: path)
             guard case .string(let k) = key else { throw .invalid("\(path).key: expected a string") }
-            let p = try PayloadPath(k)
+            let p = try payloadPath(k, at: path + ".key")
             var fc = FieldCondition()
             if let m = o["match"] { fc.match = try match(m, at: path + ".match") }
             if let r = o["range"] { fc.range = try bounds(r, at: path + ".range", integers: false) }
@@ -112,7 +112,12 @@ enum FilterParser {
     static func keyOf(_ v: JSONValue, at path: String) throws(StoreError) -> PayloadPath {
         let o = try object(v, at: path)
         guard case .string(let k)? = o["key"] else { throw .invalid("\(path).key: expected a string") }
-        return try PayloadPath(k)
+        return try payloadPath(k, at: path + ".key")
+    }
+
+    /// Parses a payload key, naming the place in the filter when it is malformed.
+    static func payloadPath(_ key: String, at path: String) throws(StoreError) -> PayloadPath {
+        do { return try PayloadPath(key) } catch { throw .invalid("\(path): \(error.message)") }
     }
 
     static func matchValue(_ v: JSONValue, at path: String) throws(StoreError) -> MatchValue {

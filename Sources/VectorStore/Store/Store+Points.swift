@@ -78,7 +78,8 @@ extension Store {
             return (ids.count, {
                 h.lock.withWriteLock {
                     guard h.loaded else { return }
-                    h.matrix.reserve(h.matrix.count + ids.count)
+                    let needed = h.matrix.count + ids.count
+                    if needed > h.matrix.capacity { h.matrix.reserve(max(needed, h.matrix.capacity + h.matrix.capacity / 2)) }
                     prepared.withUnsafeBufferPointer { buf in
                         for i in 0..<ids.count {
                             let p: Payload? = payloads.flatMap { $0[i].flatMap { $0.isEmpty ? nil : $0 } }
@@ -87,6 +88,17 @@ extension Store {
                     }
                 }
             })
+        }
+    }
+
+    /// Makes room in memory for `additional` more points, so a bulk load of known size does not
+    /// grow (and copy) the search matrix step by step. A hint: correctness never depends on it.
+    public func reserveCapacity(_ collection: String, additional: Int) throws(StoreError) {
+        let h = try loadedHandle(collection)
+        h.lock.withWriteLock {
+            h.matrix.reserve(h.matrix.count + max(0, additional))
+            h.rowOf.reserveCapacity(h.rowOf.count + max(0, additional))
+            h.payloads.reserveCapacity(h.payloads.count + max(0, additional))
         }
     }
 

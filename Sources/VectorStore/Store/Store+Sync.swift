@@ -9,6 +9,11 @@ import VectorMath
 struct PendingChanges {
     var rows: [(seq: Int64, id: PointID, vector: [Float], payload: Payload?)] = []
     var tombstones: [(seq: Int64, id: PointID)] = []
+    /// The highest sequence numbers ever handed out in the snapshot (rows since deleted included):
+    /// once applied, memory reflects the snapshot up to them, so an older snapshot applied later by
+    /// a concurrent refresh cannot bring back a row this one no longer had.
+    var pointHighWater: Int64 = 0
+    var tombHighWater: Int64 = 0
 }
 
 extension Store {
@@ -102,6 +107,8 @@ extension Store {
     static func readChanges(_ db: Database, collectionID id: Int64, dimension: Int, afterPointSeq: Int64,
                             afterTombSeq: Int64) throws -> PendingChanges {
         var ch = PendingChanges()
+        ch.pointHighWater = try highWater(db, table: "points_\(id)")
+        ch.tombHighWater = try highWater(db, table: "tombstones_\(id)")
         let tombs = try Row.fetchCursor(db, sql: "SELECT seq, pid FROM tombstones_\(id) WHERE seq > ? ORDER BY seq", arguments: [afterTombSeq])
         while let r = try tombs.next() {
             guard let pid = PointID(storageKey: r[1]) else { throw StoreError(.storage, "corrupt point id in collection #\(id)") }
@@ -115,14 +122,22 @@ extension Store {
         return ch
     }
 
+    /// The largest sequence number an AUTOINCREMENT table has handed out (0 before its first row).
+    static func highWater(_ db: Database, table: String) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = ?", arguments: [table]) ?? 0
+    }
+
     /// Applies changes read from one snapshot: deletions first, then rows (a row present in the
-    /// snapshot is current, so it wins over an earlier tombstone of the same id).
+    /// snapshot is current, so it wins over an earlier tombstone of the same id). Snapshots may be
+    /// applied out of order by concurrent refreshes: the high-water marks make a stale one a no-op.
     static func apply(_ ch: PendingChanges, to h: CollectionHandle) {
         guard h.loaded else { return }
         for t in ch.tombstones { h.applyDelete(id: t.id, seq: t.seq) }
         for r in ch.rows {
             r.vector.withUnsafeBufferPointer { h.applyUpsert(id: r.id, vector: $0.baseAddress!, payload: r.payload, seq: r.seq) }
         }
+        h.pointSeq = max(h.pointSeq, ch.pointHighWater)
+        h.tombSeq = max(h.tombSeq, ch.tombHighWater)
     }
 
     /// Loads a collection's vectors into memory if not yet loaded; returns its point count.
@@ -157,8 +172,8 @@ extension Store {
                         h.payloads.append(try Self.decodePayload(r[3]))
                         maxSeq = max(maxSeq, seq)
                     }
-                    h.pointSeq = maxSeq
-                    h.tombSeq = maxTomb
+                    h.pointSeq = max(maxSeq, try Self.highWater(db, table: h.pointsTable))
+                    h.tombSeq = max(maxTomb, try Self.highWater(db, table: h.tombstonesTable))
                 }
             }
             h.loaded = true

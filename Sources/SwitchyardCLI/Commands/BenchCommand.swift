@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import Switchyard
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench", abstract: "Benchmarks whose figures compare with other engines.", subcommands: [Search.self])
+
+    struct Search: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Ingest base vectors into a fresh durable store, then time single and batch search.")
+        @Option(help: "Base vectors (.fvecs).") var base: String
+        @Option(help: "Query vectors (.fvecs).") var queries: String
+        @Option(help: "Ground truth neighbours (.ivecs) for recall.") var gt: String?
+        @Option(help: "Neighbours per query.") var k: Int = 10
+        @Option(help: "cosine, dot, euclid or manhattan.") var metric: String = "cosine"
+        @Option(help: "Search threads (default: all cores).") var threads: Int?
+        @Option(help: "Single queries timed.") var single: Int = 200
+        @Option(help: "Points per ingest transaction.") var ingestBatch: Int = 5000
+        @Option(help: "Build the store here and keep it (default: a temporary directory, removed).") var storeDir: String?
+        @Option(help: "Kernel family: auto, avx512, avx2 or generic.") var kernel: String = "auto"
+        @Option(help: "SQLite synchronous level: full or normal.") var sync: String = "full"
+        @Flag(help: "Print one JSON object.") var json = false
+
+        func run() throws {
+            guard let d = Distance(parsing: metric) else { throw CLIFailure(message: "unknown --metric '\(metric)': use cosine, dot, euclid or manhattan") }
+            guard let s = Store.Options.Sync(rawValue: sync.uppercased()) else { throw CLIFailure(message: "--sync must be full or normal") }
+            try Kernels.select(kernel)
+            BLASRuntime.warnIfSlowOnce()
+            var c = SearchBenchmark.Configuration(basePath: base, queriesPath: queries, groundTruthPath: gt)
+            c.k = k
+            c.distance = d
+            c.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
+            c.singleQueries = single
+            c.ingestBatch = ingestBatch
+            c.storeDirectory = storeDir
+            c.synchronous = s
+            let r = try SearchBenchmark.run(c, progress: { if !json { note($0) } })
+            if json {
+                emit(r.json.jsonText)
+            } else {
+                emit("""
+                    n=\(r.n) d=\(r.d) nq=\(r.nq) k=\(r.k) threads=\(r.threads) kernel=\(r.kernel)
+                    blas: \(r.blas)
+                    ingest: \(String(format: "%.2f", r.ingestSeconds)) s (\(Int(Double(r.n) / r.ingestSeconds)) vectors/s, durable)
+                    single query: p50 \(String(format: "%.3f", r.singleP50Ms)) ms, p99 \(String(format: "%.3f", r.singleP99Ms)) ms
+                    batch: \(String(format: "%.0f", r.batchQPS)) queries/s
+                    recall@\(r.k): \(r.recallAtK.map { String(format: "%.4f", $0) } ?? "n/a (no --gt)")
+                    memory: \(String(format: "%.1f", r.rssMB)) MB resident (peak \(String(format: "%.1f", r.peakRSSMB)) MB, \(String(format: "%.1f", r.baseRSSMB)) MB before the store opened), disk \(String(format: "%.1f", r.diskMB)) MB
+                    """)
+            }
+        }
+    }
+}
+
+struct DatasetsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "datasets", abstract: "Generate and inspect data sets.", subcommands: [Synth.self])
+
+    struct Synth: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write deterministic clustered unit vectors with exact cosine ground truth (base.fvecs, query.fvecs, gt.ivecs).")
+        @Option(help: "Base vectors.") var n: Int
+        @Option(help: "Dimension.") var d: Int
+        @Option(help: "Query vectors.") var queries: Int
+        @Option(help: "Cluster centres.") var clusters: Int = 100
+        @Option(help: "Random seed.") var seed: UInt64 = 42
+        @Option(help: "Ground-truth neighbours per query.") var gtK: Int = 100
+        @Option(help: "Output directory.") var out: String
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            let p = SyntheticData.Parameters(count: n, dimension: d, queries: queries, clusters: clusters, seed: seed, groundTruthK: gtK)
+            let o = try SyntheticData.write(p, to: out)
+            let summary: JSONValue = [
+                "out": .string(out), "n": .int(Int64(o.base.count)), "d": .int(Int64(d)), "queries": .int(Int64(o.queries.count)),
+                "gt_k": .int(Int64(o.groundTruth.dimension)), "seed": .int(Int64(seed)),
+            ]
+            emit(json ? summary.jsonText : "wrote \(o.base.count) base, \(o.queries.count) query vectors and top-\(o.groundTruth.dimension) ground truth to \(out)")
+        }
+    }
+}

@@ -1,0 +1,176 @@
+import ArgumentParser
+import Foundation
+import Switchyard
+
+struct StoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "store",
+        abstract: "Low-level, Qdrant-style access to a store's physical collections, aliases and points.",
+        subcommands: [CollectionsCommand.self, AliasesCommand.self, PointsCommand.self, StoreSearchCommand.self]
+    )
+}
+
+// MARK: - collections
+
+struct CollectionsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "collections", abstract: "Create, list, describe and drop physical collections.",
+        subcommands: [Create.self, List.self, Info.self, Drop.self])
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create an empty collection.")
+        @OptionGroup var location: StoreLocation
+        @Option(help: "Collection name (\(Names.rule)).") var name: String
+        @Option(help: "Vector dimension.") var dim: Int
+        @Option(help: "Cosine, Dot, Euclid or Manhattan.") var distance: String = "Cosine"
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            guard let d = Distance(parsing: distance) else {
+                throw CLIFailure(message: "unknown distance '\(distance)': use Cosine, Dot, Euclid or Manhattan")
+            }
+            let info = try location.open(create: true).createCollection(name, dimension: dim, distance: d)
+            emit(json ? info.json.jsonText : "created collection '\(info.name)' (dimension \(info.dimension), \(info.distance.rawValue))")
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List collections.")
+        @OptionGroup var location: StoreLocation
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            let all = try location.open().collections()
+            if json {
+                emit(JSONValue.object(["collections": .array(all.map(\.json))]).jsonText)
+            } else if all.isEmpty {
+                emit("no collections")
+            } else {
+                for c in all {
+                    let aliases = c.aliases.isEmpty ? "" : "  aliases: \(c.aliases.joined(separator: ", "))"
+                    emit("\(c.name)  dim=\(c.dimension)  \(c.distance.rawValue)  points=\(c.pointCount)\(aliases)")
+                }
+            }
+        }
+    }
+
+    struct Info: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a collection's configuration and size.")
+        @OptionGroup var location: StoreLocation
+        @Option(help: "Collection or alias.") var collection: String
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            let info = try location.open().collectionInfo(collection)
+            emit(json ? info.json.prettyJSONText : """
+                name: \(info.name)
+                dimension: \(info.dimension)
+                distance: \(info.distance.rawValue)
+                points: \(info.pointCount)
+                aliases: \(info.aliases.isEmpty ? "-" : info.aliases.joined(separator: ", "))
+                """)
+        }
+    }
+
+    struct Drop: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Drop a collection, its points and its aliases.")
+        @OptionGroup var location: StoreLocation
+        @Option(help: "Collection name (not an alias).") var collection: String
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            try location.open().dropCollection(collection)
+            emit(json ? JSONValue.object(["dropped": .string(collection)]).jsonText : "dropped collection '\(collection)'")
+        }
+    }
+}
+
+// MARK: - aliases
+
+struct AliasesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "aliases", abstract: "Switch and list aliases.", subcommands: [Update.self, List.self])
+
+    struct Update: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Apply a batch of alias actions atomically (all or nothing).",
+            discussion: """
+                Actions apply in the order given, in one transaction:
+                  --create ALIAS=COLLECTION   create or re-point an alias
+                  --delete ALIAS              delete an alias
+                  --rename OLD=NEW            rename an alias
+                or --actions with Qdrant's JSON: '[{"create_alias": {"alias_name": "a", "collection_name": "c"}}, ...]'.
+                """)
+        @OptionGroup var location: StoreLocation
+        @Option(help: "Create or re-point ALIAS=COLLECTION.") var create: [String] = []
+        @Option(help: "Delete ALIAS.") var delete: [String] = []
+        @Option(help: "Rename OLD=NEW.") var rename: [String] = []
+        @Option(help: "Qdrant-style JSON list of actions (inline or @file).") var actions: String?
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            var list: [AliasAction] = []
+            if let actions {
+                let text = actions.hasPrefix("@")
+                    ? String(decoding: FileManager.default.contents(atPath: String(actions.dropFirst())) ?? Data(), as: UTF8.self)
+                    : actions
+                list = try parseQdrantAliasActions(text)
+            }
+            // Flags are applied in argument order: deletes, then renames, then creates is the safe order for a switch.
+            for d in delete { list.append(.delete(alias: d)) }
+            for r in rename {
+                let p = r.split(separator: "=", maxSplits: 1).map(String.init)
+                guard p.count == 2 else { throw CLIFailure(message: "--rename expects OLD=NEW, got '\(r)'") }
+                list.append(.rename(from: p[0], to: p[1]))
+            }
+            for c in create {
+                let p = c.split(separator: "=", maxSplits: 1).map(String.init)
+                guard p.count == 2 else { throw CLIFailure(message: "--create expects ALIAS=COLLECTION, got '\(c)'") }
+                list.append(.create(alias: p[0], collection: p[1]))
+            }
+            guard !list.isEmpty else { throw CLIFailure(message: "no alias actions given (use --create, --delete, --rename or --actions)") }
+            let store = try location.open(create: false)
+            try store.updateAliases(list)
+            let now = try store.aliases()
+            emit(json ? JSONValue.object(["applied": .int(Int64(list.count)), "aliases": .array(now.map { ["alias": .string($0.alias), "collection": .string($0.collection)] })]).jsonText
+                 : "applied \(list.count) alias action(s)")
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List aliases.")
+        @OptionGroup var location: StoreLocation
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            let all = try location.open().aliases()
+            if json {
+                emit(JSONValue.object(["aliases": .array(all.map { ["alias": .string($0.alias), "collection": .string($0.collection)] })]).jsonText)
+            } else if all.isEmpty {
+                emit("no aliases")
+            } else {
+                for a in all { emit("\(a.alias) -> \(a.collection)") }
+            }
+        }
+    }
+}
+
+/// Parses Qdrant's `actions` list: `create_alias`, `delete_alias`, `rename_alias`.
+func parseQdrantAliasActions(_ text: String) throws -> [AliasAction] {
+    let value: JSONValue
+    do { value = try JSONParser.parse(text) } catch { throw CLIFailure(message: "--actions: \(error)") }
+    let list: [JSONValue]
+    if case .array(let a) = value { list = a } else if case .array(let a)? = value["actions"] { list = a } else {
+        throw CLIFailure(message: "--actions must be a JSON array of actions")
+    }
+    return try list.enumerated().map { i, v in
+        if let c = v["create_alias"], case .string(let a)? = c["alias_name"], case .string(let n)? = c["collection_name"] {
+            return .create(alias: a, collection: n)
+        }
+        if let d = v["delete_alias"], case .string(let a)? = d["alias_name"] { return .delete(alias: a) }
+        if let r = v["rename_alias"], case .string(let o)? = r["old_alias_name"], case .string(let n)? = r["new_alias_name"] {
+            return .rename(from: o, to: n)
+        }
+        throw CLIFailure(message: "--actions[\(i)]: expected create_alias {alias_name, collection_name}, delete_alias {alias_name} or rename_alias {old_alias_name, new_alias_name}")
+    }
+}

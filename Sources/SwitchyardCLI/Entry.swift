@@ -1,0 +1,66 @@
+import ArgumentParser
+import Foundation
+import Switchyard
+
+/// The `switchyard` command.
+@main
+struct SwitchyardCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "switchyard",
+        abstract: "An embedded Qdrant stand-in and blue-green reindex harness.",
+        subcommands: [StoreCommand.self, BenchCommand.self, DatasetsCommand.self, DebugCommand.self]
+    )
+
+    /// Parses, runs, and maps failures to the exit codes of the CLI contract:
+    /// 0 success, 1 operation failed, 2 bad usage or bad input.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let e as StoreError {
+            FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
+            Foundation.exit(e.code == .storage ? 1 : 2)
+        } catch let e as CLIFailure {
+            FileHandle.standardError.write(Data("error: \(e.message)\n".utf8))
+            Foundation.exit(e.exitCode)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                exit(withError: error)
+            }
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(code == ExitCode.validationFailure ? 2 : code.rawValue == 64 ? 2 : (code.rawValue == 0 ? 0 : 2))
+        }
+    }
+}
+
+/// A failure the CLI reports with its own exit code.
+struct CLIFailure: Error {
+    var message: String
+    var exitCode: Int32 = 2
+}
+
+/// Options every store command takes.
+struct StoreLocation: ParsableArguments {
+    @Option(name: .long, help: "The store directory (created when missing for commands that write).")
+    var store: String
+
+    func open(create: Bool = false, preload: Bool = false) throws -> Store {
+        var o = Store.Options()
+        o.create = create
+        o.preload = preload
+        let s = try Store.open(at: store, options: o)
+        BLASRuntime.warnIfSlowOnce()
+        return s
+    }
+}
+
+/// Writes a line to standard output.
+func emit(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}
+
+/// Writes progress to standard error (kept apart from the JSON on standard output).
+func note(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}

@@ -1,0 +1,178 @@
+import Foundation
+import VectorMath
+
+/// `switchyard bench search`: ingest base vectors into a fresh durable store, then time single
+/// queries and one batch over all queries, and measure recall against ground truth.
+public enum SearchBenchmark {
+    public struct Configuration: Sendable {
+        public var basePath: String
+        public var queriesPath: String
+        public var groundTruthPath: String?
+        public var k = 10
+        public var distance: Distance = .cosine
+        public var threads = ProcessInfo.processInfo.activeProcessorCount
+        /// Single queries timed (after 10 warm-up queries).
+        public var singleQueries = 200
+        /// Points per upsert transaction while ingesting.
+        public var ingestBatch = 5000
+        /// Where to build the store; a temporary directory (removed afterwards) when `nil`.
+        public var storeDirectory: String?
+        public var synchronous: Store.Options.Sync = .full
+
+        public init(basePath: String, queriesPath: String, groundTruthPath: String? = nil) {
+            self.basePath = basePath
+            self.queriesPath = queriesPath
+            self.groundTruthPath = groundTruthPath
+        }
+    }
+
+    /// The figures, with the keys of the CLI's JSON output.
+    public struct Result: Sendable {
+        public var n: Int
+        public var d: Int
+        public var nq: Int
+        public var k: Int
+        public var threads: Int
+        public var blas: String
+        public var kernel: String
+        public var ingestSeconds: Double
+        public var singleP50Ms: Double
+        public var singleP99Ms: Double
+        public var batchQPS: Double
+        public var recallAtK: Double?
+        public var rssMB: Double
+        public var peakRSSMB: Double
+        /// Resident memory before the store was opened (runtime, libraries, the query set).
+        public var baseRSSMB: Double
+        public var diskMB: Double
+
+        /// The JSON object `switchyard bench search --json` prints.
+        public var json: JSONValue {
+            var o: [String: JSONValue] = [
+                "engine": "switchyard", "n": .int(Int64(n)), "d": .int(Int64(d)), "nq": .int(Int64(nq)), "k": .int(Int64(k)),
+                "threads": .int(Int64(threads)), "blas": .string(blas), "kernel": .string(kernel),
+                "ingest_s": .double(ingestSeconds), "ingest_vps": .double(Double(n) / ingestSeconds),
+                "single_p50_ms": .double(singleP50Ms), "single_p99_ms": .double(singleP99Ms),
+                "batch_qps": .double(batchQPS), "rss_mb": .double(rssMB), "peak_rss_mb": .double(peakRSSMB), "base_rss_mb": .double(baseRSSMB),
+                "disk_mb": .double(diskMB), "batch_api": "searchBatch",
+            ]
+            if let r = recallAtK {
+                o["recall_at_k"] = .double(r)
+                if k == 10 { o["recall_at_10"] = .double(r) }
+            }
+            return .object(o)
+        }
+    }
+
+    /// Runs the benchmark.
+    ///
+    /// - Throws: ``StoreError`` for unreadable or inconsistent files (e.g. base and queries of different dimensions).
+    public static func run(_ c: Configuration, progress: (String) -> Void = { _ in }) throws(StoreError) -> Result {
+        guard c.k >= 1 else { throw .invalid("--k must be at least 1") }
+        guard c.threads >= 1 else { throw .invalid("--threads must be at least 1") }
+        let reader = try TexmexReader(path: c.basePath)
+        let queries = try TexmexReader.readFloats(c.queriesPath)
+        guard queries.dimension == reader.dimension else {
+            throw .invalid("queries have dimension \(queries.dimension), base vectors \(reader.dimension)")
+        }
+        let gt = try c.groundTruthPath.map { path throws(StoreError) in try TexmexReader.readInts(path) }
+        if let gt {
+            guard gt.count >= queries.count else { throw .invalid("ground truth has \(gt.count) rows for \(queries.count) queries") }
+            guard gt.dimension >= c.k else { throw .invalid("ground truth has \(gt.dimension) neighbours per query, fewer than k = \(c.k)") }
+        }
+        let baseRSS = ProcessMemory.current().residentMB
+        let temporary = c.storeDirectory == nil
+        let dir = c.storeDirectory ?? (NSTemporaryDirectory() as NSString).appendingPathComponent("switchyard-bench-\(UUID().uuidString)")
+        defer { if temporary { try? FileManager.default.removeItem(atPath: dir) } }
+        var options = Store.Options()
+        options.searchThreads = c.threads
+        options.synchronous = c.synchronous
+        options.preload = false
+        let store = try Store.open(at: dir, options: options)
+        let name = "bench"
+        if try store.collectionExists(name) { try store.dropCollection(name) }
+        try store.createCollection(name, dimension: reader.dimension, distance: c.distance)
+
+        progress("ingesting \(reader.count) × \(reader.dimension) from \(c.basePath)")
+        let t0 = ContinuousClock.now
+        try store.reserveCapacity(name, additional: reader.count)
+        var next: UInt64 = 0
+        while let block = try reader.nextFloats(maxRows: c.ingestBatch) {
+            let ids = (0..<block.count).map { PointID.number(next + UInt64($0)) }
+            try block.values.withUnsafeBufferPointer { buf throws(StoreError) in
+                _ = try store.upsert(name, ids: ids, vectors: buf)
+            }
+            next += UInt64(block.count)
+        }
+        let ingest = (ContinuousClock.now - t0).seconds
+
+        let requests = (0..<queries.count).map { i in
+            SearchRequest(vector: queries.row(i), limit: c.k, withPayload: false)
+        }
+        progress("single queries")
+        for r in requests.prefix(10) { _ = try store.search(name, r) }
+        var latencies: [Double] = []
+        for i in 0..<c.singleQueries {
+            let r = requests[i % requests.count]
+            let s = ContinuousClock.now
+            _ = try store.search(name, r)
+            latencies.append((ContinuousClock.now - s).seconds * 1000)
+        }
+        latencies.sort()
+        func percentile(_ p: Double) -> Double {
+            guard !latencies.isEmpty else { return 0 }
+            return latencies[min(latencies.count - 1, Int((p * Double(latencies.count - 1)).rounded()))]
+        }
+        progress("batch of \(requests.count) queries")
+        let tb = ContinuousClock.now
+        let batch = try store.searchBatch(name, requests)
+        let batchSeconds = (ContinuousClock.now - tb).seconds
+
+        var recall: Double?
+        if let gt {
+            var hits = 0
+            for (i, res) in batch.enumerated() {
+                let truth = Set(gt.row(i).prefix(c.k).map { UInt64($0) })
+                for p in res { if case .number(let n) = p.id, truth.contains(n) { hits += 1 } }
+            }
+            recall = Double(hits) / Double(c.k * batch.count)
+        }
+        let mem = ProcessMemory.current()
+        let disk = ProcessMemory.directorySize(dir)
+        return Result(
+            n: reader.count, d: reader.dimension, nq: queries.count, k: c.k, threads: c.threads, blas: BLASRuntime.name,
+            kernel: Kernels.name, ingestSeconds: ingest, singleP50Ms: percentile(0.5), singleP99Ms: percentile(0.99),
+            batchQPS: Double(requests.count) / batchSeconds, recallAtK: recall, rssMB: mem.residentMB, peakRSSMB: mem.peakMB,
+            baseRSSMB: baseRSS,
+            diskMB: Double(disk) / 1_000_000)
+    }
+}
+
+/// Resident memory of this process, from `/proc/self/status` (0 where unavailable).
+public struct ProcessMemory: Sendable {
+    public var residentMB: Double
+    public var peakMB: Double
+
+    public static func current() -> ProcessMemory {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else {
+            return ProcessMemory(residentMB: 0, peakMB: 0)
+        }
+        func field(_ name: String) -> Double {
+            guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return 0 }
+            let kb = line.split(separator: " ").compactMap { Double($0) }.first ?? 0
+            return kb / 1024
+        }
+        return ProcessMemory(residentMB: field("VmRSS"), peakMB: field("VmHWM"))
+    }
+
+    /// Total size of the regular files under `path`.
+    public static func directorySize(_ path: String) -> Int {
+        guard let e = FileManager.default.enumerator(atPath: path) else { return 0 }
+        var total = 0
+        for case let f as String in e {
+            let a = try? FileManager.default.attributesOfItem(atPath: (path as NSString).appendingPathComponent(f))
+            total += (a?[.size] as? NSNumber)?.intValue ?? 0
+        }
+        return total
+    }
+}

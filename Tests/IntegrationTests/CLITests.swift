@@ -1,0 +1,113 @@
+import Foundation
+import Testing
+import VectorStore
+import _SwitchyardTestSupport
+
+@Suite("The switchyard CLI")
+struct CLITests {
+    static func setUpStore(_ dir: TemporaryDirectory) throws -> String {
+        let path = dir.appending("store")
+        try CLI.run(["store", "collections", "create", "--store", path, "--name", "docs", "--dim", "3"])
+        let file = dir.appending("p.jsonl")
+        try """
+            {"id": 1, "vector": [1, 0, 0], "payload": {"lang": "en"}}
+            {"id": 2, "vector": [0, 1, 0], "payload": {"lang": "de"}}
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["store", "points", "upsert", "--store", path, "--collection", "docs", "--vectors", file])
+        #expect(r.status == 0, "\(r.stderr)")
+        return path
+    }
+
+    /// A bad call exits 2, names the problem, and changes nothing stored.
+    @Test("bad input exits 2 with a message naming the problem, and nothing changes", arguments: [
+        (["store", "collections", "create", "--name", #"x"; DROP TABLE points; --"#, "--dim", "3"], "invalid collection name"),
+        (["store", "collections", "create", "--name", "docs", "--dim", "3"], "already exists"),
+        (["store", "collections", "create", "--name", "z", "--dim", "0"], "invalid dimension"),
+        (["store", "collections", "create", "--name", "z", "--dim", "3", "--distance", "Hamming"], "unknown distance"),
+        (["store", "search", "--collection", "missing", "--vector", "[1,0,0]"], "not found"),
+        (["store", "search", "--collection", "docs", "--vector", "[1,0]"], "dimension 3"),
+        (["store", "search", "--collection", "docs", "--vector", "[1,0,0]", "--k", "0"], "limit must be at least 1"),
+        (["store", "search", "--collection", "docs", "--vector", "[1,0,0]", "--filter", "{\"must\": [{\"key\": \"lang\", \"match\": {\"vale\": 1}}]}"], "filter.must[0].match"),
+        (["store", "search", "--collection", "docs", "--vector", "[1,0,0]", "--filter", "{not json"], "malformed filter"),
+        (["store", "points", "upsert", "--collection", "docs", "--vectors", "BADVECTORS"], "dimension 3"),
+        (["store", "points", "upsert", "--collection", "docs", "--vectors", "NANVECTORS"], "NaN"),
+        (["store", "points", "upsert", "--collection", "docs", "--vectors", "TRUNCATED"], "truncated"),
+        (["store", "aliases", "update", "--create", "docs=docs"], "collection's name"),
+        (["store", "aliases", "update", "--delete", "nope"], "alias 'nope' not found"),
+        (["store", "points", "count", "--collection", "docs", "--filter", "{\"must\": {\"key\": \"\", \"match\": {\"value\": 1}}}"], "must not be empty"),
+    ] as [([String], String)])
+    func badInput(args: [String], message: String) throws {
+        try withTemporaryDirectory { dir in
+            let path = try Self.setUpStore(dir)
+            try "[1, 0]\n".write(toFile: dir.appending("bad.jsonl"), atomically: true, encoding: .utf8)
+            // An .fvecs row holding a NaN component.
+            var nan = Data()
+            withUnsafeBytes(of: Int32(3).littleEndian) { nan.append(contentsOf: $0) }
+            for x in [Float(1), 0, .nan] { withUnsafeBytes(of: x.bitPattern.littleEndian) { nan.append(contentsOf: $0) } }
+            try nan.write(to: URL(fileURLWithPath: dir.appending("nan.fvecs")))
+            // An .fvecs whose size is not a whole number of rows.
+            var d = Data()
+            withUnsafeBytes(of: Int32(3).littleEndian) { d.append(contentsOf: $0) }
+            d.append(contentsOf: [0, 0, 128, 63, 0, 0])
+            try d.write(to: URL(fileURLWithPath: dir.appending("t.fvecs")))
+            var full = args.map {
+                $0.replacingOccurrences(of: "BADVECTORS", with: dir.appending("bad.jsonl"))
+                    .replacingOccurrences(of: "NANVECTORS", with: dir.appending("nan.fvecs"))
+                    .replacingOccurrences(of: "TRUNCATED", with: dir.appending("t.fvecs"))
+            }
+            if let at = full.firstIndex(where: { $0.hasPrefix("--") }) { full.insert(contentsOf: ["--store", path], at: at) }
+            let before = try CLI.run(["store", "points", "scroll", "--store", path, "--collection", "docs", "--with-vector", "--json"]).stdout
+            let beforeCollections = try CLI.run(["store", "collections", "list", "--store", path, "--json"]).stdout
+            let r = try CLI.run(full)
+            #expect(r.status == 2, "exit \(r.status) for \(full): \(r.stderr)")
+            #expect(r.stderr.contains(message), "stderr was: \(r.stderr)")
+            #expect(try CLI.run(["store", "points", "scroll", "--store", path, "--collection", "docs", "--with-vector", "--json"]).stdout == before)
+            #expect(try CLI.run(["store", "collections", "list", "--store", path, "--json"]).stdout.replacingOccurrences(of: "\"aliases\":[]", with: "") == beforeCollections.replacingOccurrences(of: "\"aliases\":[]", with: ""))
+        }
+    }
+
+    @Test("store commands round-trip through aliases, JSON and files")
+    func roundTrip() throws {
+        try withTemporaryDirectory { dir in
+            let path = try Self.setUpStore(dir)
+            #expect(try CLI.run(["store", "aliases", "update", "--store", path, "--create", "live=docs"]).status == 0)
+            let s = try CLI.run(["store", "search", "--store", path, "--collection", "live", "--vector", "[0.1, 1, 0]", "--k", "1", "--json"])
+            #expect(s.status == 0)
+            #expect(s.stdout.contains(#""id":2"#))
+            let f = try CLI.run(["store", "search", "--store", path, "--collection", "live", "--vector", "[0.1, 1, 0]", "--json",
+                                 "--filter", #"{"must": [{"key": "lang", "match": {"value": "en"}}]}"#])
+            #expect(f.stdout.contains(#""id":1"#) && !f.stdout.contains(#""id":2"#))
+            let info = try CLI.run(["store", "collections", "info", "--store", path, "--collection", "live", "--json"])
+            #expect(info.stdout.contains(#""points_count": 2"#))
+            #expect(try CLI.run(["store", "points", "delete", "--store", path, "--collection", "live", "--ids", "1"]).stdout.contains("deleted 1"))
+            #expect(try CLI.run(["store", "points", "count", "--store", path, "--collection", "docs"]).stdout == "1\n")
+            let aliases = try CLI.run(["store", "aliases", "list", "--store", path, "--json"])
+            #expect(aliases.stdout.contains(#"{"alias":"live","collection":"docs"}"#))
+        }
+    }
+
+    @Test("bench search reports every contract key and exact recall; synth data is deterministic")
+    func benchSearch() throws {
+        try withTemporaryDirectory { dir in
+            let a = dir.appending("a"), b = dir.appending("b")
+            for out in [a, b] {
+                let r = try CLI.run(["datasets", "synth", "--n", "3000", "--d", "24", "--queries", "40", "--clusters", "20", "--seed", "5", "--out", out])
+                #expect(r.status == 0, "\(r.stderr)")
+            }
+            for f in ["base.fvecs", "query.fvecs", "gt.ivecs"] {
+                #expect(FileManager.default.contents(atPath: (a as NSString).appendingPathComponent(f))
+                        == FileManager.default.contents(atPath: (b as NSString).appendingPathComponent(f)), "\(f) differs between runs")
+            }
+            let r = try CLI.run(["bench", "search", "--base", a + "/base.fvecs", "--queries", a + "/query.fvecs", "--gt", a + "/gt.ivecs",
+                                 "--k", "10", "--single", "20", "--threads", "2", "--json"])
+            #expect(r.status == 0, "\(r.stderr)")
+            let v = try JSONParser.parse(r.stdout)
+            for key in ["engine", "n", "d", "nq", "k", "threads", "blas", "kernel", "ingest_s", "ingest_vps", "single_p50_ms",
+                        "single_p99_ms", "batch_qps", "recall_at_k", "rss_mb"] {
+                #expect(v[key] != nil, "missing \(key)")
+            }
+            #expect(v["recall_at_k"] == .double(1.0))
+            #expect(v["n"] == .int(3000))
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import Testing
+import VectorMath
+import _SwitchyardTestSupport
+
+@Suite("Kernels")
+struct KernelsTests {
+    static let levels = ["generic", "avx2", "avx512"]
+
+    /// The levels this CPU runs (selection clamps to the detected one).
+    static var available: [String] {
+        let best = levels.firstIndex(of: Kernels.detectedName) ?? 0
+        return Array(levels[...best])
+    }
+
+    @Test("selecting a level clamps to the CPU and is reported")
+    func select() throws {
+        try KernelLevelLock.withExclusiveKernel {
+            defer { _ = try? Kernels.select("auto") }
+            #expect(Self.levels.contains(Kernels.detectedName))
+            for name in Self.levels {
+                let got = try Kernels.select(name)
+                let want = Self.available.contains(name) ? name : Kernels.detectedName
+                #expect(got == want)
+                #expect(Kernels.name == want)
+            }
+            #expect(try Kernels.select("AVX-512") == (Self.available.contains("avx512") ? "avx512" : Kernels.detectedName))
+            #expect(try Kernels.select("best") == Kernels.detectedName)
+            #expect(try Kernels.select("auto") == Kernels.detectedName)
+        }
+    }
+
+    @Test("an unknown level is an error and changes nothing")
+    func unknown() {
+        KernelLevelLock.withExclusiveKernel {
+            let before = Kernels.name
+            let error = #expect(throws: VectorMathError.self) { try Kernels.select("sse9") }
+            #expect(error?.description.contains("sse9") == true)
+            #expect(Kernels.name == before)
+        }
+    }
+
+    /// Every available level's measures and search results equal the generic level's within tolerance.
+    @Test("every available level agrees with the generic level", arguments: Distance.allCases)
+    func levelsAgree(distance: Distance) throws {
+        try KernelLevelLock.withExclusiveKernel {
+            defer { _ = try? Kernels.select("auto") }
+            // Dimensions that exercise the 64/32/16/8-wide loops, the masks and the scalar tails.
+            for d in [1, 3, 8, 15, 16, 31, 32, 47, 64, 100, 129] {
+                let ds = Dataset(count: 300, dimension: d, distance: distance, seed: 500 + UInt64(d), duplicates: 8, zeros: 2)
+                let m = ds.makeMatrix()
+                let queries = ds.queries(4, seed: 3)
+                let twins = ds.twins()
+                try Kernels.select("generic")
+                let genericMeasures = Self.measures(ds, queries[0])
+                let genericHits = queries.map { ExactSearch.search(m, $0, k: ds.count, distance: distance) }
+                for level in Self.available where level != "generic" {
+                    try Kernels.select(level)
+                    let measures = Self.measures(ds, queries[0])
+                    for (g, x) in zip(genericMeasures, measures) {
+                        #expect(abs(Double(g) - Double(x)) <= 1e-4 * max(1, abs(Double(g))), "\(level) d \(d): \(x) vs generic \(g)")
+                    }
+                    for (qi, q) in queries.enumerated() {
+                        let hits = ExactSearch.search(m, q, k: 10, distance: distance)
+                        // Compared with the generic level's result as the reference.
+                        let reference = genericHits[qi].map { ReferenceSearch.Hit(row: Int($0.row), score: Double($0.score)) }
+                        let p = ReferenceSearch.problems(
+                            actual: hits.map { (Int($0.row), $0.score) }, reference: reference, k: 10, keys: ds.keys,
+                            twins: twins)
+                        #expect(p.isEmpty, "\(level) d \(d) query \(qi): \(p.prefix(5))")
+                        // And with the double-precision scan.
+                        let rp = ds.problems(hits, ds.reference(q), k: 10, twins: twins)
+                        #expect(rp.isEmpty, "\(level) d \(d) query \(qi) vs reference: \(rp.prefix(5))")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Under every level (the packed AVX-512 strategy falls back where AVX-512 is not in use), every
+    /// batch strategy agrees with the double-precision scan and with that level's single-query search.
+    @Test("every batch strategy works under every level", arguments: Distance.allCases)
+    func batchUnderEveryLevel(distance: Distance) throws {
+        try KernelLevelLock.withExclusiveKernel {
+            defer { _ = try? Kernels.select("auto") }
+            let ds = Dataset(count: 1100, dimension: 20, distance: distance, seed: 91, duplicates: 20, zeros: 2)
+            let m = ds.makeMatrix()
+            let queries = ds.queries(18, seed: 4)
+            let references = queries.map { ds.reference($0) }
+            let twins = ds.twins()
+            for level in Self.available {
+                try Kernels.select(level)
+                let singles = queries.map { ExactSearch.search(m, $0, k: 7, distance: distance) }
+                for strategy in BatchStrategy.allCases {
+                    let batch = ExactSearch.searchBatch(m, queries, k: 7, distance: distance, threads: 2, strategy: strategy)
+                    for (qi, hits) in batch.enumerated() {
+                        let p = ds.problems(hits, references[qi], k: 7, twins: twins)
+                        #expect(p.isEmpty, "\(level) \(strategy) query \(qi): \(p.prefix(5))")
+                        #expect(hits == singles[qi], "\(level) \(strategy) query \(qi) differs from search()")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every measure of every row against `query`, through the batch entry point.
+    static func measures(_ ds: Dataset, _ query: [Float]) -> [Float] {
+        var out: [Float] = []
+        ds.data.withUnsafeBufferPointer { data in
+            query.withUnsafeBufferPointer { q in
+                for r in 0..<ds.count {
+                    for k in [Measure.dot, .l2Squared, .l1] {
+                        out.append(Vectors.measure(k, data.baseAddress! + r * ds.dimension, q.baseAddress!, dimension: ds.dimension))
+                    }
+                }
+            }
+        }
+        return out
+    }
+}

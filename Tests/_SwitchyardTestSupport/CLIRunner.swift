@@ -1,0 +1,70 @@
+import Foundation
+
+/// Runs the built `switchyard` executable, as a user would.
+public enum CLI {
+    /// The executable: `$SWITCHYARD_BIN`, or `switchyard` next to the test bundle.
+    public static var executable: String {
+        if let e = ProcessInfo.processInfo.environment["SWITCHYARD_BIN"] { return e }
+        var candidates: [String] = []
+        let arg0 = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        candidates.append(arg0.appendingPathComponent("switchyard").path)
+        candidates.append(Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("switchyard").path)
+        candidates.append(Bundle.main.bundleURL.appendingPathComponent("switchyard").path)
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        candidates.append(root.appendingPathComponent(".build/debug/switchyard").path)
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates.last!
+    }
+
+    /// What a finished run printed and returned.
+    public struct Result: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+    }
+
+    /// Runs `switchyard args…` to completion.
+    @discardableResult
+    public static func run(_ args: [String], environment: [String: String] = [:]) throws -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = args
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        p.environment = env
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        // Drain both pipes concurrently so a chatty child cannot block on a full pipe.
+        let errData = LockedData()
+        let t = Thread { errData.set(err.fileHandleForReading.readDataToEndOfFile()) }
+        t.start()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        while !errData.isSet { usleep(1000) }
+        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+                      stderr: String(decoding: errData.value, as: UTF8.self))
+    }
+
+    /// Starts `switchyard args…` with standard output going to `outputFile`; the caller waits or kills.
+    public static func start(_ args: [String], outputFile: String) throws -> Process {
+        FileManager.default.createFile(atPath: outputFile, contents: nil)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = args
+        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outputFile))
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        return p
+    }
+}
+
+final class LockedData: @unchecked Sendable {
+    // @unchecked: every access holds `lock`.
+    private let lock = NSLock()
+    private var data = Data()
+    private var done = false
+    func set(_ d: Data) { lock.lock(); data = d; done = true; lock.unlock() }
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return done }
+    var value: Data { lock.lock(); defer { lock.unlock() }; return data }
+}
