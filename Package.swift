@@ -38,6 +38,7 @@ let package = Package(
             dependencies: [
                 "VectorMath",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
             swiftSettings: strictSettings
         ),

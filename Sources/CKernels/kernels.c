@@ -314,3 +314,22 @@ float sy_score_one(int measure, const float *a, const float *b, size_t d) {
     default: return generic_one(measure, a, b, d);
     }
 }
+
+double sy_score_one_f64(int measure, const float *a, const float *b, size_t d) {
+    double s = 0;
+    switch (measure) {
+    case SY_MEASURE_DOT:
+        for (size_t i = 0; i < d; i++) s += (double)a[i] * (double)b[i];
+        break;
+    case SY_MEASURE_L2SQ:
+        for (size_t i = 0; i < d; i++) {
+            double t = (double)a[i] - (double)b[i];
+            s += t * t;
+        }
+        break;
+    default:
+        for (size_t i = 0; i < d; i++) s += fabs((double)a[i] - (double)b[i]);
+        break;
+    }
+    return s;
+}

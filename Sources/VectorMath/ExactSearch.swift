@@ -40,22 +40,13 @@ public enum ExactSearch {
     /// Batches with `queries × dimension` below this use the SIMD path, above it `sgemm`
     /// (measured on this project's reference machine; see docs/performance.md).
     nonisolated(unsafe) public static var gemmCrossover = 3072
-    /// Extra candidates kept per query on the `sgemm` path before exact re-scoring, so that values rounded
-    /// differently by BLAS cannot push a true top-k row out.
+    /// Extra candidates kept per query before the final double-precision ranking, so that float32
+    /// rounding (of the SIMD kernel or of BLAS) cannot push a true top-k row out.
     static let gemmSlack = 8
 
     @inline(__always)
     static func key(fromRaw raw: Float, _ measure: Measure) -> Float {
         measure == .dot ? raw : -raw
-    }
-
-    @inline(__always)
-    static func score(fromKey key: Float, _ distance: Distance) -> Float {
-        switch distance {
-        case .cosine, .dot: key
-        case .euclid: (-key).squareRoot()
-        case .manhattan: -key
-        }
     }
 
     // MARK: - Single query
@@ -78,10 +69,11 @@ public enum ExactSearch {
         let total = rows?.count ?? matrix.count
         guard total > 0, k > 0 else { return [] }
         let measure = Measure(distance)
+        let kk = min(total, k + gemmSlack)
         let parts = max(1, min(threads, total / minRowsPerThread))
         let collected: [TopKCollector]
         if parts == 1 {
-            collected = [scan(matrix, query: query, k: k, measure: measure, rows: rows, range: 0..<total)]
+            collected = [scan(matrix, query: query, k: kk, measure: measure, rows: rows, range: 0..<total)]
         } else {
             let results = UnsafeMutableBufferPointer<TopKCollector?>.allocate(capacity: parts)
             results.initialize(repeating: nil)
@@ -91,15 +83,15 @@ public enum ExactSearch {
             let r = UnsafeSendable(rows)
             DispatchQueue.concurrentPerform(iterations: parts) { p in
                 let lo = total * p / parts, hi = total * (p + 1) / parts
-                box.value[p] = scan(matrix, query: q.value, k: k, measure: measure, rows: r.value, range: lo..<hi)
+                box.value[p] = scan(matrix, query: q.value, k: kk, measure: measure, rows: r.value, range: lo..<hi)
             }
             collected = results.map { $0! }
         }
-        var merged = TopKCollector(k: k, rowKeys: matrix.keys)
+        var merged = TopKCollector(k: kk, rowKeys: matrix.keys)
         for c in collected {
             for e in c.sorted() { merged.offer(key: e.key, row: e.row) }
         }
-        return merged.sorted().map { SearchHit(row: $0.row, score: score(fromKey: $0.key, distance)) }
+        return rescore(matrix, query: query, candidates: merged, k: k, distance: distance)
     }
 
     /// Scans candidates `range` (row numbers, or positions in `rows`) in cache-sized blocks.
@@ -235,15 +227,24 @@ public enum ExactSearch {
         }
     }
 
-    /// Exact re-scoring of candidates with the SIMD kernel: the same values as the single-query path.
+    /// Final ranking: the candidates' measures recomputed in double precision, ranked by them (ties to
+    /// the smaller key) and cut to `k`. Float32 kernels choose the candidates (k + slack of them);
+    /// double precision settles near-ties below float32 resolution the same way on every path and
+    /// every kernel level, and identical rows still tie exactly.
     static func rescore(_ m: MatrixView, query: UnsafePointer<Float>, candidates: TopKCollector, k: Int, distance: Distance) -> [SearchHit] {
         let measure = Measure(distance)
-        var final = TopKCollector(k: k, rowKeys: m.keys)
+        var scored: [(key: Double, raw: Double, row: Int32)] = []
+        scored.reserveCapacity(candidates.count)
         for c in candidates.sorted() {
-            let raw = sy_score_one(measure.rawValue, m.storage + Int(c.row) * m.dimension, query, m.dimension)
-            final.offer(key: key(fromRaw: raw, measure), row: c.row)
+            let raw = sy_score_one_f64(measure.rawValue, m.storage + Int(c.row) * m.dimension, query, m.dimension)
+            scored.append((measure == .dot ? raw : -raw, raw, c.row))
         }
-        return final.sorted().map { SearchHit(row: $0.row, score: score(fromKey: $0.key, distance)) }
+        let keys = m.keys
+        scored.sort { a, b in a.key != b.key ? a.key > b.key : keys[Int(a.row)] < keys[Int(b.row)] }
+        return scored.prefix(k).map { e in
+            let score: Double = distance == .euclid ? e.raw.squareRoot() : e.raw
+            return SearchHit(row: e.row, score: Float(score))
+        }
     }
 
     /// Rows per packed block (a block of panels stays in L2 while the queries pass over it).

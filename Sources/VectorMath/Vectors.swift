@@ -9,16 +9,23 @@ public enum Vectors {
     }
 
     /// Scales `v` to unit length in place; a zero vector stays zero (as in Qdrant).
+    ///
+    /// A vector already of unit length to within float32 rounding (|‖v‖ − 1| ≤ 2⁻²⁰) is left exactly as
+    /// it is, so embeddings that arrive normalised are stored bit for bit and score exactly as their
+    /// producer computed.
     public static func normalize(_ v: UnsafeMutableBufferPointer<Float>) {
         // The norm in Double: a Float sum of squares overflows to infinity above ~1.8e19 per component
         // and underflows to zero below ~1e-23, which left such finite vectors unnormalised.
         var sum = 0.0
         for x in v { sum += Double(x) * Double(x) }
         let n = sum.squareRoot()
-        guard n > 0, n.isFinite else { return }
+        guard n > 0, n.isFinite, abs(n - 1) > unitTolerance else { return }
         let inv = 1 / n
         for i in v.indices { v[i] = Float(Double(v[i]) * inv) }
     }
+
+    /// How far from 1 a norm may be for a vector to count as already normalised.
+    public static let unitTolerance = 0x1p-20
 
     /// A unit-length copy of `v` (a zero vector stays zero).
     public static func normalized(_ v: [Float]) -> [Float] {

@@ -74,3 +74,12 @@ void sy_gemm_packed_8(const float *q, size_t d, const float *panels, size_t npan
 #ifdef __cplusplus
 }
 #endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+/// The measure of two vectors accumulated in double precision (used to rank the final candidates).
+double sy_score_one_f64(int measure, const float *a, const float *b, size_t d);
+#ifdef __cplusplus
+}
+#endif

@@ -97,12 +97,15 @@ public enum SearchBenchmark {
         let t0 = ContinuousClock.now
         try store.reserveCapacity(name, additional: reader.count)
         var next: UInt64 = 0
-        while let block = try reader.nextFloats(maxRows: c.ingestBatch) {
-            let ids = (0..<block.count).map { PointID.number(next + UInt64($0)) }
-            try block.values.withUnsafeBufferPointer { buf throws(StoreError) in
+        var values: [Float] = []
+        var ids: [PointID] = []
+        while case let rows = try reader.read(into: &values, maxRows: c.ingestBatch), rows > 0 {
+            ids.removeAll(keepingCapacity: true)
+            for i in 0..<rows { ids.append(.number(next + UInt64(i))) }
+            try values.withUnsafeBufferPointer { buf throws(StoreError) in
                 _ = try store.upsert(name, ids: ids, vectors: buf)
             }
-            next += UInt64(block.count)
+            next += UInt64(rows)
         }
         let ingest = (ContinuousClock.now - t0).seconds
 

@@ -57,6 +57,7 @@ public final class TexmexReader {
     public let count: Int
     private let handle: FileHandle
     private var nextRow = 0
+    private var scratch: [UInt8] = []
 
     /// Opens a file and checks its shape from the first header and the file size.
     ///
@@ -116,6 +117,45 @@ public final class TexmexReader {
         }
         nextRow += rows
         return (rows, out)
+    }
+
+    /// Reads up to `maxRows` rows into `values` (replacing its contents, reusing its capacity and an
+    /// internal read buffer, so a loop over a large file allocates nothing per batch).
+    ///
+    /// - Returns: the rows read, 0 at the end.
+    public func read(into values: inout [Float], maxRows: Int) throws(StoreError) -> Int {
+        let rows = min(maxRows, count - nextRow)
+        guard rows > 0 else { values.removeAll(keepingCapacity: true); return 0 }
+        let rowBytes = (dimension + 1) * 4
+        let bytes = rows * rowBytes
+        if scratch.count < bytes { scratch = [UInt8](repeating: 0, count: bytes) }
+        let fd = handle.fileDescriptor
+        var got = 0
+        while got < bytes {
+            let n = scratch.withUnsafeMutableBytes { buf in Foundation.read(fd, buf.baseAddress! + got, bytes - got) }
+            if n < 0 { throw StoreError(.invalidFile, "cannot read '\(path)' (errno \(errno))") }
+            if n == 0 { throw StoreError(.invalidFile, "'\(path)' ended early at row \(nextRow)") }
+            got += n
+        }
+        let dimension = self.dimension
+        var badRow = -1
+        var badDim: Int32 = 0
+        values.removeAll(keepingCapacity: true)
+        values.reserveCapacity(rows * dimension)
+        scratch.withUnsafeBytes { raw in
+            for r in 0..<rows {
+                let base = r * rowBytes
+                let d = Int32(littleEndian: raw.loadUnaligned(fromByteOffset: base, as: Int32.self))
+                if d != dimension { badRow = r; badDim = d; return }
+                let floats = UnsafeRawBufferPointer(rebasing: raw[(base + 4)..<(base + rowBytes)]).assumingMemoryBound(to: Float.self)
+                values.append(contentsOf: floats)
+            }
+        }
+        if badRow >= 0 {
+            throw StoreError(.invalidFile, "'\(path)': row \(nextRow + badRow) has dimension \(badDim), expected \(dimension)")
+        }
+        nextRow += rows
+        return rows
     }
 
     /// The next batch of float rows, or `nil` at the end.

@@ -68,12 +68,11 @@ extension Store {
             let stmt = try db.cachedStatement(sql: "INSERT OR REPLACE INTO points_\(h.id) (pid, vector, payload) VALUES (?, ?, ?)")
             var seqs = [Int64](repeating: 0, count: ids.count)
             try prepared.withUnsafeBytes { raw in
-                for i in 0..<ids.count {
-                    let blob = Data(bytes: raw.baseAddress! + i * d * 4, count: d * 4)
-                    let payload: String? = payloadTexts.isEmpty ? nil : payloadTexts[i]
-                    try stmt.execute(arguments: [ids[i].storageKey, blob, payload])
-                    seqs[i] = db.lastInsertedRowID
-                }
+                try RawInsert.run(db, stmt, count: ids.count) { i, bind in
+                    bind.blob(1, ids[i].storageKey)
+                    bind.staticBlob(2, raw.baseAddress! + i * d * 4, bytes: d * 4)
+                    bind.text(3, payloadTexts.isEmpty ? nil : payloadTexts[i])
+                } done: { i, rowID in seqs[i] = rowID }
             }
             return (ids.count, {
                 h.lock.withWriteLock {
@@ -267,3 +266,4 @@ extension Store {
         }
     }
 }
+

@@ -88,7 +88,7 @@ public final class Store: Sendable {
         let sync = options.synchronous.rawValue
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(sync)")
-            try db.execute(sql: "PRAGMA wal_autocheckpoint = 1000")
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 4096")
         }
         let pool: DatabasePool
         do {
