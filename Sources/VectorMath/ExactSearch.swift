@@ -68,8 +68,9 @@ public enum ExactSearch {
     ) -> [SearchHit] {
         let total = rows?.count ?? matrix.count
         guard total > 0, k > 0 else { return [] }
+        let k = min(k, total)
         let measure = Measure(distance)
-        let kk = min(total, k + gemmSlack)
+        let kk = k >= total - gemmSlack ? total : k + gemmSlack
         let parts = max(1, min(threads, total / minRowsPerThread))
         let collected: [TopKCollector]
         if parts == 1 {
@@ -138,6 +139,7 @@ public enum ExactSearch {
     ) -> [[SearchHit]] {
         guard nq > 0 else { return [] }
         guard matrix.count > 0, k > 0 else { return Array(repeating: [], count: nq) }
+        let k = min(k, matrix.count)
         let measure = Measure(distance)
         var useGemm: Bool
         var packed = sy_has_packed_gemm() != 0
@@ -194,7 +196,7 @@ public enum ExactSearch {
     ) {
         let d = m.dimension
         let measure = Measure(distance)
-        let kk = min(m.count, k + gemmSlack)
+        let kk = k >= m.count - gemmSlack ? m.count : k + gemmSlack
         let tile = UnsafeMutablePointer<Float>.allocate(capacity: gemmQueryBlock * gemmRowBlock)
         defer { tile.deallocate() }
         var qStart = range.lowerBound
@@ -256,7 +258,7 @@ public enum ExactSearch {
     ) {
         let d = m.dimension
         let measure = Measure(distance)
-        let kk = min(m.count, k + gemmSlack)
+        let kk = k >= m.count - gemmSlack ? m.count : k + gemmSlack
         let nq = range.count
         guard nq > 0 else { return }
         let panelFloats = sy_panel_floats(packedRowBlock, d)

@@ -33,6 +33,9 @@ struct CLITests {
         (["store", "points", "upsert", "--collection", "docs", "--vectors", "NANVECTORS"], "NaN"),
         (["store", "points", "upsert", "--collection", "docs", "--vectors", "TRUNCATED"], "truncated"),
         (["store", "aliases", "update", "--create", "docs=docs"], "collection's name"),
+        (["store", "search", "--collection", "docs", "--vector", "[1,0,0]", "--score-threshold", "nan"], "NaN"),
+        (["store", "points", "upsert", "--collection", "docs", "--vectors", "ONEVECTOR", "--start-id", "18446744073709551615"], "largest id"),
+        (["bench", "search", "--base", "ONEVECTOR", "--queries", "ONEVECTOR", "--single", "-1"], "--single"),
         (["store", "aliases", "update", "--delete", "nope"], "alias 'nope' not found"),
         (["store", "points", "count", "--collection", "docs", "--filter", "{\"must\": {\"key\": \"\", \"match\": {\"value\": 1}}}"], "must not be empty"),
     ] as [([String], String)])
@@ -50,12 +53,14 @@ struct CLITests {
             withUnsafeBytes(of: Int32(3).littleEndian) { d.append(contentsOf: $0) }
             d.append(contentsOf: [0, 0, 128, 63, 0, 0])
             try d.write(to: URL(fileURLWithPath: dir.appending("t.fvecs")))
+            try TexmexWriter.writeFloats(VectorBlock(count: 2, dimension: 3, values: [1, 0, 0, 0, 1, 0]), to: dir.appending("one.fvecs"))
             var full = args.map {
                 $0.replacingOccurrences(of: "BADVECTORS", with: dir.appending("bad.jsonl"))
                     .replacingOccurrences(of: "NANVECTORS", with: dir.appending("nan.fvecs"))
                     .replacingOccurrences(of: "TRUNCATED", with: dir.appending("t.fvecs"))
+                    .replacingOccurrences(of: "ONEVECTOR", with: dir.appending("one.fvecs"))
             }
-            if let at = full.firstIndex(where: { $0.hasPrefix("--") }) { full.insert(contentsOf: ["--store", path], at: at) }
+            if full[0] == "store", let at = full.firstIndex(where: { $0.hasPrefix("--") }) { full.insert(contentsOf: ["--store", path], at: at) }
             let before = try CLI.run(["store", "points", "scroll", "--store", path, "--collection", "docs", "--with-vector", "--json"]).stdout
             let beforeCollections = try CLI.run(["store", "collections", "list", "--store", path, "--json"]).stdout
             let r = try CLI.run(full)
@@ -63,6 +68,44 @@ struct CLITests {
             #expect(r.stderr.contains(message), "stderr was: \(r.stderr)")
             #expect(try CLI.run(["store", "points", "scroll", "--store", path, "--collection", "docs", "--with-vector", "--json"]).stdout == before)
             #expect(try CLI.run(["store", "collections", "list", "--store", path, "--json"]).stdout.replacingOccurrences(of: "\"aliases\":[]", with: "") == beforeCollections.replacingOccurrences(of: "\"aliases\":[]", with: ""))
+        }
+    }
+
+    @Test("huge --k and --offset are answered, not crashed on; ids above 2^53 come back exact")
+    func extremes() throws {
+        try withTemporaryDirectory { dir in
+            let path = try Self.setUpStore(dir)
+            let all = try CLI.run(["store", "search", "--store", path, "--collection", "docs", "--vector", "[1,0,0]", "--k", "9223372036854775807", "--json"])
+            #expect(all.status == 0, "\(all.stderr)")
+            #expect(all.stdout.contains(#""id":1"#) && all.stdout.contains(#""id":2"#))
+            let none = try CLI.run(["store", "search", "--store", path, "--collection", "docs", "--vector", "[1,0,0]", "--offset", "9223372036854775807", "--json"])
+            #expect(none.status == 0 && none.stdout == "{\"result\":[]}\n", "\(none.stdout) \(none.stderr)")
+            let file = dir.appending("big.jsonl")
+            try #"{"id": 18446744073709551615, "vector": [0, 0, 1]}"#.write(toFile: file, atomically: true, encoding: .utf8)
+            #expect(try CLI.run(["store", "points", "upsert", "--store", path, "--collection", "docs", "--vectors", file]).status == 0)
+            let got = try CLI.run(["store", "points", "get", "--store", path, "--collection", "docs", "--ids", "18446744073709551615", "--json"])
+            #expect(got.stdout.contains(#""id":18446744073709551615"#), "\(got.stdout)")
+            let scroll = try CLI.run(["store", "points", "scroll", "--store", path, "--collection", "docs", "--offset", "9007199254740993", "--json"])
+            #expect(scroll.stdout.contains(#"{"id":18446744073709551615"#))
+        }
+    }
+
+    @Test("two processes creating collections in one new store at the same moment both succeed")
+    func concurrentFirstOpen() throws {
+        try withTemporaryDirectory { dir in
+            for round in 0..<3 {
+                let path = dir.appending("store\(round)")
+                let outs = (0..<2).map { dir.appending("out\(round)-\($0)") }
+                let procs = try (0..<2).map { i in
+                    try CLI.start(["store", "collections", "create", "--store", path, "--name", "c\(i)", "--dim", "2"],
+                                  outputFile: outs[i], errorFile: outs[i] + ".err")
+                }
+                for p in procs { p.waitUntilExit() }
+                let errors = outs.map { (try? String(contentsOfFile: $0 + ".err", encoding: .utf8)) ?? "" }
+                #expect(procs.allSatisfy { $0.terminationStatus == 0 }, "round \(round): \(procs.map(\.terminationStatus)) \(errors)")
+                let list = try CLI.run(["store", "collections", "list", "--store", path, "--json"])
+                #expect(list.stdout.contains(#""name":"c0""#) && list.stdout.contains(#""name":"c1""#))
+            }
         }
     }
 

@@ -20,7 +20,7 @@ struct MultiProcessTests {
             let r = try CLI.run(["store", "points", "upsert", "--store", path, "--collection", "c", "--vectors", file])
             #expect(r.status == 0, "\(r.stderr)")
 
-            let hits = try store.search("c", SearchRequest(vector: [0, 1, 0], limit: 5))
+            let hits = try store.search("c", SearchRequest(vector: [0, 1, 0], limit: 5, withPayload: true))
             #expect(hits.first?.id == .number(2))
             #expect(hits.first?.payload?["from"] == "cli")
             #expect(try store.count("c") == 2)

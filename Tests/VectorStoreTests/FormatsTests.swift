@@ -81,6 +81,8 @@ struct FormatsTests {
                 ("tr.npy", npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", payload: 12), "truncated"),
                 ("3d.npy", npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2, 2), }", payload: 32), "1-D or 2-D"),
                 ("magic.npy", Data("hello world, not numpy".utf8), "bad magic"),
+                ("neg.npy", npy("{'descr': '<f4', 'fortran_order': False, 'shape': (-2, -3), }", payload: 24), "negative"),
+                ("huge.npy", npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 8), }", payload: 0), "too large"),
             ]
             for (name, data, message) in cases {
                 let p = dir.appending(name)
@@ -88,12 +90,18 @@ struct FormatsTests {
                 let e = #expect(throws: StoreError.self) { try NumpyFile.readFloats(p) }
                 #expect(e?.message.contains(message) == true, "\(name): \(e.map { "\($0)" } ?? "no error")")
             }
+            // A 1-D float array is one vector.
+            let one = dir.appending("one.npy")
+            try npy("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }", payload: 12).write(to: URL(fileURLWithPath: one))
+            let v = try NumpyFile.readFloats(one)
+            #expect(v.count == 1 && v.dimension == 3)
             // int32 files read as ints.
             let ip = dir.appending("i.npy")
             var d = npy("{'descr': '<i4', 'fortran_order': False, 'shape': (3,), }", payload: 0)
             for v in [Int32(7), -1, 42] { withUnsafeBytes(of: v.littleEndian) { d.append(contentsOf: $0) } }
             try d.write(to: URL(fileURLWithPath: ip))
             #expect(try NumpyFile.readInts(ip).values == [7, -1, 42])
+            #expect(try NumpyFile.readInts(ip).count == 1)
         }
     }
 

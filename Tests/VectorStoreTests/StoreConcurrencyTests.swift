@@ -73,7 +73,7 @@ struct StoreConcurrencyTests {
                     while !writerDone.value || n < 5 {
                         n += 1
                         do {
-                            let hits = try store.search("c", SearchRequest(vector: [0, 0, 0, 0], limit: block + (reader == 0 ? 5 : 0)))
+                            let hits = try store.search("c", SearchRequest(vector: [0, 0, 0, 0], limit: block + (reader == 0 ? 5 : 0), withPayload: true))
                             let top = Array(hits.prefix(block))
                             let vs = Set(top.compactMap { $0.payload?["v"] })
                             guard top.map(\.id) == (0..<block).map({ PointID.number(UInt64($0)) }), vs.count == 1,
@@ -88,7 +88,7 @@ struct StoreConcurrencyTests {
                             if Int(v) < last { failures.withLock { $0.append("reader \(reader): version went back from \(last) to \(v)") } }
                             last = Int(v)
                             // A batch in between, on the same snapshot rules.
-                            let batch = try store.searchBatch("c", [SearchRequest(vector: [0, 0, 0, 0], limit: 1), SearchRequest(vector: [500, 0, 0, 0], limit: 1)])
+                            let batch = try store.searchBatch("c", [SearchRequest(vector: [0, 0, 0, 0], limit: 1, withPayload: true), SearchRequest(vector: [500, 0, 0, 0], limit: 1, withPayload: true)])
                             if batch[0].ids != [.number(0)] { failures.withLock { $0.append("reader \(reader): batch \(batch[0].ids)") } }
                         } catch {
                             failures.withLock { $0.append("reader \(reader): \(error)") }
@@ -101,7 +101,7 @@ struct StoreConcurrencyTests {
             runConcurrently(bodies)
             #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0.prefix(5) })")
             #expect(searches.withLock { $0 } >= 15)
-            let final = try store.search("c", SearchRequest(vector: [0, 0, 0, 0], limit: 1))
+            let final = try store.search("c", SearchRequest(vector: [0, 0, 0, 0], limit: 1, withPayload: true))
             #expect(final.first?.payload?["v"] == .int(Int64(versions)))
             #expect(try store.count("c") == 2000 + block + versions - 1)
         }
@@ -171,7 +171,7 @@ struct StoreConcurrencyTests {
                         do {
                             try store.upsert("c", points: [Point(id: id, vector: [Float(w + 1), Float(i), 1], payload: ["w": .int(Int64(w))])])
                             if i % 3 == 0 { try store.delete("c", ids: [id]) }
-                            if i % 5 == 0 { try store.updatePayload("c", .merge(["five": true]), ids: [id]) }
+                            if i % 5 == 0 && i % 3 != 0 { try store.updatePayload("c", .merge(["five": true]), ids: [id]) }
                             _ = try store.search("c", SearchRequest(vector: [1, 1, 1], limit: 3))
                         } catch {
                             failures.withLock { $0.append("writer \(w): \(error)") }

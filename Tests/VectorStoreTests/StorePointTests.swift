@@ -164,7 +164,17 @@ struct StorePointTests {
             ])
             let vectorsBefore = try store.get("c", ids: [.number(1), .number(2), .number(3)], withVector: true, withPayload: false)
 
-            #expect(try store.updatePayload("c", .merge(["b": "y", "c": [1, 2]]), ids: [.number(1), .number(3), .number(42)]) == 2)
+            // As Qdrant: a missing id is an error, and nothing changes.
+            expectStoreError(.notFound, "point 42 not found") {
+                try store.updatePayload("c", .merge(["b": "y"]), ids: [.number(1), .number(42)])
+            }
+            #expect(try store.get("c", ids: [.number(1)])[0].payload == ["a": 1, "b": "x"])
+            // Non-finite numbers cannot be stored in a JSON payload.
+            expectStoreError(.invalidArgument, "not a finite number") {
+                try store.updatePayload("c", .merge(["bad": .double(.nan)]), ids: [.number(1)])
+            }
+            // A repeated id counts once.
+            #expect(try store.updatePayload("c", .merge(["b": "y", "c": [1, 2]]), ids: [.number(1), .number(3), .number(1)]) == 2)
             #expect(try store.get("c", ids: [.number(1)])[0].payload == ["a": 1, "b": "y", "c": [1, 2]])
             #expect(try store.get("c", ids: [.number(3)])[0].payload == ["b": "y", "c": [1, 2]])
 

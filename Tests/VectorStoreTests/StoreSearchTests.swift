@@ -13,7 +13,7 @@ struct StoreSearchTests {
             let points = randomPoints(60, dimension: 4, seed: 2)
             try store.upsert("c", points: points)
             let g1 = try Filter(json: #"{"must": {"key": "g", "match": {"value": 1}}}"#)
-            let hits = try store.search("c", SearchRequest(vector: points[0].vector, limit: 100, filter: g1))
+            let hits = try store.search("c", SearchRequest(vector: points[0].vector, limit: 100, filter: g1, withPayload: true))
             #expect(hits.count == 20)
             #expect(hits.allSatisfy { $0.payload?["g"] == 1 })
             // The best g=1 point for its own vector is itself (cosine, euclid, manhattan).
@@ -85,7 +85,10 @@ struct StoreSearchTests {
             try store.createCollection("c", dimension: 2, distance: .cosine)
             try store.upsert("c", points: [Point(id: .number(1), vector: [3, 4], payload: ["a": "b"]), Point(id: .number(2), vector: [1, 0])])
             let q: [Float] = [3, 4]
-            let plain = try store.search("c", SearchRequest(vector: q))
+            // Qdrant's defaults: neither payload nor vector.
+            let bare = try store.search("c", SearchRequest(vector: q))
+            #expect(bare.allSatisfy { $0.payload == nil && $0.vector == nil })
+            let plain = try store.search("c", SearchRequest(vector: q, withPayload: true))
             #expect(plain.map(\.payload) == [["a": "b"], [:]])
             #expect(plain.allSatisfy { $0.vector == nil })
             let both = try store.search("c", SearchRequest(vector: q, withPayload: false, withVector: true))

@@ -47,13 +47,18 @@ public enum CLI {
     }
 
     /// Starts `switchyard args…` with standard output going to `outputFile`; the caller waits or kills.
-    public static func start(_ args: [String], outputFile: String) throws -> Process {
+    public static func start(_ args: [String], outputFile: String, errorFile: String? = nil) throws -> Process {
         FileManager.default.createFile(atPath: outputFile, contents: nil)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = args
         p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outputFile))
-        p.standardError = FileHandle.nullDevice
+        if let errorFile {
+            FileManager.default.createFile(atPath: errorFile, contents: nil)
+            p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errorFile))
+        } else {
+            p.standardError = FileHandle.nullDevice
+        }
         try p.run()
         return p
     }

@@ -32,6 +32,9 @@ struct PointsCommand: ParsableCommand {
                 points = try JSONLinesFile.readPoints(vectors)
             } else {
                 let block = try readVectors(vectors)
+                if block.count > 0, startId > UInt64.max - UInt64(block.count - 1) {
+                    throw CLIFailure(message: "--start-id \(startId) + \(block.count) vectors runs past the largest id (\(UInt64.max))")
+                }
                 points = (0..<block.count).map { Point(id: .number(startId + UInt64($0)), vector: block.row($0)) }
             }
             if let payloads {

@@ -95,11 +95,12 @@ struct AliasesCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Apply a batch of alias actions atomically (all or nothing).",
             discussion: """
-                Actions apply in the order given, in one transaction:
-                  --create ALIAS=COLLECTION   create or re-point an alias
+                All actions apply in one transaction, all or nothing, in this order: first the --actions list
+                (Qdrant's JSON: '[{"create_alias": {"alias_name": "a", "collection_name": "c"}}, ...]', applied in
+                its own order), then every --delete, then every --rename, then every --create:
                   --delete ALIAS              delete an alias
                   --rename OLD=NEW            rename an alias
-                or --actions with Qdrant's JSON: '[{"create_alias": {"alias_name": "a", "collection_name": "c"}}, ...]'.
+                  --create ALIAS=COLLECTION   create or re-point an alias
                 """)
         @OptionGroup var location: StoreLocation
         @Option(help: "Create or re-point ALIAS=COLLECTION.") var create: [String] = []
@@ -111,12 +112,16 @@ struct AliasesCommand: ParsableCommand {
         func run() throws {
             var list: [AliasAction] = []
             if let actions {
-                let text = actions.hasPrefix("@")
-                    ? String(decoding: FileManager.default.contents(atPath: String(actions.dropFirst())) ?? Data(), as: UTF8.self)
-                    : actions
+                var text = actions
+                if actions.hasPrefix("@") {
+                    guard let data = FileManager.default.contents(atPath: String(actions.dropFirst())) else {
+                        throw CLIFailure(message: "cannot read actions file '\(actions.dropFirst())'")
+                    }
+                    text = String(decoding: data, as: UTF8.self)
+                }
                 list = try parseQdrantAliasActions(text)
             }
-            // Flags are applied in argument order: deletes, then renames, then creates is the safe order for a switch.
+            // Deletes, then renames, then creates: the order a blue-green switch needs.
             for d in delete { list.append(.delete(alias: d)) }
             for r in rename {
                 let p = r.split(separator: "=", maxSplits: 1).map(String.init)

@@ -70,6 +70,8 @@ public enum SearchBenchmark {
     public static func run(_ c: Configuration, progress: (String) -> Void = { _ in }) throws(StoreError) -> Result {
         guard c.k >= 1 else { throw .invalid("--k must be at least 1") }
         guard c.threads >= 1 else { throw .invalid("--threads must be at least 1") }
+        guard c.singleQueries >= 0 else { throw .invalid("--single must not be negative") }
+        guard c.ingestBatch >= 1 else { throw .invalid("--ingest-batch must be at least 1") }
         let reader = try TexmexReader(path: c.basePath)
         let queries = try TexmexReader.readFloats(c.queriesPath)
         guard queries.dimension == reader.dimension else {
@@ -79,6 +81,9 @@ public enum SearchBenchmark {
         if let gt {
             guard gt.count >= queries.count else { throw .invalid("ground truth has \(gt.count) rows for \(queries.count) queries") }
             guard gt.dimension >= c.k else { throw .invalid("ground truth has \(gt.dimension) neighbours per query, fewer than k = \(c.k)") }
+            if let bad = gt.values.firstIndex(where: { $0 < 0 }) {
+                throw .invalid("ground truth row \(bad / gt.dimension) holds a negative id (\(gt.values[bad]))")
+            }
         }
         let baseRSS = ProcessMemory.current().residentMB
         let temporary = c.storeDirectory == nil
@@ -113,6 +118,7 @@ public enum SearchBenchmark {
             SearchRequest(vector: queries.row(i), limit: c.k, withPayload: false)
         }
         progress("single queries")
+        guard !requests.isEmpty else { throw .invalid("'\(c.queriesPath)' holds no queries") }
         for r in requests.prefix(10) { _ = try store.search(name, r) }
         var latencies: [Double] = []
         for i in 0..<c.singleQueries {

@@ -47,12 +47,9 @@ extension Condition {
             guard let id else { return false }
             return ids.contains(id)
         case .nested(let key, let inner):
+            // As Qdrant: the nested key names an array (`key` means `key[]`); each element is tried alone.
             for v in key.values(in: root) {
-                if case .array(let a) = v {
-                    if a.contains(where: { inner.evaluate(root: $0, id: nil) }) { return true }
-                } else if case .object = v, inner.evaluate(root: v, id: nil) {
-                    return true
-                }
+                if case .array(let a) = v, a.contains(where: { inner.evaluate(root: $0, id: nil) }) { return true }
             }
             return false
         case .filter(let f):

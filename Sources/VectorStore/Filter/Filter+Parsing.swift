@@ -84,6 +84,9 @@ enum FilterParser {
         }
         if let ids = o["has_id"] {
             try checkMembers(o, allowed: ["has_id"], at: path)
+            if path.contains(".nested.filter") {
+                throw .invalid("\(path).has_id: not allowed inside a nested filter (it applies to points, not to array elements)")
+            }
             guard case .array(let a) = ids else { throw .invalid("\(path).has_id: expected an array of ids") }
             var set = Set<PointID>()
             for (i, e) in a.enumerated() {

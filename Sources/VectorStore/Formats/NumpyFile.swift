@@ -56,9 +56,15 @@ public enum NumpyFile {
         guard !dims.contains(nil), (1...2).contains(dims.count) else {
             throw StoreError(.invalidFile, "'\(path)': shape must be 1-D or 2-D, got (\(dims.map { $0.map(String.init) ?? "?" }.joined(separator: ", ")))")
         }
-        let rows = dims[0]!, columns = dims.count == 2 ? dims[1]! : 1
+        guard dims.allSatisfy({ $0! >= 0 }) else {
+            throw StoreError(.invalidFile, "'\(path)': negative dimension in shape")
+        }
+        // A 1-D float array is one vector; a 1-D int array one row of ids.
+        let rows = dims.count == 2 ? dims[0]! : 1, columns = dims.count == 2 ? dims[1]! : dims[0]!
         let offset = start + headerLen
-        let expected = rows * columns * 4
+        let (cells, o1) = rows.multipliedReportingOverflow(by: columns)
+        let (expected, o2) = cells.multipliedReportingOverflow(by: 4)
+        guard !o1, !o2 else { throw StoreError(.invalidFile, "'\(path)': shape (\(rows), \(columns)) is too large") }
         guard data.count - offset == expected else {
             throw StoreError(.invalidFile, "'\(path)' is truncated or inconsistent: shape (\(rows), \(columns)) needs \(expected) data bytes, found \(data.count - offset)")
         }
@@ -73,7 +79,7 @@ public enum NumpyFile {
         return (try header(data, path: path), data)
     }
 
-    /// Reads a float32 array (a 1-D array is one row).
+    /// Reads a float32 array (a 1-D array is one vector).
     public static func readFloats(_ path: String) throws(StoreError) -> VectorBlock {
         let (h, data) = try load(path)
         guard h.type == .float32 else { throw StoreError(.invalidFile, "'\(path)' holds int32, expected float32") }
@@ -83,7 +89,7 @@ public enum NumpyFile {
         return VectorBlock(count: h.rows, dimension: h.columns, values: values)
     }
 
-    /// Reads an int32 array.
+    /// Reads an int32 array (a 1-D array is one row).
     public static func readInts(_ path: String) throws(StoreError) -> IntBlock {
         let (h, data) = try load(path)
         guard h.type == .int32 else { throw StoreError(.invalidFile, "'\(path)' holds float32, expected int32") }

@@ -22,6 +22,8 @@ final class CollectionHandle: @unchecked Sendable {
     var pointSeq: Int64 = 0
     /// Highest tombstone sequence number reflected in memory.
     var tombSeq: Int64 = 0
+    /// The store generation memory reflects for this collection (-1 before loading).
+    var syncedGeneration: Int64 = -1
     /// Searches running on this state (cleanup of later layers waits for zero).
     let activeSearches = AtomicCounter()
 
@@ -79,6 +81,7 @@ final class CollectionHandle: @unchecked Sendable {
         payloads.reserveCapacity(capacity)
         pointSeq = 0
         tombSeq = 0
+        syncedGeneration = -1
     }
 
     /// The id stored in `row`.

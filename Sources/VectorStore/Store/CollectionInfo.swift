@@ -64,8 +64,9 @@ public struct SearchRequest: Sendable {
     public var withPayload: Bool
     public var withVector: Bool
 
+    /// Defaults follow Qdrant's search: no payload, no vector.
     public init(vector: [Float], limit: Int = 10, offset: Int = 0, filter: Filter? = nil, scoreThreshold: Float? = nil,
-                withPayload: Bool = true, withVector: Bool = false) {
+                withPayload: Bool = false, withVector: Bool = false) {
         self.vector = vector
         self.limit = limit
         self.offset = offset

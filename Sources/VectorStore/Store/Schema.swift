@@ -16,16 +16,16 @@ enum Schema {
         var m = DatabaseMigrator()
         m.registerMigration("v1-vector-store") { db in
             try db.execute(sql: """
-                CREATE TABLE store_meta (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL);
-                INSERT INTO store_meta (key, value) VALUES ('generation', 0);
-                CREATE TABLE vector_collections (
+                CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL);
+                INSERT OR IGNORE INTO store_meta (key, value) VALUES ('generation', 0);
+                CREATE TABLE IF NOT EXISTS vector_collections (
                     id INTEGER PRIMARY KEY AUTOINCREMENT,
                     name TEXT NOT NULL UNIQUE,
                     dimension INTEGER NOT NULL CHECK (dimension > 0),
                     distance TEXT NOT NULL,
                     created_at REAL NOT NULL
                 );
-                CREATE TABLE vector_aliases (
+                CREATE TABLE IF NOT EXISTS vector_aliases (
                     alias TEXT PRIMARY KEY NOT NULL,
                     collection_id INTEGER NOT NULL REFERENCES vector_collections(id) ON DELETE CASCADE
                 );
@@ -46,11 +46,21 @@ enum Schema {
             """)
     }
 
+    /// Renames a dropped collection's tables to `trash_*` (constant time); ``Store`` drops them after.
+    static func moveCollectionTablesToTrash(_ db: Database, id: Int64) throws {
+        try db.execute(sql: """
+            ALTER TABLE points_\(id) RENAME TO trash_points_\(id);
+            ALTER TABLE tombstones_\(id) RENAME TO trash_tombstones_\(id);
+            """)
+    }
+
     static func dropCollectionTables(_ db: Database, id: Int64) throws {
         try db.execute(sql: "DROP TABLE IF EXISTS points_\(id); DROP TABLE IF EXISTS tombstones_\(id);")
     }
 
-    static func bumpGeneration(_ db: Database) throws {
-        try db.execute(sql: "UPDATE store_meta SET value = value + 1 WHERE key = 'generation'")
+    /// Bumps the generation and returns the new value.
+    @discardableResult
+    static func bumpGeneration(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "UPDATE store_meta SET value = value + 1 WHERE key = 'generation' RETURNING value") ?? 0
     }
 }

@@ -18,7 +18,7 @@ extension Store {
             throw .invalid("invalid dimension \(dimension) for collection '\(name)': must be between 1 and 65536")
         }
         let created = Date()
-        try write("creating collection '\(name)'") { db in
+        try write("creating collection '\(name)'", changesCatalog: true) { db in
             if try Int.fetchOne(db, sql: "SELECT 1 FROM vector_collections WHERE name = ?", arguments: [name]) != nil {
                 throw StoreError(.alreadyExists, "collection '\(name)' already exists")
             }
@@ -31,8 +31,10 @@ extension Store {
             try Schema.createCollectionTables(db, id: db.lastInsertedRowID)
             return ((), {})
         }
-        try refresh()
-        return try collectionInfo(name)
+        // Committed: a failure to reload the catalog now must not make the call look failed
+        // (the next call retries, since the generation moved on).
+        try? refresh()
+        return CollectionInfo(name: name, dimension: dimension, distance: distance, createdAt: created, pointCount: 0, aliases: [])
     }
 
     /// Every collection, sorted by name.
@@ -83,16 +85,29 @@ extension Store {
         if catalog.withLock({ $0.byName[name] == nil && $0.aliases[name] != nil }) {
             throw .invalid("'\(name)' is an alias; drop the collection it points to by its own name")
         }
-        try write("dropping collection '\(name)'") { db in
+        try write("dropping collection '\(name)'", changesCatalog: true) { db in
             guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM vector_collections WHERE name = ?", arguments: [name]) else {
                 throw StoreError.notFound("collection '\(name)' not found")
             }
             try db.execute(sql: "DELETE FROM vector_aliases WHERE collection_id = ?", arguments: [id])
             try db.execute(sql: "DELETE FROM vector_collections WHERE id = ?", arguments: [id])
-            try Schema.dropCollectionTables(db, id: id)
+            // O(1) inside the catalog transaction: the tables move aside and are dropped right after,
+            // in their own transaction, so readers and the catalog never wait on the page walk.
+            try Schema.moveCollectionTablesToTrash(db, id: id)
             return ((), {})
         }
-        try refresh()
+        try? refresh()
+        purgeTrash()
+    }
+
+    /// Drops tables of dropped collections (left behind if a process died between the two steps).
+    func purgeTrash() {
+        _ = try? pool.writeWithoutTransaction { db in
+            let names = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'trash\\_%' ESCAPE '\\'")
+            for n in names where n.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) {
+                try db.execute(sql: "DROP TABLE IF EXISTS \(n)")
+            }
+        }
     }
 
     /// Searches running right now on the collection behind `nameOrAlias` (a later cleanup waits for 0).
@@ -140,7 +155,7 @@ extension Store {
                 try Names.validate(to, what: "alias (actions[\(i)])")
             }
         }
-        try write("updating aliases") { db in
+        try write("updating aliases", changesCatalog: true) { db in
             let collections = Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT name, id FROM vector_collections").map {
                 ($0[0] as String, $0[1] as Int64)
             })
@@ -178,6 +193,6 @@ extension Store {
             for (alias, id) in aliases { try insert.execute(arguments: [alias, id]) }
             return ((), {})
         }
-        try refresh()
+        try? refresh()
     }
 }

@@ -46,7 +46,13 @@ extension Store {
             throw .invalid("upsert into '\(h.name)': \(payloads.count) payloads for \(ids.count) points")
         }
         guard !ids.isEmpty else { return 0 }
-        try ensureLoaded(h)
+        if let payloads {
+            for (i, p) in payloads.enumerated() {
+                if let p, let bad = Self.nonFinitePath(in: .object(p)) {
+                    throw .invalid("point \(ids[i]) (#\(i)): payload value at '\(bad)' is not a finite number")
+                }
+            }
+        }
         // Validate and prepare every vector before writing anything.
         var prepared = [Float](repeating: 0, count: vectors.count)
         try prepared.withUnsafeMutableBufferPointer { out throws(StoreError) in
@@ -93,12 +99,28 @@ extension Store {
     /// Makes room in memory for `additional` more points, so a bulk load of known size does not
     /// grow (and copy) the search matrix step by step. A hint: correctness never depends on it.
     public func reserveCapacity(_ collection: String, additional: Int) throws(StoreError) {
+        guard additional >= 0, additional <= 1 << 32 else {
+            throw .invalid("reserve: \(additional) points is outside 0…\(1 << 32)")
+        }
         let h = try loadedHandle(collection)
         h.lock.withWriteLock {
             h.matrix.reserve(h.matrix.count + max(0, additional))
             h.rowOf.reserveCapacity(h.rowOf.count + max(0, additional))
             h.payloads.reserveCapacity(h.payloads.count + max(0, additional))
         }
+    }
+
+    /// The path of the first NaN or infinite number in a payload, if any (JSON cannot hold them).
+    static func nonFinitePath(in v: JSONValue, path: String = "") -> String? {
+        switch v {
+        case .double(let d) where !d.isFinite: return path.isEmpty ? "$" : path
+        case .array(let a):
+            for (i, e) in a.enumerated() { if let p = nonFinitePath(in: e, path: "\(path)[\(i)]") { return p } }
+        case .object(let o):
+            for k in o.keys.sorted() { if let p = nonFinitePath(in: o[k]!, path: path.isEmpty ? k : "\(path).\(k)") { return p } }
+        default: break
+        }
+        return nil
     }
 
     // MARK: - Read
@@ -206,33 +228,32 @@ extension Store {
 
     // MARK: - Payload
 
-    /// How a payload update combines with what is stored.
-    public enum PayloadUpdate: Sendable {
-        /// Adds or replaces the given top-level keys, keeping the others.
-        case merge(Payload)
-        /// Replaces the whole payload.
-        case overwrite(Payload)
-        /// Removes these top-level keys.
-        case deleteKeys([String])
-        /// Removes every key.
-        case clear
-    }
-
     /// Updates the payload of the points selected by `ids` or `filter` (exactly one of them).
     ///
-    /// - Returns: how many points were updated (ids that do not exist are skipped).
+    /// - Returns: how many points were updated.
+    /// - Throws: ``StoreError`` `notFound` when an id does not exist (as Qdrant); nothing changes then.
     @discardableResult
     public func updatePayload(_ collection: String, _ update: PayloadUpdate, ids: [PointID]? = nil,
                               filter: Filter? = nil) throws(StoreError) -> Int {
         guard (ids == nil) != (filter == nil) else { throw .invalid("payload update needs either ids or a filter, not both") }
+        switch update {
+        case .merge(let p), .overwrite(let p):
+            if let bad = Self.nonFinitePath(in: .object(p)) { throw .invalid("payload value at '\(bad)' is not a finite number") }
+        default: break
+        }
         let h = try loadedHandle(collection)
         let d = h.dimension
         return try write("updating payloads in '\(h.name)'", catchingUp: h) { db in
             // Select and compute new rows from memory (current: caught up inside this transaction).
-            let changes: [(PointID, [Float], Payload?)] = h.lock.withReadLock {
+            let changes: [(PointID, [Float], Payload?)] = try h.lock.withReadLock {
                 let rows: [Int]
                 if let ids {
-                    rows = ids.compactMap { h.rowOf[$0].map(Int.init) }
+                    // As Qdrant: updating the payload of a point that does not exist is an error.
+                    if let missing = ids.first(where: { h.rowOf[$0] == nil }) {
+                        throw StoreError.notFound("point \(missing) not found in collection '\(h.name)'")
+                    }
+                    var seen = Set<PointID>()
+                    rows = ids.filter { seen.insert($0).inserted }.map { Int(h.rowOf[$0]!) }
                 } else {
                     rows = (0..<h.matrix.count).filter { filter!.matches(id: h.pointID(row: $0), payload: h.payloads[$0] ?? [:]) }
                 }

@@ -32,13 +32,21 @@ extension Store {
             if let bad = r.vector.withUnsafeBufferPointer({ Vectors.firstNonFinite($0) }) {
                 throw .invalid("\(which): component \(bad) is not a finite number")
             }
+            if let t = r.scoreThreshold, t.isNaN { throw .invalid("\(which): score threshold is NaN") }
             queries.append(contentsOf: h.distance == .cosine ? Vectors.normalized(r.vector) : r.vector)
         }
         let threads = max(1, options.searchThreads)
+        // How many results each query needs from the kernels: limit + offset, never more than exist
+        // (saturating: a huge limit or offset must not overflow).
+        let depth = requests.map { r -> Int in
+            let (sum, overflow) = r.limit.addingReportingOverflow(r.offset)
+            return overflow ? Int.max : sum
+        }
         h.activeSearches.increment()
         defer { h.activeSearches.decrement() }
         return h.lock.withReadLock {
             let view = h.matrix.view
+            let depth = depth.map { min($0, max(1, view.count)) }
             var hits = [[SearchHit]](repeating: [], count: requests.count)
             // Unfiltered queries with the same depth go through the batch path together.
             var plain: [Int] = []
@@ -49,7 +57,7 @@ extension Store {
                     }
                     hits[i] = queries.withUnsafeBufferPointer { q in
                         rows.withUnsafeBufferPointer { rb in
-                            ExactSearch.search(view, query: q.baseAddress! + i * d, k: r.limit + r.offset,
+                            ExactSearch.search(view, query: q.baseAddress! + i * d, k: depth[i],
                                                distance: h.distance, rows: rb, threads: threads)
                         }
                     }
@@ -60,21 +68,21 @@ extension Store {
             if plain.count == 1 {
                 let i = plain[0]
                 hits[i] = queries.withUnsafeBufferPointer { q in
-                    ExactSearch.search(view, query: q.baseAddress! + i * d, k: requests[i].limit + requests[i].offset,
+                    ExactSearch.search(view, query: q.baseAddress! + i * d, k: depth[i],
                                        distance: h.distance, threads: threads)
                 }
             } else if !plain.isEmpty {
-                let k = plain.map { requests[$0].limit + requests[$0].offset }.max()!
+                let k = plain.map { depth[$0] }.max() ?? 1
                 var packed = [Float]()
                 packed.reserveCapacity(plain.count * d)
                 for i in plain { packed.append(contentsOf: queries[(i * d)..<((i + 1) * d)]) }
                 let batch = packed.withUnsafeBufferPointer { q in
                     ExactSearch.searchBatch(view, queries: q.baseAddress!, count: plain.count, k: k, distance: h.distance, threads: threads)
                 }
-                for (j, i) in plain.enumerated() { hits[i] = Array(batch[j].prefix(requests[i].limit + requests[i].offset)) }
+                for (j, i) in plain.enumerated() { hits[i] = Array(batch[j].prefix(depth[i])) }
             }
             return requests.enumerated().map { i, r in
-                hits[i].dropFirst(r.offset).compactMap { hit -> ScoredPoint? in
+                hits[i].dropFirst(min(r.offset, hits[i].count)).prefix(r.limit).compactMap { hit -> ScoredPoint? in
                     if let t = r.scoreThreshold, !h.distance.isStrictlyBetter(hit.score, than: t) { return nil }
                     let row = Int(hit.row)
                     return ScoredPoint(id: h.pointID(row: row), score: hit.score,

@@ -14,25 +14,37 @@ struct PendingChanges {
     /// a concurrent refresh cannot bring back a row this one no longer had.
     var pointHighWater: Int64 = 0
     var tombHighWater: Int64 = 0
+    /// The store generation of the snapshot these changes were read in.
+    var generation: Int64 = -1
 }
 
 extension Store {
     /// Reads the generation counter; when another process (or a write in this one) committed since
     /// the last refresh, reloads the catalog and applies what changed to loaded collections.
-    func refreshIfNeeded() throws(StoreError) {
+    ///
+    /// - Returns: the generation read (what a collection must reflect to be current).
+    @discardableResult
+    func refreshIfNeeded() throws(StoreError) -> Int64 {
         let current = try database("reading the store generation") {
-            try pool.read { db in try Int64.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = 'generation'") ?? 0 }
+            try pool.read { db in try Self.generation(db) }
         }
         if current != knownGeneration.withLock({ $0 }) { try refresh() }
+        return current
+    }
+
+    static func generation(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = 'generation'") ?? 0
     }
 
     /// Reloads the catalog and every loaded collection's changes from one consistent snapshot.
     func refresh() throws(StoreError) {
-        let loadedHandles = catalog.withLock { c in c.byName.values.filter { h in h.lock.withReadLock { h.loaded } } }
+        // Copy the handles out first: never wait on a collection's lock while holding the catalog's.
+        let all = catalog.withLock { c in Array(c.byName.values) }
+        let loadedHandles = all.filter { h in h.lock.withReadLock { h.loaded } }
         let marks = loadedHandles.map { h in h.lock.withReadLock { (h.id, h.pointSeq, h.tombSeq) } }
         let snapshot = try database("refreshing the store") {
             try pool.read { db -> (Int64, [CatalogRow], [(String, Int64)], [Int64: PendingChanges]) in
-                let generation = try Int64.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = 'generation'") ?? 0
+                let generation = try Self.generation(db)
                 let rows = try Self.readCatalog(db)
                 let aliases = try Row.fetchAll(db, sql: "SELECT alias, collection_id FROM vector_aliases").map { r in
                     (r[0] as String, r[1] as Int64)
@@ -40,8 +52,10 @@ extension Store {
                 var changes: [Int64: PendingChanges] = [:]
                 let live = Set(rows.map(\.id))
                 for (id, pseq, tseq) in marks where live.contains(id) {
-                    changes[id] = try Self.readChanges(db, collectionID: id, dimension: rows.first { $0.id == id }!.dimension,
-                                                       afterPointSeq: pseq, afterTombSeq: tseq)
+                    guard let dimension = rows.first(where: { $0.id == id })?.dimension else { continue }
+                    var ch = try Self.readChanges(db, collectionID: id, dimension: dimension, afterPointSeq: pseq, afterTombSeq: tseq)
+                    ch.generation = generation
+                    changes[id] = ch
                 }
                 return (generation, rows, aliases, changes)
             }
@@ -138,6 +152,28 @@ extension Store {
         }
         h.pointSeq = max(h.pointSeq, ch.pointHighWater)
         h.tombSeq = max(h.tombSeq, ch.tombHighWater)
+        h.syncedGeneration = max(h.syncedGeneration, ch.generation)
+    }
+
+    /// Brings one loaded collection up to `generation` from a fresh read snapshot (a collection loaded
+    /// while a concurrent refresh skipped it may lag behind the store-wide generation).
+    func catchUpIfBehind(_ h: CollectionHandle, generation: Int64) throws(StoreError) {
+        let marks: (Int64, Int64)? = h.lock.withReadLock {
+            h.loaded && h.syncedGeneration < generation ? (h.pointSeq, h.tombSeq) : nil
+        }
+        guard let (pseq, tseq) = marks else { return }
+        let ch = try database("refreshing collection '\(h.name)'") {
+            try pool.read { db -> PendingChanges? in
+                guard try Int.fetchOne(db, sql: "SELECT 1 FROM vector_collections WHERE id = ?", arguments: [h.id]) != nil else {
+                    return nil
+                }
+                var ch = try Self.readChanges(db, collectionID: h.id, dimension: h.dimension, afterPointSeq: pseq, afterTombSeq: tseq)
+                ch.generation = try Self.generation(db)
+                return ch
+            }
+        }
+        guard let ch else { throw .notFound("collection '\(h.name)' not found (dropped)") }
+        h.lock.withWriteLock { Self.apply(ch, to: h) }
     }
 
     /// Loads a collection's vectors into memory if not yet loaded; returns its point count.
@@ -148,6 +184,9 @@ extension Store {
             if h.loaded { return h.rowOf.count }
             try database("loading collection '\(h.name)'") {
                 try pool.read { db in
+                    guard try Int.fetchOne(db, sql: "SELECT 1 FROM vector_collections WHERE id = ?", arguments: [h.id]) != nil else {
+                        throw StoreError.notFound("collection '\(h.name)' not found (dropped)")
+                    }
                     let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM points_\(h.id)") ?? 0
                     h.resetMemory(capacity: count)
                     let maxTomb = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM tombstones_\(h.id)") ?? 0
@@ -174,6 +213,7 @@ extension Store {
                     }
                     h.pointSeq = max(maxSeq, try Self.highWater(db, table: h.pointsTable))
                     h.tombSeq = max(maxTomb, try Self.highWater(db, table: h.tombstonesTable))
+                    h.syncedGeneration = try Self.generation(db)
                 }
             }
             h.loaded = true
@@ -192,19 +232,36 @@ extension Store {
 
     /// Runs `body` in one IMMEDIATE transaction that also bumps the generation, then runs the
     /// closure it returns (the in-memory apply) while still holding this process's writer.
-    func write<T>(_ what: @autoclosure () -> String, catchingUp handle: CollectionHandle? = nil,
+    func write<T>(_ what: @autoclosure () -> String, catchingUp handle: CollectionHandle? = nil, changesCatalog: Bool = false,
                   _ body: (Database) throws -> (T, () -> Void)) throws(StoreError) -> T {
         try database(what()) {
             try pool.writeWithoutTransaction { db in
                 var outcome: (T, () -> Void)?
+                var before: Int64 = 0
+                var after: Int64 = 0
                 try db.inTransaction(.immediate) {
-                    if let handle { try catchUp(handle, db) }
+                    before = try Self.generation(db)
+                    if let handle {
+                        // Resolved before the transaction: it may have been dropped meanwhile.
+                        guard try Int.fetchOne(db, sql: "SELECT 1 FROM vector_collections WHERE id = ?", arguments: [handle.id]) != nil else {
+                            throw StoreError.notFound("collection '\(handle.name)' not found (dropped)")
+                        }
+                        try catchUp(handle, db)
+                    }
                     outcome = try body(db)
-                    try Schema.bumpGeneration(db)
+                    after = try Schema.bumpGeneration(db)
                     return .commit
                 }
-                outcome!.1()
-                return outcome!.0
+                guard let (result, apply) = outcome else { throw StoreError(.storage, "\(what()) produced no result") }
+                apply()
+                if let handle {
+                    // Caught up inside the transaction and applied: memory reflects `after`.
+                    handle.lock.withWriteLock { if handle.loaded { handle.syncedGeneration = max(handle.syncedGeneration, after) } }
+                }
+                // Nothing else committed since this process last refreshed: no need to refresh again.
+                // (A catalog change still needs the catalog reloaded, which the caller does.)
+                if !changesCatalog { knownGeneration.withLock { known in if known == before { known = after } } }
+                return result
             }
         }
     }
@@ -220,8 +277,12 @@ extension Store {
 
     /// A loaded, up-to-date handle.
     func loadedHandle(_ nameOrAlias: String) throws(StoreError) -> CollectionHandle {
-        let h = try handle(nameOrAlias)
+        let generation = try refreshIfNeeded()
+        guard let h = catalog.withLock({ $0.resolve(nameOrAlias) }) else {
+            throw .notFound("collection or alias '\(nameOrAlias)' not found")
+        }
         try ensureLoaded(h)
+        try catchUpIfBehind(h, generation: generation)
         return h
     }
 }

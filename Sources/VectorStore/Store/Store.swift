@@ -94,8 +94,11 @@ public final class Store: Sendable {
         do {
             if !fm.fileExists(atPath: path) {
                 // A new database gets 64 KiB pages before WAL fixes the page size: a 384-d vector
-                // row is 1.5 KiB, and large pages halve the cost of bulk ingest (docs/storage.md).
-                let q = try DatabaseQueue(path: path)
+                // row is 1.5 KiB, and large pages make bulk ingest much cheaper (docs/vector-store.md).
+                // Another process may be creating the same file right now: wait for its lock.
+                var setup = Configuration()
+                setup.busyMode = .timeout(TimeInterval(options.busyTimeout.components.seconds))
+                let q = try DatabaseQueue(path: path, configuration: setup)
                 try q.writeWithoutTransaction { db in
                     try db.execute(sql: "PRAGMA page_size = \(pageSize)")
                     try db.execute(sql: "PRAGMA journal_mode = WAL")
@@ -103,7 +106,14 @@ public final class Store: Sendable {
                 try q.close()
             }
             pool = try DatabasePool(path: path, configuration: config)
-            try Schema.migrator().migrate(pool)
+            do {
+                try Schema.migrator().migrate(pool)
+            } catch {
+                // Another process may be creating the same new store right now: its migration and
+                // ours race on the migrations table. Once it has committed, ours finds nothing to do.
+                Thread.sleep(forTimeInterval: 0.2)
+                try Schema.migrator().migrate(pool)
+            }
         } catch {
             throw StoreError(.storage, "cannot open store '\(directory)'", cause: "\(error)")
         }
@@ -116,6 +126,7 @@ public final class Store: Sendable {
         if options.preload {
             for h in handles { loaded[h.name] = try store.ensureLoaded(h) }
         }
+        store.purgeTrash()
         let report = OpenReport(
             walBytesAtOpen: walSize, collections: handles.count, pointsLoaded: loaded,
             seconds: (ContinuousClock.now - start).seconds)

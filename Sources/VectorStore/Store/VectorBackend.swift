@@ -1,0 +1,55 @@
+import VectorMath
+
+/// How a payload update combines with what is stored.
+public enum PayloadUpdate: Sendable, Equatable {
+    /// Adds or replaces the given top-level keys, keeping the others.
+    case merge(Payload)
+    /// Replaces the whole payload.
+    case overwrite(Payload)
+    /// Removes these top-level keys.
+    case deleteKeys([String])
+    /// Removes every key.
+    case clear
+}
+
+/// What the layers above the vector store (operations, reindex, comparison) may use to reach
+/// vectors: collections, aliases, points, scroll/count and search, with Qdrant's semantics.
+///
+/// ``Store`` (embedded, SQLite) is the first implementation; a Qdrant REST client can be a second, so
+/// the same harness drives a real Qdrant cluster. Every name parameter accepts a collection or an alias.
+public protocol VectorBackend: Sendable {
+    // Collections
+    @discardableResult
+    func createCollection(_ name: String, dimension: Int, distance: Distance) throws(StoreError) -> CollectionInfo
+    func collections() throws(StoreError) -> [CollectionInfo]
+    func collectionInfo(_ nameOrAlias: String) throws(StoreError) -> CollectionInfo
+    func collectionExists(_ name: String) throws(StoreError) -> Bool
+    func dropCollection(_ name: String) throws(StoreError)
+
+    // Aliases
+    func aliases() throws(StoreError) -> [AliasInfo]
+    func resolve(_ nameOrAlias: String) throws(StoreError) -> String
+    func updateAliases(_ actions: [AliasAction]) throws(StoreError)
+
+    // Points
+    @discardableResult
+    func upsert(_ collection: String, points: [Point]) throws(StoreError) -> Int
+    func get(_ collection: String, ids: [PointID], withVector: Bool, withPayload: Bool) throws(StoreError) -> [Record]
+    @discardableResult
+    func delete(_ collection: String, ids: [PointID]) throws(StoreError) -> Int
+    @discardableResult
+    func delete(_ collection: String, filter: Filter) throws(StoreError) -> Int
+    @discardableResult
+    func updatePayload(_ collection: String, _ update: PayloadUpdate, ids: [PointID]?, filter: Filter?) throws(StoreError) -> Int
+    func scroll(_ collection: String, filter: Filter?, limit: Int, offset: PointID?, withVector: Bool,
+                withPayload: Bool) throws(StoreError) -> ScrollPage
+    func count(_ collection: String, filter: Filter?) throws(StoreError) -> Int
+
+    // Search
+    func search(_ collection: String, _ request: SearchRequest) throws(StoreError) -> [ScoredPoint]
+    func searchBatch(_ collection: String, _ requests: [SearchRequest]) throws(StoreError) -> [[ScoredPoint]]
+    /// Searches running now on the collection behind `nameOrAlias` (cleanup waits for 0).
+    func activeSearches(_ nameOrAlias: String) throws(StoreError) -> Int
+}
+
+extension Store: VectorBackend {}
