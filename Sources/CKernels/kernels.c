@@ -195,7 +195,11 @@ AVX512_ATTR static inline float avx512_one(int m, const float *a, const float *b
 
 #define AVX512_ROWS(NAME, ONE)                                                                      \
     AVX512_ATTR static void NAME(const float *rows, size_t n, size_t d, const float *q, float *out) { \
-        for (size_t i = 0; i < n; i++) out[i] = ONE(rows + i * d, q, d);                            \
+        for (size_t i = 0; i < n; i++) {                                                            \
+            const char *ahead = (const char *)(rows + (i + 4) * d);                                 \
+            for (size_t b = 0; b < d * 4; b += 64) _mm_prefetch(ahead + b, _MM_HINT_T0);            \
+            out[i] = ONE(rows + i * d, q, d);                                                       \
+        }                                                                                           \
     }                                                                                               \
     AVX512_ATTR static void NAME##_gather(const float *rows, size_t d, const int32_t *idx, size_t k, \
                                           const float *q, float *out) {                             \

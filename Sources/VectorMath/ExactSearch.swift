@@ -49,6 +49,12 @@ public enum ExactSearch {
         measure == .dot ? raw : -raw
     }
 
+    /// Candidates kept before the final ranking: k + slack, at most `total` (overflow-safe).
+    @inline(__always)
+    static func candidateCount(k: Int, total: Int) -> Int {
+        k >= total - gemmSlack ? total : k + gemmSlack
+    }
+
     // MARK: - Single query
 
     /// The `k` best rows for one query.
@@ -70,7 +76,7 @@ public enum ExactSearch {
         guard total > 0, k > 0 else { return [] }
         let k = min(k, total)
         let measure = Measure(distance)
-        let kk = k >= total - gemmSlack ? total : k + gemmSlack
+        let kk = candidateCount(k: k, total: total)
         let parts = max(1, min(threads, total / minRowsPerThread))
         let collected: [TopKCollector]
         if parts == 1 {
@@ -196,7 +202,7 @@ public enum ExactSearch {
     ) {
         let d = m.dimension
         let measure = Measure(distance)
-        let kk = k >= m.count - gemmSlack ? m.count : k + gemmSlack
+        let kk = candidateCount(k: k, total: m.count)
         let tile = UnsafeMutablePointer<Float>.allocate(capacity: gemmQueryBlock * gemmRowBlock)
         defer { tile.deallocate() }
         var qStart = range.lowerBound
@@ -258,7 +264,7 @@ public enum ExactSearch {
     ) {
         let d = m.dimension
         let measure = Measure(distance)
-        let kk = k >= m.count - gemmSlack ? m.count : k + gemmSlack
+        let kk = candidateCount(k: k, total: m.count)
         let nq = range.count
         guard nq > 0 else { return }
         let panelFloats = sy_panel_floats(packedRowBlock, d)
