@@ -16,6 +16,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // BLAS through the system's libblas.so.3 (OpenBLAS when libopenblas0-pthread is installed).
@@ -43,8 +44,16 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "Embedding",
+            dependencies: [
+                "VectorMath",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "Switchyard",
-            dependencies: ["VectorMath", "VectorStore"],
+            dependencies: ["VectorMath", "VectorStore", "Embedding"],
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -69,6 +78,14 @@ let package = Package(
         .testTarget(
             name: "VectorStoreTests",
             dependencies: ["VectorStore", "_SwitchyardTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "EmbeddingTests",
+            dependencies: [
+                "Embedding", "_SwitchyardTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

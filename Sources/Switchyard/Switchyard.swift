@@ -1,2 +1,3 @@
 @_exported import VectorMath
 @_exported import VectorStore
+@_exported import Embedding

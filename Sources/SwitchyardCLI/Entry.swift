@@ -8,7 +8,7 @@ struct SwitchyardCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchyard",
         abstract: "An embedded Qdrant stand-in and blue-green reindex harness.",
-        subcommands: [StoreCommand.self, BenchCommand.self, DatasetsCommand.self, DebugCommand.self]
+        subcommands: [StoreCommand.self, EmbedCommand.self, DatasetsCommand.self, BenchCommand.self, DebugCommand.self]
     )
 
     /// Parses, runs, and maps failures to the exit codes of the CLI contract:
@@ -20,6 +20,9 @@ struct SwitchyardCommand: ParsableCommand {
         } catch let e as StoreError {
             FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
             Foundation.exit(e.code == .storage ? 1 : 2)
+        } catch let e as EmbeddingError {
+            FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
+            Foundation.exit(e.code == .transient || e.code == .io ? 1 : 2)
         } catch let e as CLIFailure {
             FileHandle.standardError.write(Data("error: \(e.message)\n".utf8))
             Foundation.exit(e.exitCode)

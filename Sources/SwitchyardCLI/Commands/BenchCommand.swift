@@ -4,7 +4,7 @@ import Switchyard
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Benchmarks whose figures compare with other engines.", subcommands: [Search.self])
+        commandName: "bench", abstract: "Benchmarks whose figures compare with other engines.", subcommands: [Search.self, Embed.self])
 
     struct Search: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -55,7 +55,7 @@ struct BenchCommand: ParsableCommand {
 
 struct DatasetsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "datasets", abstract: "Generate and inspect data sets.", subcommands: [Synth.self])
+        commandName: "datasets", abstract: "Generate, list and evaluate data sets.", subcommands: [List.self, Info.self, Eval.self, Synth.self])
 
     struct Synth: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -1,0 +1,23 @@
+import VectorMath
+
+/// Turns texts into vectors. Operations and reindex depend only on this protocol, so a real model can
+/// be plugged in later.
+///
+/// ```swift
+/// let e = try HashingEmbedder(spec: "hash-v2")
+/// let vectors = try await e.embed(["a cat sat", "dogs bark"])
+/// ```
+public protocol Embedder: Sendable {
+    /// A stable identifier including version and parameters, e.g.
+    /// `hash:v=1,chars=3-5,dim=384,idf=none,norm=l2,seed=0,tf=log,words=1`:
+    /// two embedders with the same identifier give bit-identical vectors.
+    var identifier: String { get }
+    /// Components per vector.
+    var dimension: Int { get }
+    /// The distance the vectors are meant to be compared with.
+    var preferredDistance: Distance { get }
+    /// Embeds a batch of texts, one vector per text, in order.
+    ///
+    /// - Throws: ``EmbeddingError`` (`transient` for failures worth retrying).
+    func embed(_ texts: [String]) async throws -> [[Float]]
+}

@@ -1,0 +1,119 @@
+import Foundation
+
+/// A place documents come from: a directory tree, one text file, a JSON Lines file or a BEIR corpus.
+///
+/// ```swift
+/// let source = try TextSource.detect(path: "Datasets/scifact-mini")   // a BEIR corpus
+/// let scan = try source.scan()
+/// print(scan.documents.count, "documents;", scan.issues.count, "problems")
+/// ```
+///
+/// A scan never stops at a bad file or line: each becomes a ``SourceIssue`` and the scan goes on.
+/// Documents come back sorted by id, so a scan of unchanged data always gives the same result.
+///
+/// - **directory**: recursive; files named `*.txt`, `*.md`, `*.markdown`, `*.html`, `*.htm`, `*.json`
+///   (any case) are read, other files are skipped, and so are hidden entries (names starting with `.`)
+///   and symbolic links to directories (no cycles). A file above ``maxFileBytes`` is reported and not
+///   read at all; a file that cannot be read, holds a NUL byte (binary) or is not UTF-8 is reported.
+///   HTML keeps its text (see the document's `text`); JSON gives its string values, depth first, object
+///   members in key order, one per line. The id is the path relative to the directory.
+/// - **file**: the same for one file; the id is the file name.
+/// - **jsonl**: one object per line with `id` (or `_id`; a string or an integer) and `text` (a string);
+///   `title` becomes the title, other fields the metadata. Blank lines are skipped; a malformed line, a
+///   line without id or text, or a repeated id is reported with its line number and skipped.
+/// - **beir**: `corpus.jsonl` of a BEIR dataset, read as JSON Lines with `_id`, `title`, `text`.
+///
+/// For files, ``SourceDocument/contentHash`` is the SHA-256 of the file's bytes, computed while the file
+/// is read in 1 MiB pieces; for records, of the record's ``SourceDocument/fullText``.
+public struct TextSource: Sendable {
+    /// The default per-file size limit: 500 MB.
+    public static let defaultMaxFileBytes = 500_000_000
+
+    /// What kind of source this is.
+    public let kind: SourceKind
+    /// The directory or file.
+    public let path: String
+    /// Files in a directory (or the single file) above this many bytes are reported, not read.
+    public let maxFileBytes: Int
+
+    /// Creates a source; nothing is read until ``scan()``.
+    ///
+    /// - Parameters:
+    ///   - kind: The kind of source.
+    ///   - path: The directory or file (relative paths are resolved against the current directory).
+    ///   - maxFileBytes: Per-file size limit for `directory` and `file` sources. Default 500 MB.
+    public init(kind: SourceKind, path: String, maxFileBytes: Int = TextSource.defaultMaxFileBytes) {
+        self.kind = kind
+        self.path = path
+        self.maxFileBytes = maxFileBytes
+    }
+
+    /// The source at `path`, its kind found from what is there: a directory holding `corpus.jsonl` is
+    /// `beir`, another directory `directory`, a file named `*.jsonl` `jsonl`, any other file `file`.
+    ///
+    /// ```swift
+    /// try TextSource.detect(path: "docs").kind         // .directory
+    /// try TextSource.detect(path: "dump.jsonl").kind   // .jsonl
+    /// ```
+    ///
+    /// - Throws: ``EmbeddingError`` (`invalidInput`) when nothing is at `path`.
+    public static func detect(path: String, maxFileBytes: Int = TextSource.defaultMaxFileBytes)
+        throws(EmbeddingError) -> TextSource
+    {
+        switch FileReader.status(path) {
+        case .missing(let reason):
+            throw EmbeddingError(.invalidInput, "source path \(path) cannot be used: \(reason)")
+        case .directory:
+            let corpus = (path as NSString).appendingPathComponent("corpus.jsonl")
+            if case .regular = FileReader.status(corpus) {
+                return TextSource(kind: .beir, path: path, maxFileBytes: maxFileBytes)
+            }
+            return TextSource(kind: .directory, path: path, maxFileBytes: maxFileBytes)
+        case .regular, .symbolicLink, .other:
+            let isJSONL = (path as NSString).pathExtension.lowercased() == "jsonl"
+            return TextSource(kind: isJSONL ? .jsonl : .file, path: path, maxFileBytes: maxFileBytes)
+        }
+    }
+
+    /// Reads every document of the source.
+    ///
+    /// - Returns: The documents, sorted by id, and the problems met on the way.
+    /// - Throws: ``EmbeddingError`` (`invalidInput`) when the source path is missing or is not of the
+    ///   source's kind (a file where a directory is expected, or the reverse). Problems with single files
+    ///   or lines are reported in ``SourceScan/issues``, never thrown.
+    public func scan() throws(EmbeddingError) -> SourceScan {
+        let root = Self.absolute(path)
+        let status = FileReader.status(root)
+        if case .missing(let reason) = status {
+            throw EmbeddingError(.invalidInput, "source path \(path) cannot be used: \(reason)")
+        }
+        switch kind {
+        case .directory:
+            guard status == .directory else {
+                throw EmbeddingError(.invalidInput, "source \(path) is not a directory")
+            }
+            return scanDirectory(root: root)
+        case .file:
+            guard status != .directory else {
+                throw EmbeddingError(.invalidInput, "source \(path) is a directory, not a file")
+            }
+            return scanFile(root: root)
+        case .jsonl:
+            guard case .regular = status else {
+                throw EmbeddingError(.invalidInput, "source \(path) is not a regular file, so not a JSON Lines file")
+            }
+            return RecordReader.corpus(path: root, idKeys: ["id", "_id"])
+        case .beir:
+            let corpus = status == .directory ? (root as NSString).appendingPathComponent("corpus.jsonl") : root
+            guard case .regular = FileReader.status(corpus) else {
+                throw EmbeddingError(.invalidInput, "BEIR source \(path) has no corpus.jsonl file")
+            }
+            return RecordReader.corpus(path: corpus, idKeys: ["_id", "id"])
+        }
+    }
+
+    /// `path` made absolute and standardised (no `.`/`..` parts, no trailing `/`).
+    static func absolute(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.path
+    }
+}
