@@ -12,26 +12,40 @@ import GRDB
 ///   order-preserving key; `vector` is little-endian Float32; `payload` JSON text or NULL.
 /// - `tombstones_<id>(seq, pid)`: deleted ids, for the same purpose.
 enum Schema {
-    static func migrator() -> DatabaseMigrator {
-        var m = DatabaseMigrator()
-        m.registerMigration("v1-vector-store") { db in
-            try db.execute(sql: """
-                CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL);
-                INSERT OR IGNORE INTO store_meta (key, value) VALUES ('generation', 0);
-                CREATE TABLE IF NOT EXISTS vector_collections (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT,
-                    name TEXT NOT NULL UNIQUE,
-                    dimension INTEGER NOT NULL CHECK (dimension > 0),
-                    distance TEXT NOT NULL,
-                    created_at REAL NOT NULL
-                );
-                CREATE TABLE IF NOT EXISTS vector_aliases (
-                    alias TEXT PRIMARY KEY NOT NULL,
-                    collection_id INTEGER NOT NULL REFERENCES vector_collections(id) ON DELETE CASCADE
-                );
-                """)
+    /// Versioned migrations, applied in order. Each store records the last one applied in
+    /// `PRAGMA user_version`; add a new entry (never edit an old one) to change the schema.
+    static let migrations: [(version: Int, sql: String)] = [
+        (1, """
+            CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL);
+            INSERT OR IGNORE INTO store_meta (key, value) VALUES ('generation', 0);
+            CREATE TABLE IF NOT EXISTS vector_collections (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                name TEXT NOT NULL UNIQUE,
+                dimension INTEGER NOT NULL CHECK (dimension > 0),
+                distance TEXT NOT NULL,
+                created_at REAL NOT NULL
+            );
+            CREATE TABLE IF NOT EXISTS vector_aliases (
+                alias TEXT PRIMARY KEY NOT NULL,
+                collection_id INTEGER NOT NULL REFERENCES vector_collections(id) ON DELETE CASCADE
+            );
+            """),
+    ]
+
+    /// Applies the migrations a store lacks, in one IMMEDIATE transaction: the version check and the
+    /// changes happen under SQLite's write lock, so processes opening a new store at the same moment
+    /// cannot both apply them.
+    static func migrate(_ writer: some DatabaseWriter) throws {
+        try writer.writeWithoutTransaction { db in
+            try db.inTransaction(.immediate) {
+                let current = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+                let latest = migrations.last?.version ?? 0
+                guard current < latest else { return .commit }
+                for m in migrations where m.version > current { try db.execute(sql: m.sql) }
+                try db.execute(sql: "PRAGMA user_version = \(latest)")
+                return .commit
+            }
         }
-        return m
     }
 
     static func createCollectionTables(_ db: Database, id: Int64) throws {

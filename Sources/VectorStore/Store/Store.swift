@@ -91,31 +91,19 @@ public final class Store: Sendable {
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 4096")
         }
         let pool: DatabasePool
-        do {
-            if !fm.fileExists(atPath: path) {
-                // A new database gets 64 KiB pages before WAL fixes the page size: a 384-d vector
-                // row is 1.5 KiB, and large pages make bulk ingest much cheaper (docs/vector-store.md).
-                // Another process may be creating the same file right now: wait for its lock.
-                var setup = Configuration()
-                setup.busyMode = .timeout(TimeInterval(options.busyTimeout.components.seconds))
-                let q = try DatabaseQueue(path: path, configuration: setup)
-                try q.writeWithoutTransaction { db in
-                    try db.execute(sql: "PRAGMA page_size = \(pageSize)")
-                    try db.execute(sql: "PRAGMA journal_mode = WAL")
-                }
-                try q.close()
-            }
-            pool = try DatabasePool(path: path, configuration: config)
+        var attempt = 0
+        while true {
             do {
-                try Schema.migrator().migrate(pool)
+                pool = try openDatabase(path: path, configuration: config, busyTimeout: options.busyTimeout)
+                break
+            } catch let e as DatabaseError where e.resultCode == .SQLITE_BUSY && attempt < 100 {
+                // Switching a brand-new file to WAL needs an exclusive lock, and SQLite does not wait
+                // for it with the busy handler when another process is opening the same file: retry.
+                attempt += 1
+                Thread.sleep(forTimeInterval: 0.01 * Double(min(attempt, 10)))
             } catch {
-                // Another process may be creating the same new store right now: its migration and
-                // ours race on the migrations table. Once it has committed, ours finds nothing to do.
-                Thread.sleep(forTimeInterval: 0.2)
-                try Schema.migrator().migrate(pool)
+                throw StoreError(.storage, "cannot open store '\(directory)'", cause: "\(error)")
             }
-        } catch {
-            throw StoreError(.storage, "cannot open store '\(directory)'", cause: "\(error)")
         }
         BLASRuntime.configureOnce()
         let placeholder = OpenReport(walBytesAtOpen: walSize, collections: 0, pointsLoaded: [:], seconds: 0)
@@ -132,6 +120,25 @@ public final class Store: Sendable {
             seconds: (ContinuousClock.now - start).seconds)
         store.report.withLock { $0 = report }
         return store
+    }
+
+    /// Creates the database file when missing (64 KiB pages, WAL), opens the pool and migrates.
+    private static func openDatabase(path: String, configuration: Configuration, busyTimeout: Duration) throws -> DatabasePool {
+        if !FileManager.default.fileExists(atPath: path) {
+            // A new database gets 64 KiB pages before WAL fixes the page size: a 384-d vector row
+            // is 1.5 KiB, and large pages make bulk ingest much cheaper (docs/vector-store.md).
+            var setup = Configuration()
+            setup.busyMode = .timeout(TimeInterval(busyTimeout.components.seconds))
+            let q = try DatabaseQueue(path: path, configuration: setup)
+            defer { try? q.close() }
+            try q.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA page_size = \(pageSize)")
+                try db.execute(sql: "PRAGMA journal_mode = WAL")
+            }
+        }
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        try Schema.migrate(pool)
+        return pool
     }
 
     /// Closes the database connections. Calls after this fail.
