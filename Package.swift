@@ -29,6 +29,11 @@ let package = Package(
             name: "CKernels",
             cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]
         ),
+        // JSON values that keep integers and floats apart, a strict parser, canonical output.
+        .target(
+            name: "SwitchyardJSON",
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "VectorMath",
             dependencies: ["CBLAS", "CKernels"],
@@ -38,6 +43,7 @@ let package = Package(
             name: "VectorStore",
             dependencies: [
                 "VectorMath",
+                "SwitchyardJSON",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
@@ -47,6 +53,7 @@ let package = Package(
             name: "Embedding",
             dependencies: [
                 "VectorMath",
+                "SwitchyardJSON",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSettings

@@ -1,4 +1,5 @@
 import Foundation
+import SwitchyardJSON
 
 /// Reads JSON Lines records (JSON Lines sources, BEIR `corpus.jsonl` and `queries.jsonl`).
 enum RecordReader {
@@ -25,7 +26,7 @@ enum RecordReader {
                     SourceIssue(path: path, line: line, message: "not valid UTF-8 (first bad byte at offset \(offset))"))
                 return
             }
-            switch JSONValue.parse(bytes) {
+            switch JSONValue.parseResult(bytes) {
             case .success(.object(let members)):
                 do throws(Problem) {
                     try body(Record(line: line, members: members))
@@ -49,7 +50,8 @@ enum RecordReader {
         }
         switch record.members[key]! {
         case .string(let s) where !s.isEmpty: return s
-        case .integer(let i): return String(i)
+        case .int(let i): return String(i)
+        case .uint(let u): return String(u)
         default: throw problem(record, path, "\"\(key)\" must be a non-empty string or an integer")
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import SwitchyardJSON
 
 extension TextSource {
     /// File name extensions (lowercase) read from directories, and how each is turned into text.
@@ -90,7 +91,7 @@ extension TextSource {
         case "html":
             (title, text) = HTMLText.extract(text)
         case "json":
-            switch JSONValue.parse(Data(text.utf8)) {
+            switch JSONValue.parseResult(Array(text.utf8)) {
             case .success(let value):
                 var strings: [String] = []
                 value.collectStrings(into: &strings)
