@@ -1,0 +1,43 @@
+import Foundation
+import Switchyard
+import Testing
+import _SwitchyardTestSupport
+
+/// The README's library example, as written there, must keep working.
+@Suite("README example")
+struct ReadmeExampleTests {
+    @Test("the library example runs and finds what the README says")
+    func libraryExample() async throws {
+        try await withTemporaryDirectoryAsync { dir in
+            let store = try Store.open(at: dir.appending("my-store"))
+            try store.createCollection("docs_v1", dimension: 3, distance: .cosine)
+            try store.upsert("docs_v1", points: [
+                Point(id: .number(1), vector: [1, 0, 0], payload: ["lang": "en", "year": 2024]),
+                Point(id: .number(2), vector: [0, 1, 0], payload: ["lang": "de", "year": 2019]),
+            ])
+            try store.updateAliases([.create(alias: "docs", collection: "docs_v1")])
+
+            let filter = try Filter(json: #"{"must": [{"key": "year", "range": {"gte": 2020}}]}"#)
+            let hits = try store.search("docs", SearchRequest(vector: [0.9, 0.1, 0], limit: 5, filter: filter))
+            #expect(hits.map(\.id) == [.number(1)])
+            #expect(abs(hits[0].score - 0.994) < 0.001)
+
+            try store.createCollection("docs_v2", dimension: 3, distance: .cosine)
+            try store.updateAliases([.create(alias: "docs", collection: "docs_v2")])
+            #expect(try store.resolve("docs") == "docs_v2")
+
+            let embedder = try Embedders.make(spec: "hash-v2")
+            let vectors = try await embedder.embed(["a reverse dictionary", "the CAFÉ's runners"])
+            #expect(vectors.count == 2 && vectors.allSatisfy { $0.count == 384 })
+            let chunks = try Chunker(size: 600, overlap: 200).chunks(documentID: "doc-1", text: "One. Two three.")
+            #expect(chunks.map(\.id) == ["doc-1_0000"])
+        }
+    }
+}
+
+/// `withTemporaryDirectory` for async bodies.
+func withTemporaryDirectoryAsync<T>(_ body: (TemporaryDirectory) async throws -> T) async throws -> T {
+    let dir = try TemporaryDirectory()
+    defer { dir.remove() }
+    return try await body(dir)
+}
