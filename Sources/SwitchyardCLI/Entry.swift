@@ -8,7 +8,7 @@ struct SwitchyardCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchyard",
         abstract: "An embedded Qdrant stand-in and blue-green reindex harness.",
-        subcommands: [StoreCommand.self, EmbedCommand.self, DatasetsCommand.self, BenchCommand.self, DebugCommand.self]
+        subcommands: [DemoCommand.self, StoreCommand.self, EmbedCommand.self, DatasetsCommand.self, BenchCommand.self, DebugCommand.self]
     )
 
     /// Parses, runs, and maps failures to the exit codes of the CLI contract:
