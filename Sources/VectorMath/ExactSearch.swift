@@ -44,11 +44,6 @@ public enum ExactSearch {
     /// rounding (of the SIMD kernel or of BLAS) cannot push a true top-k row out.
     static let gemmSlack = 8
 
-    @inline(__always)
-    static func key(fromRaw raw: Float, _ measure: Measure) -> Float {
-        measure == .dot ? raw : -raw
-    }
-
     /// Candidates kept before the final ranking: k + slack, at most `total` (overflow-safe).
     @inline(__always)
     static func candidateCount(k: Int, total: Int) -> Int {

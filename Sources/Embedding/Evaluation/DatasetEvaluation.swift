@@ -41,16 +41,10 @@ public enum DatasetEvaluation {
                                     distance: embedder.preferredDistance == .cosine ? .dot : embedder.preferredDistance,
                                     threads: threads)
         }
-        var ndcg = 0.0, recall = 0.0, mrr = 0.0
-        for (i, q) in judged.enumerated() {
-            let ranked = hits[i].map { docs[Int($0.row)].id }
-            let relevant = dataset.qrels[q.id] ?? [:]
-            ndcg += RetrievalMetrics.ndcg(at: k, ranked: ranked, relevant: relevant)
-            recall += RetrievalMetrics.recall(at: k, ranked: ranked, relevant: relevant)
-            mrr += RetrievalMetrics.mrr(at: k, ranked: ranked, relevant: relevant)
-        }
-        let n = Double(max(1, judged.count))
-        return Result(embedder: embedder.identifier, k: k, queries: judged.count, ndcg: ndcg / n, recall: recall / n, mrr: mrr / n,
+        let m = RetrievalMetrics.summary(at: k, judged.enumerated().map { i, q in
+            (hits[i].map { docs[Int($0.row)].id }, dataset.qrels[q.id] ?? [:])
+        })
+        return Result(embedder: embedder.identifier, k: k, queries: judged.count, ndcg: m.ndcg, recall: m.recall, mrr: m.mrr,
                       embedSeconds: Double(embedSeconds.seconds) + Double(embedSeconds.attoseconds) / 1e18)
     }
 }

@@ -162,4 +162,28 @@ public enum RetrievalMetrics {
     private static func discount(rank: Int) -> Double {
         log2(Double(rank) + 1)
     }
+
+    /// Mean nDCG@k, recall@k and MRR@k over queries.
+    public struct Summary: Sendable, Equatable {
+        public var ndcg: Double
+        public var recall: Double
+        public var mrr: Double
+        public var queries: Int
+    }
+
+    /// Averages ``ndcg(at:ranked:relevant:)``, ``recall(at:ranked:relevant:)`` and ``mrr(at:ranked:relevant:)``
+    /// over `results` (each query's ranked ids with its judgements); 0 for an empty list.
+    public static func summary(at k: Int, _ results: [(ranked: [String], relevant: [String: Int])]) -> Summary {
+        var s = Summary(ndcg: 0, recall: 0, mrr: 0, queries: results.count)
+        for r in results {
+            s.ndcg += ndcg(at: k, ranked: r.ranked, relevant: r.relevant)
+            s.recall += recall(at: k, ranked: r.ranked, relevant: r.relevant)
+            s.mrr += mrr(at: k, ranked: r.ranked, relevant: r.relevant)
+        }
+        let n = Double(max(1, results.count))
+        s.ndcg /= n
+        s.recall /= n
+        s.mrr /= n
+        return s
+    }
 }

@@ -164,17 +164,11 @@ public enum BlueGreenDemo {
     static func quality(_ d: BEIRDataset, collection: String, embedder e: HashingEmbedder, k: Int, store: Store) throws -> Quality {
         let judged = d.queries.filter { !(d.qrels[$0.id] ?? [:]).isEmpty }
         let hits = try store.searchBatch(collection, judged.map { SearchRequest(vector: e.embedOne($0.text), limit: k, withPayload: true) })
-        var ndcg = 0.0, recall = 0.0, mrr = 0.0
-        for (q, h) in zip(judged, hits) {
-            let ranked = h.compactMap { $0.payload?["doc_id"]?.stringValue }
-            let relevant = d.qrels[q.id] ?? [:]
-            ndcg += RetrievalMetrics.ndcg(at: k, ranked: ranked, relevant: relevant)
-            recall += RetrievalMetrics.recall(at: k, ranked: ranked, relevant: relevant)
-            mrr += RetrievalMetrics.mrr(at: k, ranked: ranked, relevant: relevant)
-        }
-        let n = Double(max(1, judged.count))
+        let m = RetrievalMetrics.summary(at: k, zip(judged, hits).map { q, h in
+            (h.compactMap { $0.payload?["doc_id"]?.stringValue }, d.qrels[q.id] ?? [:])
+        })
         return Quality(collection: try store.resolve(collection), embedder: e.identifier, points: try store.count(collection),
-                       ndcg: ndcg / n, recall: recall / n, mrr: mrr / n)
+                       ndcg: m.ndcg, recall: m.recall, mrr: m.mrr)
     }
 }
 

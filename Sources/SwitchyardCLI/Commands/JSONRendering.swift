@@ -60,10 +60,7 @@ func parseQueryVector(inline: String?, file: String?) throws -> [Float] {
         let value: JSONValue
         do { value = try JSONParser.parse(v) } catch { throw CLIFailure(message: "--vector: \(error)") }
         guard case .array(let a) = value else { throw CLIFailure(message: "--vector must be a JSON array of numbers") }
-        return try a.enumerated().map { i, x in
-            guard let d = x.numberValue else { throw CLIFailure(message: "--vector[\(i)] is not a number") }
-            return Float(d)
-        }
+        return try JSONLinesFile.floats(a, at: "--vector")
     case (nil, let f?):
         let block = try readVectors(f)
         guard block.count > 0 else { throw CLIFailure(message: "'\(f)' holds no vectors") }
@@ -96,10 +93,7 @@ func readVectors(_ path: String) throws -> VectorBlock {
             guard arr.count == dim else {
                 throw CLIFailure(message: "\(path):\(line): vector has \(arr.count) components, earlier lines have \(dim)")
             }
-            for (j, x) in arr.enumerated() {
-                guard let d = x.numberValue else { throw CLIFailure(message: "\(path):\(line): vector[\(j)] is not a number") }
-                values.append(Float(d))
-            }
+            values += try JSONLinesFile.floats(arr, at: "\(path):\(line): vector")
             n += 1
         }
         return VectorBlock(count: n, dimension: max(dim, 0), values: values)

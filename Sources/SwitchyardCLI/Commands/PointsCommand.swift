@@ -44,14 +44,8 @@ struct PointsCommand: ParsableCommand {
                 }
                 for i in points.indices { points[i].payload = list[i] ?? [:] }
             }
-            // Validate every batch's dimension up front so a bad file changes nothing.
-            let dim = try store.collectionInfo(collection).dimension
-            if let bad = points.firstIndex(where: { $0.vector.count != dim }) {
-                throw CLIFailure(message: "point \(points[bad].id) (#\(bad)): vector has \(points[bad].vector.count) components, collection '\(collection)' has dimension \(dim)")
-            }
-            if let bad = points.firstIndex(where: { $0.vector.contains { !$0.isFinite } }) {
-                throw CLIFailure(message: "point \(points[bad].id) (#\(bad)): vector has a NaN or infinite component")
-            }
+            // The whole file is checked before the first batch is written, so a bad file changes nothing.
+            try store.validate(collection, points: points)
             var done = 0
             for start in stride(from: 0, to: points.count, by: batch) {
                 done += try store.upsert(collection, points: Array(points[start..<min(points.count, start + batch)]))

@@ -36,12 +36,7 @@ public enum JSONLinesFile {
                 throw StoreError(.invalidFile, "\(path):\(line): 'id' must be a non-negative integer or a UUID string")
             }
             guard case .array(let comps)? = o["vector"] else { throw StoreError(.invalidFile, "\(path):\(line): missing 'vector' array") }
-            var vector: [Float] = []
-            vector.reserveCapacity(comps.count)
-            for (j, c) in comps.enumerated() {
-                guard let x = c.numberValue else { throw StoreError(.invalidFile, "\(path):\(line): vector[\(j)] is not a number") }
-                vector.append(Float(x))
-            }
+            let vector = try floats(comps, at: "\(path):\(line): vector")
             var payload: Payload = [:]
             if let p = o["payload"], p != .null {
                 guard case .object(let po) = p else { throw StoreError(.invalidFile, "\(path):\(line): 'payload' must be an object") }
@@ -50,6 +45,17 @@ public enum JSONLinesFile {
             points.append(Point(id: id, vector: vector, payload: payload))
         }
         return points
+    }
+
+    /// A JSON array of numbers as floats; `place` names it in the error (e.g. `f.jsonl:3: vector`).
+    public static func floats(_ values: [JSONValue], at place: String) throws(StoreError) -> [Float] {
+        var out: [Float] = []
+        out.reserveCapacity(values.count)
+        for (j, c) in values.enumerated() {
+            guard let x = c.numberValue else { throw StoreError(.invalidFile, "\(place)[\(j)] is not a number") }
+            out.append(Float(x))
+        }
+        return out
     }
 
     /// Reads payload objects, one per line (`null` or `{}` for none).

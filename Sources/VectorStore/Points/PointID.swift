@@ -59,9 +59,11 @@ public enum PointID: Sendable, Hashable, Comparable, CustomStringConvertible {
         switch self {
         case .number(let n): return RowKey(kind: 0, high: 0, low: n)
         case .uuid(let u):
-            let b = u.uuid
-            let hi = [b.0, b.1, b.2, b.3, b.4, b.5, b.6, b.7].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-            let lo = [b.8, b.9, b.10, b.11, b.12, b.13, b.14, b.15].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            // The 16 bytes, big-endian, as two integers (no allocation: this runs per point on hot paths).
+            let (hi, lo) = withUnsafeBytes(of: u.uuid) { raw in
+                (UInt64(bigEndian: raw.loadUnaligned(as: UInt64.self)),
+                 UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+            }
             return RowKey(kind: 1, high: hi, low: lo)
         }
     }
@@ -71,14 +73,12 @@ public enum PointID: Sendable, Hashable, Comparable, CustomStringConvertible {
         if k.kind == 0 {
             self = .number(k.low)
         } else {
-            var bytes = [UInt8](repeating: 0, count: 16)
-            for i in 0..<8 {
-                bytes[i] = UInt8(truncatingIfNeeded: k.high >> (56 - 8 * UInt64(i)))
-                bytes[8 + i] = UInt8(truncatingIfNeeded: k.low >> (56 - 8 * UInt64(i)))
+            var t: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+            withUnsafeMutableBytes(of: &t) { raw in
+                raw.storeBytes(of: k.high.bigEndian, toByteOffset: 0, as: UInt64.self)
+                raw.storeBytes(of: k.low.bigEndian, toByteOffset: 8, as: UInt64.self)
             }
-            let u = UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-                                bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
-            self = .uuid(u)
+            self = .uuid(UUID(uuid: t))
         }
     }
 

@@ -68,10 +68,6 @@ enum Schema {
             """)
     }
 
-    static func dropCollectionTables(_ db: Database, id: Int64) throws {
-        try db.execute(sql: "DROP TABLE IF EXISTS points_\(id); DROP TABLE IF EXISTS tombstones_\(id);")
-    }
-
     /// Bumps the generation and returns the new value.
     @discardableResult
     static func bumpGeneration(_ db: Database) throws -> Int64 {

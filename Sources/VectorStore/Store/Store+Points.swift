@@ -16,17 +16,47 @@ extension Store {
     @discardableResult
     public func upsert(_ collection: String, points: [Point]) throws(StoreError) -> Int {
         let h = try handle(collection)
+        try Self.checkShapes(points, of: h)
         var flat: [Float] = []
         flat.reserveCapacity(points.count * h.dimension)
+        for p in points { flat.append(contentsOf: p.vector) }
+        return try flat.withUnsafeBufferPointer { buf throws(StoreError) in
+            try upsert(collection, ids: points.map(\.id), vectors: buf, payloads: points.map { $0.payload })
+        }
+    }
+
+    /// Checks points as ``upsert(_:points:)`` would — dimension, empty vectors, NaN or infinite
+    /// components, non-finite payload numbers — without writing anything. A caller that upserts a large
+    /// input in several batches validates it whole first, so a bad point late in the input changes nothing.
+    ///
+    /// - Throws: ``StoreError`` `invalidArgument` naming the first bad point, `notFound` for an unknown collection.
+    public func validate(_ collection: String, points: [Point]) throws(StoreError) {
+        let h = try handle(collection)
+        try Self.checkShapes(points, of: h)
+        for (i, p) in points.enumerated() {
+            try p.vector.withUnsafeBufferPointer { v throws(StoreError) in try Self.checkFinite(v, id: p.id, index: i) }
+            try Self.checkPayload(p.payload, id: p.id, index: i)
+        }
+    }
+
+    static func checkShapes(_ points: [Point], of h: CollectionHandle) throws(StoreError) {
         for (i, p) in points.enumerated() {
             guard !p.vector.isEmpty else { throw .invalid("point \(p.id) (#\(i)): empty vector") }
             guard p.vector.count == h.dimension else {
                 throw .invalid("point \(p.id) (#\(i)): vector has \(p.vector.count) components, collection '\(h.name)' has dimension \(h.dimension)")
             }
-            flat.append(contentsOf: p.vector)
         }
-        return try flat.withUnsafeBufferPointer { buf throws(StoreError) in
-            try upsert(collection, ids: points.map(\.id), vectors: buf, payloads: points.map { $0.payload })
+    }
+
+    static func checkFinite(_ v: UnsafeBufferPointer<Float>, id: PointID, index i: Int) throws(StoreError) {
+        if let bad = Vectors.firstNonFinite(v) {
+            throw .invalid("point \(id) (#\(i)): component \(bad) is \(v[bad].isNaN ? "NaN" : "infinite")")
+        }
+    }
+
+    static func checkPayload(_ p: Payload?, id: PointID, index i: Int) throws(StoreError) {
+        if let p, let bad = nonFinitePath(in: .object(p)) {
+            throw .invalid("point \(id) (#\(i)): payload value at '\(bad)' is not a finite number")
         }
     }
 
@@ -47,20 +77,14 @@ extension Store {
         }
         guard !ids.isEmpty else { return 0 }
         if let payloads {
-            for (i, p) in payloads.enumerated() {
-                if let p, let bad = Self.nonFinitePath(in: .object(p)) {
-                    throw .invalid("point \(ids[i]) (#\(i)): payload value at '\(bad)' is not a finite number")
-                }
-            }
+            for (i, p) in payloads.enumerated() { try Self.checkPayload(p, id: ids[i], index: i) }
         }
         // Validate and prepare every vector before writing anything.
         var prepared = [Float](repeating: 0, count: vectors.count)
         try prepared.withUnsafeMutableBufferPointer { out throws(StoreError) in
             for i in 0..<ids.count {
                 let row = UnsafeBufferPointer(rebasing: vectors[(i * d)..<((i + 1) * d)])
-                if let bad = Vectors.firstNonFinite(row) {
-                    throw .invalid("point \(ids[i]) (#\(i)): component \(bad) is \(row[bad].isNaN ? "NaN" : "infinite")")
-                }
+                try Self.checkFinite(row, id: ids[i], index: i)
                 let dst = UnsafeMutableBufferPointer(rebasing: out[(i * d)..<((i + 1) * d)])
                 _ = dst.initialize(from: row)
                 if h.distance == .cosine { Vectors.normalize(dst) }

@@ -32,6 +32,11 @@ extension Store {
         return current
     }
 
+    /// Whether collection `id` is still in the catalog (a handle may outlive a drop by another thread or process).
+    static func collectionExists(_ db: Database, id: Int64) throws -> Bool {
+        try Int.fetchOne(db, sql: "SELECT 1 FROM vector_collections WHERE id = ?", arguments: [id]) != nil
+    }
+
     static func generation(_ db: Database) throws -> Int64 {
         try Int64.fetchOne(db, sql: "SELECT value FROM store_meta WHERE key = 'generation'") ?? 0
     }
@@ -164,7 +169,7 @@ extension Store {
         guard let (pseq, tseq) = marks else { return }
         let ch = try database("refreshing collection '\(h.name)'") {
             try pool.read { db -> PendingChanges? in
-                guard try Int.fetchOne(db, sql: "SELECT 1 FROM vector_collections WHERE id = ?", arguments: [h.id]) != nil else {
+                guard try Self.collectionExists(db, id: h.id) else {
                     return nil
                 }
                 var ch = try Self.readChanges(db, collectionID: h.id, dimension: h.dimension, afterPointSeq: pseq, afterTombSeq: tseq)
@@ -184,7 +189,7 @@ extension Store {
             if h.loaded { return h.rowOf.count }
             try database("loading collection '\(h.name)'") {
                 try pool.read { db in
-                    guard try Int.fetchOne(db, sql: "SELECT 1 FROM vector_collections WHERE id = ?", arguments: [h.id]) != nil else {
+                    guard try Self.collectionExists(db, id: h.id) else {
                         throw StoreError.notFound("collection '\(h.name)' not found (dropped)")
                     }
                     let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM points_\(h.id)") ?? 0
@@ -243,7 +248,7 @@ extension Store {
                     before = try Self.generation(db)
                     if let handle {
                         // Resolved before the transaction: it may have been dropped meanwhile.
-                        guard try Int.fetchOne(db, sql: "SELECT 1 FROM vector_collections WHERE id = ?", arguments: [handle.id]) != nil else {
+                        guard try Self.collectionExists(db, id: handle.id) else {
                             throw StoreError.notFound("collection '\(handle.name)' not found (dropped)")
                         }
                         try catchUp(handle, db)
