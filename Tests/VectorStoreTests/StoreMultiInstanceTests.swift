@@ -18,13 +18,7 @@ struct StoreMultiInstanceTests {
 
     @Test("every write through one is visible through the other")
     func visibility() throws {
-        try withStoreDirectory { dir in
-            let a = try Store.open(at: dir.path, options: .testing)
-            let b = try Store.open(at: dir.path, options: .testing)
-            defer {
-                try? a.close()
-                try? b.close()
-            }
+        try withTwoStores { a, b, dir in
             try a.createCollection("c", dimension: 3, distance: .euclid)
             #expect(try b.collections().map(\.name) == ["c"])
             #expect(try b.search("c", SearchRequest(vector: [0, 0, 0])).isEmpty)  // b loads the empty collection
@@ -99,13 +93,7 @@ struct StoreMultiInstanceTests {
 
     @Test("interleaved writes through both leave both in the same state as the database")
     func interleavedWriters() throws {
-        try withStoreDirectory { dir in
-            let a = try Store.open(at: dir.path, options: .testing)
-            let b = try Store.open(at: dir.path, options: .testing)
-            defer {
-                try? a.close()
-                try? b.close()
-            }
+        try withTwoStores { a, b, dir in
             try a.createCollection("c", dimension: 4, distance: .manhattan)
             var rng = SplitMix64(seed: 5)
             for step in 0..<60 {
@@ -179,5 +167,18 @@ struct StoreMultiInstanceTests {
             let hits = try reader.search("c", SearchRequest(vector: [0, 0], limit: 20))
             #expect(hits.ids == (0..<10).map { PointID.number(UInt64(1000 + $0)) })
         }
+    }
+}
+
+/// Two store instances on one fresh directory (as two processes would have), closed afterwards.
+func withTwoStores<T>(_ body: (Store, Store, TemporaryDirectory) throws -> T) throws -> T {
+    try withStoreDirectory { dir in
+        let a = try Store.open(at: dir.path, options: .testing)
+        let b = try Store.open(at: dir.path, options: .testing)
+        defer {
+            try? a.close()
+            try? b.close()
+        }
+        return try body(a, b, dir)
     }
 }
