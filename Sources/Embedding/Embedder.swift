@@ -21,3 +21,12 @@ public protocol Embedder: Sendable {
     /// - Throws: ``EmbeddingError`` (`transient` for failures worth retrying).
     func embed(_ texts: [String]) async throws -> [[Float]]
 }
+
+/// An embedder that can also run on the calling thread, without a task: what a worker thread uses, so
+/// the CPU time it measures for an operation is the operation's own.
+public protocol SynchronousEmbedder: Embedder {
+    /// Embeds a batch of texts on the calling thread; the same vectors as ``Embedder/embed(_:)``.
+    ///
+    /// - Throws: ``EmbeddingError`` (`transient` for failures worth retrying).
+    func embedSynchronously(_ texts: [String]) throws -> [[Float]]
+}

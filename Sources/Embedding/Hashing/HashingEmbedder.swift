@@ -16,7 +16,7 @@ import VectorMath
 ///
 /// Cost: O(length of the text × (word n-gram span + character n-gram span)) per text, plus
 /// O(`dim`) to build the vector.
-public struct HashingEmbedder: Embedder {
+public struct HashingEmbedder: SynchronousEmbedder {
     /// The parsed spec.
     public let spec: HashingSpec
     /// The IDF table the vectors are weighted with, if any.
@@ -101,6 +101,12 @@ public struct HashingEmbedder: Embedder {
             vectors.append(vector(for: text, in: workspace))
         }
         return vectors
+    }
+
+    /// Embeds a batch of texts on the calling thread, reusing one set of buffers.
+    public func embedSynchronously(_ texts: [String]) -> [[Float]] {
+        let workspace = HashingWorkspace(dimension: dimension)
+        return texts.map { vector(for: $0, in: workspace) }
     }
 
     /// The words the embedder sees in `text`, after normalisation: compatibility decomposition,

@@ -140,8 +140,22 @@ extension Store {
     /// ```swift
     /// try store.updateAliases([.delete(alias: "docs"), .create(alias: "docs", collection: "docs_v2")])
     /// ```
+    /// - Parameters:
+    ///   - actions: Applied in order; all or none.
+    ///   - alongside: Runs in the same transaction after the actions (e.g. the managed layer's records
+    ///     of a switch); when it throws, nothing changes and the error is rethrown as ``StoreError``
+    ///   (a `StoreError` it throws passes through).
     /// - Throws: ``StoreError`` naming the failing action (`actions[i]`) and why.
+    public func updateAliases(_ actions: [AliasAction], alongside: (Database) throws -> Void) throws(StoreError) {
+        try applyAliases(actions, alongside: alongside)
+    }
+
+    /// Applies alias actions atomically (see ``updateAliases(_:alongside:)``).
     public func updateAliases(_ actions: [AliasAction]) throws(StoreError) {
+        try applyAliases(actions, alongside: { _ in })
+    }
+
+    private func applyAliases(_ actions: [AliasAction], alongside: (Database) throws -> Void) throws(StoreError) {
         guard !actions.isEmpty else { throw .invalid("alias update needs at least one action") }
         for (i, a) in actions.enumerated() {
             switch a {
@@ -191,6 +205,7 @@ extension Store {
             try db.execute(sql: "DELETE FROM vector_aliases")
             let insert = try db.cachedStatement(sql: "INSERT INTO vector_aliases (alias, collection_id) VALUES (?, ?)")
             for (alias, id) in aliases { try insert.execute(arguments: [alias, id]) }
+            try alongside(db)
             return ((), {})
         }
         try? refresh()
