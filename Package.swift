@@ -59,8 +59,18 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "Operations",
+            dependencies: [
+                "VectorStore",
+                "Embedding",
+                "SwitchyardJSON",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "Switchyard",
-            dependencies: ["VectorMath", "VectorStore", "Embedding"],
+            dependencies: ["VectorMath", "VectorStore", "Embedding", "Operations"],
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -93,6 +103,11 @@ let package = Package(
                 "Embedding", "_SwitchyardTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "OperationsTests",
+            dependencies: ["Operations", "_SwitchyardTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,3 +1,4 @@
 @_exported import VectorMath
 @_exported import VectorStore
 @_exported import Embedding
+@_exported import Operations

@@ -1,0 +1,120 @@
+import Embedding
+import Foundation
+import GRDB
+import SwitchyardJSON
+import VectorStore
+
+/// Turns documents' chunks into points 100 at a time: embed, upsert (one durable store transaction),
+/// then mark the documents whose last chunk is written `completed` with the progress (one records
+/// transaction). A crash between the two leaves those documents pending; their points are
+/// overwritten, not duplicated, when the operation is run again.
+struct BatchWriter {
+    let context: OperationContext
+    let collection: ManagedCollection
+    let embedder: any Embedder
+    let total: Int
+
+    private var texts: [String] = []
+    private var pending: [(doc: Int64, chunk: Int, of: Int, path: String)] = []
+    /// Documents whose chunks are all in the buffer or written: (id, chunk count).
+    private var finishing: [(Int64, Int)] = []
+    private(set) var chunksWritten = 0
+    private(set) var emptyDocuments = 0
+    private var done = 0
+
+    init(context: OperationContext, collection: ManagedCollection, embedder: any Embedder, total: Int) {
+        self.context = context
+        self.collection = collection
+        self.embedder = embedder
+        self.total = total
+        texts.reserveCapacity(IngestHandler.batchSize)
+    }
+
+    mutating func add(_ doc: IngestHandler.PendingDocument, chunks: [Chunk]) throws(OperationsError) {
+        if chunks.isEmpty { emptyDocuments += 1 }
+        for chunk in chunks {
+            texts.append(chunk.text)
+            pending.append((doc.id, chunk.index, chunks.count, doc.path))
+            if texts.count >= IngestHandler.batchSize { try writeBuffered(completing: []) }
+        }
+        finishing.append((doc.id, chunks.count))
+        if finishing.count >= IngestHandler.batchSize { try writeBuffered(completing: finishing) }
+    }
+
+    mutating func flush() throws(OperationsError) {
+        try writeBuffered(completing: finishing)
+    }
+
+    /// Writes the buffered chunks, then marks `completing` done (when the buffer held all their chunks).
+    private mutating func writeBuffered(completing: [(Int64, Int)]) throws(OperationsError) {
+        // Documents are completed only when none of their chunks is still buffered.
+        if !texts.isEmpty {
+            try context.ensureActive()
+            try context.faults.hit("ingest.embed")
+            let vectors = try context.timed("embed") { () throws(OperationsError) in try embed(texts) }
+            var points: [Point] = []
+            points.reserveCapacity(vectors.count)
+            for (i, p) in pending.enumerated() {
+                points.append(Point(id: PointLayout.pointID(documentID: p.doc, chunkIndex: p.chunk), vector: vectors[i],
+                                    payload: PointLayout.payload(collectionID: collection.id, documentID: p.doc, chunkIndex: p.chunk,
+                                                                 totalChunks: p.of, path: p.path, text: texts[i])))
+            }
+            let target = collection.vectorStoreName
+            let backend = context.manager.vectors
+            try context.timed("upsert") { () throws(OperationsError) in
+                _ = try CollectionManager.guarded("writing \(points.count) points to '\(target)'") { try backend.upsert(target, points: points) }
+            }
+            chunksWritten += points.count
+            context.count(vectors: points.count)
+            texts.removeAll(keepingCapacity: true)
+            pending.removeAll(keepingCapacity: true)
+            try context.faults.hit("ingest.batch")
+        }
+        guard !completing.isEmpty else { return }
+        let op = context.operation
+        let finished = completing
+        done += finished.count
+        let progress = done
+        let total = total
+        try context.timed("commit") { () throws(OperationsError) in
+            try context.manager.fenced("marking \(finished.count) documents done", operationID: op.id, taskID: context.taskID) { db in
+                let now = WallClock.now()
+                let mark = try db.cachedStatement(sql: "UPDATE documents SET status = 'completed', chunk_count = ?, error = NULL, updated_at = ? WHERE id = ?")
+                for (id, chunks) in finished { try mark.execute(arguments: [chunks, now, id]) }
+                try db.execute(sql: "UPDATE operations SET progress_done = ?, progress_total = ? WHERE id = ?", arguments: [progress, total, op.id])
+            }
+        }
+        context.count(documents: finished.count)
+        finishing.removeAll(keepingCapacity: true)
+    }
+
+    private func embed(_ texts: [String]) throws(OperationsError) -> [[Float]] {
+        do {
+            if let sync = embedder as? any SynchronousEmbedder { return try sync.embedSynchronously(texts) }
+            return try AsyncBridge.wait { [embedder, texts] in try await embedder.embed(texts) }
+        } catch {
+            throw CollectionManager.classify(error, doing: "embedding \(texts.count) chunks with \(embedder.identifier)")
+        }
+    }
+}
+
+/// Waits on the calling (worker) thread for async work.
+enum AsyncBridge {
+    static func wait<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+        let box = ResultBox<T>()
+        let done = DispatchSemaphore(value: 0)
+        Task.detached {
+            do { box.set(.success(try await body())) } catch { box.set(.failure(error)) }
+            done.signal()
+        }
+        done.wait()
+        return try box.get()
+    }
+
+    private final class ResultBox<T: Sendable>: @unchecked Sendable {
+        // Written once by the task before the semaphore is signalled; read after the wait.
+        private var result: Result<T, any Error>?
+        func set(_ r: Result<T, any Error>) { result = r }
+        func get() throws -> T { try result!.get() }
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import GRDB
+import SwitchyardJSON
+import VectorStore
+
+/// The managed layer over a store: collections with sources and documents, a durable queue of
+/// operations, the audit log, operation metrics, quotas and reservations (DESIGN §3).
+///
+/// ```swift
+/// let manager = try CollectionManager(store: try Store.open(at: "/tmp/s"))
+/// let (collection, op) = try manager.createCollection(
+///     CollectionSpec(name: "docs", embedder: "hash-v2"), sources: ["Datasets/wordnet-defs"], user: "ana")
+/// try Worker(manager: manager).runUntilIdle()
+/// print(try manager.operation(op.id).status)   // completed
+/// ```
+///
+/// Requests only enqueue (in one transaction, with every gate checked there); a ``Worker`` runs them.
+/// Records live in the store's database; vectors are reached only through ``vectors``.
+public final class CollectionManager: Sendable {
+    /// The store whose database holds the records.
+    public let store: Store
+    /// Where points go (the same store unless another backend is given).
+    public let vectors: any VectorBackend
+
+    /// Opens the managed layer on a store, creating or migrating its tables.
+    ///
+    /// - Parameters:
+    ///   - store: The store whose database keeps the records.
+    ///   - vectors: The vector backend; defaults to `store`.
+    /// - Throws: ``OperationsError`` (`storage`) when the tables cannot be created.
+    public init(store: Store, vectors: (any VectorBackend)? = nil) throws(OperationsError) {
+        self.store = store
+        self.vectors = vectors ?? store
+        try Self.guarded("preparing the operations tables") {
+            try store.migrateRecords(component: OperationsSchema.component, migrations: OperationsSchema.migrations)
+        }
+    }
+
+    // MARK: - Database access with error mapping
+
+    func read<T>(_ what: @autoclosure () -> String, _ body: (Database) throws -> T) throws(OperationsError) -> T {
+        try Self.guarded(what()) { try store.readRecords(body) }
+    }
+
+    func write<T>(_ what: @autoclosure () -> String, _ body: (Database) throws -> T) throws(OperationsError) -> T {
+        try Self.guarded(what()) { try store.writeRecords(body) }
+    }
+
+    /// Runs `body`, turning database and store failures into ``OperationsError`` (busy or I/O as
+    /// `transient`); an `OperationsError` passes through.
+    static func guarded<T>(_ what: @autoclosure () -> String, _ body: () throws -> T) throws(OperationsError) -> T {
+        do { return try body() } catch { throw classify(error, doing: what()) }
+    }
+
+    /// The ``OperationsError`` for any error met while `doing` something.
+    static func classify(_ error: any Error, doing what: String) -> OperationsError {
+        switch error {
+        case let e as OperationsError: return e
+        case let e as DatabaseError:
+            switch e.resultCode {
+            case .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_IOERR, .SQLITE_FULL, .SQLITE_CANTOPEN:
+                return OperationsError(.transient, "\(what) failed", cause: "\(e)")
+            case .SQLITE_CONSTRAINT:
+                return OperationsError(.conflict, "\(what) failed", cause: "\(e)")
+            default:
+                return OperationsError(.storage, "\(what) failed", cause: "\(e)")
+            }
+        case let e as StoreError:
+            switch e.code {
+            case .storage:
+                let transient = ["busy", "locked", "I/O", "disk", "SQLITE_BUSY", "SQLITE_IOERR"].contains { e.description.contains($0) }
+                return OperationsError(transient ? .transient : .storage, "\(what) failed", cause: e.description)
+            case .notFound: return OperationsError(.notFound, "\(what) failed", cause: e.description)
+            case .invalidArgument, .invalidFile, .alreadyExists: return OperationsError(.invalidInput, "\(what) failed", cause: e.description)
+            }
+        default:
+            let text = "\(error)"
+            // Embedding errors: `transient` and `io` are worth retrying; the rest is bad input.
+            if let e = error as? any TransientClassifiable { return OperationsError(e.isTransientFailure ? .transient : .invalidInput, "\(what) failed", cause: text) }
+            return OperationsError(.storage, "\(what) failed", cause: text)
+        }
+    }
+}
+
+/// Errors from lower layers that know whether retrying may help.
+protocol TransientClassifiable {
+    var isTransientFailure: Bool { get }
+}

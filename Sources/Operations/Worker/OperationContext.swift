@@ -1,0 +1,93 @@
+import Foundation
+import GRDB
+import Synchronization
+import SwitchyardJSON
+
+/// What a handler gets for one attempt: the operation, its collection, progress reporting, stage
+/// timers, cooperative cancellation and the fault-injection hook.
+public final class OperationContext: Sendable {
+    public let manager: CollectionManager
+    /// The claimed operation (its `attempts` counts this attempt).
+    public let operation: OperationRecord
+    /// This attempt's id.
+    public let taskID: String
+    /// The collection at claim time (`nil` when it no longer exists).
+    public let collection: ManagedCollection?
+    /// Faults tests inject (none in production).
+    public let faults: FaultInjector
+    let softTimeLimit: Duration
+    let started = ContinuousClock.now
+    private let state = Atomic<UInt8>(0)
+    private let stages = Mutex<[String: Double]>([:])
+    private let counters = Mutex<(documents: Int, vectors: Int)>((0, 0))
+
+    private static let cancelBit: UInt8 = 1
+    private static let lostBit: UInt8 = 2
+
+    init(manager: CollectionManager, claim: ClaimedOperation, collection: ManagedCollection?, faults: FaultInjector, softTimeLimit: Duration) {
+        self.manager = manager
+        self.operation = claim.operation
+        self.taskID = claim.taskID
+        self.collection = collection
+        self.faults = faults
+        self.softTimeLimit = softTimeLimit
+    }
+
+    var claim: ClaimedOperation { ClaimedOperation(operation: operation, taskID: taskID) }
+
+    /// Throws when the attempt must stop: cancelled, past its soft time limit, or no longer the owner.
+    public func ensureActive() throws(OperationsError) {
+        let s = state.load(ordering: .acquiring)
+        if s & Self.lostBit != 0 {
+            throw OperationsError(.leaseLost, "operation \(operation.id): attempt \(taskID) was abandoned or lost its lease")
+        }
+        if s & Self.cancelBit != 0 { throw OperationsError(.cancelled, "cancelled by request") }
+        if ContinuousClock.now - started > softTimeLimit {
+            throw OperationsError(.timeLimit, "soft time limit exceeded (\(Int(softTimeLimit.inSeconds)) s)")
+        }
+    }
+
+    func requestCancel() { state.bitwiseOr(Self.cancelBit, ordering: .releasing) }
+    func markLost() { state.bitwiseOr(Self.lostBit, ordering: .releasing) }
+    var isLost: Bool { state.load(ordering: .acquiring) & Self.lostBit != 0 }
+
+    /// Records progress on the operation row (only while this attempt owns it).
+    public func reportProgress(done: Int, total: Int) throws(OperationsError) {
+        try manager.fenced("reporting progress of \(operation.id)", operationID: operation.id, taskID: taskID) { db in
+            try db.execute(sql: "UPDATE operations SET progress_done = ?, progress_total = ? WHERE id = ?",
+                           arguments: [done, total, operation.id])
+        }
+    }
+
+    /// Runs `body`, adding its wall time to `stage_<name>_seconds`.
+    public func timed<T, E: Error>(_ stage: String, _ body: () throws(E) -> T) throws(E) -> T {
+        let t0 = ContinuousClock.now
+        defer {
+            let dt = (ContinuousClock.now - t0).inSeconds
+            stages.withLock { $0[stage, default: 0] += dt }
+        }
+        return try body()
+    }
+
+    /// Counts documents processed and vectors written (for the operation's metrics).
+    public func count(documents: Int = 0, vectors: Int = 0) {
+        counters.withLock { $0.documents += documents; $0.vectors += vectors }
+    }
+
+    /// The attempt's metrics so far (DESIGN §3 names).
+    func metrics(success: Bool, cpuStart: CPUSample) -> [String: Double] {
+        let cpu = CPUSample.currentThread()
+        var m: [String: Double] = [
+            "duration_seconds": (ContinuousClock.now - started).inSeconds,
+            "cpu_user_seconds": max(0, cpu.user - cpuStart.user),
+            "cpu_system_seconds": max(0, cpu.system - cpuStart.system),
+            "memory_peak_bytes": Double(CPUSample.peakMemoryBytes()),
+            "success": success ? 1 : 0,
+        ]
+        let c = counters.withLock { $0 }
+        m["documents_processed"] = Double(c.documents)
+        m["vectors_written"] = Double(c.vectors)
+        for (k, v) in stages.withLock({ $0 }) { m["stage_\(k)_seconds"] = v }
+        return m
+    }
+}

@@ -1,0 +1,248 @@
+import Foundation
+import Synchronization
+import SwitchyardJSON
+
+/// Runs queued operations: claims them (acks-late, with a lease), runs each on its own thread, renews
+/// leases, retries transient failures, enforces time limits, and always writes a final status.
+///
+/// ```swift
+/// var options = Worker.Options()
+/// options.concurrency = 2
+/// let summary = try Worker(manager: manager, options: options).runUntilIdle()
+/// ```
+///
+/// Several workers (threads or processes) may run on one store: a claim is one transaction, and
+/// every write an attempt makes is fenced by its task id, so no two attempts of one operation ever
+/// write at once.
+public final class Worker: Sendable {
+    public struct Options: Sendable {
+        /// The lease owner's name; unique per worker.
+        public var name = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8).lowercased())"
+        /// Operations run at once (on different collections).
+        public var concurrency = 1
+        /// How long a claim lasts without renewal; renewed every third of it.
+        public var lease: Duration = .seconds(60)
+        /// Retries after transient failures (attempts = 1 + retries; also bounds takeovers after crashes).
+        public var maxRetries = 3
+        /// Wait before a retry.
+        public var retryDelay: Duration = .seconds(60)
+        /// Past this an attempt is cancelled cooperatively and the operation fails.
+        public var softTimeLimit: Duration = .seconds(3600)
+        /// Past this an attempt is abandoned and the operation fails.
+        public var hardTimeLimit: Duration = .seconds(7200)
+        /// How often the loop looks for work and progress.
+        public var pollInterval: Duration = .milliseconds(200)
+        /// Faults to inject (tests only).
+        public var faults: FaultInjector = .none
+
+        public init() {}
+
+        var maxAttempts: Int { maxRetries + 1 }
+    }
+
+    /// What a run did.
+    public struct Summary: Sendable, Equatable {
+        /// Operations this worker finished, by final status.
+        public var finished: [OperationStatus: Int] = [:]
+        /// Retries it scheduled.
+        public var retries = 0
+        /// What its recovery passes did.
+        public var recovered = RecoveryReport()
+    }
+
+    public let manager: CollectionManager
+    public let options: Options
+    let handlers: [OperationType: any OperationHandler]
+    private let summary = Mutex(Summary())
+
+    /// A worker with the built-in handlers (INDEX, APPEND, REMOVE_SOURCE, DELETE) plus `handlers`
+    /// (the reindex layer adds REINDEX).
+    public init(manager: CollectionManager, options: Options = Options(), handlers: [OperationType: any OperationHandler] = [:]) {
+        self.manager = manager
+        self.options = options
+        var all: [OperationType: any OperationHandler] = [
+            .index: IngestHandler(), .append: IngestHandler(), .removeSource: RemoveSourceHandler(), .delete: DeleteHandler(),
+        ]
+        for (k, v) in handlers { all[k] = v }
+        self.handlers = all
+    }
+
+    /// Runs until no operation is pending or processing anywhere in the store (waiting for other
+    /// workers' leases and for retry delays).
+    public func runUntilIdle() throws(OperationsError) -> Summary {
+        try loop(only: nil, stop: { false }, onProgress: nil)
+        return summary.withLock { $0 }
+    }
+
+    /// Runs until `stop` returns true (checked every poll interval); running attempts are finished first.
+    public func run(until stop: @escaping @Sendable () -> Bool) throws(OperationsError) -> Summary {
+        try loop(only: nil, stop: stop, onProgress: nil, untilIdle: false)
+        return summary.withLock { $0 }
+    }
+
+    /// Runs one operation in the foreground (or, when another worker has it, waits for it), calling
+    /// `onProgress` with the record every poll interval.
+    ///
+    /// - Returns: The operation's final record.
+    public func runOperation(_ id: String, onProgress: ((OperationRecord) -> Void)? = nil) throws(OperationsError) -> OperationRecord {
+        let op = try manager.operation(id)
+        try loop(only: op.id, stop: { false }, onProgress: onProgress)
+        return try manager.operation(op.id)
+    }
+
+    // MARK: - The loop
+
+    private final class Running: Sendable {
+        let context: OperationContext
+        let done = Atomic<Bool>(false)
+        init(context: OperationContext) { self.context = context }
+    }
+
+    private func loop(only: String?, stop: () -> Bool, onProgress: ((OperationRecord) -> Void)?, untilIdle: Bool = true) throws(OperationsError) {
+        let rolledBack: (OperationRecord) -> Void = { [self] op in rollBackAfterRecovery(op) }
+        var recovered = try manager.recover(maxAttempts: options.maxAttempts, cleanup: rolledBack)
+        summary.withLock { $0.recovered = recovered }
+        var running: [String: Running] = [:]
+        let heartbeatEvery = options.lease / 3
+        var lastHeartbeat = ContinuousClock.now
+        var lastRecovery = ContinuousClock.now
+        while true {
+            running = running.filter { !$0.value.done.load(ordering: .acquiring) }
+            let now = ContinuousClock.now
+            // Hard limits: abandon the attempt and fail the operation.
+            for (id, r) in running where now - r.context.started > options.hardTimeLimit {
+                abandon(r.context)
+                running[id] = nil
+            }
+            if now - lastHeartbeat >= heartbeatEvery {
+                lastHeartbeat = now
+                for r in running.values { heartbeat(r.context) }
+            }
+            if now - lastRecovery >= options.lease {
+                lastRecovery = now
+                recovered = try manager.recover(maxAttempts: options.maxAttempts, cleanup: rolledBack)
+                let r = recovered
+                summary.withLock { s in
+                    s.recovered.failedWorkerLost += r.failedWorkerLost
+                    s.recovered.cancelled += r.cancelled
+                    s.recovered.releasedReservations += r.releasedReservations
+                }
+            }
+            if !stop() {
+                while running.count < options.concurrency,
+                      let claim = try manager.claim(worker: options.name, lease: options.lease, maxAttempts: options.maxAttempts, operationID: only) {
+                    running[claim.operation.id] = start(claim)
+                }
+            }
+            if let only {
+                let op = try manager.operation(only)
+                onProgress?(op)
+                if op.status.isFinal && running.isEmpty { return }
+            } else if running.isEmpty {
+                if stop() { return }
+                if untilIdle, try !manager.hasActiveOperations() { return }
+            }
+            Thread.sleep(forTimeInterval: options.pollInterval.inSeconds)
+        }
+    }
+
+    private func heartbeat(_ context: OperationContext) {
+        guard let (owned, cancel) = try? manager.renewLease(operationID: context.operation.id, taskID: context.taskID, lease: options.lease) else {
+            return  // a busy database: the next heartbeat tries again, well within the lease
+        }
+        if !owned { context.markLost() }
+        if cancel { context.requestCancel() }
+    }
+
+    private func abandon(_ context: OperationContext) {
+        context.markLost()
+        let message = "hard time limit exceeded (\(Int(options.hardTimeLimit.inSeconds)) s): attempt \(context.operation.attempts) abandoned"
+        var metrics = context.metrics(success: false, cpuStart: CPUSample(user: 0, system: 0))
+        metrics["cpu_user_seconds"] = nil
+        metrics["cpu_system_seconds"] = nil
+        if (try? manager.complete(context.claim, status: .failed, error: message, result: nil, metrics: metrics)) != nil {
+            count(.failed)
+            handlers[context.operation.type]?.rollBack(context)
+        }
+    }
+
+    private func start(_ claim: ClaimedOperation) -> Running {
+        let collection = try? manager.collection(id: claim.operation.collectionID)
+        let context = OperationContext(manager: manager, claim: claim, collection: collection, faults: options.faults,
+                                       softTimeLimit: options.softTimeLimit)
+        let running = Running(context: context)
+        let thread = Thread { [self] in
+            execute(context)
+            running.done.store(true, ordering: .releasing)
+        }
+        thread.stackSize = 8 << 20
+        thread.name = "switchyard-op-\(claim.operation.id.prefix(8))"
+        thread.start()
+        return running
+    }
+
+    /// One attempt, start to final status (or to a scheduled retry).
+    private func execute(_ context: OperationContext) {
+        let cpuStart = CPUSample.currentThread()
+        let op = context.operation
+        do {
+            try context.faults.hit("operation.start")
+            guard let handler = handlers[op.type] else {
+                throw OperationsError(.invalidInput, "this worker has no handler for \(op.type.rawValue) operations")
+            }
+            let outcome = try handler.run(context)
+            try finishWithRetries(context) { () throws(OperationsError) in
+                try manager.complete(context.claim, status: .completed, error: nil, result: outcome.result,
+                                     metrics: context.metrics(success: true, cpuStart: cpuStart), extra: outcome.commit)
+            }
+            count(.completed)
+        } catch {
+            let e = CollectionManager.classify(error, doing: "\(op.type.rawValue) operation \(op.id)")
+            if e.code == .leaseLost || context.isLost { return }
+            let metrics = context.metrics(success: false, cpuStart: cpuStart)
+            if e.code == .transient && op.attempts < options.maxAttempts {
+                if (try? manager.scheduleRetry(context.claim, error: e, delay: options.retryDelay, metrics: metrics)) != nil {
+                    summary.withLock { $0.retries += 1 }
+                }
+                return
+            }
+            handlers[op.type]?.rollBack(context)
+            let status: OperationStatus = e.code == .cancelled ? .cancelled : .failed
+            var message = e.description
+            if e.code == .transient { message = "failed after \(op.attempts) attempts: \(message)" }
+            try? finishWithRetries(context) { () throws(OperationsError) in
+                try manager.complete(context.claim, status: status, error: message, result: nil, metrics: metrics)
+            }
+            count(status)
+        }
+    }
+
+    /// Writing the final status is retried on a busy database: it must not be lost to a transient error.
+    private func finishWithRetries(_ context: OperationContext, _ body: () throws(OperationsError) -> Void) throws(OperationsError) {
+        var attempt = 0
+        while true {
+            do { return try body() } catch where error.code == .transient && attempt < 20 {
+                attempt += 1
+                Thread.sleep(forTimeInterval: 0.05 * Double(attempt))
+            }
+        }
+    }
+
+    private func count(_ status: OperationStatus) {
+        summary.withLock { $0.finished[status, default: 0] += 1 }
+    }
+
+    private func rollBackAfterRecovery(_ op: OperationRecord) {
+        guard let handler = handlers[op.type] else { return }
+        let collection = try? manager.collection(id: op.collectionID)
+        let context = OperationContext(manager: manager, claim: ClaimedOperation(operation: op, taskID: op.taskID ?? ""),
+                                       collection: collection, faults: .none, softTimeLimit: options.softTimeLimit)
+        handler.rollBack(context)
+    }
+}
+
+extension CollectionManager {
+    func collection(id: String) throws(OperationsError) -> ManagedCollection {
+        try read("reading collection \(id)") { db in try Self.collection(db, id: id) }
+    }
+}
