@@ -8,7 +8,8 @@ struct SwitchyardCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchyard",
         abstract: "An embedded Qdrant stand-in and blue-green reindex harness.",
-        subcommands: [DemoCommand.self, StoreCommand.self, EmbedCommand.self, DatasetsCommand.self, BenchCommand.self, DebugCommand.self]
+        subcommands: [DemoCommand.self, ManagedCollectionsCommand.self, IndexCommand.self, AppendCommand.self, RemoveSourceCommand.self,
+                      WorkerCommand.self, OpsCommand.self, AuditCommand.self, LimitsCommand.self, StoreCommand.self, EmbedCommand.self, DatasetsCommand.self, BenchCommand.self, DebugCommand.self]
     )
 
     /// Parses, runs, and maps failures to the exit codes of the CLI contract:
@@ -23,6 +24,9 @@ struct SwitchyardCommand: ParsableCommand {
         } catch let e as EmbeddingError {
             FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
             Foundation.exit(e.code == .transient || e.code == .io ? 1 : 2)
+        } catch let e as OperationsError {
+            FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
+            Foundation.exit(e.isUsageError ? 2 : 1)
         } catch let e as CLIFailure {
             FileHandle.standardError.write(Data("error: \(e.message)\n".utf8))
             Foundation.exit(e.exitCode)

@@ -1,0 +1,142 @@
+import ArgumentParser
+import Foundation
+import Switchyard
+
+/// Worker settings shared by `worker` and the commands that run their operation in the foreground.
+struct WorkerSettings: ParsableArguments {
+    @Option(help: "Lease length in seconds; renewed every third of it. Another worker takes over an operation whose lease expired.")
+    var leaseSeconds: Double = 60
+    @Option(help: "Retries after transient failures.") var maxRetries: Int = 3
+    @Option(help: "Seconds between a transient failure and its retry.") var retryDelay: Double = 60
+    @Option(help: "Seconds after which an attempt is cancelled cooperatively and the operation fails.") var softTimeLimit: Double = 3600
+    @Option(help: "Seconds after which an attempt is abandoned and the operation fails.") var hardTimeLimit: Double = 7200
+
+    func options() throws -> Worker.Options {
+        for (name, v) in [("--lease-seconds", leaseSeconds), ("--retry-delay", retryDelay), ("--soft-time-limit", softTimeLimit),
+                          ("--hard-time-limit", hardTimeLimit)] where !(v.isFinite && v >= 0) || (name == "--lease-seconds" && v < 0.1) {
+            throw CLIFailure(message: "\(name) must be a non-negative number of seconds\(name == "--lease-seconds" ? " (at least 0.1)" : ""), got \(v)")
+        }
+        guard maxRetries >= 0 else { throw CLIFailure(message: "--max-retries must not be negative, got \(maxRetries)") }
+        var o = Worker.Options()
+        o.lease = .milliseconds(Int64(leaseSeconds * 1000))
+        o.maxRetries = maxRetries
+        o.retryDelay = .milliseconds(Int64(retryDelay * 1000))
+        o.softTimeLimit = .milliseconds(Int64(softTimeLimit * 1000))
+        o.hardTimeLimit = .milliseconds(Int64(hardTimeLimit * 1000))
+        o.pollInterval = .milliseconds(Int64(min(200, max(20, leaseSeconds * 1000 / 10))))
+        o.faults = try FaultInjector.fromEnvironment()
+        return o
+    }
+}
+
+/// Options of commands that open the managed layer.
+struct ManagedLocation: ParsableArguments {
+    @Option(name: .long, help: "The store directory.") var store: String
+
+    func open(create: Bool = false) throws -> CollectionManager {
+        var o = Store.Options()
+        o.create = create
+        o.preload = false
+        let s = try Store.open(at: store, options: o)
+        BLASRuntime.warnIfSlowOnce()
+        return try CollectionManager(store: s)
+    }
+}
+
+/// Who runs a command: `--user`, else `$SWITCHYARD_USER`, `$USER`, or `default`.
+func currentUser(_ given: String?) -> String {
+    if let given { return given }
+    let env = ProcessInfo.processInfo.environment
+    return env["SWITCHYARD_USER"] ?? env["USER"] ?? CollectionSpec.defaultOwner
+}
+
+/// Progress of a running operation: one line updated in place on a terminal, plain lines every two
+/// seconds otherwise (both on standard error).
+final class ProgressDisplay {
+    private let tty = isatty(STDERR_FILENO) != 0
+    private var lastText = ""
+    private var lastPrint = Date.distantPast
+    private let start = Date()
+    private var drew = false
+
+    func update(_ op: OperationRecord) {
+        let text = describe(op)
+        if tty {
+            guard text != lastText else { return }
+            FileHandle.standardError.write(Data("\r\u{1B}[2K\(text)".utf8))
+            drew = true
+        } else {
+            guard text != lastText, Date().timeIntervalSince(lastPrint) >= 2 else { return }
+            note(text)
+            lastPrint = Date()
+        }
+        lastText = text
+    }
+
+    func finish() {
+        if tty && drew { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+
+    private func describe(_ op: OperationRecord) -> String {
+        let elapsed = String(format: "%.1fs", Date().timeIntervalSince(start))
+        guard op.progressTotal > 0 else { return "\(op.type.rawValue) \(op.collectionName): \(op.status.rawValue) \(elapsed)" }
+        let fraction = Double(op.progressDone) / Double(op.progressTotal)
+        let width = 30
+        let filled = Int((fraction * Double(width)).rounded(.down))
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        return "\(op.type.rawValue) \(op.collectionName) [\(bar)] \(op.progressDone)/\(op.progressTotal) \(Int(fraction * 100))% \(elapsed)"
+    }
+}
+
+/// Runs an enqueued operation in this process (unless `noWait`), shows progress, prints the outcome.
+/// A failed or cancelled operation exits with 1.
+func runInForeground(_ op: OperationRecord, manager: CollectionManager, settings: WorkerSettings, noWait: Bool, json: Bool) throws {
+    if noWait {
+        emit(json ? op.json.jsonText : "queued \(op.type.rawValue) operation \(op.id) on '\(op.collectionName)'; `switchyard worker --store DIR` runs it")
+        return
+    }
+    let worker = Worker(manager: manager, options: try settings.options())
+    let display = ProgressDisplay()
+    let final = try worker.runOperation(op.id) { display.update($0) }
+    display.finish()
+    let metrics = try manager.metrics(of: final.id)
+    if json {
+        var o = final.json.objectValue ?? [:]
+        o["metrics"] = metricsJSON(metrics)
+        emit(JSONValue.object(o).jsonText)
+    } else {
+        emit(summary(of: final, metrics: metrics))
+    }
+    if final.status != .completed {
+        throw CLIFailure(message: "operation \(final.id) \(final.status.rawValue): \(final.error ?? "no error recorded")", exitCode: 1)
+    }
+}
+
+/// A person's summary of a finished operation.
+func summary(of op: OperationRecord, metrics: [OperationMetric]) -> String {
+    var lines = ["\(op.type.rawValue) \(op.collectionName): \(op.status.rawValue) (operation \(op.id), attempts \(op.attempts))"]
+    if let r = op.result {
+        let parts = r.keys.sorted().compactMap { k -> String? in
+            guard let v = r[k], case .int(let n) = v else { return nil }
+            return "\(k.replacingOccurrences(of: "_", with: " ")) \(n)"
+        }
+        if !parts.isEmpty { lines.append("  " + parts.joined(separator: ", ")) }
+        if let issues = r["source_issues"]?.arrayValue, !issues.isEmpty {
+            lines.append("  source problems (\(issues.count) shown):")
+            for i in issues { lines.append("    \(i.stringValue ?? "")") }
+        }
+    }
+    let last = metrics.filter { $0.attempt == op.attempts }
+    let byName = Dictionary(last.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
+    if let d = byName["duration_seconds"] {
+        var t = String(format: "  %.2f s", d)
+        if let v = byName["vectors_written"], v > 0, d > 0 { t += String(format: ", %.0f chunks/s", v / d) }
+        let stages = byName.keys.filter { $0.hasPrefix("stage_") }.sorted().map {
+            String(format: "%@ %.2f s", String($0.dropFirst(6).dropLast(8)), byName[$0]!)
+        }
+        if !stages.isEmpty { t += " (" + stages.joined(separator: ", ") + ")" }
+        lines.append(t)
+    }
+    if let e = op.error, op.status != .completed { lines.append("  error: \(e)") }
+    return lines.joined(separator: "\n")
+}

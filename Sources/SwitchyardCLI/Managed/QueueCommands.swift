@@ -1,0 +1,185 @@
+import ArgumentParser
+import Foundation
+import Switchyard
+
+struct WorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run queued operations (resuming interrupted ones) until stopped, or until the queue is empty with --until-idle.")
+    @OptionGroup var location: ManagedLocation
+    @Option(help: "Operations run at once (on different collections).") var concurrency: Int = 1
+    @Flag(help: "Exit when no operation is pending or processing.") var untilIdle = false
+    @OptionGroup var settings: WorkerSettings
+
+    func run() throws {
+        guard concurrency >= 1 else { throw CLIFailure(message: "--concurrency must be at least 1, got \(concurrency)") }
+        let manager = try location.open(create: true)
+        var options = try settings.options()
+        options.concurrency = concurrency
+        let worker = Worker(manager: manager, options: options)
+        note("worker \(options.name) on \(location.store) (concurrency \(concurrency))")
+        let summary: Worker.Summary
+        if untilIdle {
+            summary = try worker.runUntilIdle()
+        } else {
+            SignalFlag.install()
+            summary = try worker.run(until: { SignalFlag.raised })
+        }
+        let finished = OperationStatus.allCases.compactMap { s in summary.finished[s].map { "\(s.rawValue) \($0)" } }
+        var line = "worker done: " + (finished.isEmpty ? "no operations run" : finished.joined(separator: ", "))
+        if summary.retries > 0 { line += ", \(summary.retries) retries" }
+        let r = summary.recovered
+        if !r.failedWorkerLost.isEmpty { line += ", \(r.failedWorkerLost.count) failed (worker lost)" }
+        if !r.cancelled.isEmpty { line += ", \(r.cancelled.count) cancelled by recovery" }
+        if r.releasedReservations > 0 { line += ", \(r.releasedReservations) reservations released" }
+        emit(line)
+    }
+}
+
+/// SIGINT / SIGTERM ask a long-running worker to stop after its running attempts.
+enum SignalFlag {
+    nonisolated(unsafe) private static var flag: sig_atomic_t = 0
+    static var raised: Bool { flag != 0 }
+    static func install() {
+        signal(SIGINT) { _ in SignalFlag.flag = 1 }
+        signal(SIGTERM) { _ in SignalFlag.flag = 1 }
+    }
+}
+
+struct OpsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ops", abstract: "List, show and cancel operations.", subcommands: [List.self, Show.self, Cancel.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List operations, newest first.")
+        @OptionGroup var location: ManagedLocation
+        @Option(help: "Only this collection's.") var collection: String?
+        @Option(help: "Only this status (pending, processing, completed, failed, cancelled).") var status: String?
+        @Option(help: "At most this many.") var limit: Int = 50
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            var s: OperationStatus?
+            if let status {
+                guard let parsed = OperationStatus(rawValue: status) else {
+                    throw CLIFailure(message: "unknown status '\(status)': use \(OperationStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                s = parsed
+            }
+            guard limit >= 0 else { throw CLIFailure(message: "--limit must not be negative, got \(limit)") }
+            let ops = try location.open().operations(collection: collection, status: s, limit: limit)
+            if json { emit(JSONValue.object(["operations": .array(ops.map(\.json))]).jsonText); return }
+            if ops.isEmpty { emit("no operations") }
+            for op in ops { emit(op.line) }
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one operation with its progress, result and metrics.")
+        @OptionGroup var location: ManagedLocation
+        @Argument(help: "The operation id (or a unique prefix of 8+ characters).") var id: String
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            let manager = try location.open()
+            let op = try manager.operation(id)
+            let metrics = try manager.metrics(of: op.id)
+            if json {
+                var o = op.json.objectValue ?? [:]
+                o["metrics"] = metricsJSON(metrics)
+                emit(JSONValue.object(o).jsonText)
+                return
+            }
+            emit(op.line)
+            emit("  config: \(JSONValue.object(op.config).jsonText)")
+            if let cp = op.checkpoint { emit("  checkpoint: \(JSONValue.object(cp).jsonText)") }
+            emit(summary(of: op, metrics: metrics))
+        }
+    }
+
+    struct Cancel: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Cancel a pending or processing operation.")
+        @OptionGroup var location: ManagedLocation
+        @Argument(help: "The operation id (or a unique prefix of 8+ characters).") var id: String
+        @Option(help: "Who asks.") var user: String?
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            let op = try location.open().cancel(id, user: currentUser(user))
+            if json { emit(op.json.jsonText); return }
+            emit(op.status == .cancelled ? "cancelled \(op.id)" : "asked \(op.id) to stop; its worker ends it at the next batch")
+        }
+    }
+}
+
+struct AuditCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "audit", abstract: "Show a collection's audit trail, oldest first.")
+    @OptionGroup var location: ManagedLocation
+    @Option(help: "The collection's name (deleted collections' trails stay readable).") var collection: String
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let entries = try location.open().audit(collection: collection)
+        if json { emit(JSONValue.object(["entries": .array(entries.map(\.json))]).jsonText); return }
+        if entries.isEmpty { emit("no audit entries for '\(collection)'") }
+        let f = ISO8601DateFormatter()
+        for e in entries {
+            emit("\(f.string(from: e.createdAt))  \(e.action)  by \(e.user)\(e.operationID.map { "  op \($0)" } ?? "")  \(JSONValue.object(e.details).jsonText)")
+        }
+    }
+}
+
+struct LimitsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "limits", abstract: "Show or set an owner's quotas.", subcommands: [Show.self, Set.self])
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show an owner's limits, usage and active reservations.")
+        @OptionGroup var location: ManagedLocation
+        @Option(help: "The owner (default: the user).") var owner: String?
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            let manager = try location.open()
+            let who = currentUser(owner)
+            let limits = try manager.limits(owner: who)
+            let usage = try manager.usage(owner: who)
+            let reservations = try manager.reservations().filter { $0.owner == who }
+            if json {
+                emit(JSONValue.object(["limits": limits.json, "usage": usage.json, "reservations": .array(reservations.map(\.json))]).jsonText)
+                return
+            }
+            emit("owner \(who)")
+            emit("  collections  \(usage.collections) of \(limits.maxCollections)")
+            emit("  documents    \(usage.documents) of \(limits.maxDocuments)")
+            emit("  storage      \(usage.storageBytes) of \(limits.maxStorageBytes) bytes (\(usage.reservedBytes) reserved)")
+            emit("  operations   \(usage.operationsLastHour) in the last hour, of \(limits.maxOperationsPerHour)")
+            for r in reservations { emit("  reservation \(r.id): \(r.bytes) bytes for \(r.purpose)") }
+        }
+    }
+
+    struct Set: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Set an owner's limits (the others keep their values).")
+        @OptionGroup var location: ManagedLocation
+        @Option(help: "The owner (default: the user).") var owner: String?
+        @Option var maxCollections: Int?
+        @Option var maxDocuments: Int?
+        @Option var maxStorageBytes: Int?
+        @Option var maxOperationsPerHour: Int?
+
+        func run() throws {
+            guard maxCollections != nil || maxDocuments != nil || maxStorageBytes != nil || maxOperationsPerHour != nil else {
+                throw CLIFailure(message: "limits set needs at least one of --max-collections, --max-documents, --max-storage-bytes, --max-operations-per-hour")
+            }
+            let manager = try location.open(create: true)
+            let who = currentUser(owner)
+            var l = try manager.limits(owner: who)
+            if let v = maxCollections { l.maxCollections = v }
+            if let v = maxDocuments { l.maxDocuments = v }
+            if let v = maxStorageBytes { l.maxStorageBytes = v }
+            if let v = maxOperationsPerHour { l.maxOperationsPerHour = v }
+            try manager.setLimits(l)
+            emit("limits of \(who): \(l.json.jsonText)")
+        }
+    }
+}
