@@ -107,7 +107,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OperationsTests",
-            dependencies: ["Operations", "_SwitchyardTestSupport"],
+            dependencies: ["Operations", "_SwitchyardTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSettings
         ),
         .testTarget(

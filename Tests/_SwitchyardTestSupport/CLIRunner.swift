@@ -47,11 +47,15 @@ public enum CLI {
     }
 
     /// Starts `switchyard args…` with standard output going to `outputFile`; the caller waits or kills.
-    public static func start(_ args: [String], outputFile: String, errorFile: String? = nil) throws -> Process {
+    public static func start(_ args: [String], outputFile: String, errorFile: String? = nil,
+                             environment: [String: String] = [:]) throws -> Process {
         FileManager.default.createFile(atPath: outputFile, contents: nil)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = args
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        p.environment = env
         p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outputFile))
         if let errorFile {
             FileManager.default.createFile(atPath: errorFile, contents: nil)

@@ -39,9 +39,9 @@ public enum AuditSanitizer {
     public static func mask(_ text: String) -> String {
         var s = text
         s = s.replacing(emailPattern, with: "[email]")
-        s = s.replacing(homePattern) { m in "~" }
-        if let home = currentHome, home.count > 1, s.contains(home) {
-            s = s.replacingOccurrences(of: home, with: "~")
+        s = s.replacing(homePattern) { _ in "~" }
+        if let home = currentHome, s.contains(home) {
+            s = maskComponent(home, in: s)
         }
         return s
     }
@@ -50,6 +50,20 @@ public enum AuditSanitizer {
     nonisolated(unsafe) private static let emailPattern = #/[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}/#
     // `/home/<user>`, `/Users/<user>`, `/root` — each only as a whole path component.
     nonisolated(unsafe) private static let homePattern = #/(/home/[^/\s"']+|/Users/[^/\s"']+|/root)(?=/|$|[\s"'])/#
+
+    /// `text` with `prefix` replaced by `~` wherever it stands as whole path components.
+    private static func maskComponent(_ prefix: String, in text: String) -> String {
+        var out = ""
+        var rest = Substring(text)
+        while let r = rest.range(of: prefix) {
+            let after = rest[r.upperBound...].first
+            let whole = after == nil || after == "/" || after!.isWhitespace || after == "\"" || after == "'"
+            out += rest[..<r.lowerBound]
+            out += whole ? "~" : String(rest[r])
+            rest = rest[r.upperBound...]
+        }
+        return out + rest
+    }
 
     private static let currentHome: String? = {
         let h = ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()

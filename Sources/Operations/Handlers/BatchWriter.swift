@@ -52,6 +52,7 @@ struct BatchWriter {
             try context.ensureActive()
             try context.faults.hit("ingest.embed")
             let vectors = try context.timed("embed") { () throws(OperationsError) in try embed(texts) }
+            try context.ensureActive()
             var points: [Point] = []
             points.reserveCapacity(vectors.count)
             for (i, p) in pending.enumerated() {

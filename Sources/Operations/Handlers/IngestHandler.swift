@@ -181,48 +181,55 @@ struct IngestHandler: OperationHandler {
                 """, arguments: [c.id, source.path, source.kind.rawValue, now])
             let sourceID = try Int64.fetchOne(db, sql: "SELECT id FROM collection_sources WHERE collection_id = ? AND source_path = ?",
                                               arguments: [c.id, source.path])!
-            struct Known { var id: Int64; var sourceID: Int64?; var name: String; var status: DocumentStatus }
+            struct Known { var id: Int64; var sourceID: Int64?; var name: String; var hash: String; var status: DocumentStatus }
             var byHash: [String: Known] = [:]
             var liveByName: [String: [Known]] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT id, source_id, name, status, content_hash FROM documents WHERE collection_id = ?", arguments: [c.id]) {
-                let k = Known(id: row["id"], sourceID: row["source_id"], name: row["name"], status: DocumentStatus(rawValue: row["status"]) ?? .failed)
-                byHash[row["content_hash"]] = k
+                let k = Known(id: row["id"], sourceID: row["source_id"], name: row["name"], hash: row["content_hash"],
+                              status: DocumentStatus(rawValue: row["status"]) ?? .failed)
+                byHash[k.hash] = k
                 if k.sourceID == sourceID && k.status != .deleted { liveByName[k.name, default: []].append(k) }
             }
-            let scannedNames = Set(scan.documents.map(\.id))
+            var scannedHash: [String: String] = [:]
+            for doc in scan.documents where scannedHash[doc.id] == nil { scannedHash[doc.id] = doc.contentHash }
             var plan = SourcePlan()
             var seen = Set<String>()
+            var moved = Set<Int64>()
             var newDocuments: [SourceDocument] = []
             for doc in scan.documents {
                 let path = Self.path(of: doc, kind: source.kind)
                 guard seen.insert(doc.contentHash).inserted else { plan.counts.duplicates += 1; continue }
-                // A changed file: documents of this name with other content are replaced once it is done.
-                for old in liveByName[doc.id] ?? [] where byHash[doc.contentHash]?.id != old.id && old.status == .completed {
-                    plan.replaced.append(old.id)
-                }
-                if let known = byHash[doc.contentHash] {
-                    switch known.status {
-                    case .completed:
-                        if known.sourceID == sourceID && known.name == doc.id {
-                            plan.counts.unchanged += 1
-                        } else if known.sourceID == sourceID && !scannedNames.contains(known.name) {
-                            try db.execute(sql: "UPDATE documents SET name = ?, file_path = ?, updated_at = ? WHERE id = ?",
-                                           arguments: [doc.id, path, now, known.id])
-                            plan.renamed.append((known.id, path))
-                            plan.counts.renamed += 1
-                        } else {
-                            plan.counts.duplicates += 1
-                        }
-                    case .pending, .processing, .failed, .deleted:
-                        if known.status == .deleted { plan.counts.readded += 1 } else { plan.counts.resumed += 1 }
-                        try db.execute(sql: """
-                            UPDATE documents SET source_id = ?, name = ?, file_path = ?, size_bytes = ?, status = 'pending', error = NULL,
-                                updated_at = ? WHERE id = ?
-                            """, arguments: [sourceID, doc.id, path, doc.size, now, known.id])
-                        plan.toProcess.append(PendingDocument(id: known.id, name: doc.id, path: path, text: doc.fullText, size: doc.size))
+                guard let known = byHash[doc.contentHash] else { newDocuments.append(doc); continue }
+                switch known.status {
+                case .completed:
+                    if known.sourceID == sourceID && known.name == doc.id {
+                        plan.counts.unchanged += 1
+                    } else if known.sourceID == sourceID && scannedHash[known.name] != doc.contentHash {
+                        // Its old name no longer holds this content (moved, or changed while a copy
+                        // remains): the document follows its content to the new name.
+                        try db.execute(sql: "UPDATE documents SET name = ?, file_path = ?, updated_at = ? WHERE id = ?",
+                                       arguments: [doc.id, path, now, known.id])
+                        plan.renamed.append((known.id, path))
+                        moved.insert(known.id)
+                        plan.counts.renamed += 1
+                    } else {
+                        plan.counts.duplicates += 1
                     }
-                } else {
-                    newDocuments.append(doc)
+                case .pending, .processing, .failed, .deleted:
+                    if known.status == .deleted { plan.counts.readded += 1 } else { plan.counts.resumed += 1 }
+                    try db.execute(sql: """
+                        UPDATE documents SET source_id = ?, name = ?, file_path = ?, size_bytes = ?, status = 'pending', error = NULL,
+                            updated_at = ? WHERE id = ?
+                        """, arguments: [sourceID, doc.id, path, doc.size, now, known.id])
+                    plan.toProcess.append(PendingDocument(id: known.id, name: doc.id, path: path, text: doc.fullText, size: doc.size))
+                }
+            }
+            // Changed files: live documents whose name now holds other content are replaced once the new
+            // content is indexed (unless the document moved to another name above).
+            for (name, docs) in liveByName {
+                guard let current = scannedHash[name] else { continue }
+                for old in docs where old.status == .completed && old.hash != current && !moved.contains(old.id) {
+                    plan.replaced.append(old.id)
                 }
             }
             try checkQuota(db, collection: c, adding: newDocuments)

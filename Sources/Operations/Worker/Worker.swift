@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Synchronization
 import SwitchyardJSON
 
@@ -113,6 +114,9 @@ public final class Worker: Sendable {
             for (id, r) in running where now - r.context.started > options.hardTimeLimit {
                 abandon(r.context)
                 running[id] = nil
+            }
+            if !running.isEmpty, let asked = try? manager.cancelRequests(among: Array(running.keys)) {
+                for id in asked { running[id]?.context.requestCancel() }
             }
             if now - lastHeartbeat >= heartbeatEvery {
                 lastHeartbeat = now
@@ -242,6 +246,14 @@ public final class Worker: Sendable {
 }
 
 extension CollectionManager {
+    /// Which of these processing operations were asked to cancel.
+    func cancelRequests(among ids: [String]) throws(OperationsError) -> [String] {
+        try read("reading cancel requests") { db in
+            try String.fetchAll(db, sql: "SELECT id FROM operations WHERE cancel_requested = 1 AND status = 'processing' AND id IN (\(ids.map { _ in "?" }.joined(separator: ",")))",
+                                arguments: StatementArguments(ids))
+        }
+    }
+
     func collection(id: String) throws(OperationsError) -> ManagedCollection {
         try read("reading collection \(id)") { db in try Self.collection(db, id: id) }
     }
