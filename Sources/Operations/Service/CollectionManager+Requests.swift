@@ -37,6 +37,10 @@ extension CollectionManager {
         guard Set(resolved.map(\.path)).count == resolved.count else {
             throw OperationsError(.invalidInput, "the same source is given twice for collection '\(spec.name)'")
         }
+        let exists = try read("checking the name '\(spec.name)'") { db in
+            try Row.fetchOne(db, sql: "SELECT 1 FROM collections WHERE name = ?", arguments: [spec.name]) != nil
+        }
+        if exists { throw OperationsError(.conflict, "collection '\(spec.name)' already exists") }
         let taken: Bool = try Self.guarded("checking the name '\(spec.name)'") {
             try vectors.collectionExists(spec.name) || vectors.aliases().contains { $0.alias == spec.name }
         }
