@@ -4,7 +4,7 @@ import Switchyard
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Benchmarks whose figures compare with other engines.", subcommands: [Search.self, Embed.self])
+        commandName: "bench", abstract: "Benchmarks whose figures compare with other engines.", subcommands: [Search.self, Embed.self, Append.self])
 
     struct Search: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -48,6 +48,39 @@ struct BenchCommand: ParsableCommand {
                     recall@\(r.k): \(r.recallAtK.map { String(format: "%.4f", $0) } ?? "n/a (no --gt)")
                     memory: \(String(format: "%.1f", r.rssMB)) MB resident (peak \(String(format: "%.1f", r.peakRSSMB)) MB, \(String(format: "%.1f", r.baseRSSMB)) MB before the store opened), disk \(String(format: "%.1f", r.diskMB)) MB
                     """)
+            }
+        }
+    }
+}
+
+extension BenchCommand {
+    struct Append: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Time an APPEND end to end (durable) on a fresh store: chunks per second and where the time goes.")
+        @Option(help: "The source to append (default: the bundled wordnet-defs dataset).") var source: String?
+        @Option(help: "Embedder spec.") var embedder: String = "hash-v2"
+        @Option(help: "Runs, each on a fresh store.") var repeats: Int = 3
+        @Option(help: "SQLite synchronous level: full or normal.") var sync: String = "full"
+        @Flag(help: "Print one JSON object per run.") var json = false
+
+        func run() throws {
+            guard repeats >= 1 else { throw CLIFailure(message: "--repeats must be at least 1, got \(repeats)") }
+            guard let s = Store.Options.Sync(rawValue: sync.uppercased()) else { throw CLIFailure(message: "--sync must be full or normal") }
+            let path = try source ?? DatasetCatalog(root: DatasetCatalog.defaultRoot).path(of: "wordnet-defs")
+            var c = AppendBenchmark.Configuration(source: path, embedder: embedder)
+            c.synchronous = s
+            for i in 1...repeats {
+                let r = try AppendBenchmark.run(c)
+                if json {
+                    var o = r.json.objectValue ?? [:]
+                    o["run"] = .int(Int64(i))
+                    o["embedder"] = .string(embedder)
+                    emit(JSONValue.object(o).jsonText)
+                } else {
+                    let stages = r.stages.sorted { $0.key < $1.key }.map { String(format: "%@ %.3f s", $0.key, $0.value) }.joined(separator: ", ")
+                    emit(String(format: "run %d: %d documents, %d chunks in %.3f s = %.0f chunks/s (%@; cpu %.2f s user, %.2f s system)",
+                                i, r.documents, r.chunks, r.seconds, r.chunksPerSecond, stages, r.cpuUserSeconds, r.cpuSystemSeconds))
+                }
             }
         }
     }
