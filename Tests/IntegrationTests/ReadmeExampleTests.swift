@@ -35,6 +35,23 @@ struct ReadmeExampleTests {
     }
 }
 
+extension ReadmeExampleTests {
+    @Test("the managed-collections example runs as written")
+    func managedExample() async throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        try await withTemporaryDirectoryAsync { dir in
+            let manager = try CollectionManager(store: try Store.open(at: dir.appending("my-store")))
+            let (_, op) = try manager.createCollection(CollectionSpec(name: "defs", embedder: "hash-v2"),
+                                                       sources: [root + "/Datasets/wordnet-defs"])
+            try Worker(manager: manager).runUntilIdle()
+            #expect(try manager.operation(op.id).status == .completed)
+            let queryVector = try await Embedders.make(spec: "hash-v2").embed(["a large body of water"])[0]
+            let hits = try manager.store.search("defs", SearchRequest(vector: queryVector, limit: 5, withPayload: true))
+            #expect(hits.count == 5 && hits.allSatisfy { $0.payload?["text"] != nil })
+        }
+    }
+}
+
 /// `withTemporaryDirectory` for async bodies.
 func withTemporaryDirectoryAsync<T>(_ body: (TemporaryDirectory) async throws -> T) async throws -> T {
     let dir = try TemporaryDirectory()

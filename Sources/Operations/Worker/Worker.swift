@@ -70,12 +70,14 @@ public final class Worker: Sendable {
 
     /// Runs until no operation is pending or processing anywhere in the store (waiting for other
     /// workers' leases and for retry delays).
+    @discardableResult
     public func runUntilIdle() throws(OperationsError) -> Summary {
         try loop(only: nil, stop: { false }, onProgress: nil)
         return summary.withLock { $0 }
     }
 
     /// Runs until `stop` returns true (checked every poll interval); running attempts are finished first.
+    @discardableResult
     public func run(until stop: @escaping @Sendable () -> Bool) throws(OperationsError) -> Summary {
         try loop(only: nil, stop: stop, onProgress: nil, untilIdle: false)
         return summary.withLock { $0 }

@@ -9,6 +9,7 @@ struct WorkerCommand: ParsableCommand {
     @OptionGroup var location: ManagedLocation
     @Option(help: "Operations run at once (on different collections).") var concurrency: Int = 1
     @Flag(help: "Exit when no operation is pending or processing.") var untilIdle = false
+    @Flag(help: "Print the summary as JSON.") var json = false
     @OptionGroup var settings: WorkerSettings
 
     func run() throws {
@@ -24,6 +25,18 @@ struct WorkerCommand: ParsableCommand {
         } else {
             SignalFlag.install()
             summary = try worker.run(until: { SignalFlag.raised })
+        }
+        if json {
+            let r = summary.recovered
+            emit(JSONValue.object([
+                "worker": .string(options.name),
+                "finished": .object(Dictionary(uniqueKeysWithValues: summary.finished.map { ($0.key.rawValue, JSONValue.int(Int64($0.value))) })),
+                "retries": .int(Int64(summary.retries)),
+                "recovered_failed": .array(r.failedWorkerLost.map { .string($0) }),
+                "recovered_cancelled": .array(r.cancelled.map { .string($0) }),
+                "reservations_released": .int(Int64(r.releasedReservations)),
+            ]).jsonText)
+            return
         }
         let finished = OperationStatus.allCases.compactMap { s in summary.finished[s].map { "\(s.rawValue) \($0)" } }
         var line = "worker done: " + (finished.isEmpty ? "no operations run" : finished.joined(separator: ", "))
