@@ -92,30 +92,9 @@ struct BatchWriter {
     private func embed(_ texts: [String]) throws(OperationsError) -> [[Float]] {
         do {
             if let sync = embedder as? any SynchronousEmbedder { return try sync.embedSynchronously(texts) }
-            return try AsyncBridge.wait { [embedder, texts] in try await embedder.embed(texts) }
+            return try runBlocking { [embedder, texts] in try await embedder.embed(texts) }
         } catch {
             throw CollectionManager.classify(error, doing: "embedding \(texts.count) chunks with \(embedder.identifier)")
         }
-    }
-}
-
-/// Waits on the calling (worker) thread for async work.
-enum AsyncBridge {
-    static func wait<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
-        let box = ResultBox<T>()
-        let done = DispatchSemaphore(value: 0)
-        Task.detached {
-            do { box.set(.success(try await body())) } catch { box.set(.failure(error)) }
-            done.signal()
-        }
-        done.wait()
-        return try box.get()
-    }
-
-    private final class ResultBox<T: Sendable>: @unchecked Sendable {
-        // Written once by the task before the semaphore is signalled; read after the wait.
-        private var result: Result<T, any Error>?
-        func set(_ r: Result<T, any Error>) { result = r }
-        func get() throws -> T { try result!.get() }
     }
 }

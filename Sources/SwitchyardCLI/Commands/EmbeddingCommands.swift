@@ -2,27 +2,6 @@ import ArgumentParser
 import Foundation
 import Switchyard
 
-/// Runs async library work from a synchronous command (the CLI's main thread is not a Swift
-/// concurrency executor, so blocking it on a semaphore is safe).
-func runBlocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
-    let box = ResultBox<T>()
-    let done = DispatchSemaphore(value: 0)
-    Task.detached {
-        do { box.set(.success(try await body())) } catch { box.set(.failure(error)) }
-        done.signal()
-    }
-    done.wait()
-    return try box.get()
-}
-
-final class ResultBox<T: Sendable>: @unchecked Sendable {
-    // @unchecked: written once by the task before the semaphore is signalled, read after the wait.
-    private var result: Result<T, any Error>?
-    func set(_ r: Result<T, any Error>) { result = r }
-    func get() throws -> T { try result!.get() }
-}
-
-
 struct EmbedCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "embed", abstract: "Embed a text with an embedder spec (for debugging embedders).")
