@@ -69,8 +69,19 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "Reindex",
+            dependencies: [
+                "Operations",
+                "VectorStore",
+                "Embedding",
+                "SwitchyardJSON",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "Switchyard",
-            dependencies: ["VectorMath", "VectorStore", "Embedding", "Operations"],
+            dependencies: ["VectorMath", "VectorStore", "Embedding", "Operations", "Reindex"],
             swiftSettings: strictSettings
         ),
         .executableTarget(

@@ -19,6 +19,8 @@ public struct OperationsError: Error, CustomStringConvertible, Equatable, Sendab
         case cancelled
         /// A time limit ran out.
         case timeLimit
+        /// A check refused the result (a reindex's validation); never retried.
+        case rejected
         /// This attempt no longer owns the operation (its lease was taken over or it was abandoned).
         case leaseLost
     }

@@ -2,3 +2,4 @@
 @_exported import VectorStore
 @_exported import Embedding
 @_exported import Operations
+@_exported import Reindex

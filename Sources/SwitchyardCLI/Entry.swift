@@ -9,6 +9,7 @@ struct SwitchyardCommand: ParsableCommand {
         commandName: "switchyard",
         abstract: "An embedded Qdrant stand-in and blue-green reindex harness.",
         subcommands: [DemoCommand.self, ManagedCollectionsCommand.self, IndexCommand.self, AppendCommand.self, RemoveSourceCommand.self,
+                      ReindexCommand.self, RollbackCommand.self, CompareCommand.self, SearchCommand.self,
                       WorkerCommand.self, OpsCommand.self, AuditCommand.self, LimitsCommand.self, StoreCommand.self, EmbedCommand.self, DatasetsCommand.self, BenchCommand.self, DebugCommand.self]
     )
 

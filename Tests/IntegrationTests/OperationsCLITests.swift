@@ -153,6 +153,15 @@ struct OperationsCLITests {
         (["worker", "--concurrency", "0"], "--concurrency must be at least 1"),
         (["worker", "--until-idle", "--lease-seconds", "0"], "--lease-seconds"),
         (["collections", "show", "--collection", "nope"], "no managed collection named 'nope'"),
+        (["index", "--collection", "new", "--source", "MINI", "--lease-seconds", "0"], "--lease-seconds"),
+        (["append", "--collection", "docs", "--source", "MINI", "--max-retries", "5000"], "--max-retries"),
+        (["remove-source", "--collection", "docs", "--source", "MINI", "--hard-time-limit", "1e300"], "--hard-time-limit"),
+        (["reindex", "--collection", "docs", "--threshold", "bogus=1"], "unknown threshold 'bogus'"),
+        (["reindex", "--collection", "docs", "--report", "/tmp/x.pdf"], "must end in .json, .md or .html"),
+        (["reindex", "--collection", "docs", "--qrels", "MINI/qrels/test.tsv"], "need a queries file"),
+        (["rollback", "--collection", "docs"], "no kept generation"),
+        (["compare", "--old", "docs", "--new", "nope"], "nope"),
+        (["search", "--collection", "docs"], "exactly one of --text and --vector-file"),
     ] as [([String], String)])
     func badRequests(args: [String], message: String) throws {
         try withTemporaryDirectory { dir in
@@ -166,6 +175,19 @@ struct OperationsCLITests {
             #expect(r.status == 2, "\(full): \(r.stdout) \(r.stderr)")
             #expect(r.stderr.contains(message), "\(full): \(r.stderr)")
             #expect(try Self.snapshot(store) == before)
+        }
+    }
+
+    @Test func commandsNeverCreateAStoreByMistake() throws {
+        try withTemporaryDirectory { dir in
+            let typo = dir.appending("typo")
+            for args in [["worker", "--until-idle"], ["ops", "list"], ["collections", "list"], ["audit", "--collection", "x"]] {
+                let r = try CLI.run(args + ["--store", typo])
+                #expect(r.status == 2 && r.stderr.contains("no store at"), "\(args): \(r.stderr)")
+            }
+            let bad = try CLI.run(["index", "--store", typo, "--collection", "x", "--source", "/does/not/exist"])
+            #expect(bad.status == 2)
+            #expect(!FileManager.default.fileExists(atPath: typo))
         }
     }
 

@@ -125,6 +125,18 @@ struct IngestTests {
         #expect(try h.manager.sources(of: "c").map(\.path) == [small])
     }
 
+    @Test func overlappingSourcesIndexEachDocumentOnce() throws {
+        let h = try Harness()
+        let dir = try h.writeSource("d", ["a.txt": "alpha beta", "sub/b.txt": "gamma delta"])
+        let (_, op) = try h.manager.createCollection(CollectionSpec(name: "c", embedder: "hash-v1"), sources: [dir, dir + "/sub/b.txt"])
+        try h.work()
+        let done = try h.manager.operation(op.id)
+        #expect(done.result?["documents_added"] == .int(2))
+        #expect(done.result?["documents_duplicate"] == .int(1))
+        #expect(done.result?["documents_resumed"] == .int(0))
+        #expect(try h.expectConsistent("c") == (2, 2))
+    }
+
     @Test func sourceProblemsDegradeTheCollection() throws {
         let h = try Harness()
         try h.manager.createCollection(CollectionSpec(name: "tree", embedder: "hash-v1"), sources: [Paths.tree])

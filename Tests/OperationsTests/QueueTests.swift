@@ -23,7 +23,7 @@ struct QueueTests {
         let e1 = #expect(throws: OperationsError.self) { try h.manager.append("c", source: src) }
         #expect(e1?.code == .conflict && e1?.message.contains("not indexed yet") == true)
         let e2 = #expect(throws: OperationsError.self) { try h.manager.removeSource("c", source: src) }
-        #expect(e2?.code == .notFound)  // nothing registered yet
+        #expect(e2?.code == .conflict && e2?.message.contains("is pending") == true)
         let e3 = #expect(throws: OperationsError.self) { try h.manager.deleteCollection("c") }
         #expect(e3?.code == .conflict && e3?.message.contains("already has an active operation") == true)
         try h.work()

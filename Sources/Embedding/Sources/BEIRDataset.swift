@@ -63,7 +63,8 @@ public struct BEIRDataset: Sendable {
         return BEIRDataset(corpus: corpus.documents, queries: queries, qrels: qrels, issues: issues)
     }
 
-    private static func loadQueries(path: String) -> ([BEIRQuery], [SourceIssue]) {
+    /// Reads a BEIR `queries.jsonl` (`_id`, `text`); bad lines become issues.
+    public static func loadQueries(path: String) -> ([BEIRQuery], [SourceIssue]) {
         var queries: [BEIRQuery] = []
         var firstLine: [String: Int] = [:]
         let issues = RecordReader.forEachRecord(path: path) {
@@ -76,7 +77,8 @@ public struct BEIRDataset: Sendable {
         return (queries, issues)
     }
 
-    private static func loadQrels(path: String) -> ([String: [String: Int]], [SourceIssue]) {
+    /// Reads a qrels TSV (`query-id`, `corpus-id`, `score`, with or without header); bad lines become issues.
+    public static func loadQrels(path: String) -> ([String: [String: Int]], [SourceIssue]) {
         var qrels: [String: [String: Int]] = [:]
         var issues: [SourceIssue] = []
         var sawRow = false

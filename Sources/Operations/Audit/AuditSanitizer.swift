@@ -39,7 +39,7 @@ public enum AuditSanitizer {
     public static func mask(_ text: String) -> String {
         var s = text
         s = s.replacing(emailPattern, with: "[email]")
-        s = s.replacing(homePattern) { _ in "~" }
+        s = s.replacing(homePattern) { m in m.output.1 + "~" }
         if let home = currentHome, s.contains(home) {
             s = maskComponent(home, in: s)
         }
@@ -48,8 +48,8 @@ public enum AuditSanitizer {
 
     // `local@domain.tld`
     nonisolated(unsafe) private static let emailPattern = #/[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}/#
-    // `/home/<user>`, `/Users/<user>`, `/root` — each only as a whole path component.
-    nonisolated(unsafe) private static let homePattern = #/(/home/[^/\s"']+|/Users/[^/\s"']+|/root)(?=/|$|[\s"'])/#
+    // `/home/<user>`, `/Users/<user>`, `/root` — each only where a path starts and as whole components.
+    nonisolated(unsafe) private static let homePattern = #/(^|[\s"'=:(,])(?:/home/[^/\s"']+|/Users/[^/\s"']+|/root)(?=/|$|[\s"',)])/#
 
     /// `text` with `prefix` replaced by `~` wherever it stands as whole path components.
     private static func maskComponent(_ prefix: String, in text: String) -> String {
@@ -57,7 +57,9 @@ public enum AuditSanitizer {
         var rest = Substring(text)
         while let r = rest.range(of: prefix) {
             let after = rest[r.upperBound...].first
-            let whole = after == nil || after == "/" || after!.isWhitespace || after == "\"" || after == "'"
+            let before = r.lowerBound == rest.startIndex ? (out.last) : rest[rest.index(before: r.lowerBound)]
+            let starts = before == nil || before!.isWhitespace || "\"'=:(,".contains(before!)
+            let whole = starts && (after == nil || after == "/" || after!.isWhitespace || after == "\"" || after == "'")
             out += rest[..<r.lowerBound]
             out += whole ? "~" : String(rest[r])
             rest = rest[r.upperBound...]

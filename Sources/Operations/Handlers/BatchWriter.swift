@@ -8,21 +8,40 @@ import VectorStore
 /// then mark the documents whose last chunk is written `completed` with the progress (one records
 /// transaction). A crash between the two leaves those documents pending; their points are
 /// overwritten, not duplicated, when the operation is run again.
-struct BatchWriter {
+package struct BatchWriter {
     let context: OperationContext
     let collection: ManagedCollection
     let embedder: any Embedder
     let total: Int
+    /// The physical collection written to (the serving one, or a reindex's staging collection).
+    let target: String
 
     private var texts: [String] = []
     private var pending: [(doc: Int64, chunk: Int, of: Int, path: String)] = []
     /// Documents whose chunks are all in the buffer or written: (id, chunk count).
     private var finishing: [(Int64, Int)] = []
-    private(set) var chunksWritten = 0
-    private(set) var emptyDocuments = 0
+    package private(set) var chunksWritten = 0
+    package private(set) var emptyDocuments = 0
     private var done = 0
 
-    init(context: OperationContext, collection: ManagedCollection, embedder: any Embedder, total: Int) {
+    /// Records documents as done inside the batch's transaction; by default marks them `completed`
+    /// with their chunk counts.
+    let recordDone: @Sendable (Database, [(Int64, Int)]) throws -> Void
+
+    /// The fault-injection point hit after each batch of points is written.
+    let faultPoint: String
+
+    package init(context: OperationContext, collection: ManagedCollection, embedder: any Embedder, total: Int, target: String? = nil,
+                 initialDone: Int = 0, faultPoint: String = "ingest.batch",
+                 recordDone: (@Sendable (Database, [(Int64, Int)]) throws -> Void)? = nil) {
+        self.target = target ?? collection.vectorStoreName
+        self.done = initialDone
+        self.faultPoint = faultPoint
+        self.recordDone = recordDone ?? { db, finished in
+            let now = WallClock.now()
+            let mark = try db.cachedStatement(sql: "UPDATE documents SET status = 'completed', chunk_count = ?, error = NULL, updated_at = ? WHERE id = ?")
+            for (id, chunks) in finished { try mark.execute(arguments: [chunks, now, id]) }
+        }
         self.context = context
         self.collection = collection
         self.embedder = embedder
@@ -30,7 +49,7 @@ struct BatchWriter {
         texts.reserveCapacity(IngestHandler.batchSize)
     }
 
-    mutating func add(_ doc: IngestHandler.PendingDocument, chunks: [Chunk]) throws(OperationsError) {
+    package mutating func add(_ doc: PendingDocument, chunks: [Chunk]) throws(OperationsError) {
         if chunks.isEmpty { emptyDocuments += 1 }
         for chunk in chunks {
             texts.append(chunk.text)
@@ -41,7 +60,7 @@ struct BatchWriter {
         if finishing.count >= IngestHandler.batchSize { try writeBuffered(completing: finishing) }
     }
 
-    mutating func flush() throws(OperationsError) {
+    package mutating func flush() throws(OperationsError) {
         try writeBuffered(completing: finishing)
     }
 
@@ -53,14 +72,14 @@ struct BatchWriter {
             try context.faults.hit("ingest.embed")
             let vectors = try context.timed("embed") { () throws(OperationsError) in try embed(texts) }
             try context.ensureActive()
+            let target = self.target
             var points: [Point] = []
             points.reserveCapacity(vectors.count)
             for (i, p) in pending.enumerated() {
                 points.append(Point(id: PointLayout.pointID(documentID: p.doc, chunkIndex: p.chunk), vector: vectors[i],
-                                    payload: PointLayout.payload(collectionID: collection.id, documentID: p.doc, chunkIndex: p.chunk,
+                                    payload: PointLayout.payload(collectionID: collection.id, generation: target, documentID: p.doc, chunkIndex: p.chunk,
                                                                  totalChunks: p.of, path: p.path, text: texts[i])))
             }
-            let target = collection.vectorStoreName
             let backend = context.manager.vectors
             try context.timed("upsert") { () throws(OperationsError) in
                 _ = try CollectionManager.guarded("writing \(points.count) points to '\(target)'") { try backend.upsert(target, points: points) }
@@ -69,7 +88,7 @@ struct BatchWriter {
             context.count(vectors: points.count)
             texts.removeAll(keepingCapacity: true)
             pending.removeAll(keepingCapacity: true)
-            try context.faults.hit("ingest.batch")
+            try context.faults.hit(faultPoint)
         }
         guard !completing.isEmpty else { return }
         let op = context.operation
@@ -79,9 +98,7 @@ struct BatchWriter {
         let total = total
         try context.timed("commit") { () throws(OperationsError) in
             try context.manager.fenced("marking \(finished.count) documents done", operationID: op.id, taskID: context.taskID) { db in
-                let now = WallClock.now()
-                let mark = try db.cachedStatement(sql: "UPDATE documents SET status = 'completed', chunk_count = ?, error = NULL, updated_at = ? WHERE id = ?")
-                for (id, chunks) in finished { try mark.execute(arguments: [chunks, now, id]) }
+                try recordDone(db, finished)
                 try db.execute(sql: "UPDATE operations SET progress_done = ?, progress_total = ? WHERE id = ?", arguments: [progress, total, op.id])
             }
         }

@@ -41,23 +41,32 @@ struct IngestHandler: OperationHandler {
 
         var summary = IngestSummary()
         var plans: [SourcePlan] = []
+        var planned = Set<Int64>()
         for source in sources {
             try context.ensureActive()
             let scan: SourceScan
             do { scan = try context.timed("parse") { () throws(EmbeddingError) in try TextSource(kind: source.kind, path: source.path).scan() } } catch {
                 throw OperationsError(.invalidInput, error.message)
             }
-            let plan = try context.timed("commit") { () throws(OperationsError) in try register(scan, source: source, collection: c, context: context) }
+            let plan = try context.timed("commit") { () throws(OperationsError) in
+                try register(scan, source: source, collection: c, planned: planned, context: context)
+            }
+            planned.formUnion(plan.toProcess.map(\.id))
             summary.add(plan.counts)
             summary.issues += scan.issues.map(\.description)
             plans.append(plan)
         }
+        // Moved documents: their payloads' path first, then the record (so a retry still sees the move).
         for plan in plans where !plan.renamed.isEmpty {
-            for (docID, path) in plan.renamed {
+            for move in plan.renamed {
                 try context.ensureActive()
-                _ = try CollectionManager.guarded("updating the path of document \(docID)") {
-                    try manager.vectors.updatePayload(c.vectorStoreName, .merge(["path": .string(path)]), ids: nil,
-                                                      filter: Filter(must: [.field(key: try PayloadPath("doc_id"), FieldCondition(match: .value(.int(docID))))]))
+                _ = try CollectionManager.guarded("updating the path of document \(move.id)") {
+                    try manager.vectors.updatePayload(c.vectorStoreName, .merge(["path": .string(move.path)]), ids: nil,
+                                                      filter: Filter(must: [.field(key: try PayloadPath("doc_id"), FieldCondition(match: .value(.int(move.id))))]))
+                }
+                try manager.fenced("recording the move of document \(move.id)", operationID: op.id, taskID: context.taskID) { db in
+                    try db.execute(sql: "UPDATE documents SET name = ?, file_path = ?, updated_at = ? WHERE id = ?",
+                                   arguments: [move.name, move.path, WallClock.now(), move.id])
                 }
             }
         }
@@ -76,16 +85,17 @@ struct IngestHandler: OperationHandler {
         summary.chunks = writer.chunksWritten
         summary.emptyDocuments = writer.emptyDocuments
 
-        // Changed files: their new content is indexed; now retire the old documents and their chunks.
+        // Changed files: their new content is indexed; now retire the old documents (first, so no
+        // `completed` document is ever left without its points) and delete their chunks.
         for plan in plans where !plan.replaced.isEmpty {
             try context.ensureActive()
-            try context.timed("upsert") { () throws(OperationsError) in
-                try PointLayout.deletePoints(of: plan.replaced, in: c.vectorStoreName, vectors: manager.vectors, between: context.ensureActive)
-            }
             try manager.fenced("retiring replaced documents", operationID: op.id, taskID: context.taskID) { db in
                 for id in plan.replaced {
                     try db.execute(sql: "UPDATE documents SET status = 'deleted', updated_at = ? WHERE id = ?", arguments: [WallClock.now(), id])
                 }
+            }
+            try context.timed("upsert") { () throws(OperationsError) in
+                try PointLayout.deletePoints(of: plan.replaced, in: c.vectorStoreName, vectors: manager.vectors, between: context.ensureActive)
             }
         }
         try context.faults.hit("ingest.finish")
@@ -97,15 +107,10 @@ struct IngestHandler: OperationHandler {
         }
     }
 
-    /// Removes the points of documents left unfinished, so a failed or cancelled operation leaves only
-    /// whole documents searchable (the unfinished ones stay `pending` and a later APPEND completes them).
+    /// Removes the points of this operation's unfinished documents, so a failed or cancelled operation
+    /// leaves only whole documents searchable (they stay `pending`; a later APPEND completes them).
     func rollBack(_ context: OperationContext) {
-        guard let c = context.collection else { return }
-        let ids = (try? context.manager.read("listing unfinished documents") { db in
-            try Int64.fetchAll(db, sql: "SELECT id FROM documents WHERE collection_id = ? AND status IN ('pending', 'processing')", arguments: [c.id])
-        }) ?? []
-        guard !ids.isEmpty, (try? context.manager.vectors.collectionExists(c.vectorStoreName)) == true else { return }
-        _ = try? PointLayout.deletePoints(of: ids, in: c.vectorStoreName, vectors: context.manager.vectors)
+        context.manager.deletePointsOfUnfinishedDocuments(operationID: context.operation.id)
     }
 
     // MARK: - Steps
@@ -155,23 +160,16 @@ struct IngestHandler: OperationHandler {
         }
     }
 
-    struct PendingDocument {
-        var id: Int64
-        var name: String
-        var path: String
-        var text: String
-        var size: Int
-    }
-
     struct SourcePlan {
         var toProcess: [PendingDocument] = []
-        var renamed: [(Int64, String)] = []
+        var renamed: [(id: Int64, name: String, path: String)] = []
         var replaced: [Int64] = []
         var counts = IngestSummary()
     }
 
     /// Registers the scanned documents in one transaction (fenced) and plans the work.
-    private func register(_ scan: SourceScan, source: Source, collection c: ManagedCollection, context: OperationContext) throws(OperationsError) -> SourcePlan {
+    private func register(_ scan: SourceScan, source: Source, collection c: ManagedCollection, planned: Set<Int64>,
+                          context: OperationContext) throws(OperationsError) -> SourcePlan {
         let op = context.operation
         return try context.manager.fenced("registering documents of \(source.path)", operationID: op.id, taskID: context.taskID) { db in
             let now = WallClock.now()
@@ -200,6 +198,8 @@ struct IngestHandler: OperationHandler {
                 let path = Self.path(of: doc, kind: source.kind)
                 guard seen.insert(doc.contentHash).inserted else { plan.counts.duplicates += 1; continue }
                 guard let known = byHash[doc.contentHash] else { newDocuments.append(doc); continue }
+                // Already planned from another source of this operation (overlapping sources).
+                if planned.contains(known.id) { plan.counts.duplicates += 1; continue }
                 switch known.status {
                 case .completed:
                     if known.sourceID == sourceID && known.name == doc.id {
@@ -207,9 +207,7 @@ struct IngestHandler: OperationHandler {
                     } else if known.sourceID == sourceID && scannedHash[known.name] != doc.contentHash {
                         // Its old name no longer holds this content (moved, or changed while a copy
                         // remains): the document follows its content to the new name.
-                        try db.execute(sql: "UPDATE documents SET name = ?, file_path = ?, updated_at = ? WHERE id = ?",
-                                       arguments: [doc.id, path, now, known.id])
-                        plan.renamed.append((known.id, path))
+                        plan.renamed.append((known.id, doc.id, path))
                         moved.insert(known.id)
                         plan.counts.renamed += 1
                     } else {
@@ -219,8 +217,8 @@ struct IngestHandler: OperationHandler {
                     if known.status == .deleted { plan.counts.readded += 1 } else { plan.counts.resumed += 1 }
                     try db.execute(sql: """
                         UPDATE documents SET source_id = ?, name = ?, file_path = ?, size_bytes = ?, status = 'pending', error = NULL,
-                            updated_at = ? WHERE id = ?
-                        """, arguments: [sourceID, doc.id, path, doc.size, now, known.id])
+                            operation_id = ?, updated_at = ? WHERE id = ?
+                        """, arguments: [sourceID, doc.id, path, doc.size, op.id, now, known.id])
                     plan.toProcess.append(PendingDocument(id: known.id, name: doc.id, path: path, text: doc.fullText, size: doc.size))
                 }
             }
@@ -234,12 +232,12 @@ struct IngestHandler: OperationHandler {
             }
             try checkQuota(db, collection: c, adding: newDocuments)
             let insert = try db.cachedStatement(sql: """
-                INSERT INTO documents (collection_id, source_id, name, file_path, size_bytes, content_hash, status, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)
+                INSERT INTO documents (collection_id, source_id, name, file_path, size_bytes, content_hash, status, operation_id, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)
                 """)
             for doc in newDocuments {
                 let path = Self.path(of: doc, kind: source.kind)
-                try insert.execute(arguments: [c.id, sourceID, doc.id, path, doc.size, doc.contentHash, now, now])
+                try insert.execute(arguments: [c.id, sourceID, doc.id, path, doc.size, doc.contentHash, op.id, now, now])
                 plan.toProcess.append(PendingDocument(id: db.lastInsertedRowID, name: doc.id, path: path, text: doc.fullText, size: doc.size))
                 plan.counts.added += 1
             }
@@ -267,6 +265,23 @@ struct IngestHandler: OperationHandler {
         case .directory, .file: doc.path
         case .jsonl, .beir: "\(doc.path)#\(doc.id)"
         }
+    }
+}
+
+/// A document to write: its id, name, path and the text to chunk.
+package struct PendingDocument: Sendable {
+    package var id: Int64
+    package var name: String
+    package var path: String
+    package var text: String
+    package var size: Int
+
+    package init(id: Int64, name: String, path: String, text: String, size: Int) {
+        self.id = id
+        self.name = name
+        self.path = path
+        self.text = text
+        self.size = size
     }
 }
 

@@ -14,10 +14,12 @@ public enum PointLayout {
     }
 
     /// The payload every point carries: `collection_id`, `doc_id`, `chunk_index`, `total_chunks`,
-    /// `path`, `text`.
-    public static func payload(collectionID: String, documentID: Int64, chunkIndex: Int, totalChunks: Int,
+    /// `path`, `text`, and `generation` — the physical collection it was written to, so a reader can
+    /// tell which generation a result came from.
+    public static func payload(collectionID: String, generation: String, documentID: Int64, chunkIndex: Int, totalChunks: Int,
                                path: String, text: String) -> Payload {
         [
+            "generation": .string(generation),
             "collection_id": .string(collectionID),
             "doc_id": .int(documentID),
             "chunk_index": .int(Int64(chunkIndex)),
@@ -48,7 +50,7 @@ public enum PointLayout {
     }
 
     /// Recomputes a collection's counts (and its sources') from its documents.
-    static func recount(_ db: Database, collectionID: String) throws {
+    package static func recount(_ db: Database, collectionID: String) throws {
         try db.execute(sql: """
             UPDATE collections SET
                 document_count = (SELECT count(*) FROM documents WHERE collection_id = ?1 AND status = 'completed'),
@@ -63,5 +65,22 @@ public enum PointLayout {
                 size_bytes = (SELECT coalesce(sum(size_bytes), 0) FROM documents d WHERE d.source_id = collection_sources.id AND d.status = 'completed')
             WHERE collection_id = ?
             """, arguments: [collectionID])
+    }
+}
+
+extension CollectionManager {
+    /// Deletes the points of the documents `operationID` registered or resumed and did not finish (best
+    /// effort): what a failed or cancelled INDEX/APPEND leaves behind. The documents stay `pending`, so
+    /// a later APPEND of their source completes them.
+    package func deletePointsOfUnfinishedDocuments(operationID: String) {
+        guard let (serving, ids) = try? read("listing unfinished documents", { db -> (String?, [Int64]) in
+            let serving = try String.fetchOne(db, sql: """
+                SELECT c.vector_store_name FROM operations o JOIN collections c ON c.id = o.collection_id WHERE o.id = ?
+                """, arguments: [operationID])
+            let ids = try Int64.fetchAll(db, sql: "SELECT id FROM documents WHERE operation_id = ? AND status IN ('pending', 'processing')",
+                                         arguments: [operationID])
+            return (serving, ids)
+        }), let serving, !ids.isEmpty, (try? vectors.collectionExists(serving)) == true else { return }
+        _ = try? PointLayout.deletePoints(of: ids, in: serving, vectors: vectors)
     }
 }

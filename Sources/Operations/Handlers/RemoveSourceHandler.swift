@@ -19,10 +19,19 @@ struct RemoveSourceHandler: OperationHandler {
         let (sourceID, ids): (Int64?, [Int64]) = try manager.read("listing documents of \(path)") { db in
             guard let sid = try Int64.fetchOne(db, sql: "SELECT id FROM collection_sources WHERE collection_id = ? AND source_path = ?",
                                                arguments: [c.id, path]) else { return (nil, []) }
-            return (sid, try Int64.fetchAll(db, sql: "SELECT id FROM documents WHERE source_id = ? AND status <> 'deleted' ORDER BY id", arguments: [sid]))
+            // All of the source's documents: those a previous attempt already marked deleted may
+            // still have points.
+            return (sid, try Int64.fetchAll(db, sql: "SELECT id FROM documents WHERE source_id = ? ORDER BY id", arguments: [sid]))
         }
         guard let sourceID else {
             throw OperationsError(.notFound, "source '\(path)' is no longer registered on collection '\(c.name)'")
+        }
+        // The documents go first, so no `completed` document is ever left without its points; the
+        // source stays registered until the end, so a failed removal can simply be run again.
+        try manager.fenced("marking the documents of \(path) deleted", operationID: op.id, taskID: context.taskID) { db in
+            try db.execute(sql: "UPDATE documents SET status = 'deleted', updated_at = ? WHERE source_id = ? AND status <> 'deleted'",
+                           arguments: [WallClock.now(), sourceID])
+            try PointLayout.recount(db, collectionID: c.id)
         }
         let total = (ids.count + 99) / 100
         try context.reportProgress(done: 0, total: total)
@@ -45,8 +54,6 @@ struct RemoveSourceHandler: OperationHandler {
         return HandlerOutcome(result: [
             "source": .string(path), "documents_removed": .int(Int64(ids.count)), "points_deleted": .int(Int64(deleted)),
         ]) { db in
-            try db.execute(sql: "UPDATE documents SET status = 'deleted', updated_at = ? WHERE source_id = ? AND status <> 'deleted'",
-                           arguments: [WallClock.now(), sourceID])
             try db.execute(sql: "UPDATE documents SET source_id = NULL WHERE source_id = ?", arguments: [sourceID])
             try db.execute(sql: "DELETE FROM collection_sources WHERE id = ?", arguments: [sourceID])
             try PointLayout.recount(db, collectionID: collectionID)
@@ -64,16 +71,14 @@ struct DeleteHandler: OperationHandler {
             return HandlerOutcome(result: ["already_deleted": .bool(true)])
         }
         let vectors = context.manager.vectors
+        try context.ensureActive()  // the last point where a DELETE can be cancelled
         let dropped: [String] = try CollectionManager.guarded("dropping the collections of '\(c.name)'") {
             if try vectors.aliases().contains(where: { $0.alias == c.name }) {
                 try vectors.updateAliases([.delete(alias: c.name)])
             }
             let suffix = c.vectorStoreName
             let mine = try vectors.collections().map(\.name).filter { $0 == suffix || $0.hasPrefix("staging_\(suffix)") || $0.hasPrefix("\(suffix)_") }
-            for name in mine {
-                try context.ensureActive()
-                try vectors.dropCollection(name)
-            }
+            for name in mine { try vectors.dropCollection(name) }
             return mine
         }
         let id = c.id

@@ -42,8 +42,8 @@ public enum DocumentStatus: String, Sendable, Codable, CaseIterable {
     case deleted
 }
 
-/// Actions recorded in the audit log (DESIGN §3, plus `collection_created`, `operation_cancelled`
-/// and `operation_retried`).
+/// Actions recorded in the audit log (DESIGN §3, plus `collection_created`, `operation_cancelled`,
+/// `operation_retried` and `staging_removed`).
 public enum AuditAction: String, Sendable, CaseIterable {
     case collectionCreated = "collection_created"
     case collectionIndexed = "collection_indexed"
@@ -55,6 +55,7 @@ public enum AuditAction: String, Sendable, CaseIterable {
     case reindexRolledBack = "reindex_rolled_back"
     case operationCancelled = "operation_cancelled"
     case operationRetried = "operation_retried"
+    case stagingRemoved = "staging_removed"
     case indexFailed = "index_failed"
     case appendFailed = "append_failed"
     case reindexFailed = "reindex_failed"

@@ -6,6 +6,14 @@ import SwitchyardJSON
 public struct ClaimedOperation: Sendable {
     public var operation: OperationRecord
     public var taskID: String
+    /// The operation's collection as of the claim (`nil` when it no longer exists).
+    public var collection: ManagedCollection?
+
+    public init(operation: OperationRecord, taskID: String, collection: ManagedCollection? = nil) {
+        self.operation = operation
+        self.taskID = taskID
+        self.collection = collection
+    }
 }
 
 /// What a recovery pass did.
@@ -33,7 +41,9 @@ extension CollectionManager {
     ///   - maxAttempts: Attempts allowed in all (1 + retries).
     ///   - operationID: Claim only this operation (a foreground run); `nil` for any.
     /// - Returns: The claim, or `nil` when nothing is runnable.
-    public func claim(worker: String, lease: Duration, maxAttempts: Int, operationID: String? = nil) throws(OperationsError) -> ClaimedOperation? {
+    ///   - excluding: Operations this worker is running already (never claimed twice by one process).
+    public func claim(worker: String, lease: Duration, maxAttempts: Int, operationID: String? = nil,
+                      excluding: [String] = []) throws(OperationsError) -> ClaimedOperation? {
         try write("claiming an operation") { db in
             let now = WallClock.now()
             var sql = """
@@ -42,6 +52,10 @@ extension CollectionManager {
                 """
             var args: StatementArguments = [now, now, maxAttempts]
             if let operationID { sql += " AND id = ?"; args += [operationID] }
+            if !excluding.isEmpty {
+                sql += " AND id NOT IN (\(excluding.map { _ in "?" }.joined(separator: ", ")))"
+                args += StatementArguments(excluding)
+            }
             sql += " ORDER BY seq LIMIT 1"
             guard let row = try Row.fetchOne(db, sql: sql, arguments: args) else { return nil }
             let op = try OperationRecord(row: row)
@@ -54,7 +68,8 @@ extension CollectionManager {
             try db.execute(sql: """
                 UPDATE collections SET status = 'processing', status_message = ?, updated_at = ? WHERE id = ?
                 """, arguments: ["\(op.type.rawValue) operation \(op.id) running", now, op.collectionID])
-            return ClaimedOperation(operation: try Self.operation(db, idOrPrefix: op.id), taskID: taskID)
+            let collection = try? Self.collection(db, id: op.collectionID)
+            return ClaimedOperation(operation: try Self.operation(db, idOrPrefix: op.id), taskID: taskID, collection: collection)
         }
     }
 
@@ -76,7 +91,7 @@ extension CollectionManager {
     /// lost its lease cannot write over the one that took over).
     ///
     /// - Throws: ``OperationsError`` `leaseLost` when it does not.
-    func fenced<T>(_ what: @autoclosure () -> String, operationID: String, taskID: String, _ body: (Database) throws -> T) throws(OperationsError) -> T {
+    package func fenced<T>(_ what: @autoclosure () -> String, operationID: String, taskID: String, _ body: (Database) throws -> T) throws(OperationsError) -> T {
         try write(what()) { db in
             guard try Row.fetchOne(db, sql: "SELECT 1 FROM operations WHERE id = ? AND task_id = ? AND status = 'processing'",
                                    arguments: [operationID, taskID]) != nil else {
@@ -147,7 +162,9 @@ extension CollectionManager {
             break  // reindex and delete write their own records
         case (.failed, .index):
             next = (.error, "index failed: \(message ?? "")")
-        case (.failed, .append), (.failed, .removeSource), (.failed, .delete):
+        case (.failed, .delete):
+            next = (.error, "delete failed: \(message ?? ""); delete it again")
+        case (.failed, .append), (.failed, .removeSource):
             let failed = failedDocuments > 0 ? "; \(failedDocuments) documents failed" : ""
             next = (.degraded, "\(op.type.rawValue) failed: \(message ?? "")\(failed)")
         case (.failed, .reindex):

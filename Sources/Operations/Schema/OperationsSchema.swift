@@ -126,5 +126,11 @@ enum OperationsSchema {
             );
             CREATE INDEX reservations_active ON reservations (owner) WHERE released_at IS NULL;
             """),
+        // The operation that last registered or resumed a document: a failed or cancelled operation
+        // rolls back only its own unfinished documents.
+        (2, """
+            ALTER TABLE documents ADD COLUMN operation_id TEXT;
+            CREATE INDEX documents_by_operation ON documents (operation_id, status);
+            """),
     ]
 }

@@ -85,7 +85,7 @@ extension CollectionManager {
 
     // MARK: - Row access inside transactions
 
-    static func collection(_ db: Database, name: String) throws -> ManagedCollection {
+    package static func collection(_ db: Database, name: String) throws -> ManagedCollection {
         guard let row = try Row.fetchOne(db, sql: "SELECT * FROM collections WHERE name = ?", arguments: [name]) else {
             let names = try String.fetchAll(db, sql: "SELECT name FROM collections ORDER BY name LIMIT 20")
             throw OperationsError(.notFound, "no managed collection named '\(name)' (collections: \(names.isEmpty ? "none" : names.joined(separator: ", ")))")
@@ -93,19 +93,19 @@ extension CollectionManager {
         return try ManagedCollection(row: row)
     }
 
-    static func collection(_ db: Database, id: String) throws -> ManagedCollection {
+    package static func collection(_ db: Database, id: String) throws -> ManagedCollection {
         guard let row = try Row.fetchOne(db, sql: "SELECT * FROM collections WHERE id = ?", arguments: [id]) else {
             throw OperationsError(.notFound, "managed collection \(id) no longer exists")
         }
         return try ManagedCollection(row: row)
     }
 
-    static func sources(_ db: Database, collectionID: String) throws -> [CollectionSource] {
+    package static func sources(_ db: Database, collectionID: String) throws -> [CollectionSource] {
         try Row.fetchAll(db, sql: "SELECT * FROM collection_sources WHERE collection_id = ? ORDER BY id", arguments: [collectionID])
             .map(CollectionSource.init(row:))
     }
 
-    static func operation(_ db: Database, idOrPrefix id: String) throws -> OperationRecord {
+    package static func operation(_ db: Database, idOrPrefix id: String) throws -> OperationRecord {
         if let row = try Row.fetchOne(db, sql: "SELECT * FROM operations WHERE id = ?", arguments: [id]) {
             return try OperationRecord(row: row)
         }
@@ -122,13 +122,13 @@ extension CollectionManager {
     }
 
     /// Appends a sanitised audit row.
-    static func audit(_ db: Database, collection: ManagedCollection, operationID: String?, user: String,
+    package static func audit(_ db: Database, collection: ManagedCollection, operationID: String?, user: String,
                       action: AuditAction, details: [String: JSONValue]) throws {
         try audit(db, collectionID: collection.id, collectionName: collection.name, operationID: operationID, user: user,
                   action: action, details: details)
     }
 
-    static func audit(_ db: Database, collectionID: String, collectionName: String, operationID: String?, user: String,
+    package static func audit(_ db: Database, collectionID: String, collectionName: String, operationID: String?, user: String,
                       action: AuditAction, details: [String: JSONValue]) throws {
         try db.execute(sql: """
             INSERT INTO collection_audit_log (collection_id, collection_name, operation_id, user, action, details, created_at)

@@ -79,7 +79,7 @@ extension CollectionManager {
         }
     }
 
-    static func limits(_ db: Database, owner: String) throws -> ResourceLimits {
+    package static func limits(_ db: Database, owner: String) throws -> ResourceLimits {
         guard let r = try Row.fetchOne(db, sql: "SELECT * FROM resource_limits WHERE owner = ?", arguments: [owner]) else {
             return .defaults(owner: owner)
         }
@@ -87,7 +87,7 @@ extension CollectionManager {
                               maxStorageBytes: r["max_storage_bytes"], maxOperationsPerHour: r["max_operations_per_hour"])
     }
 
-    static func usage(_ db: Database, owner: String) throws -> ResourceUsage {
+    package static func usage(_ db: Database, owner: String) throws -> ResourceUsage {
         let collections = try Int.fetchOne(db, sql: "SELECT count(*) FROM collections WHERE owner = ?", arguments: [owner]) ?? 0
         let documents = try Int.fetchOne(db, sql: """
             SELECT count(*) FROM documents d JOIN collections c ON c.id = d.collection_id WHERE c.owner = ? AND d.status <> 'deleted'

@@ -24,19 +24,7 @@ extension CollectionManager {
     public func createCollection(_ spec: CollectionSpec, sources: [String], user: String = CollectionSpec.defaultOwner)
         throws(OperationsError) -> (collection: ManagedCollection, operation: OperationRecord)
     {
-        do { try Names.validate(spec.name, what: "collection") } catch { throw OperationsError(.invalidInput, error.message) }
-        try Self.validateUser(spec.owner, what: "owner")
-        try Self.validateUser(user, what: "user")
-        let embedder: any Embedder
-        do { embedder = try Embedders.make(spec: spec.embedder) } catch {
-            throw OperationsError(.invalidInput, "invalid embedder for collection '\(spec.name)': \(error.description)")
-        }
-        let chunker = try Self.chunker(size: spec.chunkSize, overlap: spec.chunkOverlap)
-        guard !sources.isEmpty else { throw OperationsError(.invalidInput, "collection '\(spec.name)' needs at least one source to index") }
-        let resolved = try sources.map { (p: String) throws(OperationsError) in try Self.resolveSource(p) }
-        guard Set(resolved.map(\.path)).count == resolved.count else {
-            throw OperationsError(.invalidInput, "the same source is given twice for collection '\(spec.name)'")
-        }
+        let (embedder, chunker, resolved) = try Self.check(spec, sources: sources, user: user)
         let exists = try read("checking the name '\(spec.name)'") { db in
             try Row.fetchOne(db, sql: "SELECT 1 FROM collections WHERE name = ?", arguments: [spec.name]) != nil
         }
@@ -92,6 +80,9 @@ extension CollectionManager {
     public func reindexFromSources(_ name: String, sources: [String], user: String = CollectionSpec.defaultOwner) throws(OperationsError) -> OperationRecord {
         try Self.validateUser(user, what: "user")
         let resolved = try sources.map { (p: String) throws(OperationsError) in try Self.resolveSource(p) }
+        guard Set(resolved.map(\.path)).count == resolved.count else {
+            throw OperationsError(.invalidInput, "the same source is given twice for collection '\(name)'")
+        }
         return try write("indexing collection '\(name)'") { db in
             let c = try Self.collection(db, name: name)
             guard c.status == .error || c.status == .pending else {
@@ -146,6 +137,9 @@ extension CollectionManager {
         let path = TextSourcePath.absolute(source)
         return try write("removing a source from collection '\(name)'") { db in
             let c = try Self.collection(db, name: name)
+            if c.status == .error || c.status == .pending {
+                throw OperationsError(.conflict, "collection '\(name)' is \(c.status.rawValue): index it (or delete it) before removing a source")
+            }
             let registered = try Self.sources(db, collectionID: c.id)
             guard registered.contains(where: { $0.path == path }) else {
                 let known = registered.map(\.path).joined(separator: ", ")
@@ -225,7 +219,7 @@ extension CollectionManager {
     /// - Throws: ``OperationsError`` `notFound`; `conflict` when it is already final.
     @discardableResult
     public func cancel(_ id: String, user: String = CollectionSpec.defaultOwner) throws(OperationsError) -> OperationRecord {
-        try write("cancelling operation \(id)") { db in
+        let op = try write("cancelling operation \(id)") { db in
             let op = try Self.operation(db, idOrPrefix: id)
             switch op.status {
             case .completed, .failed, .cancelled:
@@ -237,9 +231,41 @@ extension CollectionManager {
             }
             return try Self.operation(db, idOrPrefix: op.id)
         }
+        // A pending operation with earlier attempts (waiting for a retry) may have left partial work.
+        if op.status == .cancelled && op.attempts > 0 && (op.type == .index || op.type == .append) {
+            deletePointsOfUnfinishedDocuments(operationID: op.id)
+        }
+        return op
     }
 
     // MARK: - Helpers shared by requests
+
+    /// Checks a new collection's request without touching any store: name, owner, user, embedder,
+    /// chunking and sources (at least one, each usable, none twice).
+    ///
+    /// - Throws: ``OperationsError`` `invalidInput` naming the problem.
+    public static func validate(_ spec: CollectionSpec, sources: [String], user: String) throws(OperationsError) {
+        _ = try check(spec, sources: sources, user: user)
+    }
+
+    static func check(_ spec: CollectionSpec, sources: [String], user: String) throws(OperationsError)
+        -> (any Embedder, Chunker, [ResolvedSource])
+    {
+        do { try Names.validate(spec.name, what: "collection") } catch { throw OperationsError(.invalidInput, error.message) }
+        try validateUser(spec.owner, what: "owner")
+        try validateUser(user, what: "user")
+        let embedder: any Embedder
+        do { embedder = try Embedders.make(spec: spec.embedder) } catch {
+            throw OperationsError(.invalidInput, "invalid embedder for collection '\(spec.name)': \(error.description)")
+        }
+        let chunker = try chunker(size: spec.chunkSize, overlap: spec.chunkOverlap)
+        guard !sources.isEmpty else { throw OperationsError(.invalidInput, "collection '\(spec.name)' needs at least one source to index") }
+        let resolved = try sources.map { (p: String) throws(OperationsError) in try resolveSource(p) }
+        guard Set(resolved.map(\.path)).count == resolved.count else {
+            throw OperationsError(.invalidInput, "the same source is given twice for collection '\(spec.name)'")
+        }
+        return (embedder, chunker, resolved)
+    }
 
     static func enqueue(_ db: Database, collection c: ManagedCollection, type: OperationType, user: String,
                         config: [String: JSONValue]) throws -> OperationRecord {
@@ -258,7 +284,7 @@ extension CollectionManager {
         return try operation(db, idOrPrefix: id)
     }
 
-    static func chunker(size: Int, overlap: Int) throws(OperationsError) -> Chunker {
+    package static func chunker(size: Int, overlap: Int) throws(OperationsError) -> Chunker {
         do { return try Chunker(size: size, overlap: overlap) } catch { throw OperationsError(.invalidInput, error.message) }
     }
 

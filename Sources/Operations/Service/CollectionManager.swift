@@ -38,22 +38,22 @@ public final class CollectionManager: Sendable {
 
     // MARK: - Database access with error mapping
 
-    func read<T>(_ what: @autoclosure () -> String, _ body: (Database) throws -> T) throws(OperationsError) -> T {
+    package func read<T>(_ what: @autoclosure () -> String, _ body: (Database) throws -> T) throws(OperationsError) -> T {
         try Self.guarded(what()) { try store.readRecords(body) }
     }
 
-    func write<T>(_ what: @autoclosure () -> String, _ body: (Database) throws -> T) throws(OperationsError) -> T {
+    package func write<T>(_ what: @autoclosure () -> String, _ body: (Database) throws -> T) throws(OperationsError) -> T {
         try Self.guarded(what()) { try store.writeRecords(body) }
     }
 
     /// Runs `body`, turning database and store failures into ``OperationsError`` (busy or I/O as
     /// `transient`); an `OperationsError` passes through.
-    static func guarded<T>(_ what: @autoclosure () -> String, _ body: () throws -> T) throws(OperationsError) -> T {
+    package static func guarded<T>(_ what: @autoclosure () -> String, _ body: () throws -> T) throws(OperationsError) -> T {
         do { return try body() } catch { throw classify(error, doing: what()) }
     }
 
     /// The ``OperationsError`` for any error met while `doing` something.
-    static func classify(_ error: any Error, doing what: String) -> OperationsError {
+    package static func classify(_ error: any Error, doing what: String) -> OperationsError {
         switch error {
         case let e as OperationsError: return e
         case let e as DatabaseError:
@@ -68,7 +68,7 @@ public final class CollectionManager: Sendable {
         case let e as StoreError:
             switch e.code {
             case .storage:
-                let transient = ["busy", "locked", "I/O", "disk", "SQLITE_BUSY", "SQLITE_IOERR"].contains { e.description.contains($0) }
+                let transient = ["busy", "locked", "I/O", "SQLITE_BUSY", "SQLITE_IOERR", "disk I/O"].contains { e.description.contains($0) }
                 return OperationsError(transient ? .transient : .storage, "\(what) failed", cause: e.description)
             case .notFound: return OperationsError(.notFound, "\(what) failed", cause: e.description)
             case .invalidArgument, .invalidFile, .alreadyExists: return OperationsError(.invalidInput, "\(what) failed", cause: e.description)

@@ -33,7 +33,7 @@ public final class OperationContext: Sendable {
         self.softTimeLimit = softTimeLimit
     }
 
-    var claim: ClaimedOperation { ClaimedOperation(operation: operation, taskID: taskID) }
+    package var claim: ClaimedOperation { ClaimedOperation(operation: operation, taskID: taskID) }
 
     /// Throws when the attempt must stop: cancelled, past its soft time limit, or no longer the owner.
     public func ensureActive() throws(OperationsError) {

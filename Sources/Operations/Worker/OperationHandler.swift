@@ -15,10 +15,15 @@ public protocol OperationHandler: Sendable {
 
     /// Undoes partial work after the operation failed or was cancelled (not before a retry). Best effort.
     func rollBack(_ context: OperationContext)
+
+    /// Housekeeping a worker runs at start and once per lease period, after the queue's own recovery
+    /// (e.g. removing orphaned staging collections). Best effort; errors are ignored.
+    func recover(_ manager: CollectionManager)
 }
 
 extension OperationHandler {
     public func rollBack(_ context: OperationContext) {}
+    public func recover(_ manager: CollectionManager) {}
 }
 
 /// What an attempt produced.

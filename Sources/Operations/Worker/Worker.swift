@@ -38,7 +38,7 @@ public final class Worker: Sendable {
 
         public init() {}
 
-        var maxAttempts: Int { maxRetries + 1 }
+        package var maxAttempts: Int { maxRetries + 1 }
     }
 
     /// What a run did.
@@ -103,8 +103,9 @@ public final class Worker: Sendable {
 
     private func loop(only: String?, stop: () -> Bool, onProgress: ((OperationRecord) -> Void)?, untilIdle: Bool = true) throws(OperationsError) {
         let rolledBack: (OperationRecord) -> Void = { [self] op in rollBackAfterRecovery(op) }
-        var recovered = try manager.recover(maxAttempts: options.maxAttempts, cleanup: rolledBack)
-        summary.withLock { $0.recovered = recovered }
+        let first = try manager.recover(maxAttempts: options.maxAttempts, cleanup: rolledBack)
+        summary.withLock { $0.recovered = first }
+        housekeeping()
         var running: [String: Running] = [:]
         let heartbeatEvery = options.lease / 3
         var lastHeartbeat = ContinuousClock.now
@@ -117,7 +118,7 @@ public final class Worker: Sendable {
                 abandon(r.context)
                 running[id] = nil
             }
-            if !running.isEmpty, let asked = try? manager.cancelRequests(among: Array(running.keys)) {
+            if !running.isEmpty, let asked = try transientTolerant({ () throws(OperationsError) in try manager.cancelRequests(among: Array(running.keys)) }) {
                 for id in asked { running[id]?.context.requestCancel() }
             }
             if now - lastHeartbeat >= heartbeatEvery {
@@ -126,30 +127,47 @@ public final class Worker: Sendable {
             }
             if now - lastRecovery >= options.lease {
                 lastRecovery = now
-                recovered = try manager.recover(maxAttempts: options.maxAttempts, cleanup: rolledBack)
-                let r = recovered
-                summary.withLock { s in
-                    s.recovered.failedWorkerLost += r.failedWorkerLost
-                    s.recovered.cancelled += r.cancelled
-                    s.recovered.releasedReservations += r.releasedReservations
+                if let r = try transientTolerant({ () throws(OperationsError) in try manager.recover(maxAttempts: options.maxAttempts, cleanup: rolledBack) }) {
+                    summary.withLock { s in
+                        s.recovered.failedWorkerLost += r.failedWorkerLost
+                        s.recovered.cancelled += r.cancelled
+                        s.recovered.releasedReservations += r.releasedReservations
+                    }
                 }
+                housekeeping()
             }
             if !stop() {
                 while running.count < options.concurrency,
-                      let claim = try manager.claim(worker: options.name, lease: options.lease, maxAttempts: options.maxAttempts, operationID: only) {
+                      let claimed = try transientTolerant({ () throws(OperationsError) in
+                          try manager.claim(worker: options.name, lease: options.lease, maxAttempts: options.maxAttempts,
+                                            operationID: only, excluding: Array(running.keys))
+                      }), let claim = claimed {
                     running[claim.operation.id] = start(claim)
                 }
             }
             if let only {
-                let op = try manager.operation(only)
-                onProgress?(op)
-                if op.status.isFinal && running.isEmpty { return }
+                if let op = try transientTolerant({ () throws(OperationsError) in try manager.operation(only) }) {
+                    onProgress?(op)
+                    if op.status.isFinal && running.isEmpty { return }
+                }
             } else if running.isEmpty {
                 if stop() { return }
-                if untilIdle, try !manager.hasActiveOperations() { return }
+                if untilIdle, let active = try transientTolerant({ () throws(OperationsError) in try manager.hasActiveOperations() }), !active { return }
             }
             Thread.sleep(forTimeInterval: options.pollInterval.inSeconds)
         }
+    }
+
+    /// The result of `body`, or `nil` after a transient failure (the loop tries again at the next poll;
+    /// running attempts keep their leases meanwhile). Other failures end the loop.
+    private func transientTolerant<T>(_ body: () throws(OperationsError) -> T) throws(OperationsError) -> T? {
+        do { return try body() } catch where error.code == .transient { return nil }
+    }
+
+    /// Each distinct handler's housekeeping.
+    private func housekeeping() {
+        var seen = Set<ObjectIdentifier>()
+        for h in handlers.values where seen.insert(ObjectIdentifier(type(of: h))).inserted { h.recover(manager) }
     }
 
     private func heartbeat(_ context: OperationContext) {
@@ -166,14 +184,17 @@ public final class Worker: Sendable {
         var metrics = context.metrics(success: false, cpuStart: CPUSample(user: 0, system: 0))
         metrics["cpu_user_seconds"] = nil
         metrics["cpu_system_seconds"] = nil
-        if (try? manager.complete(context.claim, status: .failed, error: message, result: nil, metrics: metrics)) != nil {
+        let finished: ()? = try? finishWithRetries(context) { () throws(OperationsError) in
+            try manager.complete(context.claim, status: .failed, error: message, result: nil, metrics: metrics)
+        }
+        if finished != nil {
             count(.failed)
             handlers[context.operation.type]?.rollBack(context)
         }
     }
 
     private func start(_ claim: ClaimedOperation) -> Running {
-        let collection = try? manager.collection(id: claim.operation.collectionID)
+        let collection = claim.collection
         let context = OperationContext(manager: manager, claim: claim, collection: collection, faults: options.faults,
                                        softTimeLimit: options.softTimeLimit)
         let running = Running(context: context)
@@ -256,7 +277,7 @@ extension CollectionManager {
         }
     }
 
-    func collection(id: String) throws(OperationsError) -> ManagedCollection {
+    package func collection(id: String) throws(OperationsError) -> ManagedCollection {
         try read("reading collection \(id)") { db in try Self.collection(db, id: id) }
     }
 }

@@ -10,13 +10,30 @@ struct WorkerSettings: ParsableArguments {
     @Option(help: "Seconds between a transient failure and its retry.") var retryDelay: Double = 60
     @Option(help: "Seconds after which an attempt is cancelled cooperatively and the operation fails.") var softTimeLimit: Double = 3600
     @Option(help: "Seconds after which an attempt is abandoned and the operation fails.") var hardTimeLimit: Double = 7200
+    @Option(help: "Seconds a reindex waits before dropping a retired generation (default: min(300 + 60·⌊vectors/10,000⌋, 1800)).")
+    var graceSeconds: Double?
+    @Option(help: "Retired generations a reindex keeps for rollback.") var keepGenerations: Int = 1
+    @Option(help: "Orphaned staging collections younger than this (seconds) are left alone.") var stagingMinAge: Double = 3600
+
+    func reindexSettings() throws -> ReindexSettings {
+        var r = ReindexSettings()
+        if let g = graceSeconds {
+            guard g.isFinite, g >= 0 else { throw CLIFailure(message: "--grace-seconds must be a non-negative number, got \(g)") }
+            r.gracePeriod = g
+        }
+        guard keepGenerations >= 0 else { throw CLIFailure(message: "--keep-generations must not be negative, got \(keepGenerations)") }
+        guard stagingMinAge.isFinite, stagingMinAge >= 0 else { throw CLIFailure(message: "--staging-min-age must be a non-negative number, got \(stagingMinAge)") }
+        r.keepGenerations = keepGenerations
+        r.stagingMinimumAge = stagingMinAge
+        return r
+    }
 
     func options() throws -> Worker.Options {
         for (name, v) in [("--lease-seconds", leaseSeconds), ("--retry-delay", retryDelay), ("--soft-time-limit", softTimeLimit),
-                          ("--hard-time-limit", hardTimeLimit)] where !(v.isFinite && v >= 0) || (name == "--lease-seconds" && v < 0.1) {
-            throw CLIFailure(message: "\(name) must be a non-negative number of seconds\(name == "--lease-seconds" ? " (at least 0.1)" : ""), got \(v)")
+                          ("--hard-time-limit", hardTimeLimit)] where !(v.isFinite && v >= 0 && v <= 1e8) || (name == "--lease-seconds" && v < 0.1) {
+            throw CLIFailure(message: "\(name) must be a number of seconds from \(name == "--lease-seconds" ? "0.1" : "0") to 100000000, got \(v)")
         }
-        guard maxRetries >= 0 else { throw CLIFailure(message: "--max-retries must not be negative, got \(maxRetries)") }
+        guard (0...1000).contains(maxRetries) else { throw CLIFailure(message: "--max-retries must be from 0 to 1000, got \(maxRetries)") }
         var o = Worker.Options()
         o.lease = .milliseconds(Int64(leaseSeconds * 1000))
         o.maxRetries = maxRetries
@@ -34,6 +51,9 @@ struct ManagedLocation: ParsableArguments {
     @Option(name: .long, help: "The store directory.") var store: String
 
     func open(create: Bool = false) throws -> CollectionManager {
+        if !create, !FileManager.default.fileExists(atPath: (store as NSString).appendingPathComponent(Store.databaseFileName)) {
+            throw CLIFailure(message: "no store at '\(store)'")
+        }
         var o = Store.Options()
         o.create = create
         o.preload = false
@@ -79,6 +99,13 @@ final class ProgressDisplay {
 
     private func describe(_ op: OperationRecord) -> String {
         let elapsed = String(format: "%.1fs", Date().timeIntervalSince(start))
+        if op.type == .reindex {
+            let done = op.checkpoint?["stage"]?.stringValue
+            let stages = ReindexStage.allCases.map(\.rawValue)
+            let next = done.flatMap { d in stages.firstIndex(of: d).map { $0 + 1 < stages.count ? stages[$0 + 1] : "finishing" } } ?? "preflight"
+            let count = op.progressTotal > 0 && next == "reprocessing" ? " \(op.progressDone)/\(op.progressTotal)" : ""
+            return "reindex \(op.collectionName): checkpoint \(done ?? "-") done, \(op.status == .processing ? "running \(next)" : op.status.rawValue)\(count) \(elapsed)"
+        }
         guard op.progressTotal > 0 else { return "\(op.type.rawValue) \(op.collectionName): \(op.status.rawValue) \(elapsed)" }
         let fraction = Double(op.progressDone) / Double(op.progressTotal)
         let width = 30
@@ -90,12 +117,13 @@ final class ProgressDisplay {
 
 /// Runs an enqueued operation in this process (unless `noWait`), shows progress, prints the outcome.
 /// A failed or cancelled operation exits with 1.
-func runInForeground(_ op: OperationRecord, manager: CollectionManager, settings: WorkerSettings, noWait: Bool, json: Bool) throws {
+func runInForeground(_ op: OperationRecord, manager: CollectionManager, options: Worker.Options, reindex: ReindexSettings,
+                     noWait: Bool, json: Bool) throws {
     if noWait {
         emit(json ? op.json.jsonText : "queued \(op.type.rawValue) operation \(op.id) on '\(op.collectionName)'; `switchyard worker --store DIR` runs it")
         return
     }
-    let worker = Worker(manager: manager, options: try settings.options())
+    let worker = Worker(manager: manager, options: options, handlers: standardHandlers(reindex))
     let display = ProgressDisplay()
     let final = try worker.runOperation(op.id) { display.update($0) }
     display.finish()
@@ -137,6 +165,19 @@ func summary(of op: OperationRecord, metrics: [OperationMetric]) -> String {
         if !stages.isEmpty { t += " (" + stages.joined(separator: ", ") + ")" }
         lines.append(t)
     }
+    if let checks = op.checkpoint?["validation"]?.objectValue?["checks"]?.arrayValue, !checks.isEmpty {
+        lines.append("  validation:")
+        for c in checks {
+            guard let o = c.objectValue else { continue }
+            let value = o["value"]?.numberValue.map { String(format: "%.4f", $0) } ?? "–"
+            lines.append("    \((o["verdict"]?.stringValue ?? "").uppercased().padding(toLength: 5, withPad: " ", startingAt: 0)) \(o["name"]?.stringValue ?? "") = \(value) (\(o["threshold"]?.stringValue ?? ""))")
+        }
+    }
     if let e = op.error, op.status != .completed { lines.append("  error: \(e)") }
     return lines.joined(separator: "\n")
+}
+
+/// The handlers a worker started by the CLI has beside the built-in ones: REINDEX.
+func standardHandlers(_ settings: ReindexSettings) -> [OperationType: any OperationHandler] {
+    [.reindex: ReindexHandler(settings: settings)]
 }

@@ -56,12 +56,14 @@ struct ManagedCollectionsCommand: ParsableCommand {
         @OptionGroup var enqueue: EnqueueOptions
 
         func run() throws {
-            let manager = try location.open(create: true)
+            let options = try enqueue.worker.options()
             let user = currentUser(enqueue.user)
             let spec = CollectionSpec(name: collection, description: description, owner: owner ?? user, embedder: config.embedder ?? "hash-v2",
                                       chunkSize: config.chunkSize ?? 600, chunkOverlap: config.chunkOverlap ?? 200, distance: try config.parsedDistance())
+            try CollectionManager.validate(spec, sources: source, user: user)
+            let manager = try location.open(create: true)
             let (_, op) = try manager.createCollection(spec, sources: source, user: user)
-            try runInForeground(op, manager: manager, settings: enqueue.worker, noWait: enqueue.noWait, json: enqueue.json)
+            try runInForeground(op, manager: manager, options: options, reindex: try enqueue.worker.reindexSettings(), noWait: enqueue.noWait, json: enqueue.json)
         }
     }
 
@@ -110,9 +112,10 @@ struct ManagedCollectionsCommand: ParsableCommand {
         @OptionGroup var enqueue: EnqueueOptions
 
         func run() throws {
+            let options = try enqueue.worker.options()
             let manager = try location.open()
             let op = try manager.deleteCollection(collection, user: currentUser(enqueue.user))
-            try runInForeground(op, manager: manager, settings: enqueue.worker, noWait: enqueue.noWait, json: enqueue.json)
+            try runInForeground(op, manager: manager, options: options, reindex: try enqueue.worker.reindexSettings(), noWait: enqueue.noWait, json: enqueue.json)
         }
     }
 }
@@ -131,19 +134,24 @@ struct IndexCommand: ParsableCommand {
     @OptionGroup var enqueue: EnqueueOptions
 
     func run() throws {
-        let manager = try location.open(create: true)
+        let options = try enqueue.worker.options()
         let user = currentUser(enqueue.user)
+        let spec = CollectionSpec(name: collection, owner: owner ?? user, embedder: config.embedder ?? "hash-v2",
+                                  chunkSize: config.chunkSize ?? 600, chunkOverlap: config.chunkOverlap ?? 200, distance: try config.parsedDistance())
+        guard !source.isEmpty || FileManager.default.fileExists(atPath: (location.store as NSString).appendingPathComponent(Store.databaseFileName)) else {
+            throw CLIFailure(message: "index needs at least one --source")
+        }
+        if !source.isEmpty { try CollectionManager.validate(spec, sources: source, user: user) }
+        let manager = try location.open(create: true)
         let op: OperationRecord
         if let existing = try? manager.collection(named: collection) {
             try config.checkMatches(existing)
             op = try manager.reindexFromSources(collection, sources: source, user: user)
         } else {
             guard !source.isEmpty else { throw CLIFailure(message: "index needs at least one --source") }
-            let spec = CollectionSpec(name: collection, owner: owner ?? user, embedder: config.embedder ?? "hash-v2",
-                                      chunkSize: config.chunkSize ?? 600, chunkOverlap: config.chunkOverlap ?? 200, distance: try config.parsedDistance())
             op = try manager.createCollection(spec, sources: source, user: user).operation
         }
-        try runInForeground(op, manager: manager, settings: enqueue.worker, noWait: enqueue.noWait, json: enqueue.json)
+        try runInForeground(op, manager: manager, options: options, reindex: try enqueue.worker.reindexSettings(), noWait: enqueue.noWait, json: enqueue.json)
     }
 }
 
@@ -157,10 +165,11 @@ struct AppendCommand: ParsableCommand {
     @OptionGroup var enqueue: EnqueueOptions
 
     func run() throws {
+        let options = try enqueue.worker.options()
         let manager = try location.open()
         try config.checkMatches(try manager.collection(named: collection))
         let op = try manager.append(collection, source: source, user: currentUser(enqueue.user))
-        try runInForeground(op, manager: manager, settings: enqueue.worker, noWait: enqueue.noWait, json: enqueue.json)
+        try runInForeground(op, manager: manager, options: options, reindex: try enqueue.worker.reindexSettings(), noWait: enqueue.noWait, json: enqueue.json)
     }
 }
 
@@ -173,8 +182,9 @@ struct RemoveSourceCommand: ParsableCommand {
     @OptionGroup var enqueue: EnqueueOptions
 
     func run() throws {
+        let options = try enqueue.worker.options()
         let manager = try location.open()
         let op = try manager.removeSource(collection, source: source, user: currentUser(enqueue.user))
-        try runInForeground(op, manager: manager, settings: enqueue.worker, noWait: enqueue.noWait, json: enqueue.json)
+        try runInForeground(op, manager: manager, options: options, reindex: try enqueue.worker.reindexSettings(), noWait: enqueue.noWait, json: enqueue.json)
     }
 }

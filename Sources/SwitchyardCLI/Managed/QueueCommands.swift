@@ -14,10 +14,10 @@ struct WorkerCommand: ParsableCommand {
 
     func run() throws {
         guard concurrency >= 1 else { throw CLIFailure(message: "--concurrency must be at least 1, got \(concurrency)") }
-        let manager = try location.open(create: true)
         var options = try settings.options()
         options.concurrency = concurrency
-        let worker = Worker(manager: manager, options: options)
+        let manager = try location.open()
+        let worker = Worker(manager: manager, options: options, handlers: standardHandlers(try settings.reindexSettings()))
         note("worker \(options.name) on \(location.store) (concurrency \(concurrency))")
         let summary: Worker.Summary
         if untilIdle {
@@ -183,6 +183,10 @@ struct LimitsCommand: ParsableCommand {
         func run() throws {
             guard maxCollections != nil || maxDocuments != nil || maxStorageBytes != nil || maxOperationsPerHour != nil else {
                 throw CLIFailure(message: "limits set needs at least one of --max-collections, --max-documents, --max-storage-bytes, --max-operations-per-hour")
+            }
+            for (name, v) in [("max_collections", maxCollections), ("max_documents", maxDocuments), ("max_storage_bytes", maxStorageBytes),
+                              ("max_operations_per_hour", maxOperationsPerHour)] {
+                if let v, v < 0 { throw CLIFailure(message: "\(name) must not be negative, got \(v)") }
             }
             let manager = try location.open(create: true)
             let who = currentUser(owner)

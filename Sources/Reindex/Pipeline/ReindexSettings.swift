@@ -1,0 +1,21 @@
+import Foundation
+
+/// How a worker's reindexes clean up.
+public struct ReindexSettings: Sendable {
+    /// Seconds to wait before dropping a retired generation; `nil`: DESIGN §4's
+    /// `min(300 + 60·⌊vectors/10,000⌋, 1800)`.
+    public var gracePeriod: Double?
+    /// Retired generations kept for `rollback` (default 1).
+    public var keepGenerations = 1
+    /// A staging collection no operation references is removed only when older than this (seconds).
+    public var stagingMinimumAge: Double = 3600
+    /// Longest wait, after the grace period, for searches still running on a collection to be dropped.
+    public var searchDrainTimeout: Double = 30
+
+    public init() {}
+
+    /// The grace period for a generation of `vectors` points.
+    public func grace(vectors: Int) -> Double {
+        gracePeriod ?? min(300 + 60 * Double(vectors / 10_000), 1800)
+    }
+}

@@ -1,0 +1,212 @@
+import Foundation
+import GRDB
+import Operations
+import SwitchyardJSON
+import VectorMath
+import VectorStore
+
+/// A physical collection a managed collection serves or served from.
+public struct Generation: Sendable, Equatable {
+    public enum Status: String, Sendable { case serving, kept, dropped }
+    public var vectorStoreName: String
+    public var collectionID: String
+    public var embedder: String
+    public var dimension: Int
+    public var chunkSize: Int
+    public var chunkOverlap: Int
+    public var distance: String
+    public var status: Status
+    /// The reindex that built it (`nil` for the first INDEX).
+    public var operationID: String?
+    /// Its validation report (JSON), when a reindex built it.
+    public var validation: JSONValue?
+    public var createdAt: Date
+    public var retiredAt: Date?
+
+    init(row: Row) {
+        vectorStoreName = row["vector_store_name"]
+        collectionID = row["collection_id"]
+        embedder = row["embedder"]
+        dimension = row["dimension"]
+        chunkSize = row["chunk_size"]
+        chunkOverlap = row["chunk_overlap"]
+        distance = row["distance"]
+        status = Status(rawValue: row["status"]) ?? .dropped
+        operationID = row["operation_id"]
+        validation = (row["validation"] as String?).flatMap { try? JSONParser.parse($0) }
+        createdAt = Date(timeIntervalSince1970: row["created_at"])
+        retiredAt = (row["retired_at"] as Double?).map(Date.init(timeIntervalSince1970:))
+    }
+}
+
+/// The generations table and the transactions that move between generations.
+enum Generations {
+    static func prepare(_ manager: CollectionManager) throws(OperationsError) {
+        try CollectionManager.guarded("preparing the reindex tables") {
+            try manager.store.migrateRecords(component: ReindexSchema.component, migrations: ReindexSchema.migrations)
+        }
+    }
+
+    /// Records the serving collection as a generation if it is not yet (collections built by INDEX).
+    static func ensureServing(_ manager: CollectionManager, collection c: ManagedCollection) throws(OperationsError) {
+        try manager.write("recording the serving generation of '\(c.name)'") { db in
+            try insertServing(db, c)
+        }
+    }
+
+    static func insertServing(_ db: Database, _ c: ManagedCollection) throws {
+        try db.execute(sql: """
+            INSERT OR IGNORE INTO collection_generations (vector_store_name, collection_id, embedder, dimension, chunk_size, chunk_overlap,
+                distance, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'serving', ?)
+            """, arguments: [c.vectorStoreName, c.id, c.embedder, c.dimension, c.chunkSize, c.chunkOverlap, c.distance.rawValue,
+                             c.createdAt.timeIntervalSince1970])
+    }
+
+    /// The switch: alias → staging, the collection record, the documents' chunk counts, the
+    /// generations, the audit rows and the checkpoint — one transaction, fenced by the attempt's task id.
+    /// - Returns: The whole transaction's duration and the alias flip's, in seconds.
+    static func switchTo(_ staging: String, context: OperationContext, collection c: ManagedCollection, target: ReindexTarget,
+                         dimension: Int, distance: Distance, checkpoint: ReindexCheckpoint) throws(OperationsError) -> (Double, Double) {
+        let op = context.operation
+        var cp = checkpoint
+        cp.stage = .switch
+        let start = ContinuousClock.now
+        var flip = 0.0
+        var inner: (any Error)?
+        do {
+            try context.manager.store.updateAliases([.delete(alias: c.name), .create(alias: c.name, collection: staging)]) { db in
+                do {
+                    let t0 = ContinuousClock.now
+                    guard try Row.fetchOne(db, sql: "SELECT 1 FROM operations WHERE id = ? AND task_id = ? AND status = 'processing'",
+                                           arguments: [op.id, context.taskID]) != nil else {
+                        throw OperationsError(.leaseLost, "operation \(op.id): attempt \(context.taskID) no longer owns it")
+                    }
+                    let now = WallClock.now()
+                    // The documents' chunk counts of the retiring generation, for a rollback.
+                    var counts: [String: JSONValue] = [:]
+                    for row in try Row.fetchAll(db, sql: "SELECT id, chunk_count FROM documents WHERE collection_id = ? AND status = 'completed'", arguments: [c.id]) {
+                        counts[String(row["id"] as Int64)] = .int(row["chunk_count"])
+                    }
+                    try insertServing(db, c)
+                    try db.execute(sql: """
+                        UPDATE collection_generations SET status = 'kept', retired_at = ?, chunk_counts = ? WHERE vector_store_name = ?
+                        """, arguments: [now, JSONValue.object(counts).jsonText, c.vectorStoreName])
+                    try db.execute(sql: """
+                        INSERT OR REPLACE INTO collection_generations (vector_store_name, collection_id, embedder, dimension, chunk_size, chunk_overlap,
+                            distance, status, operation_id, validation, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'serving', ?, ?, ?)
+                        """, arguments: [staging, c.id, target.embedder, dimension, target.chunkSize, target.chunkOverlap, distance.rawValue,
+                                         op.id, cp.validation?.jsonText, now])
+                    try db.execute(sql: """
+                        UPDATE documents SET chunk_count = (SELECT p.chunk_count FROM reindex_progress p WHERE p.operation_id = ? AND p.document_id = documents.id)
+                        WHERE collection_id = ? AND status = 'completed'
+                          AND EXISTS (SELECT 1 FROM reindex_progress p WHERE p.operation_id = ? AND p.document_id = documents.id)
+                        """, arguments: [op.id, c.id, op.id])
+                    try db.execute(sql: """
+                        UPDATE collections SET vector_store_name = ?, embedder = ?, dimension = ?, chunk_size = ?, chunk_overlap = ?, distance = ?,
+                            status = 'ready', status_message = NULL, updated_at = ? WHERE id = ?
+                        """, arguments: [staging, target.embedder, dimension, target.chunkSize, target.chunkOverlap, distance.rawValue, now, c.id])
+                    try PointLayout.recount(db, collectionID: c.id)
+                    try CollectionManager.audit(db, collection: c, operationID: op.id, user: op.user, action: .aliasSwitched, details: [
+                        "alias": .string(c.name), "from": .string(c.vectorStoreName), "to": .string(staging),
+                    ])
+                    try CollectionManager.audit(db, collection: c, operationID: op.id, user: op.user, action: .collectionReindexed, details: [
+                        "from": .string(c.vectorStoreName), "to": .string(staging),
+                        "embedder": .string("\(c.embedder) -> \(target.embedder)"),
+                        "chunking": .string("\(c.chunkSize)/\(c.chunkOverlap) -> \(target.chunkSize)/\(target.chunkOverlap)"),
+                        "validation_passed": .bool(true),
+                    ])
+                    try db.execute(sql: "UPDATE operations SET checkpoint = ? WHERE id = ?", arguments: [JSONValue.object(cp.json).jsonText, op.id])
+                    flip = (ContinuousClock.now - t0).inSeconds
+                } catch {
+                    inner = error
+                    throw error
+                }
+            }
+        } catch {
+            if let inner { throw CollectionManager.classify(inner, doing: "switching '\(c.name)' to '\(staging)'") }
+            throw CollectionManager.classify(error, doing: "switching '\(c.name)' to '\(staging)'")
+        }
+        return ((ContinuousClock.now - start).inSeconds, flip)
+    }
+
+    /// Drops retired generations beyond the newest `keepGenerations`, each after its grace period and
+    /// once no search in this process uses it, never a serving collection, one another record
+    /// references, or a system (`_`) collection.
+    /// - Returns: Warnings (a drop that failed or was skipped); never throws: the switch is done.
+    static func cleanUp(_ manager: CollectionManager, collectionID: String, settings: ReindexSettings, context: OperationContext?) -> [String] {
+        var warnings: [String] = []
+        guard let retired = try? manager.read("listing generations", { db in
+            try Row.fetchAll(db, sql: """
+                SELECT * FROM collection_generations WHERE collection_id = ? AND status = 'kept' ORDER BY retired_at DESC
+                """, arguments: [collectionID]).map(Generation.init(row:))
+        }) else { return ["could not list generations"] }
+        for g in retired.dropFirst(max(0, settings.keepGenerations)) {
+            let vectors = (try? manager.vectors.count(g.vectorStoreName, filter: nil)) ?? 0
+            let dropAt = (g.retiredAt?.timeIntervalSince1970 ?? 0) + settings.grace(vectors: vectors)
+            while WallClock.now() < dropAt {
+                Thread.sleep(forTimeInterval: min(1, max(0.01, dropAt - WallClock.now())))
+            }
+            if let reason = unsafeToDrop(manager, g.vectorStoreName) {
+                warnings.append("kept \(g.vectorStoreName): \(reason)")
+                continue
+            }
+            let drainUntil = WallClock.now() + settings.searchDrainTimeout
+            while ((try? manager.vectors.activeSearches(g.vectorStoreName)) ?? 0) > 0 && WallClock.now() < drainUntil {
+                Thread.sleep(forTimeInterval: 0.01)
+            }
+            do {
+                if try manager.vectors.collectionExists(g.vectorStoreName) { try manager.vectors.dropCollection(g.vectorStoreName) }
+                try manager.write("recording the drop of \(g.vectorStoreName)") { db in
+                    try db.execute(sql: "UPDATE collection_generations SET status = 'dropped', dropped_at = ?, chunk_counts = NULL WHERE vector_store_name = ?",
+                                   arguments: [WallClock.now(), g.vectorStoreName])
+                }
+            } catch {
+                warnings.append("could not drop \(g.vectorStoreName): \(error)")
+            }
+        }
+        return warnings
+    }
+
+    /// Why a physical collection must not be dropped, or `nil` when it may be.
+    static func unsafeToDrop(_ manager: CollectionManager, _ name: String) -> String? {
+        if name.hasPrefix("_") { return "a system collection" }
+        if let aliases = try? manager.vectors.aliases(), aliases.contains(where: { $0.collection == name }) { return "an alias points to it" }
+        let referenced = (try? manager.read("checking references", { db in
+            try Row.fetchOne(db, sql: "SELECT 1 FROM collections WHERE vector_store_name = ?", arguments: [name]) != nil
+                || Row.fetchOne(db, sql: "SELECT 1 FROM operations WHERE status IN ('pending', 'processing') AND checkpoint LIKE '%' || ? || '%'",
+                                arguments: [name]) != nil
+        })) ?? true
+        return referenced ? "a collection or an active operation references it" : nil
+    }
+
+    /// Staging collections (`staging_*`) that no collection, generation or active operation references,
+    /// older than `minimumAge` seconds: left by a crash that no operation will resume. Each removal is
+    /// audited on the collection the name belongs to.
+    @discardableResult
+    static func removeOrphanedStaging(_ manager: CollectionManager, minimumAge: Double) throws(OperationsError) -> [String] {
+        try prepare(manager)
+        let candidates = try CollectionManager.guarded("listing collections") { try manager.vectors.collections() }
+            .filter { $0.name.hasPrefix("staging_") && WallClock.now() - $0.createdAt.timeIntervalSince1970 >= minimumAge }
+        var removed: [String] = []
+        for info in candidates {
+            let known = try manager.read("checking \(info.name)") { db in
+                try Row.fetchOne(db, sql: "SELECT 1 FROM collection_generations WHERE vector_store_name = ? AND status <> 'dropped'", arguments: [info.name]) != nil
+            }
+            guard !known, unsafeToDrop(manager, info.name) == nil else { continue }
+            _ = try? CollectionManager.guarded("dropping orphaned \(info.name)") { try manager.vectors.dropCollection(info.name) }
+            removed.append(info.name)
+            // staging_col_<collection id>_<time>
+            let parts = info.name.split(separator: "_")
+            if parts.count >= 3, parts[1] == "col" {
+                let id = String(parts[2])
+                try? manager.write("auditing the removal of \(info.name)") { db in
+                    if let c = try? CollectionManager.collection(db, id: id) {
+                        try CollectionManager.audit(db, collection: c, operationID: nil, user: "worker", action: .stagingRemoved,
+                                                    details: ["staging": .string(info.name), "reason": "orphaned (no operation references it)"])
+                    }
+                }
+            }
+        }
+        return removed
+    }
+}

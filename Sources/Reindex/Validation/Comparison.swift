@@ -1,0 +1,237 @@
+import Embedding
+import Foundation
+import GRDB
+import Operations
+import SwitchyardJSON
+import VectorStore
+
+/// Compares two collections at document level (DESIGN §5): per query overlap@k, rank correlation,
+/// top-1 agreement and scores, and with labels recall@k, nDCG@k and MRR on each side; vector counts,
+/// document coverage, and self-retrieval — then applies the thresholds.
+public struct Comparison: Sendable {
+    public struct Options: Sendable {
+        public var k = 10
+        /// A BEIR `queries.jsonl`; without it, sampled chunk texts are the queries.
+        public var queriesPath: String?
+        /// Relevance labels for `queriesPath` (qrels TSV).
+        public var qrelsPath: String?
+        public var thresholds = Thresholds()
+        /// Whether both sides use the same embedder (overlap and score checks apply).
+        public var sameEmbedder: Bool?
+        /// Whether both sides use the same chunking (the vector-count check applies).
+        public var sameChunking = true
+        /// Documents that failed while building the new side.
+        public var failedDocuments = 0
+        /// The most sampled chunks (default min(100, documents/10), at least 10 where possible).
+        public var maxSample = 100
+
+        public init() {}
+    }
+
+    public let manager: CollectionManager
+    public let old: ComparisonSide
+    public let new: ComparisonSide
+    public let options: Options
+
+    public init(manager: CollectionManager, old: ComparisonSide, new: ComparisonSide, options: Options) {
+        self.manager = manager
+        self.old = old
+        self.new = new
+        self.options = options
+    }
+
+    /// Runs the comparison.
+    ///
+    /// - Throws: ``OperationsError`` when a side cannot be read or searched, or a query file is unusable.
+    public func run() throws(OperationsError) -> ComparisonReport {
+        let start = ContinuousClock.now
+        let backend = manager.vectors
+        let k = options.k
+        guard k >= 1 else { throw OperationsError(.invalidInput, "k must be at least 1, got \(k)") }
+        // Documents (id → name) and each side's coverage.
+        let oldCoverage = try coverage(old.collection)
+        let newCoverage = try coverage(new.collection)
+        let names = try documentNames(Array(oldCoverage.documents.union(newCoverage.documents)))
+
+        // The sample of chunks for self-retrieval (and as queries when no query file is given).
+        let sample = try sampleChunks(from: old.collection, documents: oldCoverage.documents.sorted())
+        var queries: [(id: String, text: String)]
+        var qrels: [String: [String: Int]] = [:]
+        var queriesSource = "sampled chunk texts"
+        if let q = options.queriesPath {
+            let (loaded, issues) = BEIRDataset.loadQueries(path: q)
+            guard !loaded.isEmpty else {
+                throw OperationsError(.invalidInput, "queries file \(q) holds no usable query\(issues.first.map { " (\($0))" } ?? "")")
+            }
+            queries = loaded.map { ($0.id, $0.text) }
+            queriesSource = q
+            if let r = options.qrelsPath {
+                let (labels, _) = BEIRDataset.loadQrels(path: r)
+                guard !labels.isEmpty else { throw OperationsError(.invalidInput, "qrels file \(r) holds no usable judgement") }
+                qrels = labels
+                queries = queries.filter { qrels[$0.id] != nil }
+            }
+        } else {
+            queries = sample.map { ("doc-\($0.document)", $0.text) }
+        }
+        let hasLabels = !qrels.isEmpty
+
+        let oldRanks = try old.rankDocuments(queries.map(\.text), k: k, vectors: backend)
+        let newRanks = try new.rankDocuments(queries.map(\.text), k: k, vectors: backend)
+        var rows: [ComparisonReport.QueryRow] = []
+        for (i, q) in queries.enumerated() {
+            let a = oldRanks[i].documents.map { names[$0] ?? "doc-\($0)" }
+            let b = newRanks[i].documents.map { names[$0] ?? "doc-\($0)" }
+            var row = ComparisonReport.QueryRow(
+                id: q.id, text: String(q.text.prefix(160)),
+                overlap: RetrievalMetrics.overlap(at: k, a, b), overlapAt5: RetrievalMetrics.overlap(at: 5, a, b),
+                rankCorrelation: RetrievalMetrics.spearman(Array(a.prefix(k)), Array(b.prefix(k))),
+                top1Agrees: a.first != nil && a.first == b.first,
+                oldTop1: oldRanks[i].topScore, newTop1: newRanks[i].topScore,
+                oldTop: Array(a.prefix(3)), newTop: Array(b.prefix(3)))
+            if hasLabels, let rel = qrels[q.id] {
+                row.old = .init(recall: RetrievalMetrics.recall(at: k, ranked: a, relevant: rel), ndcg: RetrievalMetrics.ndcg(at: k, ranked: a, relevant: rel),
+                                mrr: RetrievalMetrics.mrr(at: k, ranked: a, relevant: rel))
+                row.new = .init(recall: RetrievalMetrics.recall(at: k, ranked: b, relevant: rel), ndcg: RetrievalMetrics.ndcg(at: k, ranked: b, relevant: rel),
+                                mrr: RetrievalMetrics.mrr(at: k, ranked: b, relevant: rel))
+            }
+            rows.append(row)
+        }
+
+        // Self-retrieval: each sampled chunk's text should find its own document in the top 10.
+        let selfK = 10
+        let oldSelf = try old.rankDocuments(sample.map(\.text), k: selfK, vectors: backend)
+        let newSelf = try new.rankDocuments(sample.map(\.text), k: selfK, vectors: backend)
+        func selfRecall(_ ranks: [RankedDocuments]) -> Double? {
+            guard !sample.isEmpty else { return nil }
+            let hits = zip(sample, ranks).filter { $0.1.documents.contains($0.0.document) }.count
+            return Double(hits) / Double(sample.count)
+        }
+
+        var report = ComparisonReport(
+            old: .init(label: old.label, collection: old.collection, embedder: old.embedderSpec, vectors: oldCoverage.vectors, documents: oldCoverage.documents.count),
+            new: .init(label: new.label, collection: new.collection, embedder: new.embedderSpec, vectors: newCoverage.vectors, documents: newCoverage.documents.count),
+            k: k, queriesSource: queriesSource, labelled: hasLabels, queries: rows,
+            missingDocuments: oldCoverage.documents.subtracting(newCoverage.documents).count,
+            extraDocuments: newCoverage.documents.subtracting(oldCoverage.documents).count,
+            failedDocuments: options.failedDocuments,
+            selfRetrieval: .init(sample: sample.count, old: selfRecall(oldSelf), new: selfRecall(newSelf)),
+            sameEmbedder: options.sameEmbedder ?? (old.embedderSpec == new.embedderSpec), sameChunking: options.sameChunking,
+            checks: [], seconds: 0)
+        report.checks = Self.checks(report, options.thresholds)
+        report.seconds = (ContinuousClock.now - start).inSeconds
+        return report
+    }
+
+    // MARK: - Inputs
+
+    struct Coverage {
+        var documents = Set<Int64>()
+        var vectors = 0
+    }
+
+    /// The documents a collection holds chunks of, and its point count (one pass over the ids).
+    private func coverage(_ collection: String) throws(OperationsError) -> Coverage {
+        var c = Coverage()
+        var offset: PointID?
+        let backend = manager.vectors
+        repeat {
+            let page: ScrollPage
+            do { page = try backend.scroll(collection, filter: nil, limit: 4096, offset: offset, withVector: false, withPayload: false) } catch {
+                throw OperationsError(.notFound, "cannot read collection '\(collection)'", cause: error.description)
+            }
+            for r in page.points {
+                c.vectors += 1
+                if case .number(let raw) = r.id { c.documents.insert(Int64(raw >> PointLayout.chunkBits)) }
+            }
+            offset = page.nextPageOffset
+        } while offset != nil
+        return c
+    }
+
+    private func documentNames(_ ids: [Int64]) throws(OperationsError) -> [Int64: String] {
+        guard !ids.isEmpty else { return [:] }
+        return try manager.read("reading document names") { db in
+            var out: [Int64: String] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT id, name FROM documents") { out[row["id"]] = row["name"] }
+            return out
+        }
+    }
+
+    struct SampledChunk {
+        var document: Int64
+        var text: String
+    }
+
+    /// A deterministic sample: evenly spaced documents, the text of each one's first chunk.
+    private func sampleChunks(from collection: String, documents: [Int64]) throws(OperationsError) -> [SampledChunk] {
+        guard !documents.isEmpty else { return [] }
+        let wanted = min(options.maxSample, max(min(10, documents.count), documents.count / 10))
+        let step = Double(documents.count) / Double(wanted)
+        let picked = (0..<wanted).map { documents[Int(Double($0) * step)] }
+        let ids = picked.map { PointLayout.pointID(documentID: $0, chunkIndex: 0) }
+        let records: [VectorStore.Record]
+        do { records = try manager.vectors.get(collection, ids: ids, withVector: false, withPayload: true) } catch {
+            throw OperationsError(.storage, "reading sample chunks of '\(collection)'", cause: "\(error)")
+        }
+        return records.compactMap { r in
+            guard case .number(let raw) = r.id, let text = r.payload?["text"]?.stringValue, !text.isEmpty else { return nil }
+            return SampledChunk(document: Int64(raw >> PointLayout.chunkBits), text: text)
+        }
+    }
+
+    // MARK: - Thresholds
+
+    static func checks(_ r: ComparisonReport, _ t: Thresholds) -> [ComparisonReport.Check] {
+        var checks: [ComparisonReport.Check] = []
+        func add(_ name: String, _ value: Double?, _ threshold: String, _ verdict: ComparisonReport.Verdict, _ note: String = "") {
+            checks.append(.init(name: name, value: value, threshold: threshold, verdict: verdict, note: note))
+        }
+        add("missing_documents", Double(r.missingDocuments), "≤ \(fmt(t.maxMissingDocuments))",
+            Double(r.missingDocuments) <= t.maxMissingDocuments ? .pass : .fail, "live documents with no chunk in the new side")
+        let ratio = r.old.vectors > 0 ? Double(r.new.vectors) / Double(r.old.vectors) : nil
+        if r.sameChunking, let ratio {
+            let inRange = ratio >= t.minVectorRatio && ratio <= t.maxVectorRatio
+            add("vector_ratio", ratio, "in [\(fmt(t.minVectorRatio)), \(fmt(t.maxVectorRatio))]",
+                !inRange ? .fail : (ratio > t.warnVectorRatio ? .warn : .pass), "new/old point count (chunking unchanged)")
+        } else {
+            add("vector_ratio", ratio, "not judged", .info, "chunking changed: counts differ by design")
+        }
+        let s = r.selfRetrieval
+        if let n = s.new {
+            add("self_recall_new", n, "≥ \(fmt(t.minSelfRecall))", n >= t.minSelfRecall ? .pass : .fail, "sampled chunk finds its document in the top 10 (\(s.sample) samples)")
+            if let o = s.old {
+                add("self_recall_drop", o - n, "≤ \(fmt(t.maxSelfRecallDrop))", o - n <= t.maxSelfRecallDrop + 1e-12 ? .pass : .fail, "old \(fmt(o)) → new \(fmt(n))")
+            }
+        } else {
+            add("self_recall_new", nil, "≥ \(fmt(t.minSelfRecall))", .fail, "no chunk to sample")
+        }
+        let rows = r.queries
+        if !rows.isEmpty {
+            let low = Double(rows.filter { Double($0.overlapAt5) < t.minOverlapAt5 }.count) / Double(rows.count)
+            let diffs = rows.compactMap { q -> Double? in
+                guard let a = q.oldTop1, let b = q.newTop1 else { return nil }
+                return abs(a - b)
+            }
+            let meanDiff = RetrievalMetrics.mean(diffs)
+            if r.sameEmbedder {
+                add("low_overlap_fraction", low, "≤ \(fmt(t.maxLowOverlapFraction))", low <= t.maxLowOverlapFraction ? .pass : .fail,
+                    "queries with overlap@5 < \(fmt(t.minOverlapAt5))")
+                add("top1_score_diff", meanDiff, "≤ \(fmt(t.maxTop1ScoreDiff))", (meanDiff ?? 0) <= t.maxTop1ScoreDiff ? .pass : .fail, "mean |old − new| top-1 score")
+            } else {
+                add("low_overlap_fraction", low, "not judged", .info, "embedder changed: rankings differ by design")
+                add("top1_score_diff", meanDiff, "not judged", .info, "embedder changed: scores are not comparable")
+            }
+        }
+        if r.labelled, let o = r.oldSummary?.ndcg, let n = r.newSummary?.ndcg {
+            add("ndcg_drop", o - n, "≤ \(fmt(t.maxNDCGDrop))", o - n <= t.maxNDCGDrop + 1e-12 ? .pass : .fail,
+                "nDCG@\(r.k) old \(fmt(o)) → new \(fmt(n))")
+        }
+        return checks
+    }
+}
+
+func fmt(_ v: Double) -> String {
+    if v == v.rounded() && abs(v) < 1e9 { return String(Int(v)) }
+    return String(format: "%.4f", v)
+}
