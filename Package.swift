@@ -117,6 +117,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "ReindexTests",
+            dependencies: ["Reindex", "Operations", "_SwitchyardTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "OperationsTests",
             dependencies: ["Operations", "_SwitchyardTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSettings

@@ -158,8 +158,10 @@ extension CollectionManager {
         case (.completed, .removeSource):
             next = (.ready, nil)
             action = .sourceRemoved
+        case (.completed, .reindex):
+            next = (.ready, nil)  // the switch wrote the new configuration; a resumed attempt still ends ready
         case (.completed, _):
-            break  // reindex and delete write their own records
+            break  // delete removes the records
         case (.failed, .index):
             next = (.error, "index failed: \(message ?? "")")
         case (.failed, .delete):

@@ -146,7 +146,7 @@ enum Generations {
             while WallClock.now() < dropAt {
                 Thread.sleep(forTimeInterval: min(1, max(0.01, dropAt - WallClock.now())))
             }
-            if let reason = unsafeToDrop(manager, g.vectorStoreName) {
+            if let reason = unsafeToDrop(manager, g.vectorStoreName, exceptOperation: context?.operation.id) {
                 warnings.append("kept \(g.vectorStoreName): \(reason)")
                 continue
             }
@@ -168,13 +168,14 @@ enum Generations {
     }
 
     /// Why a physical collection must not be dropped, or `nil` when it may be.
-    static func unsafeToDrop(_ manager: CollectionManager, _ name: String) -> String? {
+    static func unsafeToDrop(_ manager: CollectionManager, _ name: String, exceptOperation: String? = nil) -> String? {
         if name.hasPrefix("_") { return "a system collection" }
         if let aliases = try? manager.vectors.aliases(), aliases.contains(where: { $0.collection == name }) { return "an alias points to it" }
         let referenced = (try? manager.read("checking references", { db in
             try Row.fetchOne(db, sql: "SELECT 1 FROM collections WHERE vector_store_name = ?", arguments: [name]) != nil
-                || Row.fetchOne(db, sql: "SELECT 1 FROM operations WHERE status IN ('pending', 'processing') AND checkpoint LIKE '%' || ? || '%'",
-                                arguments: [name]) != nil
+                || Row.fetchOne(db, sql: """
+                    SELECT 1 FROM operations WHERE status IN ('pending', 'processing') AND checkpoint LIKE '%' || ? || '%' AND id <> ?
+                    """, arguments: [name, exceptOperation ?? ""]) != nil
         })) ?? true
         return referenced ? "a collection or an active operation references it" : nil
     }

@@ -98,15 +98,18 @@ public struct Comparison: Sendable {
             rows.append(row)
         }
 
-        // Self-retrieval: each sampled chunk's text should find its own document in the top 10.
+        // Self-retrieval: on each side, the side's own first chunk of each sampled document, searched by
+        // its text, should find its document in the top 10 (each side with its own chunking).
         let selfK = 10
-        let oldSelf = try old.rankDocuments(sample.map(\.text), k: selfK, vectors: backend)
-        let newSelf = try new.rankDocuments(sample.map(\.text), k: selfK, vectors: backend)
-        func selfRecall(_ ranks: [RankedDocuments]) -> Double? {
-            guard !sample.isEmpty else { return nil }
-            let hits = zip(sample, ranks).filter { $0.1.documents.contains($0.0.document) }.count
+        let newSample = try sampleChunks(from: new.collection, documents: sample.map(\.document), exactly: true)
+        func selfRecall(_ side: ComparisonSide, _ chunks: [SampledChunk]) throws(OperationsError) -> Double? {
+            guard !chunks.isEmpty else { return nil }
+            let ranks = try side.rankDocuments(chunks.map(\.text), k: selfK, vectors: backend)
+            let hits = zip(chunks, ranks).filter { $0.1.documents.contains($0.0.document) }.count
             return Double(hits) / Double(sample.count)
         }
+        let oldSelfRecall = try selfRecall(old, sample)
+        let newSelfRecall = try selfRecall(new, newSample)
 
         var report = ComparisonReport(
             old: .init(label: old.label, collection: old.collection, embedder: old.embedderSpec, vectors: oldCoverage.vectors, documents: oldCoverage.documents.count),
@@ -115,7 +118,7 @@ public struct Comparison: Sendable {
             missingDocuments: oldCoverage.documents.subtracting(newCoverage.documents).count,
             extraDocuments: newCoverage.documents.subtracting(oldCoverage.documents).count,
             failedDocuments: options.failedDocuments,
-            selfRetrieval: .init(sample: sample.count, old: selfRecall(oldSelf), new: selfRecall(newSelf)),
+            selfRetrieval: .init(sample: sample.count, old: oldSelfRecall, new: sample.isEmpty ? nil : (newSelfRecall ?? 0)),
             sameEmbedder: options.sameEmbedder ?? (old.embedderSpec == new.embedderSpec), sameChunking: options.sameChunking,
             checks: [], seconds: 0)
         report.checks = Self.checks(report, options.thresholds)
@@ -163,12 +166,18 @@ public struct Comparison: Sendable {
         var text: String
     }
 
-    /// A deterministic sample: evenly spaced documents, the text of each one's first chunk.
-    private func sampleChunks(from collection: String, documents: [Int64]) throws(OperationsError) -> [SampledChunk] {
+    /// A deterministic sample: evenly spaced documents (all of `documents` when `exactly`), the text of
+    /// each one's first chunk in `collection`.
+    private func sampleChunks(from collection: String, documents: [Int64], exactly: Bool = false) throws(OperationsError) -> [SampledChunk] {
         guard !documents.isEmpty else { return [] }
-        let wanted = min(options.maxSample, max(min(10, documents.count), documents.count / 10))
-        let step = Double(documents.count) / Double(wanted)
-        let picked = (0..<wanted).map { documents[Int(Double($0) * step)] }
+        let picked: [Int64]
+        if exactly {
+            picked = documents
+        } else {
+            let wanted = min(options.maxSample, max(min(10, documents.count), documents.count / 10))
+            let step = Double(documents.count) / Double(wanted)
+            picked = (0..<wanted).map { documents[Int(Double($0) * step)] }
+        }
         let ids = picked.map { PointLayout.pointID(documentID: $0, chunkIndex: 0) }
         let records: [VectorStore.Record]
         do { records = try manager.vectors.get(collection, ids: ids, withVector: false, withPayload: true) } catch {

@@ -1,0 +1,93 @@
+import Foundation
+import Operations
+import Reindex
+import SwitchyardJSON
+import Testing
+import VectorStore
+import _SwitchyardTestSupport
+
+@Suite("Comparison, thresholds and the reindex handler in-process")
+struct ComparisonTests {
+    static func harness(files: Int = 60, embedder: String = "hash-v1") throws -> (TemporaryDirectory, Store, CollectionManager) {
+        let dir = try TemporaryDirectory(prefix: "switchyard-reindex")
+        let src = dir.appending("src")
+        try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
+        let words = ["alpha", "beta", "gamma", "delta", "omega", "sigma", "kappa", "theta"]
+        for i in 0..<files {
+            let text = (0..<6).map { words[(i + $0 * 3 + i / 5) % words.count] }.joined(separator: " ") + " item \(i)"
+            try text.write(toFile: "\(src)/f\(i).txt", atomically: true, encoding: .utf8)
+        }
+        let store = try Store.open(at: dir.appending("store"))
+        let manager = try CollectionManager(store: store)
+        try manager.createCollection(CollectionSpec(name: "c", embedder: embedder), sources: [src])
+        try Worker(manager: manager).runUntilIdle()
+        return (dir, store, manager)
+    }
+
+    @Test func aCollectionComparedWithItselfAgreesFully() throws {
+        let (dir, _, manager) = try Self.harness()
+        defer { withExtendedLifetime(dir) {} }
+        let service = try ReindexService(manager: manager)
+        let r = try Comparison(manager: manager, old: try service.side("old", "c"), new: try service.side("new", "c"), options: .init()).run()
+        #expect(r.passed, "\(r.failing)")
+        #expect(r.sameEmbedder && r.missingDocuments == 0 && r.extraDocuments == 0)
+        #expect(r.queries.count == 10)  // min(100, 60/10) raised to at least 10
+        #expect(r.queries.allSatisfy { $0.overlap == 10 && $0.top1Agrees && $0.oldTop1 == $0.newTop1 })
+        #expect(r.selfRetrieval.old == 1 && r.selfRetrieval.new == 1)
+        let verdicts = Dictionary(uniqueKeysWithValues: r.checks.map { ($0.name, $0.verdict) })
+        #expect(verdicts["low_overlap_fraction"] == .pass && verdicts["top1_score_diff"] == .pass && verdicts["vector_ratio"] == .pass)
+        #expect(r.json.objectValue?["passed"] == .bool(true))
+        #expect(r.markdown.contains("**Verdict: PASSED**"))
+    }
+
+    @Test func thresholdsAreParsedByName() throws {
+        let t = try Thresholds.make(["min_self_recall": 0.5, "max_ndcg_drop": 0])
+        #expect(t.minSelfRecall == 0.5 && t.maxNDCGDrop == 0 && t.maxVectorRatio == 1.1)
+        let e = #expect(throws: OperationsError.self) { try Thresholds.make(["min_recall": 1]) }
+        #expect(e?.message.contains("unknown threshold 'min_recall'") == true)
+        #expect(throws: OperationsError.self) { try Thresholds.make(["max_ndcg_drop": .nan]) }
+    }
+
+    @Test func aDeliberatelyStrictThresholdRejectsAndRollsBack() throws {
+        let (dir, store, manager) = try Self.harness()
+        defer { withExtendedLifetime(dir) {} }
+        let before = try manager.collection(named: "c")
+        let op = try manager.requestReindex("c", ReindexRequest(embedder: "hash-v2", thresholds: ["min_self_recall": 1.01]))
+        var o = Worker.Options()
+        o.pollInterval = .milliseconds(10)
+        var settings = ReindexSettings()
+        settings.gracePeriod = 0
+        try Worker(manager: manager, options: o, handlers: [.reindex: ReindexHandler(settings: settings)]).runUntilIdle()
+        let done = try manager.operation(op.id)
+        #expect(done.status == .failed && done.attempts == 1)
+        #expect(done.error?.contains("self_recall_new") == true)
+        #expect(done.checkpoint?["validation"]?.objectValue?["passed"] == .bool(false))
+        let after = try manager.collection(named: "c")
+        #expect(after.vectorStoreName == before.vectorStoreName && after.status == .ready && after.embedder == "hash-v1")
+        #expect(after.statusMessage?.contains("still serving \(before.vectorStoreName)") == true)
+        #expect(try store.collections().map(\.name) == [before.vectorStoreName])
+        #expect(try manager.reservations().isEmpty)
+        #expect(try manager.audit(collection: "c").last?.action == "reindex_failed")
+    }
+
+    @Test func chunkingChangeSwitchesAndKeepsTheOldGeneration() throws {
+        let (dir, store, manager) = try Self.harness()
+        defer { withExtendedLifetime(dir) {} }
+        let before = try manager.collection(named: "c")
+        let op = try manager.requestReindex("c", ReindexRequest(embedder: "hash-v2", chunkSize: 4, chunkOverlap: 1))
+        var settings = ReindexSettings()
+        settings.gracePeriod = 0
+        try Worker(manager: manager, handlers: [.reindex: ReindexHandler(settings: settings)]).runUntilIdle()
+        let done = try manager.operation(op.id)
+        #expect(done.status == .completed, "\(done.error ?? "") \(done.checkpoint.map { JSONValue.object($0).jsonText } ?? "")")
+        let after = try manager.collection(named: "c")
+        #expect(after.chunkSize == 4 && after.vectorCount > before.vectorCount)
+        #expect(try store.count("c", filter: nil) == after.vectorCount)
+        let checks = done.checkpoint?["validation"]?.objectValue?["checks"]?.arrayValue ?? []
+        #expect(checks.contains { $0.objectValue?["name"] == "vector_ratio" && $0.objectValue?["verdict"] == "info" })
+        let gens = try ReindexService(manager: manager).generations(of: "c")
+        #expect(gens.map(\.status) == [.serving, .kept])
+        #expect(gens.last?.vectorStoreName == before.vectorStoreName)
+        #expect(try (done.result?["switch_ms"]?.numberValue ?? 1e9) < 1e4)
+    }
+}
