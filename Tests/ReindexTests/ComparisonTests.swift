@@ -89,5 +89,39 @@ struct ComparisonTests {
         #expect(gens.map(\.status) == [.serving, .kept])
         #expect(gens.last?.vectorStoreName == before.vectorStoreName)
         #expect(try (done.result?["switch_ms"]?.numberValue ?? 1e9) < 1e4)
+        // Documents added after the switch would be lost by going back: the rollback is refused.
+        let extra = dir.appending("extra")
+        try FileManager.default.createDirectory(atPath: extra, withIntermediateDirectories: true)
+        try "a new document".write(toFile: extra + "/n.txt", atomically: true, encoding: .utf8)
+        try manager.append("c", source: extra)
+        try Worker(manager: manager).runUntilIdle()
+        let refused = #expect(throws: OperationsError.self) { try ReindexService(manager: manager).rollback("c") }
+        #expect(refused?.code == .conflict && refused?.message.contains("changed since") == true)
+        #expect(try store.resolve("c") == after.vectorStoreName)
+    }
+}
+
+@Suite("Orphaned staging collections")
+struct OrphanTests {
+    @Test func workersRemoveUnreferencedStagingCollectionsOnly() throws {
+        let (dir, store, manager) = try ComparisonTests.harness(files: 12)
+        defer { withExtendedLifetime(dir) {} }
+        let c = try manager.collection(named: "c")
+        let orphan = "staging_\(c.vectorStoreName)_20260101_000000"
+        try store.createCollection(orphan, dimension: 4, distance: .cosine)
+        try store.createCollection("staging_unrelated_x", dimension: 4, distance: .cosine)
+        try store.updateAliases([.create(alias: "pinned", collection: "staging_unrelated_x")])
+        var young = ReindexSettings()
+        young.stagingMinimumAge = 3600
+        ReindexHandler(settings: young).recover(manager)
+        #expect(try store.collectionExists(orphan))  // younger than the minimum age
+        var settings = ReindexSettings()
+        settings.stagingMinimumAge = 0
+        ReindexHandler(settings: settings).recover(manager)
+        #expect(try !store.collectionExists(orphan))
+        #expect(try store.collectionExists("staging_unrelated_x"))  // an alias points to it
+        #expect(try store.collectionExists(c.vectorStoreName))
+        let last = try #require(try manager.audit(collection: "c").last)
+        #expect(last.action == "staging_removed" && last.details["staging"] == .string(orphan))
     }
 }

@@ -131,6 +131,7 @@ enum OperationsSchema {
         (2, """
             ALTER TABLE documents ADD COLUMN operation_id TEXT;
             CREATE INDEX documents_by_operation ON documents (operation_id, status);
+            CREATE INDEX documents_by_update ON documents (collection_id, updated_at);
             """),
     ]
 }

@@ -35,6 +35,9 @@ public final class Worker: Sendable {
         public var pollInterval: Duration = .milliseconds(200)
         /// Faults to inject (tests only).
         public var faults: FaultInjector = .none
+        /// Niceness of the threads running operations (Linux, per thread; 0 = as the process): searches
+        /// served by the same machine keep their latency while a reindex or an append runs.
+        public var niceness: Int32 = 10
 
         public init() {}
 
@@ -198,7 +201,12 @@ public final class Worker: Sendable {
         let context = OperationContext(manager: manager, claim: claim, collection: collection, faults: options.faults,
                                        softTimeLimit: options.softTimeLimit)
         let running = Running(context: context)
+        let nice = options.niceness
         let thread = Thread { [self] in
+            #if os(Linux)
+            // On Linux, PRIO_PROCESS with id 0 sets the nice value of the calling thread only.
+            if nice != 0 { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, nice) }
+            #endif
             execute(context)
             running.done.store(true, ordering: .releasing)
         }

@@ -64,7 +64,8 @@ enum Generations {
 
     /// The switch: alias → staging, the collection record, the documents' chunk counts, the
     /// generations, the audit rows and the checkpoint — one transaction, fenced by the attempt's task id.
-    /// - Returns: The whole transaction's duration and the alias flip's, in seconds.
+    /// - Returns: The whole switch's duration and the alias flip's (the alias rows inside the
+    ///   transaction plus the in-memory catalog swap), in seconds.
     static func switchTo(_ staging: String, context: OperationContext, collection c: ManagedCollection, target: ReindexTarget,
                          dimension: Int, distance: Distance, checkpoint: ReindexCheckpoint) throws(OperationsError) -> (Double, Double) {
         let op = context.operation
@@ -74,38 +75,45 @@ enum Generations {
         var flip = 0.0
         var inner: (any Error)?
         do {
-            try context.manager.store.updateAliases([.delete(alias: c.name), .create(alias: c.name, collection: staging)]) { db in
+            let timing = try context.manager.store.updateAliases([.delete(alias: c.name), .create(alias: c.name, collection: staging)]) { db in
                 do {
-                    let t0 = ContinuousClock.now
                     guard try Row.fetchOne(db, sql: "SELECT 1 FROM operations WHERE id = ? AND task_id = ? AND status = 'processing'",
                                            arguments: [op.id, context.taskID]) != nil else {
                         throw OperationsError(.leaseLost, "operation \(op.id): attempt \(context.taskID) no longer owns it")
                     }
                     let now = WallClock.now()
-                    // The documents' chunk counts of the retiring generation, for a rollback.
-                    var counts: [String: JSONValue] = [:]
-                    for row in try Row.fetchAll(db, sql: "SELECT id, chunk_count FROM documents WHERE collection_id = ? AND status = 'completed'", arguments: [c.id]) {
-                        counts[String(row["id"] as Int64)] = .int(row["chunk_count"])
+                    // With the chunking unchanged every document keeps its chunk count: nothing per document
+                    // to do, and the switch stays a handful of row writes whatever the collection's size.
+                    // Otherwise the retiring generation's counts are kept (for a rollback) and the new ones set.
+                    let rechunked = target.chunkSize != c.chunkSize || target.chunkOverlap != c.chunkOverlap
+                    var snapshot: String?
+                    if rechunked {
+                        var counts: [String: JSONValue] = [:]
+                        for row in try Row.fetchAll(db, sql: "SELECT id, chunk_count FROM documents WHERE collection_id = ? AND status = 'completed'", arguments: [c.id]) {
+                            counts[String(row["id"] as Int64)] = .int(row["chunk_count"])
+                        }
+                        snapshot = JSONValue.object(counts).jsonText
                     }
                     try insertServing(db, c)
                     try db.execute(sql: """
                         UPDATE collection_generations SET status = 'kept', retired_at = ?, chunk_counts = ? WHERE vector_store_name = ?
-                        """, arguments: [now, JSONValue.object(counts).jsonText, c.vectorStoreName])
+                        """, arguments: [now, snapshot, c.vectorStoreName])
                     try db.execute(sql: """
                         INSERT OR REPLACE INTO collection_generations (vector_store_name, collection_id, embedder, dimension, chunk_size, chunk_overlap,
                             distance, status, operation_id, validation, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'serving', ?, ?, ?)
                         """, arguments: [staging, c.id, target.embedder, dimension, target.chunkSize, target.chunkOverlap, distance.rawValue,
                                          op.id, cp.validation?.jsonText, now])
-                    try db.execute(sql: """
-                        UPDATE documents SET chunk_count = (SELECT p.chunk_count FROM reindex_progress p WHERE p.operation_id = ? AND p.document_id = documents.id)
-                        WHERE collection_id = ? AND status = 'completed'
-                          AND EXISTS (SELECT 1 FROM reindex_progress p WHERE p.operation_id = ? AND p.document_id = documents.id)
-                        """, arguments: [op.id, c.id, op.id])
+                    if rechunked {
+                        try db.execute(sql: """
+                            UPDATE documents SET chunk_count = p.chunk_count FROM reindex_progress p
+                            WHERE p.operation_id = ? AND p.document_id = documents.id AND documents.collection_id = ? AND documents.status = 'completed'
+                            """, arguments: [op.id, c.id])
+                    }
                     try db.execute(sql: """
                         UPDATE collections SET vector_store_name = ?, embedder = ?, dimension = ?, chunk_size = ?, chunk_overlap = ?, distance = ?,
                             status = 'ready', status_message = NULL, updated_at = ? WHERE id = ?
                         """, arguments: [staging, target.embedder, dimension, target.chunkSize, target.chunkOverlap, distance.rawValue, now, c.id])
-                    try PointLayout.recount(db, collectionID: c.id)
+                    if rechunked { try PointLayout.recount(db, collectionID: c.id) }
                     try CollectionManager.audit(db, collection: c, operationID: op.id, user: op.user, action: .aliasSwitched, details: [
                         "alias": .string(c.name), "from": .string(c.vectorStoreName), "to": .string(staging),
                     ])
@@ -116,12 +124,12 @@ enum Generations {
                         "validation_passed": .bool(true),
                     ])
                     try db.execute(sql: "UPDATE operations SET checkpoint = ? WHERE id = ?", arguments: [JSONValue.object(cp.json).jsonText, op.id])
-                    flip = (ContinuousClock.now - t0).inSeconds
                 } catch {
                     inner = error
                     throw error
                 }
             }
+            flip = timing.aliasRowsSeconds + timing.catalogSeconds
         } catch {
             if let inner { throw CollectionManager.classify(inner, doing: "switching '\(c.name)' to '\(staging)'") }
             throw CollectionManager.classify(error, doing: "switching '\(c.name)' to '\(staging)'")

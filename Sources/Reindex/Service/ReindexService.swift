@@ -44,13 +44,14 @@ public final class ReindexService: Sendable {
     @discardableResult
     public func rollback(_ name: String, user: String = CollectionSpec.defaultOwner) throws(OperationsError) -> Generation {
         let c = try manager.collection(named: name)
-        let (target, counts) = try manager.read("finding the previous generation of '\(name)'") { db -> (Generation, [String: JSONValue]) in
+        let (target, counts) = try manager.read("finding the previous generation of '\(name)'") { db -> (Generation, [String: JSONValue]?) in
             guard let row = try Row.fetchOne(db, sql: """
                 SELECT * FROM collection_generations WHERE collection_id = ? AND status = 'kept' ORDER BY retired_at DESC LIMIT 1
                 """, arguments: [c.id]) else {
                 throw OperationsError(.notFound, "collection '\(name)' has no kept generation to roll back to")
             }
-            let counts = (row["chunk_counts"] as String?).flatMap { try? JSONParser.parse($0).objectValue } ?? [:]
+            // Chunk counts are kept only when that generation's chunking differs from its successor's.
+            let counts = (row["chunk_counts"] as String?).flatMap { try? JSONParser.parse($0).objectValue }
             return (Generation(row: row), counts)
         }
         guard try CollectionManager.guarded("checking '\(target.vectorStoreName)'", { try manager.vectors.collectionExists(target.vectorStoreName) }) else {
@@ -67,18 +68,26 @@ public final class ReindexService: Sendable {
                         throw OperationsError(.conflict, "collection '\(name)' has an active operation \(active); wait for it or cancel it before a rollback")
                     }
                     let live = try Int64.fetchAll(db, sql: "SELECT id FROM documents WHERE collection_id = ? AND status = 'completed'", arguments: [c.id])
-                    guard Set(live.map(String.init)) == Set(counts.keys) else {
-                        throw OperationsError(.conflict, "documents of '\(name)' changed since '\(target.vectorStoreName)' served (\(live.count) now, \(counts.count) then); a rollback would lose them — reindex instead")
+                    let rechunked = target.chunkSize != current.chunkSize || target.chunkOverlap != current.chunkOverlap
+                    let changed = try Bool.fetchOne(db, sql: """
+                        SELECT EXISTS (SELECT 1 FROM documents WHERE collection_id = ? AND updated_at > ?)
+                        """, arguments: [c.id, target.retiredAt?.timeIntervalSince1970 ?? 0]) ?? true
+                    if changed || (rechunked && (counts.map { Set(live.map(String.init)) != Set($0.keys) } ?? true)) {
+                        throw OperationsError(.conflict, "documents of '\(name)' changed since '\(target.vectorStoreName)' served; a rollback would lose them — reindex instead")
                     }
-                    var snapshot: [String: JSONValue] = [:]
-                    for row in try Row.fetchAll(db, sql: "SELECT id, chunk_count FROM documents WHERE collection_id = ? AND status = 'completed'", arguments: [c.id]) {
-                        snapshot[String(row["id"] as Int64)] = .int(row["chunk_count"])
+                    var snapshot: String?
+                    if rechunked {
+                        var serving: [String: JSONValue] = [:]
+                        for row in try Row.fetchAll(db, sql: "SELECT id, chunk_count FROM documents WHERE collection_id = ? AND status = 'completed'", arguments: [c.id]) {
+                            serving[String(row["id"] as Int64)] = .int(row["chunk_count"])
+                        }
+                        snapshot = JSONValue.object(serving).jsonText
+                        let update = try db.cachedStatement(sql: "UPDATE documents SET chunk_count = ? WHERE id = ?")
+                        for (id, n) in counts ?? [:] { try update.execute(arguments: [Int(n.numberValue ?? 0), Int64(id) ?? -1]) }
                     }
-                    let update = try db.cachedStatement(sql: "UPDATE documents SET chunk_count = ? WHERE id = ?")
-                    for (id, n) in counts { try update.execute(arguments: [Int(n.numberValue ?? 0), Int64(id) ?? -1]) }
                     try db.execute(sql: """
                         UPDATE collection_generations SET status = 'kept', retired_at = ?, chunk_counts = ? WHERE vector_store_name = ?
-                        """, arguments: [now, JSONValue.object(snapshot).jsonText, current.vectorStoreName])
+                        """, arguments: [now, snapshot, current.vectorStoreName])
                     try db.execute(sql: "UPDATE collection_generations SET status = 'serving', retired_at = NULL, chunk_counts = NULL WHERE vector_store_name = ?",
                                    arguments: [target.vectorStoreName])
                     try db.execute(sql: """
@@ -86,7 +95,7 @@ public final class ReindexService: Sendable {
                             status = 'ready', status_message = ?, updated_at = ? WHERE id = ?
                         """, arguments: [target.vectorStoreName, target.embedder, target.dimension, target.chunkSize, target.chunkOverlap, target.distance,
                                          "rolled back from \(current.vectorStoreName)", now, c.id])
-                    try PointLayout.recount(db, collectionID: c.id)
+                    if rechunked { try PointLayout.recount(db, collectionID: c.id) }  // else every count is unchanged
                     try CollectionManager.audit(db, collection: c, operationID: nil, user: user, action: .reindexRolledBack, details: [
                         "from": .string(current.vectorStoreName), "to": .string(target.vectorStoreName), "embedder": .string(target.embedder),
                     ])

@@ -146,7 +146,10 @@ extension Store {
     ///     of a switch); when it throws, nothing changes and the error is rethrown as ``StoreError``
     ///   (a `StoreError` it throws passes through).
     /// - Throws: ``StoreError`` naming the failing action (`actions[i]`) and why.
-    public func updateAliases(_ actions: [AliasAction], alongside: (Database) throws -> Void) throws(StoreError) {
+    /// - Returns: Where the time went (the alias rows, the rest of the transaction, the commit, the
+    ///   in-memory catalog readers resolve through).
+    @discardableResult
+    public func updateAliases(_ actions: [AliasAction], alongside: (Database) throws -> Void) throws(StoreError) -> AliasUpdateTiming {
         try applyAliases(actions, alongside: alongside)
     }
 
@@ -155,7 +158,12 @@ extension Store {
         try applyAliases(actions, alongside: { _ in })
     }
 
-    private func applyAliases(_ actions: [AliasAction], alongside: (Database) throws -> Void) throws(StoreError) {
+    @discardableResult
+    private func applyAliases(_ actions: [AliasAction], alongside: (Database) throws -> Void) throws(StoreError) -> AliasUpdateTiming {
+        let start = ContinuousClock.now
+        var began = start
+        var aliasesWritten = start
+        var bodyDone = start
         guard !actions.isEmpty else { throw .invalid("alias update needs at least one action") }
         for (i, a) in actions.enumerated() {
             switch a {
@@ -170,6 +178,7 @@ extension Store {
             }
         }
         try write("updating aliases", changesCatalog: true) { db in
+            began = ContinuousClock.now
             let collections = Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT name, id FROM vector_collections").map {
                 ($0[0] as String, $0[1] as Int64)
             })
@@ -205,9 +214,30 @@ extension Store {
             try db.execute(sql: "DELETE FROM vector_aliases")
             let insert = try db.cachedStatement(sql: "INSERT INTO vector_aliases (alias, collection_id) VALUES (?, ?)")
             for (alias, id) in aliases { try insert.execute(arguments: [alias, id]) }
+            aliasesWritten = ContinuousClock.now
             try alongside(db)
+            bodyDone = ContinuousClock.now
             return ((), {})
         }
+        let committed = ContinuousClock.now
         try? refresh()
+        let refreshed = ContinuousClock.now
+        return AliasUpdateTiming(aliasRowsSeconds: (aliasesWritten - began).seconds, alongsideSeconds: (bodyDone - aliasesWritten).seconds,
+                                 commitSeconds: (committed - bodyDone).seconds, catalogSeconds: (refreshed - committed).seconds,
+                                 totalSeconds: (refreshed - start).seconds)
     }
+}
+
+/// Where an alias update's time went.
+public struct AliasUpdateTiming: Sendable, Equatable {
+    /// Inside the transaction: reading the catalog, checking the actions, rewriting the alias rows.
+    public var aliasRowsSeconds: Double
+    /// Inside the transaction: the caller's `alongside` records.
+    public var alongsideSeconds: Double
+    /// The commit (with `synchronous=FULL`, the WAL's fsync).
+    public var commitSeconds: Double
+    /// Reloading the in-memory catalog readers resolve names through.
+    public var catalogSeconds: Double
+    /// From the call to its return (includes waiting for SQLite's write lock).
+    public var totalSeconds: Double
 }

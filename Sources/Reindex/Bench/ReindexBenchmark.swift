@@ -1,0 +1,199 @@
+import Foundation
+import Operations
+import Synchronization
+import SwitchyardJSON
+import VectorStore
+
+/// Measures a blue-green reindex on a fresh durable store: throughput alone and with readers searching
+/// through the alias, the readers' latency idle vs during the reindex, and the switch transaction.
+///
+/// ```swift
+/// let r = try ReindexBenchmark.run(.init(source: "Datasets/wordnet-defs"))
+/// print(r.json.jsonText)
+/// ```
+public enum ReindexBenchmark {
+    public struct Configuration: Sendable {
+        public var source: String
+        public var from = "hash-v1"
+        public var to = "hash-v2"
+        public var readers = 4
+        /// Pause between one reader's queries (think time): readers that never pause would use every
+        /// core and measure only the scheduler.
+        public var readerInterval = 0.01
+        /// Seconds the idle readers run.
+        public var idleSeconds = 2.0
+        /// Alias switches timed (through rollback, the same transaction shape) for the percentiles.
+        public var switches = 200
+        /// Readers' queries (texts); default: the source's `queries.jsonl` when it is a BEIR dataset.
+        public var queries: [String] = []
+
+        public init(source: String) { self.source = source }
+    }
+
+    public struct Latency: Sendable {
+        public var count: Int
+        public var errors: Int
+        public var p50: Double
+        public var p99: Double
+    }
+
+    public struct Result: Sendable {
+        public var vectors: Int
+        public var aloneSeconds: Double
+        public var aloneChunksPerSecond: Double
+        public var withReadersSeconds: Double
+        public var withReadersChunksPerSecond: Double
+        public var idle: Latency
+        public var during: Latency
+        public var reindexSwitchMilliseconds: [Double]
+        public var aliasFlipMilliseconds: [Double]
+        public var switchP50Milliseconds: Double
+        public var switchP99Milliseconds: Double
+        /// Bare alias flips between the two generations: the flip itself (alias rows + catalog swap)
+        /// and the whole call (with the commit's fsync).
+        public var flipP50Milliseconds: Double
+        public var flipP99Milliseconds: Double
+        public var flipCallP99Milliseconds: Double
+
+        public var json: JSONValue {
+            func lat(_ l: Latency) -> JSONValue {
+                ["queries": .int(Int64(l.count)), "errors": .int(Int64(l.errors)), "p50_ms": .double(l.p50 * 1000), "p99_ms": .double(l.p99 * 1000)]
+            }
+            return [
+                "vectors": .int(Int64(vectors)),
+                "reindex_alone_s": .double(aloneSeconds), "reindex_alone_chunks_per_s": .double(aloneChunksPerSecond),
+                "reindex_with_readers_s": .double(withReadersSeconds), "reindex_with_readers_chunks_per_s": .double(withReadersChunksPerSecond),
+                "readers_idle": lat(idle), "readers_during_reindex": lat(during),
+                "reader_p99_ratio": .double(idle.p99 > 0 ? during.p99 / idle.p99 : 0),
+                "reindex_switch_ms": .array(reindexSwitchMilliseconds.map { .double($0) }),
+                "reindex_alias_flip_ms": .array(aliasFlipMilliseconds.map { .double($0) }),
+                "switch_transaction_p50_ms": .double(switchP50Milliseconds), "switch_transaction_p99_ms": .double(switchP99Milliseconds),
+                "alias_flip_p50_ms": .double(flipP50Milliseconds), "alias_flip_p99_ms": .double(flipP99Milliseconds),
+                "alias_flip_call_p99_ms": .double(flipCallP99Milliseconds),
+            ]
+        }
+    }
+
+    /// Runs the benchmark in a temporary directory (removed afterwards).
+    public static func run(_ c: Configuration, progress: (String) -> Void = { _ in }) throws(OperationsError) -> Result {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("switchyard-bench-reindex-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store: Store
+        do { store = try Store.open(at: dir) } catch { throw OperationsError(.storage, error.description) }
+        defer { try? store.close() }
+        let manager = try CollectionManager(store: store)
+        let service = try ReindexService(manager: manager)
+        try manager.setLimits(ResourceLimits(owner: "bench", maxCollections: 10, maxDocuments: Int.max / 4, maxStorageBytes: Int.max / 4,
+                                             maxOperationsPerHour: 100_000))
+        var wo = Worker.Options()
+        wo.pollInterval = .milliseconds(5)
+        var settings = ReindexSettings()
+        settings.gracePeriod = 0
+        let worker = Worker(manager: manager, options: wo, handlers: [.reindex: ReindexHandler(settings: settings)])
+        progress("indexing \(c.source) twice with \(c.from)")
+        for name in ["alone", "busy"] {
+            try manager.createCollection(CollectionSpec(name: name, owner: "bench", embedder: c.from), sources: [c.source], user: "bench")
+        }
+        try worker.runUntilIdle()
+        let vectors = try manager.collection(named: "alone").vectorCount
+        var queries = c.queries
+        if queries.isEmpty {
+            let q = (c.source as NSString).appendingPathComponent("queries.jsonl")
+            queries = ((try? String(contentsOfFile: q, encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
+                (try? JSONParser.parse(String($0)))?.objectValue?["text"]?.stringValue
+            }
+        }
+        if queries.isEmpty { queries = ["a query", "another query", "something else"] }
+
+        // One query per reader first, untimed: the first search of a process loads what it needs.
+        for q in queries.prefix(c.readers) { _ = try service.search("busy", text: q, limit: 10, withPayload: false) }
+        progress("readers idle for \(c.idleSeconds) s")
+        let idle = try readers(c.readers, interval: c.readerInterval, service: service, queries: queries) { Thread.sleep(forTimeInterval: c.idleSeconds) }
+
+        progress("reindex alone")
+        let alone = try reindex("alone", to: c.to, manager: manager, worker: worker)
+        progress("reindex with \(c.readers) readers")
+        var busy: (seconds: Double, result: [String: JSONValue])!
+        var caught: OperationsError?
+        let during = try readers(c.readers, interval: c.readerInterval, service: service, queries: queries) {
+            do { busy = try reindex("busy", to: c.to, manager: manager, worker: worker) } catch { caught = CollectionManager.classify(error, doing: "the reindex") }
+        }
+        if let caught { throw caught }
+
+        progress("\(c.switches) switches of a \(vectors)-point collection")
+        var samples: [Double] = []
+        for _ in 0..<c.switches {
+            let t0 = ContinuousClock.now
+            try service.rollback("alone", user: "bench")
+            samples.append((ContinuousClock.now - t0).inSeconds * 1000)
+        }
+        samples.sort()
+        func pct(_ s: [Double], _ p: Double) -> Double { s.isEmpty ? 0 : s[min(s.count - 1, Int(Double(s.count) * p))] }
+        let generations = try service.generations(of: "alone").filter { $0.status != .dropped }.map(\.vectorStoreName)
+        var flips: [Double] = []
+        var calls: [Double] = []
+        if generations.count >= 2 {
+            for i in 0..<c.switches {
+                var actions: [AliasAction] = i == 0 ? [] : [.delete(alias: "bench_flip")]
+                actions.append(.create(alias: "bench_flip", collection: generations[i % 2]))
+                let t = try CollectionManager.guarded("flipping an alias") { try store.updateAliases(actions, alongside: { _ in }) }
+                flips.append((t.aliasRowsSeconds + t.catalogSeconds) * 1000)
+                calls.append(t.totalSeconds * 1000)
+            }
+        }
+        flips.sort()
+        calls.sort()
+        let results = [alone.result, busy.result]
+        return Result(
+            vectors: vectors, aloneSeconds: alone.seconds, aloneChunksPerSecond: Double(vectors) / alone.seconds,
+            withReadersSeconds: busy.seconds, withReadersChunksPerSecond: Double(vectors) / busy.seconds,
+            idle: idle, during: during,
+            reindexSwitchMilliseconds: results.compactMap { $0["switch_ms"]?.numberValue },
+            aliasFlipMilliseconds: results.compactMap { $0["alias_flip_ms"]?.numberValue },
+            switchP50Milliseconds: pct(samples, 0.5), switchP99Milliseconds: pct(samples, 0.99),
+            flipP50Milliseconds: pct(flips, 0.5), flipP99Milliseconds: pct(flips, 0.99), flipCallP99Milliseconds: pct(calls, 0.99))
+    }
+
+    private static func reindex(_ name: String, to embedder: String, manager: CollectionManager, worker: Worker)
+        throws(OperationsError) -> (seconds: Double, result: [String: JSONValue])
+    {
+        let t0 = ContinuousClock.now
+        let op = try manager.requestReindex(name, ReindexRequest(embedder: embedder), user: "bench")
+        let done = try worker.runOperation(op.id)
+        guard done.status == .completed else { throw OperationsError(.storage, "the benchmark's reindex \(done.status.rawValue): \(done.error ?? "")") }
+        return ((ContinuousClock.now - t0).inSeconds, done.result ?? [:])
+    }
+
+    /// Runs `body` while `count` readers search "busy" through its alias; returns their latencies.
+    private static func readers(_ count: Int, interval: Double, service: ReindexService, queries: [String],
+                                _ body: () throws(OperationsError) -> Void) throws(OperationsError) -> Latency {
+        let stop = Atomic<Bool>(false)
+        let finished = Atomic<Int>(0)
+        let samples = Mutex<[Double]>([])
+        let errors = Atomic<Int>(0)
+        for r in 0..<count {
+            let t = Thread {
+                var i = r
+                var local: [Double] = []
+                while !stop.load(ordering: .relaxed) {
+                    let t0 = ContinuousClock.now
+                    do { _ = try service.search("busy", text: queries[i % queries.count], limit: 10, withPayload: false) } catch { errors.add(1, ordering: .relaxed) }
+                    local.append((ContinuousClock.now - t0).inSeconds)
+                    i += count
+                    if interval > 0 { Thread.sleep(forTimeInterval: interval) }
+                }
+                samples.withLock { $0 += local }
+                finished.add(1, ordering: .relaxed)
+            }
+            t.start()
+        }
+        var failure: OperationsError?
+        do { try body() } catch { failure = error }
+        stop.store(true, ordering: .relaxed)
+        while finished.load(ordering: .relaxed) < count { Thread.sleep(forTimeInterval: 0.005) }
+        if let failure { throw failure }
+        let s = samples.withLock { $0 }.sorted()
+        func pct(_ p: Double) -> Double { s.isEmpty ? 0 : s[min(s.count - 1, Int(Double(s.count) * p))] }
+        return Latency(count: s.count, errors: errors.load(ordering: .relaxed), p50: pct(0.5), p99: pct(0.99))
+    }
+}
