@@ -67,11 +67,12 @@ public final class ReindexService: Sendable {
                                                         arguments: [c.id]) {
                         throw OperationsError(.conflict, "collection '\(name)' has an active operation \(active); wait for it or cancel it before a rollback")
                     }
-                    let live = try Int64.fetchAll(db, sql: "SELECT id FROM documents WHERE collection_id = ? AND status = 'completed'", arguments: [c.id])
                     let rechunked = target.chunkSize != current.chunkSize || target.chunkOverlap != current.chunkOverlap
                     let changed = try Bool.fetchOne(db, sql: """
                         SELECT EXISTS (SELECT 1 FROM documents WHERE collection_id = ? AND updated_at > ?)
                         """, arguments: [c.id, target.retiredAt?.timeIntervalSince1970 ?? 0]) ?? true
+                    let live = rechunked
+                        ? try Int64.fetchAll(db, sql: "SELECT id FROM documents WHERE collection_id = ? AND status = 'completed'", arguments: [c.id]) : []
                     if changed || (rechunked && (counts.map { Set(live.map(String.init)) != Set($0.keys) } ?? true)) {
                         throw OperationsError(.conflict, "documents of '\(name)' changed since '\(target.vectorStoreName)' served; a rollback would lose them — reindex instead")
                     }
