@@ -86,14 +86,7 @@ enum Generations {
                     // to do, and the switch stays a handful of row writes whatever the collection's size.
                     // Otherwise the retiring generation's counts are kept (for a rollback) and the new ones set.
                     let rechunked = target.chunkSize != c.chunkSize || target.chunkOverlap != c.chunkOverlap
-                    var snapshot: String?
-                    if rechunked {
-                        var counts: [String: JSONValue] = [:]
-                        for row in try Row.fetchAll(db, sql: "SELECT id, chunk_count FROM documents WHERE collection_id = ? AND status = 'completed'", arguments: [c.id]) {
-                            counts[String(row["id"] as Int64)] = .int(row["chunk_count"])
-                        }
-                        snapshot = JSONValue.object(counts).jsonText
-                    }
+                    let snapshot = rechunked ? try chunkCounts(db, collectionID: c.id) : nil
                     try insertServing(db, c)
                     try db.execute(sql: """
                         UPDATE collection_generations SET status = 'kept', retired_at = ?, chunk_counts = ? WHERE vector_store_name = ?
@@ -135,6 +128,15 @@ enum Generations {
             throw CollectionManager.classify(error, doing: "switching '\(c.name)' to '\(staging)'")
         }
         return ((ContinuousClock.now - start).inSeconds, flip)
+    }
+
+    /// The completed documents' chunk counts (`{doc id: chunks}`), kept with a retiring generation.
+    static func chunkCounts(_ db: Database, collectionID: String) throws -> String {
+        var counts: [String: JSONValue] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT id, chunk_count FROM documents WHERE collection_id = ? AND status = 'completed'", arguments: [collectionID]) {
+            counts[String(row["id"] as Int64)] = .int(row["chunk_count"])
+        }
+        return JSONValue.object(counts).jsonText
     }
 
     /// Drops retired generations beyond the newest `keepGenerations`, each after its grace period and

@@ -78,11 +78,7 @@ public final class ReindexService: Sendable {
                     }
                     var snapshot: String?
                     if rechunked {
-                        var serving: [String: JSONValue] = [:]
-                        for row in try Row.fetchAll(db, sql: "SELECT id, chunk_count FROM documents WHERE collection_id = ? AND status = 'completed'", arguments: [c.id]) {
-                            serving[String(row["id"] as Int64)] = .int(row["chunk_count"])
-                        }
-                        snapshot = JSONValue.object(serving).jsonText
+                        snapshot = try Generations.chunkCounts(db, collectionID: c.id)
                         let update = try db.cachedStatement(sql: "UPDATE documents SET chunk_count = ? WHERE id = ?")
                         for (id, n) in counts ?? [:] { try update.execute(arguments: [Int(n.numberValue ?? 0), Int64(id) ?? -1]) }
                     }

@@ -19,16 +19,8 @@ struct ReindexCommand: ParsableCommand {
     func run() throws {
         let options = try enqueue.worker.options()
         let reindex = try enqueue.worker.reindexSettings()
-        var parsed: [String: Double] = [:]
-        for t in thresholds {
-            let parts = t.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, let v = Double(parts[1]) else { throw CLIFailure(message: "--threshold '\(t)': use NAME=VALUE with a number") }
-            parsed[parts[0]] = v
-        }
-        _ = try Thresholds.make(parsed)
-        if let report, !["json", "md", "markdown", "html", "htm"].contains((report as NSString).pathExtension.lowercased()) {
-            throw CLIFailure(message: "--report '\(report)' must end in .json, .md or .html")
-        }
+        let parsed = try parseThresholds(thresholds)
+        try checkReportPath(report)
         let manager = try location.open()
         _ = try ReindexService(manager: manager)
         let request = ReindexRequest(embedder: config.embedder, chunkSize: config.chunkSize, chunkOverlap: config.chunkOverlap,
@@ -79,15 +71,8 @@ struct CompareCommand: ParsableCommand {
         for f in [queries, qrels].compactMap({ $0 }) where !FileManager.default.isReadableFile(atPath: f) {
             throw CLIFailure(message: "cannot read '\(f)'")
         }
-        if let report, !["json", "md", "markdown", "html", "htm"].contains((report as NSString).pathExtension.lowercased()) {
-            throw CLIFailure(message: "--report '\(report)' must end in .json, .md or .html")
-        }
-        var parsed: [String: Double] = [:]
-        for t in thresholds {
-            let parts = t.split(separator: "=", maxSplits: 1).map(String.init)
-            guard parts.count == 2, let v = Double(parts[1]) else { throw CLIFailure(message: "--threshold '\(t)': use NAME=VALUE with a number") }
-            parsed[parts[0]] = v
-        }
+        try checkReportPath(report)
+        let parsed = try parseThresholds(thresholds)
         let service = try ReindexService(manager: try location.open())
         let a = try service.side("old", old, embedder: oldEmbedder)
         let b = try service.side("new", new, embedder: newEmbedder)
@@ -141,5 +126,24 @@ struct SearchCommand: ParsableCommand {
             let text = h.payload?["text"]?.stringValue.map { String($0.prefix(100)).replacingOccurrences(of: "\n", with: " ") } ?? ""
             emit(String(format: "%2d. %.4f  %@  %@", i + 1, h.score, "\(h.id)", text))
         }
+    }
+}
+
+/// `NAME=VALUE` threshold options, checked against the known names.
+func parseThresholds(_ options: [String]) throws -> [String: Double] {
+    var parsed: [String: Double] = [:]
+    for t in options {
+        let parts = t.split(separator: "=", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let v = Double(parts[1]) else { throw CLIFailure(message: "--threshold '\(t)': use NAME=VALUE with a number") }
+        parsed[parts[0]] = v
+    }
+    _ = try Thresholds.make(parsed)
+    return parsed
+}
+
+/// A report path must name one of the formats.
+func checkReportPath(_ path: String?) throws {
+    if let path, !["json", "md", "markdown", "html", "htm"].contains((path as NSString).pathExtension.lowercased()) {
+        throw CLIFailure(message: "--report '\(path)' must end in .json, .md or .html")
     }
 }
