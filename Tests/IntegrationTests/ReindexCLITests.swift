@@ -214,6 +214,31 @@ struct ReindexCLITests {
         }
     }
 
+    /// A worker lost after the switch with no attempt left: the reindex still counts as done (the new
+    /// collection serves), not as failed.
+    @Test func crashAfterTheSwitchWithoutAttemptsLeftStillCompletes() throws {
+        try withTemporaryDirectory { dir in
+            let store = dir.appending("store")
+            let source = try Self.corpus(dir)
+            #expect(try CLI.run(["index", "--store", store, "--collection", "c", "--source", source, "--embedder", "hash-v1"]).status == 0)
+            let q = try CLI.run(["reindex", "--store", store, "--collection", "c", "--embedder", "hash-v2", "--no-wait", "--json"])
+            let opID = try #require(try Self.json(q.stdout)["id"]?.stringValue)
+            let common = ["--store", store, "--until-idle", "--lease-seconds", "1", "--max-retries", "0", "--grace-seconds", "0"]
+            let first = try CLI.start(["worker"] + common, outputFile: dir.appending("w1.out"), environment: ["SWITCHYARD_FAULTS": "reindex.switch=crash@1"])
+            first.waitUntilExit()
+            #expect(try CLI.run(["worker"] + common).status == 0)
+            let op = try Self.json(try CLI.run(["ops", "show", opID, "--store", store, "--json"]).stdout)
+            #expect(op["status"] == "completed")
+            #expect(op["result"]?.objectValue?["after_switch"]?.stringValue?.contains("worker lost") == true)
+            let show = try Self.json(try CLI.run(["collections", "show", "--store", store, "--collection", "c", "--json"]).stdout)
+            #expect(show["embedder"] == "hash-v2" && show["status"] == "ready")
+            let audit = try CLI.run(["audit", "--store", store, "--collection", "c"]).stdout
+            #expect(audit.contains("collection_reindexed") && !audit.contains("reindex_failed"))
+            let limits = try Self.json(try CLI.run(["limits", "show", "--store", store, "--json"]).stdout)
+            #expect(limits["reservations"] == .array([]))
+        }
+    }
+
     /// A deliberately poor embedder is rejected on the labels; the old collection serves throughout and
     /// the report names the failing threshold.
     @Test func poorEmbedderIsRejected() throws {

@@ -76,8 +76,11 @@ struct DeleteHandler: OperationHandler {
             if try vectors.aliases().contains(where: { $0.alias == c.name }) {
                 try vectors.updateAliases([.delete(alias: c.name)])
             }
-            let suffix = c.vectorStoreName
-            let mine = try vectors.collections().map(\.name).filter { $0 == suffix || $0.hasPrefix("staging_\(suffix)") || $0.hasPrefix("\(suffix)_") }
+            // Every generation: the first (`col_<id>`), reindexed ones (`staging_col_<id>_…`), the serving one.
+            let first = "col_\(c.id)"
+            let mine = try vectors.collections().map(\.name).filter {
+                $0 == c.vectorStoreName || $0 == first || $0.hasPrefix("staging_\(first)") || $0.hasPrefix("\(first)_")
+            }
             for name in mine { try vectors.dropCollection(name) }
             return mine
         }

@@ -135,6 +135,20 @@ extension CollectionManager {
     static func finish(_ db: Database, _ op: OperationRecord, status: OperationStatus, error: String?, user: String,
                        result: [String: JSONValue]? = nil) throws {
         precondition(status.isFinal)
+        var status = status
+        var error = error
+        var result = result
+        if status == .failed, op.type == .reindex,
+           let stage = (try String.fetchOne(db, sql: "SELECT json_extract(checkpoint, '$.stage') FROM operations WHERE id = ?", arguments: [op.id])),
+           stage == "switch" || stage == "cleanup" {
+            // The new collection serves already: what failed after the switch (cleanup, a lost worker)
+            // does not undo it. Left-over generations are dropped by workers' housekeeping.
+            var r = result ?? [:]
+            r["after_switch"] = .string(error ?? "interrupted after the switch")
+            result = r
+            status = .completed
+            error = nil
+        }
         let now = WallClock.now()
         let message = status == .completed ? nil : (error ?? "\(op.type.rawValue) \(status.rawValue)")
         try db.execute(sql: """

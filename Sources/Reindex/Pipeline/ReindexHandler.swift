@@ -49,7 +49,9 @@ public struct ReindexHandler: OperationHandler {
             if let free = Self.freeDiskBytes(manager.store.directory), free < reserve {
                 throw OperationsError(.quotaExceeded, "not enough free disk for the staging copy: \(reserve) bytes needed, \(free) free in \(manager.store.directory)")
             }
-            let reservation = try cp.reservation ?? manager.reserve(collection: c.name, bytes: reserve, operationID: op.id, purpose: "reindex staging copy").id
+            // A repeated preflight (after a crash or a retry) reuses the operation's active reservation.
+            let held = try manager.reservations().first { $0.operationID == op.id }?.id
+            let reservation = try cp.reservation ?? held ?? manager.reserve(collection: c.name, bytes: reserve, operationID: op.id, purpose: "reindex staging copy").id
             try Generations.ensureServing(manager, collection: c)
             cp.reservation = reservation
             cp.old = c.vectorStoreName
@@ -61,7 +63,7 @@ public struct ReindexHandler: OperationHandler {
         // 2. staging: the name is recorded before the collection exists.
         if cp.stage == .preflight {
             try context.ensureActive()
-            let name = cp.staging ?? Self.stagingName(for: c.vectorStoreName)
+            let name = cp.staging ?? Self.stagingName(collectionID: c.id)
             if cp.staging == nil {
                 cp.staging = name
                 try save(cp, context)
@@ -101,7 +103,8 @@ public struct ReindexHandler: OperationHandler {
             options.queriesPath = target.queries
             options.qrelsPath = target.qrels
             options.thresholds = try Thresholds.make(target.thresholds)
-            options.sameEmbedder = target.embedder == c.embedder
+            // Scores and rankings are comparable only with the same embedder and the same distance.
+            options.sameEmbedder = target.embedder == c.embedder && distance == c.distance
             options.sameChunking = target.chunkSize == c.chunkSize && target.chunkOverlap == c.chunkOverlap
             options.failedDocuments = cp.failedDocuments
             let report = try context.timed("validation") { () throws(OperationsError) in
@@ -138,14 +141,20 @@ public struct ReindexHandler: OperationHandler {
             try context.faults.hit("reindex.switch")
         }
 
-        // 6. cleanup: retired generations beyond the kept ones, after the grace period; the reservation.
+        // 6. cleanup: retired generations beyond the kept ones whose grace period is over (the others are
+        // dropped by workers' housekeeping later, so the collection is not held); the reservation.
+        // The new collection serves already: nothing here may fail the operation.
         var warnings: [String] = []
         if cp.stage == .switch {
-            warnings = context.timed("cleanup") { Generations.cleanUp(manager, collectionID: c.id, settings: settings, context: context) }
+            warnings = context.timed("cleanup") { Generations.cleanUp(manager, collectionID: c.id, settings: settings, exceptOperation: op.id) }
             if let r = cp.reservation { try? manager.release(reservation: r) }
             cp.stage = .cleanup
-            try save(cp, context)
-            try context.faults.hit("reindex.cleanup")
+            do { try save(cp, context) } catch {
+                let e = CollectionManager.classify(error, doing: "recording the cleanup checkpoint")
+                if e.code == .leaseLost { throw e }
+                warnings.append("could not record the cleanup checkpoint: \(e)")
+            }
+            try? context.faults.hit("reindex.cleanup")
         }
 
         let opID = op.id
@@ -169,6 +178,8 @@ public struct ReindexHandler: OperationHandler {
     public func rollBack(_ context: OperationContext) {
         let manager = context.manager
         guard let op = try? manager.operation(context.operation.id) else { return }
+        // Another attempt owns it now (this one lost its lease without noticing yet): leave its staging alone.
+        if op.status == .processing && op.taskID != context.taskID { return }
         let cp = ReindexCheckpoint(op.checkpoint)
         guard let staging = cp.staging else { return }
         let serving = (try? manager.collection(named: op.collectionName))?.vectorStoreName
@@ -181,7 +192,9 @@ public struct ReindexHandler: OperationHandler {
 
     /// Removes staging collections no operation or record references, older than the minimum age.
     public func recover(_ manager: CollectionManager) {
+        Generations.removeLeftoversOfEndedReindexes(manager)
         _ = try? Generations.removeOrphanedStaging(manager, minimumAge: settings.stagingMinimumAge)
+        Generations.dropExpiredGenerations(manager, settings: settings)
     }
 
     // MARK: - Steps
@@ -246,12 +259,14 @@ public struct ReindexHandler: OperationHandler {
         return failed
     }
 
-    static func stagingName(for serving: String) -> String {
+    /// `staging_col_<collection id>_<UTC yyyyMMdd_HHmmss>`: DESIGN's `staging_<vector_store_name>_…` for the
+    /// first generation (`col_<id>`), and the same base for later ones, so names never nest and grow.
+    static func stagingName(collectionID: String) -> String {
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX")
         f.timeZone = TimeZone(identifier: "UTC")
         f.dateFormat = "yyyyMMdd_HHmmss"
-        return "staging_\(serving)_\(f.string(from: Date()))"
+        return "staging_col_\(collectionID)_\(f.string(from: Date()))"
     }
 
     static func freeDiskBytes(_ path: String) -> Int? {

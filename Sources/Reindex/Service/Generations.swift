@@ -139,11 +139,11 @@ enum Generations {
         return JSONValue.object(counts).jsonText
     }
 
-    /// Drops retired generations beyond the newest `keepGenerations`, each after its grace period and
-    /// once no search in this process uses it, never a serving collection, one another record
-    /// references, or a system (`_`) collection.
+    /// Drops retired generations beyond the newest `keepGenerations` whose grace period is over (without
+    /// waiting: later ones are dropped by workers' housekeeping), once no search in this process uses them,
+    /// never a serving collection, one another record references, or a system (`_`) collection.
     /// - Returns: Warnings (a drop that failed or was skipped); never throws: the switch is done.
-    static func cleanUp(_ manager: CollectionManager, collectionID: String, settings: ReindexSettings, context: OperationContext?) -> [String] {
+    static func cleanUp(_ manager: CollectionManager, collectionID: String, settings: ReindexSettings, exceptOperation: String?) -> [String] {
         var warnings: [String] = []
         guard let retired = try? manager.read("listing generations", { db in
             try Row.fetchAll(db, sql: """
@@ -153,10 +153,8 @@ enum Generations {
         for g in retired.dropFirst(max(0, settings.keepGenerations)) {
             let vectors = (try? manager.vectors.count(g.vectorStoreName, filter: nil)) ?? 0
             let dropAt = (g.retiredAt?.timeIntervalSince1970 ?? 0) + settings.grace(vectors: vectors)
-            while WallClock.now() < dropAt {
-                Thread.sleep(forTimeInterval: min(1, max(0.01, dropAt - WallClock.now())))
-            }
-            if let reason = unsafeToDrop(manager, g.vectorStoreName, exceptOperation: context?.operation.id) {
+            guard WallClock.now() >= dropAt else { continue }
+            if let reason = unsafeToDrop(manager, g.vectorStoreName, exceptOperation: exceptOperation) {
                 warnings.append("kept \(g.vectorStoreName): \(reason)")
                 continue
             }
@@ -175,6 +173,38 @@ enum Generations {
             }
         }
         return warnings
+    }
+
+    /// Housekeeping: retired generations of every collection whose grace period has ended.
+    static func dropExpiredGenerations(_ manager: CollectionManager, settings: ReindexSettings) {
+        guard let ids = try? manager.read("listing collections with kept generations", { db in
+            try String.fetchAll(db, sql: "SELECT DISTINCT collection_id FROM collection_generations WHERE status = 'kept'")
+        }) else { return }
+        for id in ids { _ = cleanUp(manager, collectionID: id, settings: settings, exceptOperation: nil) }
+    }
+
+    /// Housekeeping: the staging collection and progress rows of reindexes that ended before their
+    /// switch (cancelled while waiting for a retry, failed with their rollback interrupted).
+    static func removeLeftoversOfEndedReindexes(_ manager: CollectionManager) {
+        guard let ended = try? manager.read("listing ended reindexes", { db in
+            try Row.fetchAll(db, sql: """
+                SELECT id, checkpoint FROM operations WHERE type = 'reindex' AND status IN ('completed', 'failed', 'cancelled')
+                  AND (id IN (SELECT DISTINCT operation_id FROM reindex_progress) OR checkpoint LIKE '%"staging"%')
+                  AND completed_at > ?
+                """, arguments: [WallClock.now() - 7 * 86_400]).map { ($0["id"] as String, ReindexCheckpoint(($0["checkpoint"] as String?).flatMap { try? JSONParser.parse($0).objectValue })) }
+        }) else { return }
+        for (id, cp) in ended {
+            if let staging = cp.staging, (cp.stage.map { $0 < .switch } ?? true), unsafeToDrop(manager, staging) == nil,
+               (try? manager.read("checking \(staging)", { db in
+                   try Row.fetchOne(db, sql: "SELECT 1 FROM collection_generations WHERE vector_store_name = ? AND status <> 'dropped'", arguments: [staging]) == nil
+               })) == true,
+               (try? manager.vectors.collectionExists(staging)) == true {
+                try? manager.vectors.dropCollection(staging)
+            }
+            _ = try? manager.write("clearing reindex progress") { db in
+                try db.execute(sql: "DELETE FROM reindex_progress WHERE operation_id = ?", arguments: [id])
+            }
+        }
     }
 
     /// Why a physical collection must not be dropped, or `nil` when it may be.

@@ -63,6 +63,13 @@ public final class ReindexService: Sendable {
                 do {
                     let now = WallClock.now()
                     let current = try CollectionManager.collection(db, id: c.id)
+                    // What was read before the transaction must still hold (a reindex may have ended meanwhile).
+                    let newest = try String.fetchOne(db, sql: """
+                        SELECT vector_store_name FROM collection_generations WHERE collection_id = ? AND status = 'kept' ORDER BY retired_at DESC LIMIT 1
+                        """, arguments: [c.id])
+                    guard newest == target.vectorStoreName, current.vectorStoreName == c.vectorStoreName else {
+                        throw OperationsError(.conflict, "the generations of '\(name)' changed while the rollback was prepared; try again")
+                    }
                     if let active = try String.fetchOne(db, sql: "SELECT id FROM operations WHERE collection_id = ? AND status IN ('pending', 'processing')",
                                                         arguments: [c.id]) {
                         throw OperationsError(.conflict, "collection '\(name)' has an active operation \(active); wait for it or cancel it before a rollback")

@@ -70,6 +70,9 @@ public struct Comparison: Sendable {
                 guard !labels.isEmpty else { throw OperationsError(.invalidInput, "qrels file \(r) holds no usable judgement") }
                 qrels = labels
                 queries = queries.filter { qrels[$0.id] != nil }
+                guard !queries.isEmpty else {
+                    throw OperationsError(.invalidInput, "no query of \(q) has a judgement in \(r): the labels do not belong to these queries")
+                }
             }
         } else {
             queries = sample.map { ("doc-\($0.document)", $0.text) }
@@ -115,7 +118,7 @@ public struct Comparison: Sendable {
             old: .init(label: old.label, collection: old.collection, embedder: old.embedderSpec, vectors: oldCoverage.vectors, documents: oldCoverage.documents.count),
             new: .init(label: new.label, collection: new.collection, embedder: new.embedderSpec, vectors: newCoverage.vectors, documents: newCoverage.documents.count),
             k: k, queriesSource: queriesSource, labelled: hasLabels, queries: rows,
-            missingDocuments: oldCoverage.documents.subtracting(newCoverage.documents).count,
+            missingDocuments: try liveDocuments().subtracting(newCoverage.documents).count,
             extraDocuments: newCoverage.documents.subtracting(oldCoverage.documents).count,
             failedDocuments: options.failedDocuments,
             selfRetrieval: .init(sample: sample.count, old: oldSelfRecall, new: sample.isEmpty ? nil : (newSelfRecall ?? 0)),
@@ -150,6 +153,21 @@ public struct Comparison: Sendable {
             offset = page.nextPageOffset
         } while offset != nil
         return c
+    }
+
+    /// The managed collection's completed documents that the old side serves (DESIGN's "live documents").
+    private func liveDocuments() throws(OperationsError) -> Set<Int64> {
+        let collection = old.collection
+        let live = try manager.read("reading live documents") { db -> [Int64]? in
+            guard let cid = try String.fetchOne(db, sql: """
+                SELECT collection_id FROM collection_generations WHERE vector_store_name = ?
+                UNION SELECT id FROM collections WHERE vector_store_name = ? LIMIT 1
+                """, arguments: [collection, collection]) else { return nil }
+            return try Int64.fetchAll(db, sql: "SELECT id FROM documents WHERE collection_id = ? AND status = 'completed'", arguments: [cid])
+        }
+        // Not a managed collection: every document the old side has chunks of.
+        if let live { return Set(live) }
+        return try coverage(collection).documents
     }
 
     private func documentNames(_ ids: [Int64]) throws(OperationsError) -> [Int64: String] {
