@@ -1,4 +1,5 @@
 import Foundation
+import SwitchyardJSON
 import Testing
 import VectorStore
 import _SwitchyardTestSupport
@@ -10,20 +11,23 @@ struct DemoTests {
             .appendingPathComponent("Datasets").path
     }
 
-    @Test("the demo switches the alias with zero reader errors and leaves a consistent store")
+    @Test("the demo indexes, reindexes with readers, switches with zero reader errors and writes the report")
     func demo() throws {
         try withTemporaryDirectory { dir in
             let store = dir.appending("store")
             let mini = (Self.datasets as NSString).appendingPathComponent("fixtures/mini-beir")
-            let r = try CLI.run(["demo", "--dir", store, "--dataset", mini, "--readers", "2"])
+            let r = try CLI.run(["demo", "--dir", store, "--dataset", mini, "--readers", "2", "--report", dir.appending("r.html")])
             #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
-            #expect(r.stdout.contains("passed, alias switched"))
-            #expect(r.stdout.contains(" 0 errors"), "\(r.stdout)")
-            let aliases = try CLI.run(["store", "aliases", "list", "--store", store, "--json"])
-            #expect(aliases.stdout.contains(#"{"alias":"docs","collection":"docs_v2"}"#))
-            // The old generation is kept for rollback.
-            let list = try CLI.run(["store", "collections", "list", "--store", store, "--json"])
-            #expect(list.stdout.contains(#""name":"docs_v1""#))
+            #expect(r.stdout.contains("verdict: validation passed, alias 'docs' switched"))
+            #expect(r.stdout.contains("| ndcg_drop |"))
+            #expect(r.stdout.contains(" 0 errors, 0 empty results"), "\(r.stdout)")
+            #expect(r.stdout.contains("metrics reindex:"))
+            #expect(FileManager.default.fileExists(atPath: dir.appending("r.html")))
+            // Everything went through the operations engine: two completed operations, an audited switch.
+            let ops = try JSONParser.parse(try CLI.run(["ops", "list", "--store", store, "--json"]).stdout)
+            let statuses = ops.objectValue?["operations"]?.arrayValue?.compactMap { $0.objectValue?["status"]?.stringValue }
+            #expect(statuses == ["completed", "completed"])
+            #expect(try CLI.run(["audit", "--store", store, "--collection", "docs"]).stdout.contains("collection_reindexed"))
         }
     }
 
@@ -34,9 +38,9 @@ struct DemoTests {
             let r = try CLI.run(["demo", "--dir", store, "--dataset", (Self.datasets as NSString).appendingPathComponent("wordnet-defs"),
                                  "--readers", "1", "--old", "hash-v2", "--new", "hash:dim=8"])
             #expect(r.status == 1, "\(r.stdout)\n\(r.stderr)")
-            #expect(r.stdout.contains("REJECTED"))
-            let aliases = try CLI.run(["store", "aliases", "list", "--store", store, "--json"])
-            #expect(aliases.stdout.contains(#"{"alias":"docs","collection":"docs_v1"}"#))
+            #expect(r.stdout.contains("REJECTED") && r.stdout.contains("| ndcg_drop |"))
+            let show = try JSONParser.parse(try CLI.run(["collections", "show", "--store", store, "--collection", "docs", "--json"]).stdout)
+            #expect(show.objectValue?["embedder"] == "hash-v2")
         }
     }
 }

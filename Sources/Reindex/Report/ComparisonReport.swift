@@ -70,8 +70,10 @@ public struct ComparisonReport: Sendable {
     /// The failing checks' names.
     public var failing: [String] { checks.filter { $0.verdict == .fail }.map(\.name) }
 
-    var oldSummary: Quality? { summary(\.old) }
-    var newSummary: Quality? { summary(\.new) }
+    /// Mean recall/nDCG/MRR@k of the old side over the labelled queries (`nil` without labels).
+    public var oldSummary: Quality? { summary(\.old) }
+    /// The same for the new side.
+    public var newSummary: Quality? { summary(\.new) }
 
     private func summary(_ side: KeyPath<QueryRow, Quality?>) -> Quality? {
         let q = queries.compactMap { $0[keyPath: side] }
