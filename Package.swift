@@ -17,6 +17,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // BLAS through the system's libblas.so.3 (OpenBLAS when libopenblas0-pthread is installed).
@@ -34,6 +36,15 @@ let package = Package(
             name: "SwitchyardJSON",
             swiftSettings: strictSettings
         ),
+        // Metric definitions (swift-metrics) and the Prometheus registry; uses no other module.
+        .target(
+            name: "Telemetry",
+            dependencies: [
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "VectorMath",
             dependencies: ["CBLAS", "CKernels"],
@@ -43,6 +54,7 @@ let package = Package(
             name: "VectorStore",
             dependencies: [
                 "VectorMath",
+                "Telemetry",
                 "SwitchyardJSON",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
@@ -62,6 +74,7 @@ let package = Package(
             name: "Operations",
             dependencies: [
                 "VectorStore",
+                "Telemetry",
                 "Embedding",
                 "SwitchyardJSON",
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -72,6 +85,7 @@ let package = Package(
             name: "Reindex",
             dependencies: [
                 "Operations",
+                "Telemetry",
                 "VectorStore",
                 "Embedding",
                 "SwitchyardJSON",
@@ -81,13 +95,18 @@ let package = Package(
         ),
         .target(
             name: "Switchyard",
-            dependencies: ["VectorMath", "VectorStore", "Embedding", "Operations", "Reindex"],
+            dependencies: [
+                "VectorMath", "VectorStore", "Embedding", "Operations", "Reindex", "Telemetry",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
             swiftSettings: strictSettings
         ),
         .executableTarget(
             name: "SwitchyardCLI",
             dependencies: [
                 "Switchyard",
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -117,6 +136,14 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "TelemetryTests",
+            dependencies: [
+                "Telemetry", "Operations", "Reindex", "_SwitchyardTestSupport",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "ReindexTests",
             dependencies: ["Reindex", "Operations", "_SwitchyardTestSupport"],
             swiftSettings: strictSettings
@@ -129,6 +156,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["Switchyard", "_SwitchyardTestSupport"],
+            exclude: ["Scripts"],
             swiftSettings: strictSettings
         ),
     ],

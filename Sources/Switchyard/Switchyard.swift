@@ -3,3 +3,4 @@
 @_exported import Embedding
 @_exported import Operations
 @_exported import Reindex
+@_exported import Telemetry

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Synchronization
 import SwitchyardJSON
+import Telemetry
 
 /// What a handler gets for one attempt: the operation, its collection, progress reporting, stage
 /// timers, cooperative cancellation and the fault-injection hook.
@@ -15,6 +16,8 @@ public final class OperationContext: Sendable {
     public let collection: ManagedCollection?
     /// Faults tests inject (none in production).
     public let faults: FaultInjector
+    /// Where the handler's own metrics go (reindex checkpoints, validation and switch durations).
+    public let telemetry: Telemetry
     let softTimeLimit: Duration
     let started = ContinuousClock.now
     private let state = Atomic<UInt8>(0)
@@ -24,7 +27,9 @@ public final class OperationContext: Sendable {
     private static let cancelBit: UInt8 = 1
     private static let lostBit: UInt8 = 2
 
-    init(manager: CollectionManager, claim: ClaimedOperation, collection: ManagedCollection?, faults: FaultInjector, softTimeLimit: Duration) {
+    init(manager: CollectionManager, claim: ClaimedOperation, collection: ManagedCollection?, faults: FaultInjector, softTimeLimit: Duration,
+         telemetry: Telemetry = Telemetry()) {
+        self.telemetry = telemetry
         self.manager = manager
         self.operation = claim.operation
         self.taskID = claim.taskID

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Synchronization
 import SwitchyardJSON
+import Telemetry
 
 /// Runs queued operations: claims them (acks-late, with a lease), runs each on its own thread, renews
 /// leases, retries transient failures, enforces time limits, and always writes a final status.
@@ -38,6 +39,8 @@ public final class Worker: Sendable {
         /// Niceness of the threads running operations (Linux, per thread; 0 = as the process): searches
         /// served by the same machine keep their latency while a reindex or an append runs.
         public var niceness: Int32 = 10
+        /// Where operation metrics go (Prometheus in `switchyard worker --metrics-port`).
+        public var telemetry = Telemetry()
 
         public init() {}
 
@@ -108,6 +111,7 @@ public final class Worker: Sendable {
         let rolledBack: (OperationRecord) -> Void = { [self] op in rollBackAfterRecovery(op) }
         let first = try manager.recover(maxAttempts: options.maxAttempts, cleanup: rolledBack)
         summary.withLock { $0.recovered = first }
+        reportRecovered(first)
         housekeeping()
         var running: [String: Running] = [:]
         let heartbeatEvery = options.lease / 3
@@ -131,6 +135,7 @@ public final class Worker: Sendable {
             if now - lastRecovery >= options.lease {
                 lastRecovery = now
                 if let r = try transientTolerant({ () throws(OperationsError) in try manager.recover(maxAttempts: options.maxAttempts, cleanup: rolledBack) }) {
+                    reportRecovered(r)
                     summary.withLock { s in
                         s.recovered.failedWorkerLost += r.failedWorkerLost
                         s.recovered.cancelled += r.cancelled
@@ -167,6 +172,15 @@ public final class Worker: Sendable {
         do { return try body() } catch where error.code == .transient { return nil }
     }
 
+    /// Operations recovery ended: counted at their final status.
+    private func reportRecovered(_ r: RecoveryReport) {
+        for id in r.failedWorkerLost + r.cancelled {
+            guard let op = try? manager.operation(id) else { continue }
+            options.telemetry.operationFinished(type: op.type.rawValue, status: op.status.rawValue, seconds: 0,
+                                                errorType: op.status == .failed ? "worker_lost" : nil)
+        }
+    }
+
     /// Each distinct handler's housekeeping.
     private func housekeeping() {
         var seen = Set<ObjectIdentifier>()
@@ -192,14 +206,18 @@ public final class Worker: Sendable {
         }
         if finished != nil {
             count(.failed)
+            report(context.operation, status: .failed, errorType: "hard_time_limit", metrics: metrics)
             handlers[context.operation.type]?.rollBack(context)
         }
     }
 
     private func start(_ claim: ClaimedOperation) -> Running {
+        if claim.operation.attempts == 1, let started = claim.operation.startedAt {
+            options.telemetry.queueWait(type: claim.operation.type.rawValue, seconds: started.timeIntervalSince(claim.operation.createdAt))
+        }
         let collection = claim.collection
         let context = OperationContext(manager: manager, claim: claim, collection: collection, faults: options.faults,
-                                       softTimeLimit: options.softTimeLimit)
+                                       softTimeLimit: options.softTimeLimit, telemetry: options.telemetry)
         let running = Running(context: context)
         let nice = options.niceness
         let thread = Thread { [self] in
@@ -226,11 +244,12 @@ public final class Worker: Sendable {
                 throw OperationsError(.invalidInput, "this worker has no handler for \(op.type.rawValue) operations")
             }
             let outcome = try handler.run(context)
+            let metrics = context.metrics(success: true, cpuStart: cpuStart)
             try finishWithRetries(context) { () throws(OperationsError) in
-                try manager.complete(context.claim, status: .completed, error: nil, result: outcome.result,
-                                     metrics: context.metrics(success: true, cpuStart: cpuStart), extra: outcome.commit)
+                try manager.complete(context.claim, status: .completed, error: nil, result: outcome.result, metrics: metrics, extra: outcome.commit)
             }
             count(.completed)
+            report(op, status: .completed, errorType: nil, metrics: metrics)
         } catch {
             let e = CollectionManager.classify(error, doing: "\(op.type.rawValue) operation \(op.id)")
             if e.code == .leaseLost || context.isLost { return }
@@ -238,6 +257,7 @@ public final class Worker: Sendable {
             if e.code == .transient && op.attempts < options.maxAttempts {
                 if (try? manager.scheduleRetry(context.claim, error: e, delay: options.retryDelay, metrics: metrics)) != nil {
                     summary.withLock { $0.retries += 1 }
+                    options.telemetry.operationRetried(type: op.type.rawValue)
                 }
                 return
             }
@@ -249,6 +269,7 @@ public final class Worker: Sendable {
                 try manager.complete(context.claim, status: status, error: message, result: nil, metrics: metrics)
             }
             count(status)
+            report(op, status: status, errorType: e.code.rawValue, metrics: metrics)
         }
     }
 
@@ -263,6 +284,21 @@ public final class Worker: Sendable {
         }
     }
 
+    /// The Prometheus side of a finished attempt (each operation counted once, at its final status).
+    private func report(_ op: OperationRecord, status: OperationStatus, errorType: String?, metrics: [String: Double]) {
+        let t = options.telemetry
+        let type = op.type.rawValue
+        let seconds = metrics["duration_seconds"] ?? 0
+        // The final status may differ from the attempt's (a reindex failing after its switch completes).
+        let final = (try? manager.operation(op.id).status) ?? status
+        t.operationFinished(type: type, status: final.rawValue, seconds: seconds, errorType: final == .completed ? nil : errorType)
+        t.operationResources(type: type, memoryBytes: metrics["memory_peak_bytes"] ?? 0,
+                             cpuSeconds: (metrics["cpu_user_seconds"] ?? 0) + (metrics["cpu_system_seconds"] ?? 0))
+        let docs = Int(metrics["documents_processed"] ?? 0)
+        t.documentsProcessed(type: type, status: final == .completed ? "success" : "failure", count: docs,
+                             secondsEach: docs > 0 ? seconds / Double(docs) : nil)
+    }
+
     private func count(_ status: OperationStatus) {
         summary.withLock { $0.finished[status, default: 0] += 1 }
     }
@@ -271,7 +307,8 @@ public final class Worker: Sendable {
         guard let handler = handlers[op.type] else { return }
         let collection = try? manager.collection(id: op.collectionID)
         let context = OperationContext(manager: manager, claim: ClaimedOperation(operation: op, taskID: op.taskID ?? ""),
-                                       collection: collection, faults: .none, softTimeLimit: options.softTimeLimit)
+                                       collection: collection, faults: .none, softTimeLimit: options.softTimeLimit,
+                                       telemetry: options.telemetry)
         handler.rollBack(context)
     }
 }

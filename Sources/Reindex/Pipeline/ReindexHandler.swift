@@ -1,3 +1,4 @@
+import Telemetry
 import Embedding
 import Foundation
 import GRDB
@@ -113,6 +114,7 @@ public struct ReindexHandler: OperationHandler {
                                new: try ComparisonSide(label: "new", collection: staging, embedderSpec: target.embedder),
                                options: options).run()
             }
+            context.telemetry.reindexValidation(seconds: report.seconds)
             if let path = target.report { try report.write(to: path) }
             cp.validation = report.json
             try save(cp, context)
@@ -134,6 +136,8 @@ public struct ReindexHandler: OperationHandler {
                 try Generations.switchTo(staging, context: context, collection: c, target: target, dimension: embedder.dimension,
                                          distance: distance, checkpoint: cp)
             }
+            context.telemetry.reindexSwitch(seconds: total)
+            context.telemetry.reindexCheckpoint(ReindexStage.switch.rawValue)  // written inside the switch transaction
             cp.switchMilliseconds = total * 1000
             cp.aliasFlipMilliseconds = flip * 1000
             cp.stage = .switch
@@ -202,9 +206,11 @@ public struct ReindexHandler: OperationHandler {
     private func save(_ cp: ReindexCheckpoint, _ context: OperationContext) throws(OperationsError) {
         let op = context.operation
         let text = JSONValue.object(cp.json).jsonText
+        let previous = ReindexCheckpoint(try context.manager.operation(op.id).checkpoint).stage
         try context.manager.fenced("recording checkpoint \(cp.stage?.rawValue ?? "start") of \(op.id)", operationID: op.id, taskID: context.taskID) { db in
             try db.execute(sql: "UPDATE operations SET checkpoint = ? WHERE id = ?", arguments: [text, op.id])
         }
+        if let stage = cp.stage, stage != previous { context.telemetry.reindexCheckpoint(stage.rawValue) }
     }
 
     /// Re-chunks and re-embeds every completed document into staging (texts re-read from the sources,

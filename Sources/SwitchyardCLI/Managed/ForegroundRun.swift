@@ -50,13 +50,14 @@ struct WorkerSettings: ParsableArguments {
 struct ManagedLocation: ParsableArguments {
     @Option(name: .long, help: "The store directory.") var store: String
 
-    func open(create: Bool = false) throws -> CollectionManager {
+    func open(create: Bool = false, telemetry: Telemetry? = nil) throws -> CollectionManager {
         if !create, !FileManager.default.fileExists(atPath: (store as NSString).appendingPathComponent(Store.databaseFileName)) {
             throw CLIFailure(message: "no store at '\(store)'")
         }
         var o = Store.Options()
         o.create = create
         o.preload = false
+        if let telemetry { o.telemetry = telemetry }
         let s = try Store.open(at: store, options: o)
         BLASRuntime.warnIfSlowOnce()
         return try CollectionManager(store: s)

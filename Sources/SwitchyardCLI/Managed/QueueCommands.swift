@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Prometheus
 import Switchyard
 
 struct WorkerCommand: ParsableCommand {
@@ -10,13 +11,29 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Operations run at once (on different collections).") var concurrency: Int = 1
     @Flag(help: "Exit when no operation is pending or processing.") var untilIdle = false
     @Flag(help: "Print the summary as JSON.") var json = false
+    @Option(help: "Serve GET /metrics (Prometheus text) on 127.0.0.1:PORT while the worker runs.") var metricsPort: Int?
     @OptionGroup var settings: WorkerSettings
 
     func run() throws {
         guard concurrency >= 1 else { throw CLIFailure(message: "--concurrency must be at least 1, got \(concurrency)") }
         var options = try settings.options()
         options.concurrency = concurrency
-        let manager = try location.open()
+        if let p = metricsPort, !(0...65_535).contains(p) { throw CLIFailure(message: "--metrics-port must be from 0 to 65535, got \(p)") }
+        var server: MetricsHTTPServer?
+        let registry = PrometheusCollectorRegistry()
+        let telemetry = Telemetry(factory: Telemetry.makePrometheusFactory(registry: registry))
+        options.telemetry = telemetry
+        let manager = try location.open(telemetry: telemetry)
+        if let p = metricsPort {
+            do {
+                server = try MetricsHTTPServer(port: UInt16(p)) {
+                    try? StoreMetrics.recordGauges(manager, into: telemetry)
+                    return registry.emitToString()
+                }
+            } catch { throw CLIFailure(message: "cannot serve metrics: \(error.localizedDescription)") }
+            note("metrics on http://127.0.0.1:\(server!.port)/metrics")
+        }
+        defer { server?.stop() }
         let worker = Worker(manager: manager, options: options, handlers: standardHandlers(try settings.reindexSettings()))
         note("worker \(options.name) on \(location.store) (concurrency \(concurrency))")
         let summary: Worker.Summary
@@ -56,6 +73,23 @@ enum SignalFlag {
     static func install() {
         signal(SIGINT) { _ in SignalFlag.flag = 1 }
         signal(SIGTERM) { _ in SignalFlag.flag = 1 }
+        // A parent may have started this process with these signals blocked (threads of a dispatch
+        // pool block them, and a child inherits the mask): unblock them, or they would never arrive.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+    }
+}
+
+struct MetricsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "metrics", abstract: "Print the store's metrics in the Prometheus text format (gauges and history from the database).")
+    @OptionGroup var location: ManagedLocation
+
+    func run() throws {
+        FileHandle.standardOutput.write(Data(try StoreMetrics.exposition(try location.open()).utf8))
     }
 }
 

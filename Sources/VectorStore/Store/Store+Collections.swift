@@ -1,3 +1,4 @@
+import Telemetry
 import Foundation
 import GRDB
 import Synchronization
@@ -13,6 +14,10 @@ extension Store {
     /// - Throws: ``StoreError`` — `invalidArgument` for a bad name or dimension, `alreadyExists` when taken.
     @discardableResult
     public func createCollection(_ name: String, dimension: Int, distance: Distance) throws(StoreError) -> CollectionInfo {
+        try measured("create_collection") { () throws(StoreError) in try createCollectionUnmeasured(name, dimension: dimension, distance: distance) }
+    }
+
+    func createCollectionUnmeasured(_ name: String, dimension: Int, distance: Distance) throws(StoreError) -> CollectionInfo {
         try Names.validate(name, what: "collection")
         guard (1...65_536).contains(dimension) else {
             throw .invalid("invalid dimension \(dimension) for collection '\(name)': must be between 1 and 65536")
@@ -81,6 +86,10 @@ extension Store {
     ///
     /// - Throws: ``StoreError`` `notFound`.
     public func dropCollection(_ name: String) throws(StoreError) {
+        try measured("drop_collection") { () throws(StoreError) in try dropCollectionUnmeasured(name) }
+    }
+
+    func dropCollectionUnmeasured(_ name: String) throws(StoreError) {
         try refreshIfNeeded()
         if catalog.withLock({ $0.byName[name] == nil && $0.aliases[name] != nil }) {
             throw .invalid("'\(name)' is an alias; drop the collection it points to by its own name")
@@ -150,12 +159,12 @@ extension Store {
     ///   in-memory catalog readers resolve through).
     @discardableResult
     public func updateAliases(_ actions: [AliasAction], alongside: (Database) throws -> Void) throws(StoreError) -> AliasUpdateTiming {
-        try applyAliases(actions, alongside: alongside)
+        try measured("update_aliases") { () throws(StoreError) in try applyAliases(actions, alongside: alongside) }
     }
 
     /// Applies alias actions atomically (see ``updateAliases(_:alongside:)``).
     public func updateAliases(_ actions: [AliasAction]) throws(StoreError) {
-        try applyAliases(actions, alongside: { _ in })
+        try measured("update_aliases") { () throws(StoreError) in try applyAliases(actions, alongside: { _ in }) }
     }
 
     @discardableResult

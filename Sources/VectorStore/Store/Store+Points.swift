@@ -1,3 +1,4 @@
+import Telemetry
 import Foundation
 import GRDB
 import VectorMath
@@ -67,6 +68,13 @@ extension Store {
     @discardableResult
     public func upsert(_ collection: String, ids: [PointID], vectors: UnsafeBufferPointer<Float>,
                        payloads: [Payload?]? = nil) throws(StoreError) -> Int {
+        let n = try measured("upsert") { () throws(StoreError) in try upsertUnmeasured(collection, ids: ids, vectors: vectors, payloads: payloads) }
+        options.telemetry.pointsUpserted(collection: (try? resolve(collection)) ?? collection, count: n)
+        return n
+    }
+
+    func upsertUnmeasured(_ collection: String, ids: [PointID], vectors: UnsafeBufferPointer<Float>,
+                          payloads: [Payload?]?) throws(StoreError) -> Int {
         let h = try handle(collection)
         let d = h.dimension
         guard vectors.count == ids.count * d else {
@@ -208,13 +216,19 @@ extension Store {
     /// Deletes points by id; returns how many existed.
     @discardableResult
     public func delete(_ collection: String, ids: [PointID]) throws(StoreError) -> Int {
-        let h = try handle(collection)
-        return try deleteIDs(h, { _ in ids })
+        try measured("delete") { () throws(StoreError) in
+            let h = try handle(collection)
+            return try deleteIDs(h, { _ in ids })
+        }
     }
 
     /// Deletes every point matching `filter`; returns how many.
     @discardableResult
     public func delete(_ collection: String, filter: Filter) throws(StoreError) -> Int {
+        try measured("delete") { () throws(StoreError) in try deleteUnmeasured(collection, filter: filter) }
+    }
+
+    func deleteUnmeasured(_ collection: String, filter: Filter) throws(StoreError) -> Int {
         let h = try loadedHandle(collection)
         return try deleteIDs(h) { h in
             h.lock.withReadLock {

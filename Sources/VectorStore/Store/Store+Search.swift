@@ -1,3 +1,4 @@
+import Telemetry
 import Foundation
 import VectorMath
 
@@ -16,6 +17,20 @@ extension Store {
 
     /// Several queries against one collection; unfiltered queries share `sgemm` tiles.
     public func searchBatch(_ collection: String, _ requests: [SearchRequest]) throws(StoreError) -> [[ScoredPoint]] {
+        let t0 = ContinuousClock.now
+        do {
+            let results = try searchBatchUnmeasured(collection, requests)
+            let seconds = (ContinuousClock.now - t0).seconds
+            options.telemetry.storeOperation(requests.count == 1 ? "search" : "search_batch", status: "ok", seconds: seconds)
+            for r in results { options.telemetry.search(seconds: seconds / Double(max(1, results.count)), results: r.count) }
+            return results
+        } catch {
+            options.telemetry.storeOperation(requests.count == 1 ? "search" : "search_batch", status: "error", seconds: (ContinuousClock.now - t0).seconds)
+            throw error
+        }
+    }
+
+    func searchBatchUnmeasured(_ collection: String, _ requests: [SearchRequest]) throws(StoreError) -> [[ScoredPoint]] {
         guard !requests.isEmpty else { return [] }
         let h = try loadedHandle(collection)
         let d = h.dimension

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Synchronization
+import Telemetry
 import VectorMath
 
 /// An embedded vector store with Qdrant's semantics: a directory holding one SQLite database
@@ -31,6 +32,8 @@ public final class Store: Sendable {
         public var busyTimeout: Duration = .seconds(30)
         /// Create the directory and database when missing.
         public var create: Bool = true
+        /// Where store metrics go (`store_operations_total`, durations, points upserted, search latency).
+        public var telemetry = Telemetry()
 
         public init() {}
     }
@@ -150,6 +153,21 @@ public final class Store: Sendable {
     func database<T>(_ what: @autoclosure () -> String, _ body: () throws -> T) throws(StoreError) -> T {
         do { return try body() } catch let e as StoreError { throw e } catch {
             throw StoreError(.storage, "\(what()) failed", cause: "\(error)")
+        }
+    }
+}
+
+extension Store {
+    /// Runs a store call, counting it and timing it in ``Options/telemetry``.
+    func measured<T>(_ operation: String, _ body: () throws(StoreError) -> T) throws(StoreError) -> T {
+        let t0 = ContinuousClock.now
+        do {
+            let r = try body()
+            options.telemetry.storeOperation(operation, status: "ok", seconds: (ContinuousClock.now - t0).seconds)
+            return r
+        } catch {
+            options.telemetry.storeOperation(operation, status: "error", seconds: (ContinuousClock.now - t0).seconds)
+            throw error
         }
     }
 }
