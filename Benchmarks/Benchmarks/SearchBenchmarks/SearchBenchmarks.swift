@@ -1,0 +1,48 @@
+import Benchmark
+import Foundation
+import Switchyard
+
+/// Exact search through a store: single queries, batches of 100, and filtered single queries, at 10k
+/// and 100k 384-d points (cosine).
+let benchmarks: @Sendable () -> Void = {
+    for n in [10_000, 100_000] {
+        let dir = NSTemporaryDirectory() + "switchyard-bench-search-\(n)-\(UUID().uuidString.prefix(6))"
+        nonisolated(unsafe) var store: Store!
+        nonisolated(unsafe) var queries: [[Float]] = []
+        let setUp: @Sendable () -> Void = {
+            guard store == nil else { return }
+            let data = try! SyntheticData.generate(.init(count: n, dimension: 384, queries: 100, clusters: 100, seed: 7, groundTruthK: 1))
+            var o = Store.Options()
+            o.synchronous = .normal
+            store = try! Store.open(at: dir, options: o)
+            try! store.createCollection("bench", dimension: 384, distance: .cosine)
+            let payloads: [Payload?] = (0..<n).map { ["group": .int(Int64($0 % 10))] }
+            _ = try! data.base.values.withUnsafeBufferPointer { buf in
+                try store.upsert("bench", ids: (0..<n).map { .number(UInt64($0)) }, vectors: buf, payloads: payloads)
+            }
+            queries = (0..<100).map { Array(data.queries.values[($0 * 384)..<(($0 + 1) * 384)]) }
+        }
+        let config = Benchmark.Configuration(metrics: [.wallClock, .throughput, .mallocCountTotal], scalingFactor: .one,
+                                             maxDuration: .seconds(4), maxIterations: 1_000,
+                                             setup: { setUp() }, teardown: {})
+        Benchmark("search single n=\(n)", configuration: config) { benchmark in
+            var i = 0
+            for _ in benchmark.scaledIterations {
+                blackHole(try store.search("bench", SearchRequest(vector: queries[i % queries.count], limit: 10)))
+                i += 1
+            }
+        }
+        Benchmark("search batch of 100 n=\(n)", configuration: config) { benchmark in
+            let requests = queries.map { SearchRequest(vector: $0, limit: 10) }
+            for _ in benchmark.scaledIterations { blackHole(try store.searchBatch("bench", requests)) }
+        }
+        Benchmark("search filtered (1 in 10) n=\(n)", configuration: config) { benchmark in
+            let filter = try Filter(json: #"{"must": [{"key": "group", "match": {"value": 3}}]}"#)
+            var i = 0
+            for _ in benchmark.scaledIterations {
+                blackHole(try store.search("bench", SearchRequest(vector: queries[i % queries.count], limit: 10, filter: filter)))
+                i += 1
+            }
+        }
+    }
+}
