@@ -62,14 +62,17 @@ public enum StoreMetrics {
         return registry.emitToString()
     }
 
-    /// A bounded error type from an operation's error text.
+    /// The operation's error type as its worker recorded it (the code of the error), or a bounded type
+    /// from its error text for operations ended elsewhere.
     static func errorType(_ op: OperationRecord) -> String {
+        if let recorded = op.result?["error_type"]?.stringValue { return recorded }
         let e = (op.error ?? "").lowercased()
         if op.status == .cancelled { return "cancelled" }
         if e.contains("worker lost") { return "worker_lost" }
-        if e.contains("time limit") { return "time_limit" }
+        if e.contains("hard time limit") { return "hard_time_limit" }
+        if e.contains("time limit") { return "timeLimit" }
         if e.contains("validation rejected") { return "rejected" }
-        if e.contains("quota exceeded") { return "quota_exceeded" }
+        if e.contains("quota exceeded") { return "quotaExceeded" }
         if e.contains("failed after") { return "transient" }
         return "error"
     }

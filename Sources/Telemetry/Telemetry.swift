@@ -88,13 +88,13 @@ public struct Telemetry: Sendable {
         FloatingPointCounter(label: Name.cpuSeconds, dimensions: [("operation_type", type)], factory: factory).increment(by: max(0, cpuSeconds))
     }
 
-    /// Documents an operation finished (`status` `success` or `failure`), and the time each took.
+    /// Documents an operation finished (`status` `success` or `failure`), and the mean time per document.
     public func documentsProcessed(type: String, status: String, count: Int, secondsEach: Double? = nil) {
         guard count > 0 else { return }
         Counter(label: Name.documentsProcessed, dimensions: [("operation_type", type), ("status", status)], factory: factory).increment(by: count)
         if let secondsEach {
-            let r = Recorder(label: Name.documentDuration, dimensions: [("operation_type", type)], factory: factory)
-            for _ in 0..<count { r.record(secondsEach) }
+            // One observation per call: the mean time per document of that operation.
+            Recorder(label: Name.documentDuration, dimensions: [("operation_type", type)], factory: factory).record(secondsEach)
         }
     }
 

@@ -239,7 +239,8 @@ extension CollectionManager {
                     try Self.recordMetrics(db, operationID: op.id, attempt: op.attempts, [
                         "success": 0, "duration_seconds": max(0, now - (op.startedAt?.timeIntervalSince1970 ?? now)),
                     ])
-                    try Self.finish(db, op, status: .failed, error: "worker lost: the lease of attempt \(op.attempts) of \(maxAttempts) expired", user: op.user)
+                    try Self.finish(db, op, status: .failed, error: "worker lost: the lease of attempt \(op.attempts) of \(maxAttempts) expired", user: op.user,
+                                    result: ["error_type": "worker_lost"])
                     report.failedWorkerLost.append(op.id)
                 }
                 ended.append(op)

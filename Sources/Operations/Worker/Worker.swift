@@ -176,8 +176,10 @@ public final class Worker: Sendable {
     private func reportRecovered(_ r: RecoveryReport) {
         for id in r.failedWorkerLost + r.cancelled {
             guard let op = try? manager.operation(id) else { continue }
-            options.telemetry.operationFinished(type: op.type.rawValue, status: op.status.rawValue, seconds: 0,
-                                                errorType: op.status == .failed ? "worker_lost" : nil)
+            let seconds = (try? manager.metrics(of: id))?.last { $0.name == "duration_seconds" }?.value
+                ?? op.completedAt.map { $0.timeIntervalSince(op.startedAt ?? $0) } ?? 0
+            options.telemetry.operationFinished(type: op.type.rawValue, status: op.status.rawValue, seconds: seconds,
+                                                errorType: op.status == .completed ? nil : (op.status == .cancelled ? "cancelled" : "worker_lost"))
         }
     }
 
@@ -202,7 +204,7 @@ public final class Worker: Sendable {
         metrics["cpu_user_seconds"] = nil
         metrics["cpu_system_seconds"] = nil
         let finished: ()? = try? finishWithRetries(context) { () throws(OperationsError) in
-            try manager.complete(context.claim, status: .failed, error: message, result: nil, metrics: metrics)
+            try manager.complete(context.claim, status: .failed, error: message, result: ["error_type": "hard_time_limit"], metrics: metrics)
         }
         if finished != nil {
             count(.failed)
@@ -265,9 +267,11 @@ public final class Worker: Sendable {
             let status: OperationStatus = e.code == .cancelled ? .cancelled : .failed
             var message = e.description
             if e.code == .transient { message = "failed after \(op.attempts) attempts: \(message)" }
-            try? finishWithRetries(context) { () throws(OperationsError) in
-                try manager.complete(context.claim, status: status, error: message, result: nil, metrics: metrics)
+            let finished: ()? = try? finishWithRetries(context) { () throws(OperationsError) in
+                try manager.complete(context.claim, status: status, error: message, result: ["error_type": .string(e.code.rawValue)], metrics: metrics)
             }
+            // Not written (another worker or recovery ended it meanwhile): that one counts it.
+            guard finished != nil else { return }
             count(status)
             report(op, status: status, errorType: e.code.rawValue, metrics: metrics)
         }

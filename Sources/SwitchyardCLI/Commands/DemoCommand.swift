@@ -41,10 +41,13 @@ struct DemoCommand: ParsableCommand {
         let display = ProgressDisplay()
         var lastStage: String?
         let r = try ManagedDemo.run(c, progress: { display.finish(); emit($0) }, onOperation: { op in
-            let stage = op.checkpoint?["stage"]?.stringValue
-            if op.type == .reindex, stage != lastStage, let stage {
+            // Every checkpoint passed since the last poll, in order (polling may see several at once).
+            let stages = ReindexStage.allCases.map(\.rawValue)
+            if op.type == .reindex, let stage = op.checkpoint?["stage"]?.stringValue, stage != lastStage,
+               let to = stages.firstIndex(of: stage) {
                 display.finish()
-                emit("  checkpoint \(stage) done")
+                let from = lastStage.flatMap { stages.firstIndex(of: $0) }.map { $0 + 1 } ?? 0
+                for s in stages[from...to] { emit("  checkpoint \(s) done") }
                 lastStage = stage
             }
             display.update(op)

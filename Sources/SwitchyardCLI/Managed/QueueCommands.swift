@@ -27,8 +27,11 @@ struct WorkerCommand: ParsableCommand {
         if let p = metricsPort {
             do {
                 server = try MetricsHTTPServer(port: UInt16(p)) {
-                    try? StoreMetrics.recordGauges(manager, into: telemetry)
-                    return registry.emitToString()
+                    // The process's live counters and histograms, then the database's gauges made fresh
+                    // for each scrape (a deleted collection's gauges go with it).
+                    let gauges = PrometheusCollectorRegistry()
+                    try? StoreMetrics.recordGauges(manager, into: Telemetry(factory: Telemetry.makePrometheusFactory(registry: gauges)))
+                    return registry.emitToString() + gauges.emitToString()
                 }
             } catch { throw CLIFailure(message: "cannot serve metrics: \(error.localizedDescription)") }
             note("metrics on http://127.0.0.1:\(server!.port)/metrics")
