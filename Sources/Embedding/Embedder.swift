@@ -30,3 +30,15 @@ public protocol SynchronousEmbedder: Embedder {
     /// - Throws: ``EmbeddingError`` (`transient` for failures worth retrying).
     func embedSynchronously(_ texts: [String]) throws -> [[Float]]
 }
+
+extension Embedder {
+    /// Embeds `texts` on the calling thread: directly for a ``SynchronousEmbedder`` (so the CPU time is
+    /// the caller's thread's), otherwise by waiting for ``embed(_:)``. For worker threads and the CLI,
+    /// never for code running on Swift's cooperative pool.
+    ///
+    /// - Throws: What the embedder throws.
+    public func embedBlocking(_ texts: [String]) throws -> [[Float]] {
+        if let sync = self as? any SynchronousEmbedder { return try sync.embedSynchronously(texts) }
+        return try runBlocking { [self] in try await self.embed(texts) }
+    }
+}

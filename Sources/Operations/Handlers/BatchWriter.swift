@@ -108,8 +108,7 @@ package struct BatchWriter {
 
     private func embed(_ texts: [String]) throws(OperationsError) -> [[Float]] {
         do {
-            if let sync = embedder as? any SynchronousEmbedder { return try sync.embedSynchronously(texts) }
-            return try runBlocking { [embedder, texts] in try await embedder.embed(texts) }
+            return try embedder.embedBlocking(texts)
         } catch {
             throw CollectionManager.classify(error, doing: "embedding \(texts.count) chunks with \(embedder.identifier)")
         }

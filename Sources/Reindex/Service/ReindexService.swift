@@ -184,8 +184,7 @@ public final class ReindexService: Sendable {
             embedders.withLock { $0[spec] = embedder }
         }
         do {
-            if let s = embedder as? any SynchronousEmbedder { return try s.embedSynchronously([text])[0] }
-            return try runBlocking { try await embedder.embed([text])[0] }
+            return try embedder.embedBlocking([text])[0]
         } catch { throw CollectionManager.classify(error, doing: "embedding the query") }
     }
 }

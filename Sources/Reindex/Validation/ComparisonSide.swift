@@ -26,12 +26,7 @@ public struct ComparisonSide: Sendable {
     func rankDocuments(_ texts: [String], k: Int, vectors backend: any VectorBackend) throws(OperationsError) -> [RankedDocuments] {
         guard !texts.isEmpty else { return [] }
         let queryVectors: [[Float]]
-        do {
-            if let sync = embedder as? any SynchronousEmbedder { queryVectors = try sync.embedSynchronously(texts) } else {
-                let e = embedder
-                queryVectors = try runBlocking { try await e.embed(texts) }
-            }
-        } catch { throw OperationsError(.invalidInput, "embedding queries for \(label) side failed: \(error)") }
+        do { queryVectors = try embedder.embedBlocking(texts) } catch { throw OperationsError(.invalidInput, "embedding queries for \(label) side failed: \(error)") }
         // Fetch more chunks than documents wanted: several chunks of one document may rank together.
         let requests = queryVectors.map { SearchRequest(vector: $0, limit: k * 4, withPayload: false) }
         let results: [[ScoredPoint]]
