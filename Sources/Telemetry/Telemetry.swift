@@ -1,6 +1,7 @@
 import CoreMetrics
 import Foundation
 import Prometheus
+import Synchronization
 
 /// Switchyard's metrics (swift-metrics API), with their names, labels and histogram buckets. Layers
 /// that do work record through a `Telemetry` value; which backend receives the numbers is the
@@ -60,98 +61,142 @@ public struct Telemetry: Sendable {
     }
 
     public let factory: any MetricsFactory
+    private let handles = Handles()
 
     /// Telemetry recording into `factory` (default: the globally bootstrapped one).
     public init(factory: any MetricsFactory = MetricsSystem.factory) {
         self.factory = factory
     }
 
+    /// Metric handles made once per name and label values, so recording on a hot path (every search,
+    /// every upsert) is a dictionary lookup, not a registry lookup and two allocations.
+    private final class Handles: Sendable {
+        let counters = Mutex<[String: CoreMetrics.Counter]>([:])
+        let floatCounters = Mutex<[String: FloatingPointCounter]>([:])
+        let recorders = Mutex<[String: CoreMetrics.Recorder]>([:])
+    }
+
+    private static func key(_ label: String, _ dimensions: [(String, String)]) -> String {
+        dimensions.reduce(into: label) { $0 += "\u{1F}\($1.0)=\($1.1)" }
+    }
+
+    private func counter(_ label: String, _ dimensions: [(String, String)] = []) -> CoreMetrics.Counter {
+        let k = Self.key(label, dimensions)
+        return handles.counters.withLock { c in
+            if let h = c[k] { return h }
+            let h = CoreMetrics.Counter(label: label, dimensions: dimensions, factory: factory)
+            c[k] = h
+            return h
+        }
+    }
+
+    private func floatCounter(_ label: String, _ dimensions: [(String, String)]) -> FloatingPointCounter {
+        let k = Self.key(label, dimensions)
+        return handles.floatCounters.withLock { c in
+            if let h = c[k] { return h }
+            let h = FloatingPointCounter(label: label, dimensions: dimensions, factory: factory)
+            c[k] = h
+            return h
+        }
+    }
+
+    /// A histogram (`aggregate`) or a gauge.
+    private func recorder(_ label: String, _ dimensions: [(String, String)] = [], aggregate: Bool = true) -> CoreMetrics.Recorder {
+        let k = Self.key(label, dimensions) + (aggregate ? "" : "\u{1F}gauge")
+        return handles.recorders.withLock { c in
+            if let h = c[k] { return h }
+            let h = CoreMetrics.Recorder(label: label, dimensions: dimensions, aggregate: aggregate, factory: factory)
+            c[k] = h
+            return h
+        }
+    }
+
     // MARK: - Operations
 
     /// An operation reached a final status (each operation counted once).
     public func operationFinished(type: String, status: String, seconds: Double, errorType: String? = nil) {
-        Counter(label: Name.operationsTotal, dimensions: [("operation_type", type), ("status", status)], factory: factory).increment()
-        Recorder(label: Name.operationDuration, dimensions: [("operation_type", type)], factory: factory).record(seconds)
+        counter(Name.operationsTotal, [("operation_type", type), ("status", status)]).increment()
+        recorder(Name.operationDuration, [("operation_type", type)]).record(seconds)
         if let errorType {
-            Counter(label: Name.operationErrors, dimensions: [("operation_type", type), ("error_type", errorType)], factory: factory).increment()
+            counter(Name.operationErrors, [("operation_type", type), ("error_type", errorType)]).increment()
         }
     }
 
     /// A transient failure was scheduled for a retry.
     public func operationRetried(type: String) {
-        Counter(label: Name.operationRetries, dimensions: [("operation_type", type)], factory: factory).increment()
+        counter(Name.operationRetries, [("operation_type", type)]).increment()
     }
 
     /// The resources an attempt used.
     public func operationResources(type: String, memoryBytes: Double, cpuSeconds: Double) {
-        Recorder(label: Name.memoryUsage, dimensions: [("operation_type", type)], aggregate: false, factory: factory).record(memoryBytes)
-        FloatingPointCounter(label: Name.cpuSeconds, dimensions: [("operation_type", type)], factory: factory).increment(by: max(0, cpuSeconds))
+        recorder(Name.memoryUsage, [("operation_type", type)], aggregate: false).record(memoryBytes)
+        floatCounter(Name.cpuSeconds, [("operation_type", type)]).increment(by: max(0, cpuSeconds))
     }
 
     /// Documents an operation finished (`status` `success` or `failure`), and the mean time per document.
     public func documentsProcessed(type: String, status: String, count: Int, secondsEach: Double? = nil) {
         guard count > 0 else { return }
-        Counter(label: Name.documentsProcessed, dimensions: [("operation_type", type), ("status", status)], factory: factory).increment(by: count)
+        counter(Name.documentsProcessed, [("operation_type", type), ("status", status)]).increment(by: count)
         if let secondsEach {
             // One observation per call: the mean time per document of that operation.
-            Recorder(label: Name.documentDuration, dimensions: [("operation_type", type)], factory: factory).record(secondsEach)
+            recorder(Name.documentDuration, [("operation_type", type)]).record(secondsEach)
         }
     }
 
     /// How long a claimed operation waited in the queue.
     public func queueWait(type: String, seconds: Double) {
-        Recorder(label: Name.queueWait, dimensions: [("operation_type", type)], factory: factory).record(max(0, seconds))
+        recorder(Name.queueWait, [("operation_type", type)]).record(max(0, seconds))
     }
 
     /// Operations waiting, by type (a gauge).
     public func queueSize(type: String, count: Int) {
-        Recorder(label: Name.queueSize, dimensions: [("operation_type", type)], aggregate: false, factory: factory).record(count)
+        recorder(Name.queueSize, [("operation_type", type)], aggregate: false).record(count)
     }
 
     // MARK: - Collections
 
     /// Managed collections by status (a gauge per status).
     public func collections(status: String, count: Int) {
-        Recorder(label: Name.collectionsTotal, dimensions: [("status", status)], aggregate: false, factory: factory).record(count)
+        recorder(Name.collectionsTotal, [("status", status)], aggregate: false).record(count)
     }
 
     /// One collection's size (gauges).
     public func collection(_ name: String, documents: Int, vectors: Int, sizeBytes: Int) {
-        Recorder(label: Name.collectionDocuments, dimensions: [("collection", name)], aggregate: false, factory: factory).record(documents)
-        Recorder(label: Name.collectionVectors, dimensions: [("collection", name)], aggregate: false, factory: factory).record(vectors)
-        Recorder(label: Name.collectionSize, dimensions: [("collection", name)], aggregate: false, factory: factory).record(sizeBytes)
+        recorder(Name.collectionDocuments, [("collection", name)], aggregate: false).record(documents)
+        recorder(Name.collectionVectors, [("collection", name)], aggregate: false).record(vectors)
+        recorder(Name.collectionSize, [("collection", name)], aggregate: false).record(sizeBytes)
     }
 
     // MARK: - Reindex
 
     /// A reindex recorded a checkpoint.
     public func reindexCheckpoint(_ checkpoint: String) {
-        Counter(label: Name.reindexCheckpoints, dimensions: [("checkpoint", checkpoint)], factory: factory).increment()
+        counter(Name.reindexCheckpoints, [("checkpoint", checkpoint)]).increment()
     }
 
     public func reindexValidation(seconds: Double) {
-        Recorder(label: Name.reindexValidationDuration, factory: factory).record(seconds)
+        recorder(Name.reindexValidationDuration).record(seconds)
     }
 
     public func reindexSwitch(seconds: Double) {
-        Recorder(label: Name.reindexSwitchDuration, factory: factory).record(seconds)
+        recorder(Name.reindexSwitchDuration).record(seconds)
     }
 
     // MARK: - Store
 
     /// A store call (`upsert`, `delete`, `search`, `create_collection`, `drop_collection`, `update_aliases`, …).
     public func storeOperation(_ operation: String, status: String, seconds: Double) {
-        Counter(label: Name.storeOperations, dimensions: [("operation", operation), ("status", status)], factory: factory).increment()
-        Recorder(label: Name.storeDuration, dimensions: [("operation", operation)], factory: factory).record(seconds)
+        counter(Name.storeOperations, [("operation", operation), ("status", status)]).increment()
+        recorder(Name.storeDuration, [("operation", operation)]).record(seconds)
     }
 
     public func pointsUpserted(collection: String, count: Int) {
-        Counter(label: Name.pointsUpserted, dimensions: [("collection", collection)], factory: factory).increment(by: count)
+        counter(Name.pointsUpserted, [("collection", collection)]).increment(by: count)
     }
 
     /// A search (or one query of a batch) and the points it returned.
     public func search(seconds: Double, results: Int) {
-        Recorder(label: Name.searchLatency, factory: factory).record(seconds)
-        Counter(label: Name.searchResults, factory: factory).increment(by: results)
+        recorder(Name.searchLatency).record(seconds)
+        counter(Name.searchResults).increment(by: results)
     }
 }

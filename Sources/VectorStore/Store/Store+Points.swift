@@ -68,9 +68,7 @@ extension Store {
     @discardableResult
     public func upsert(_ collection: String, ids: [PointID], vectors: UnsafeBufferPointer<Float>,
                        payloads: [Payload?]? = nil) throws(StoreError) -> Int {
-        let n = try measured("upsert") { () throws(StoreError) in try upsertUnmeasured(collection, ids: ids, vectors: vectors, payloads: payloads) }
-        options.telemetry.pointsUpserted(collection: (try? resolve(collection)) ?? collection, count: n)
-        return n
+        try measured("upsert") { () throws(StoreError) in try upsertUnmeasured(collection, ids: ids, vectors: vectors, payloads: payloads) }
     }
 
     func upsertUnmeasured(_ collection: String, ids: [PointID], vectors: UnsafeBufferPointer<Float>,
@@ -113,6 +111,8 @@ extension Store {
                 } done: { i, rowID in seqs[i] = rowID }
             }
             return (ids.count, {
+                // The handle is at hand here: no second name lookup (and catalog check) per upsert.
+                self.options.telemetry.pointsUpserted(collection: h.name, count: ids.count)
                 h.lock.withWriteLock {
                     guard h.loaded else { return }
                     let needed = h.matrix.count + ids.count
