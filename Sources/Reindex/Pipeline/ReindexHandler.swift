@@ -206,9 +206,12 @@ public struct ReindexHandler: OperationHandler {
     private func save(_ cp: ReindexCheckpoint, _ context: OperationContext) throws(OperationsError) {
         let op = context.operation
         let text = JSONValue.object(cp.json).jsonText
-        let previous = ReindexCheckpoint(try context.manager.operation(op.id).checkpoint).stage
-        try context.manager.fenced("recording checkpoint \(cp.stage?.rawValue ?? "start") of \(op.id)", operationID: op.id, taskID: context.taskID) { db in
+        // The stage recorded before, read in the same transaction: a checkpoint counts once, also when an
+        // attempt that took over records it again.
+        let previous = try context.manager.fenced("recording checkpoint \(cp.stage?.rawValue ?? "start") of \(op.id)", operationID: op.id, taskID: context.taskID) { db in
+            let before = try String.fetchOne(db, sql: "SELECT json_extract(checkpoint, '$.stage') FROM operations WHERE id = ?", arguments: [op.id])
             try db.execute(sql: "UPDATE operations SET checkpoint = ? WHERE id = ?", arguments: [text, op.id])
+            return before.flatMap(ReindexStage.init(rawValue:))
         }
         if let stage = cp.stage, stage != previous { context.telemetry.reindexCheckpoint(stage.rawValue) }
     }

@@ -51,7 +51,8 @@ public struct Comparison: Sendable {
         // Documents (id → name) and each side's coverage.
         let oldCoverage = try coverage(old.collection)
         let newCoverage = try coverage(new.collection)
-        let names = try documentNames(Array(oldCoverage.documents.union(newCoverage.documents)))
+        let managedID = try managedCollectionID()
+        let names = try documentNames(managedID)
 
         // The sample of chunks for self-retrieval (and as queries when no query file is given).
         let sample = try sampleChunks(from: old.collection, documents: oldCoverage.documents.sorted())
@@ -118,7 +119,7 @@ public struct Comparison: Sendable {
             old: .init(label: old.label, collection: old.collection, embedder: old.embedderSpec, vectors: oldCoverage.vectors, documents: oldCoverage.documents.count),
             new: .init(label: new.label, collection: new.collection, embedder: new.embedderSpec, vectors: newCoverage.vectors, documents: newCoverage.documents.count),
             k: k, queriesSource: queriesSource, labelled: hasLabels, queries: rows,
-            missingDocuments: try liveDocuments().subtracting(newCoverage.documents).count,
+            missingDocuments: try liveDocuments(managedID, oldSide: oldCoverage).subtracting(newCoverage.documents).count,
             extraDocuments: newCoverage.documents.subtracting(oldCoverage.documents).count,
             failedDocuments: options.failedDocuments,
             selfRetrieval: .init(sample: sample.count, old: oldSelfRecall, new: sample.isEmpty ? nil : (newSelfRecall ?? 0)),
@@ -155,26 +156,34 @@ public struct Comparison: Sendable {
         return c
     }
 
-    /// The managed collection's completed documents that the old side serves (DESIGN's "live documents").
-    private func liveDocuments() throws(OperationsError) -> Set<Int64> {
+    /// The managed collection the old side is a generation of (`nil` for an unmanaged collection).
+    private func managedCollectionID() throws(OperationsError) -> String? {
         let collection = old.collection
-        let live = try manager.read("reading live documents") { db -> [Int64]? in
-            guard let cid = try String.fetchOne(db, sql: """
+        return try manager.read("finding the managed collection of '\(collection)'") { db in
+            try String.fetchOne(db, sql: """
                 SELECT collection_id FROM collection_generations WHERE vector_store_name = ?
                 UNION SELECT id FROM collections WHERE vector_store_name = ? LIMIT 1
-                """, arguments: [collection, collection]) else { return nil }
-            return try Int64.fetchAll(db, sql: "SELECT id FROM documents WHERE collection_id = ? AND status = 'completed'", arguments: [cid])
+                """, arguments: [collection, collection])
         }
-        // Not a managed collection: every document the old side has chunks of.
-        if let live { return Set(live) }
-        return try coverage(collection).documents
     }
 
-    private func documentNames(_ ids: [Int64]) throws(OperationsError) -> [Int64: String] {
-        guard !ids.isEmpty else { return [:] }
+    /// The managed collection's completed documents (DESIGN's "live documents"); for an unmanaged
+    /// collection, every document the old side has chunks of.
+    private func liveDocuments(_ collectionID: String?, oldSide: Coverage) throws(OperationsError) -> Set<Int64> {
+        guard let collectionID else { return oldSide.documents }
+        return Set(try manager.read("reading live documents") { db in
+            try Int64.fetchAll(db, sql: "SELECT id FROM documents WHERE collection_id = ? AND status = 'completed'", arguments: [collectionID])
+        })
+    }
+
+    /// Document names (what qrels call corpus ids) of the managed collection's documents.
+    private func documentNames(_ collectionID: String?) throws(OperationsError) -> [Int64: String] {
+        guard let collectionID else { return [:] }
         return try manager.read("reading document names") { db in
             var out: [Int64: String] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT id, name FROM documents") { out[row["id"]] = row["name"] }
+            for row in try Row.fetchAll(db, sql: "SELECT id, name FROM documents WHERE collection_id = ?", arguments: [collectionID]) {
+                out[row["id"]] = row["name"]
+            }
             return out
         }
     }
