@@ -1,3 +1,4 @@
+import Embedding
 import Foundation
 import Operations
 import Synchronization
@@ -97,12 +98,7 @@ public enum ReindexBenchmark {
         try worker.runUntilIdle()
         let vectors = try manager.collection(named: "alone").vectorCount
         var queries = c.queries
-        if queries.isEmpty {
-            let q = (c.source as NSString).appendingPathComponent("queries.jsonl")
-            queries = ((try? String(contentsOfFile: q, encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
-                (try? JSONParser.parse(String($0)))?.objectValue?["text"]?.stringValue
-            }
-        }
+        if queries.isEmpty { queries = BEIRDataset.loadQueries(path: (c.source as NSString).appendingPathComponent("queries.jsonl")).0.map(\.text) }
         if queries.isEmpty { queries = ["a query", "another query", "something else"] }
 
         // One query per reader first, untimed: the first search of a process loads what it needs.
@@ -167,33 +163,12 @@ public enum ReindexBenchmark {
     /// Runs `body` while `count` readers search "busy" through its alias; returns their latencies.
     private static func readers(_ count: Int, interval: Double, service: ReindexService, queries: [String],
                                 _ body: () throws(OperationsError) -> Void) throws(OperationsError) -> Latency {
-        let stop = Atomic<Bool>(false)
-        let finished = Atomic<Int>(0)
-        let samples = Mutex<[Double]>([])
-        let errors = Atomic<Int>(0)
-        for r in 0..<count {
-            let t = Thread {
-                var i = r
-                var local: [Double] = []
-                while !stop.load(ordering: .relaxed) {
-                    let t0 = ContinuousClock.now
-                    do { _ = try service.search("busy", text: queries[i % queries.count], limit: 10, withPayload: false) } catch { errors.add(1, ordering: .relaxed) }
-                    local.append((ContinuousClock.now - t0).inSeconds)
-                    i += count
-                    if interval > 0 { Thread.sleep(forTimeInterval: interval) }
-                }
-                samples.withLock { $0 += local }
-                finished.add(1, ordering: .relaxed)
-            }
-            t.start()
-        }
+        let readers = AliasReaders(service: service, collection: "busy", queries: queries, pause: interval)
+        readers.start(count)
         var failure: OperationsError?
         do { try body() } catch { failure = error }
-        stop.store(true, ordering: .relaxed)
-        while finished.load(ordering: .relaxed) < count { Thread.sleep(forTimeInterval: 0.005) }
+        let t = readers.stop()
         if let failure { throw failure }
-        let s = samples.withLock { $0 }.sorted()
-        func pct(_ p: Double) -> Double { s.isEmpty ? 0 : s[min(s.count - 1, Int(Double(s.count) * p))] }
-        return Latency(count: s.count, errors: errors.load(ordering: .relaxed), p50: pct(0.5), p99: pct(0.99))
+        return Latency(count: t.latencies.count, errors: t.errors, p50: t.percentileMilliseconds(0.5) / 1000, p99: t.percentileMilliseconds(0.99) / 1000)
     }
 }

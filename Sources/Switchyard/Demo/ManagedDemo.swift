@@ -96,45 +96,10 @@ public enum ManagedDemo {
                         before.oldSummary?.mrr ?? 0))
 
         // 3. REINDEX to the new embedder while readers search through the alias.
-        let queries = BEIRDataset.loadQueries(path: queriesPath).0.map(\.text)
-        let tally = Mutex(Readers())
-        let samples = Mutex<[Double]>([])
-        let stop = Atomic<Bool>(false)
-        let finished = Atomic<Int>(0)
         let readerCount = max(0, c.readers)
-        for r in 0..<readerCount {
-            let t = Thread {
-                var i = r
-                var local: [Double] = []
-                while !stop.load(ordering: .relaxed) {
-                    let q = queries.isEmpty ? "query" : queries[i % queries.count]
-                    i += readerCount
-                    let t0 = ContinuousClock.now
-                    do {
-                        let (physical, hits) = try service.search(c.collection, text: q, limit: 10, withPayload: false)
-                        local.append((ContinuousClock.now - t0).inSeconds)
-                        tally.withLock { t in
-                            t.queries += 1
-                            if hits.isEmpty { t.empty += 1 }
-                            t.generations.insert(physical)
-                        }
-                    } catch {
-                        tally.withLock { t in
-                            t.errors += 1
-                            if t.firstError == nil { t.firstError = "\(error)" }
-                        }
-                    }
-                    Thread.sleep(forTimeInterval: 0.002)
-                }
-                samples.withLock { $0 += local }
-                finished.add(1, ordering: .relaxed)
-            }
-            t.start()
-        }
-        func stopReaders() {
-            stop.store(true, ordering: .relaxed)
-            while finished.load(ordering: .relaxed) < readerCount { Thread.sleep(forTimeInterval: 0.005) }
-        }
+        let readers = AliasReaders(service: service, collection: c.collection, queries: BEIRDataset.loadQueries(path: queriesPath).0.map(\.text))
+        readers.start(readerCount)
+        func stopReaders() -> AliasReaders.Tally { readers.stop() }
         progress("readers: \(readerCount) searching '\(c.collection)' by text through the alias")
         let report = c.reportPath ?? (c.storeDirectory as NSString).appendingPathComponent("report.html")
         let reindexed: OperationRecord
@@ -146,19 +111,18 @@ public enum ManagedDemo {
             reindexed = try worker.runOperation(op.id, onProgress: onOperation)
             Thread.sleep(forTimeInterval: 0.2)
         } catch {
-            stopReaders()
+            _ = stopReaders()
             throw error
         }
-        stopReaders()
-        var readers = tally.withLock { $0 }
-        let sorted = samples.withLock { $0 }.sorted()
-        func pct(_ p: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] * 1000 }
-        readers.p50Milliseconds = pct(0.5)
-        readers.p99Milliseconds = pct(0.99)
+        let seen = stopReaders()
         var metrics: [String: [OperationMetric]] = [:]
         for op in [indexed, reindexed] { metrics[op.id] = try manager.metrics(of: op.id).filter { $0.attempt == op.attempts } }
         return Result(storeDirectory: c.storeDirectory, index: indexed, reindex: reindexed, oldQuality: before.oldSummary,
-                      validation: reindexed.checkpoint?["validation"], readers: readers, reportPath: report, metrics: metrics,
+                      validation: reindexed.checkpoint?["validation"],
+                      readers: Readers(queries: seen.queries, errors: seen.errors, empty: seen.empty, generations: seen.generations,
+                                       p50Milliseconds: seen.percentileMilliseconds(0.5), p99Milliseconds: seen.percentileMilliseconds(0.99),
+                                       firstError: seen.firstError),
+                      reportPath: report, metrics: metrics,
                       seconds: (ContinuousClock.now - start).inSeconds)
     }
 }
