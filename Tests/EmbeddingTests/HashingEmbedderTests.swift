@@ -34,6 +34,18 @@ struct HashingEmbedderTests {
         #expect(HashingEmbedder.normalizedWords(in: text) == expected)
     }
 
+    /// A text whose first accented letter, in the middle of a word, makes the word buffers grow: the
+    /// open word's start must survive the move (it used to be left uninitialised, so the word was
+    /// read from a garbage offset). The lengths straddle the first growth of the 4,096-byte buffer.
+    @Test("a word open while the buffers grow keeps its start", arguments: 1015...1025)
+    func wordOpenAcrossGrowth(repeats: Int) {
+        let text = "abé" + String(repeating: " b", count: repeats)
+        let words = HashingEmbedder.normalizedWords(in: text)
+        #expect(words.first == "abe")
+        #expect(words.count == repeats + 1)
+        #expect(words.dropFirst().allSatisfy { $0 == "b" })
+    }
+
     @Test("case and diacritics do not change the vector")
     func foldingGivesEqualVectors() throws {
         for spec in ["hash-v1", "hash-v2", "hash:dim=64,words=1-2,chars=2-4"] {

@@ -61,26 +61,27 @@ final class HashingWorkspace {
         }
     }
 
-    /// Makes room for at least `needed` bytes, keeping the first `used`.
-    private func reserveBytes(_ needed: Int, keeping used: Int) {
+    /// Makes room for at least `needed` bytes, keeping the first `used` bytes, the bounds of the
+    /// first ``wordCount`` words and, when `openWord` is true, the start of the word being written.
+    private func reserveBytes(_ needed: Int, keeping used: Int, openWord: Bool = false) {
         guard needed > byteCapacity else { return }
         var capacity = byteCapacity * 2
         while capacity < needed { capacity *= 2 }
         let newBytes = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
-        newBytes.update(from: bytes, count: used)
+        newBytes.initialize(from: bytes, count: used)
         bytes.deallocate()
         bytes = newBytes
         let words = capacity / 3 + 1
         let s = UnsafeMutablePointer<Int32>.allocate(capacity: words)
-        s.update(from: wordStarts, count: wordCount)
+        s.initialize(from: wordStarts, count: wordCount + (openWord ? 1 : 0))
         wordStarts.deallocate()
         wordStarts = s
         let e = UnsafeMutablePointer<Int32>.allocate(capacity: words)
-        e.update(from: wordEnds, count: wordCount)
+        e.initialize(from: wordEnds, count: wordCount)
         wordEnds.deallocate()
         wordEnds = e
         let a = UnsafeMutablePointer<Bool>.allocate(capacity: words)
-        a.update(from: wordIsASCII, count: wordCount)
+        a.initialize(from: wordIsASCII, count: wordCount)
         wordIsASCII.deallocate()
         wordIsASCII = a
         byteCapacity = capacity
@@ -159,7 +160,7 @@ final class HashingWorkspace {
                     let needed = pos + 6 * mapped.count + 2 * (n - i) + 8
                     if needed > byteCapacity {
                         wordCount = words
-                        reserveBytes(needed, keeping: pos)
+                        reserveBytes(needed, keeping: pos, openWord: inWord)
                         out = bytes
                         starts = wordStarts
                         ends = wordEnds
