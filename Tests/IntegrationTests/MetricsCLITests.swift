@@ -9,11 +9,25 @@ struct MetricsCLITests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
     static let script = root + "/Tests/IntegrationTests/Scripts/parse_metrics.py"
 
-    /// Parsed families: name → (type, samples).
-    static func parse(_ source: String) throws -> [String: JSONValue] {
+    /// A Python that has the reference parser: Debian's (where `apt-get install python3-prometheus-client`,
+    /// the README's setup line, puts it), else the first `python3` on the PATH.
+    static let python: String? = ["/usr/bin/python3", "python3"].first { candidate in
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", script, source]
+        p.arguments = [candidate, "-c", "import prometheus_client"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return false }
+        p.waitUntilExit()
+        return p.terminationStatus == 0
+    }
+
+    /// Parsed families: name → (type, samples).
+    static func parse(_ source: String) throws -> [String: JSONValue] {
+        let python = try #require(python, "no Python with prometheus_client: apt-get install -y python3-prometheus-client")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = [python, script, source]
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
