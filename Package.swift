@@ -31,6 +31,11 @@ let package = Package(
             name: "CKernels",
             cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]
         ),
+        // The project's locks (pthread-based, visible to ThreadSanitizer); uses no other module.
+        .target(
+            name: "Locks",
+            swiftSettings: strictSettings
+        ),
         // JSON values that keep integers and floats apart, a strict parser, canonical output.
         .target(
             name: "SwitchyardJSON",
@@ -40,6 +45,7 @@ let package = Package(
         .target(
             name: "Telemetry",
             dependencies: [
+                "Locks",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -47,12 +53,13 @@ let package = Package(
         ),
         .target(
             name: "VectorMath",
-            dependencies: ["CBLAS", "CKernels"],
+            dependencies: ["CBLAS", "CKernels", "Locks"],
             swiftSettings: strictSettings
         ),
         .target(
             name: "VectorStore",
             dependencies: [
+                "Locks",
                 "VectorMath",
                 "Telemetry",
                 "SwitchyardJSON",
@@ -73,6 +80,7 @@ let package = Package(
         .target(
             name: "Operations",
             dependencies: [
+                "Locks",
                 "VectorStore",
                 "Telemetry",
                 "Embedding",
@@ -84,6 +92,7 @@ let package = Package(
         .target(
             name: "Reindex",
             dependencies: [
+                "Locks",
                 "Operations",
                 "Telemetry",
                 "VectorStore",
@@ -113,7 +122,7 @@ let package = Package(
         ),
         .target(
             name: "_SwitchyardTestSupport",
-            dependencies: ["VectorMath", "VectorStore"],
+            dependencies: ["Locks", "VectorMath", "VectorStore"],
             path: "Tests/_SwitchyardTestSupport",
             swiftSettings: strictSettings
         ),
@@ -124,7 +133,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VectorStoreTests",
-            dependencies: ["VectorStore", "_SwitchyardTestSupport"],
+            dependencies: ["Locks", "VectorStore", "_SwitchyardTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -155,7 +164,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Switchyard", "_SwitchyardTestSupport"],
+            dependencies: ["Locks", "Switchyard", "_SwitchyardTestSupport"],
             exclude: ["Scripts"],
             swiftSettings: strictSettings
         ),

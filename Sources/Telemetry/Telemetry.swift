@@ -1,7 +1,7 @@
+import Locks
 import CoreMetrics
 import Foundation
 import Prometheus
-import Synchronization
 
 /// Switchyard's metrics (swift-metrics API), with their names, labels and histogram buckets. Layers
 /// that do work record through a `Telemetry` value; which backend receives the numbers is the
@@ -71,9 +71,9 @@ public struct Telemetry: Sendable {
     /// Metric handles made once per name and label values, so recording on a hot path (every search,
     /// every upsert) is a dictionary lookup, not a registry lookup and two allocations.
     private final class Handles: Sendable {
-        let counters = Mutex<[String: CoreMetrics.Counter]>([:])
-        let floatCounters = Mutex<[String: FloatingPointCounter]>([:])
-        let recorders = Mutex<[String: CoreMetrics.Recorder]>([:])
+        let counters = Locked<[String: CoreMetrics.Counter]>([:])
+        let floatCounters = Locked<[String: FloatingPointCounter]>([:])
+        let recorders = Locked<[String: CoreMetrics.Recorder]>([:])
     }
 
     private static func key(_ label: String, _ dimensions: [(String, String)]) -> String {

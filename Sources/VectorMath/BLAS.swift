@@ -1,5 +1,6 @@
 import CBLAS
 import CKernels
+import Locks
 import Synchronization
 
 /// Facts about, and settings of, the BLAS library loaded at run time.
@@ -58,7 +59,7 @@ public enum BLASRuntime {
         return Int(unsafeBitCast(p, to: GetThreads.self)())
     }
 
-    private static let configured = Mutex(false)
+    private static let configured = Locked(false)
 
     /// Pins OpenBLAS to one thread, once per process: Switchyard parallelises across query or row
     /// blocks itself, so BLAS threads on top would oversubscribe the cores.
@@ -70,7 +71,7 @@ public enum BLASRuntime {
         }
     }
 
-    private static let warned = Mutex(false)
+    private static let warned = Atomic<Bool>(false)
 
     /// The warning to show when only the reference BLAS is loaded, or `nil` when a fast BLAS is there.
     public static var slowBLASWarning: String? {
@@ -81,11 +82,7 @@ public enum BLASRuntime {
     /// Writes ``slowBLASWarning`` to standard error the first time it is called in this process.
     public static func warnIfSlowOnce() {
         guard let message = slowBLASWarning else { return }
-        let first = warned.withLock { w in
-            defer { w = true }
-            return !w
-        }
-        if first { sy_write_stderr(message + "\n") }
+        if !warned.exchange(true, ordering: .relaxed) { sy_write_stderr(message + "\n") }
     }
 }
 

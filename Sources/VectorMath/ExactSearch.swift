@@ -1,6 +1,7 @@
 import CBLAS
 import CKernels
 import Dispatch
+import Locks
 
 /// One search result: a matrix row and its score in the distance's own convention
 /// (similarity for cosine/dot, distance for euclid/manhattan).
@@ -39,7 +40,7 @@ public enum ExactSearch {
     public static let minRowsPerThread = 8192
     /// Batches with `queries × dimension` below this use the SIMD path, above it `sgemm`
     /// (measured on this project's reference machine; see docs/performance.md).
-    nonisolated(unsafe) public static var gemmCrossover = 3072
+    public static let gemmCrossover = 3072
     /// Extra candidates kept per query before the final double-precision ranking, so that float32
     /// rounding (of the SIMD kernel or of BLAS) cannot push a true top-k row out.
     static let gemmSlack = 8
@@ -77,17 +78,16 @@ public enum ExactSearch {
         if parts == 1 {
             collected = [scan(matrix, query: query, k: kk, measure: measure, rows: rows, range: 0..<total)]
         } else {
-            let results = UnsafeMutableBufferPointer<TopKCollector?>.allocate(capacity: parts)
-            results.initialize(repeating: nil)
-            defer { results.deallocate() }
-            let box = UnsafeSendable(results)
-            let q = UnsafeSendable(query)
-            let r = UnsafeSendable(rows)
+            // Each part scans its own row range into its own collector; the merge below does not
+            // depend on the order the parts finish in (ties are settled by row key).
+            let partials = Locked<[TopKCollector]>([])
+            let inputs = ReadOnlyInputs(query: query, rows: rows)
             DispatchQueue.concurrentPerform(iterations: parts) { p in
                 let lo = total * p / parts, hi = total * (p + 1) / parts
-                box.value[p] = scan(matrix, query: q.value, k: kk, measure: measure, rows: r.value, range: lo..<hi)
+                let c = scan(matrix, query: inputs.query, k: kk, measure: measure, rows: inputs.rows, range: lo..<hi)
+                partials.withLock { $0.append(c) }
             }
-            collected = results.map { $0! }
+            collected = partials.withLock { $0 }
         }
         var merged = TopKCollector(k: kk, rowKeys: matrix.keys)
         for c in collected {
@@ -151,40 +151,35 @@ public enum ExactSearch {
         case .packed: useGemm = true
         }
         if measure == .l1 { useGemm = false }
-        let out = UnsafeMutableBufferPointer<[SearchHit]>.allocate(capacity: nq)
-        out.initialize(repeating: [])
-        defer { out.deinitialize(); out.deallocate() }
-        let box = UnsafeSendable(out)
-        let q = UnsafeSendable(queries)
         let d = matrix.dimension
         let workers = max(1, min(threads, nq))
+        // One range of queries, answered in order.
+        let body: @Sendable (UnsafePointer<Float>, Range<Int>) -> [[SearchHit]]
         if !useGemm {
+            body = { q, range in range.map { i in search(matrix, query: q + i * d, k: k, distance: distance, threads: 1) } }
             if nq < threads {
                 // Few queries: give each query all threads over row ranges.
-                for i in 0..<nq {
-                    box.value[i] = search(matrix, query: q.value + i * d, k: k, distance: distance, threads: threads)
-                }
-            } else {
-                DispatchQueue.concurrentPerform(iterations: workers) { w in
-                    let lo = nq * w / workers, hi = nq * (w + 1) / workers
-                    for i in lo..<hi {
-                        box.value[i] = search(matrix, query: q.value + i * d, k: k, distance: distance, threads: 1)
-                    }
-                }
+                return (0..<nq).map { i in search(matrix, query: queries + i * d, k: k, distance: distance, threads: threads) }
             }
         } else {
             BLASRuntime.configureOnce()
-            let body = packed ? packedRange : gemmRange
-            if workers == 1 {
-                body(matrix, queries, 0..<nq, k, distance, out)
+            if packed {
+                body = { q, range in packedRange(matrix, q, range, k, distance) }
             } else {
-                DispatchQueue.concurrentPerform(iterations: workers) { w in
-                    let lo = nq * w / workers, hi = nq * (w + 1) / workers
-                    body(matrix, q.value, lo..<hi, k, distance, box.value)
-                }
+                body = { q, range in gemmRange(matrix, q, range, k, distance) }
             }
         }
-        return Array(out)
+        if workers == 1 { return body(queries, 0..<nq) }
+        // Each worker answers a contiguous range of queries into its own array; they are put back in
+        // query order once all have finished.
+        let parts = Locked<[(Int, [[SearchHit]])]>([])
+        let inputs = ReadOnlyInputs(query: queries, rows: nil)
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            let lo = nq * w / workers, hi = nq * (w + 1) / workers
+            let hits = body(inputs.query, lo..<hi)
+            parts.withLock { $0.append((lo, hits)) }
+        }
+        return parts.withLock { $0 }.sorted { $0.0 < $1.0 }.flatMap { $0.1 }
     }
 
     /// Query block rows and row block columns of one `sgemm` tile.
@@ -192,14 +187,15 @@ public enum ExactSearch {
     static let gemmRowBlock = 2048
 
     static func gemmRange(
-        _ m: MatrixView, _ queries: UnsafePointer<Float>, _ range: Range<Int>, _ k: Int, _ distance: Distance,
-        _ out: UnsafeMutableBufferPointer<[SearchHit]>
-    ) {
+        _ m: MatrixView, _ queries: UnsafePointer<Float>, _ range: Range<Int>, _ k: Int, _ distance: Distance
+    ) -> [[SearchHit]] {
         let d = m.dimension
         let measure = Measure(distance)
         let kk = candidateCount(k: k, total: m.count)
         let tile = UnsafeMutablePointer<Float>.allocate(capacity: gemmQueryBlock * gemmRowBlock)
         defer { tile.deallocate() }
+        var out: [[SearchHit]] = []
+        out.reserveCapacity(range.count)
         var qStart = range.lowerBound
         while qStart < range.upperBound {
             let qb = min(gemmQueryBlock, range.upperBound - qStart)
@@ -224,10 +220,11 @@ public enum ExactSearch {
                 rStart += nb
             }
             for qi in 0..<qb {
-                out[qStart + qi] = rescore(m, query: queries + (qStart + qi) * d, candidates: collectors[qi], k: k, distance: distance)
+                out.append(rescore(m, query: queries + (qStart + qi) * d, candidates: collectors[qi], k: k, distance: distance))
             }
             qStart += qb
         }
+        return out
     }
 
     /// Final ranking: the candidates' measures recomputed in double precision, ranked by them (ties to
@@ -254,14 +251,13 @@ public enum ExactSearch {
     static let packedRowBlock = 512
 
     static func packedRange(
-        _ m: MatrixView, _ queries: UnsafePointer<Float>, _ range: Range<Int>, _ k: Int, _ distance: Distance,
-        _ out: UnsafeMutableBufferPointer<[SearchHit]>
-    ) {
+        _ m: MatrixView, _ queries: UnsafePointer<Float>, _ range: Range<Int>, _ k: Int, _ distance: Distance
+    ) -> [[SearchHit]] {
         let d = m.dimension
         let measure = Measure(distance)
         let kk = candidateCount(k: k, total: m.count)
         let nq = range.count
-        guard nq > 0 else { return }
+        guard nq > 0 else { return [] }
         let panelFloats = sy_panel_floats(packedRowBlock, d)
         let panels = UnsafeMutableRawPointer.allocate(byteCount: panelFloats * 4, alignment: 64).bindMemory(to: Float.self, capacity: panelFloats)
         defer { panels.deallocate() }
@@ -271,7 +267,10 @@ public enum ExactSearch {
         let groups = (nq + 7) / 8
         let qbuf = UnsafeMutablePointer<Float>.allocate(capacity: groups * 8 * d)
         qbuf.initialize(repeating: 0, count: groups * 8 * d)
-        defer { qbuf.deallocate() }
+        defer {
+            qbuf.deinitialize(count: groups * 8 * d)
+            qbuf.deallocate()
+        }
         qbuf.update(from: queries + range.lowerBound * d, count: nq * d)
         var collectors = (0..<nq).map { _ in TopKCollector(k: kk, rowKeys: m.keys) }
         var rStart = 0
@@ -293,16 +292,18 @@ public enum ExactSearch {
             }
             rStart += nb
         }
-        for i in 0..<nq {
-            out[range.lowerBound + i] = rescore(m, query: queries + (range.lowerBound + i) * d, candidates: collectors[i], k: k, distance: distance)
+        return (0..<nq).map { i in
+            rescore(m, query: queries + (range.lowerBound + i) * d, candidates: collectors[i], k: k, distance: distance)
         }
     }
 }
 
-/// Carries a value the compiler cannot prove `Sendable` into `concurrentPerform`.
-/// @unchecked: used only where each iteration touches a disjoint part of the pointee and the caller
-/// waits for all iterations before reading it.
-struct UnsafeSendable<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
+/// The caller's query and candidate rows, handed to `concurrentPerform`'s worker threads.
+///
+/// @unchecked Sendable: the pointers are only read, the caller keeps the buffers alive for its whole
+/// (synchronous) call, and `concurrentPerform` returns only after every worker has finished. Results
+/// never travel through raw memory: each worker returns its own arrays through a lock.
+private struct ReadOnlyInputs: @unchecked Sendable {
+    let query: UnsafePointer<Float>
+    let rows: UnsafeBufferPointer<Int32>?
 }

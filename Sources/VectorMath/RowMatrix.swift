@@ -8,7 +8,9 @@ import Darwin
 /// that grows by appending and shrinks by moving the last row into a removed one.
 ///
 /// Not thread-safe: the owner serialises writers against readers (the store holds a read-write lock).
-/// Rows are 64-byte aligned at the start of the buffer so SIMD loads stream well.
+/// Rows are 64-byte aligned at the start of the buffer so SIMD loads stream well. The buffers are
+/// reached only inside scoped calls (``withView(_:)``, ``withUnsafeRows(_:)``): no pointer into them
+/// outlives the call, so none can dangle after the matrix grows or is released.
 public final class RowMatrix {
     /// Components per row.
     public let dimension: Int
@@ -16,12 +18,12 @@ public final class RowMatrix {
     public private(set) var count: Int = 0
     /// Rows that fit before the buffer must grow.
     public private(set) var capacity: Int = 0
-    /// The row data: `count * dimension` floats.
-    public private(set) var storage: UnsafeMutablePointer<Float>
-    /// Squared L2 norm of each row (used by the Euclid BLAS path).
-    public private(set) var squaredNorms: UnsafeMutablePointer<Float>
-    /// Each row's tie-breaking key.
-    public private(set) var keys: UnsafeMutablePointer<RowKey>
+    /// The row data: `count * dimension` initialised floats.
+    private var storage: UnsafeMutablePointer<Float>
+    /// Squared L2 norm of each row (used by the Euclid BLAS path); `count` initialised.
+    private var squaredNorms: UnsafeMutablePointer<Float>
+    /// Each row's tie-breaking key; `count` initialised.
+    private var keys: UnsafeMutablePointer<RowKey>
 
     /// An empty matrix.
     ///
@@ -38,9 +40,11 @@ public final class RowMatrix {
     }
 
     deinit {
+        storage.deinitialize(count: count * dimension)
+        squaredNorms.deinitialize(count: count)
+        keys.deinitialize(count: count)
         free(storage)
         free(squaredNorms)
-        keys.deinitialize(count: count)
         free(keys)
     }
 
@@ -60,8 +64,8 @@ public final class RowMatrix {
         let newNorms = Self.allocate(Float.self, count: rows)
         let newKeys = Self.allocate(RowKey.self, count: rows)
         if count > 0 {
-            newStorage.update(from: storage, count: count * dimension)
-            newNorms.update(from: squaredNorms, count: count)
+            newStorage.moveInitialize(from: storage, count: count * dimension)
+            newNorms.moveInitialize(from: squaredNorms, count: count)
             newKeys.moveInitialize(from: keys, count: count)
         }
         free(storage)
@@ -78,8 +82,8 @@ public final class RowMatrix {
     public func append(_ vector: UnsafePointer<Float>, key: RowKey) -> Int {
         if count == capacity { reserve(Swift.max(16, capacity + capacity / 2)) }
         let row = count
-        (storage + row * dimension).update(from: vector, count: dimension)
-        squaredNorms[row] = Vectors.measure(.dot, vector, vector, dimension: dimension)
+        (storage + row * dimension).initialize(from: vector, count: dimension)
+        (squaredNorms + row).initialize(to: Vectors.measure(.dot, vector, vector, dimension: dimension))
         (keys + row).initialize(to: key)
         count += 1
         return row
@@ -106,14 +110,36 @@ public final class RowMatrix {
             keys[row] = keys[last]
             moved = keys[row]
         }
+        (storage + last * dimension).deinitialize(count: dimension)
+        (squaredNorms + last).deinitialize(count: 1)
         (keys + last).deinitialize(count: 1)
         count -= 1
         return moved
     }
 
-    /// A pointer to row `row`'s first component.
-    public func row(_ row: Int) -> UnsafePointer<Float> {
-        UnsafePointer(storage + row * dimension)
+    /// A copy of row `row`'s vector.
+    public func vector(row: Int) -> [Float] {
+        precondition(row >= 0 && row < count, "row out of range")
+        return Array(UnsafeBufferPointer(start: storage + row * dimension, count: dimension))
+    }
+
+    /// Row `row`'s tie-breaking key.
+    public func key(row: Int) -> RowKey {
+        precondition(row >= 0 && row < count, "row out of range")
+        return keys[row]
+    }
+
+    /// Row `row`'s squared L2 norm.
+    public func squaredNorm(row: Int) -> Float {
+        precondition(row >= 0 && row < count, "row out of range")
+        return squaredNorms[row]
+    }
+
+    /// Runs `body` with the rows in use, row-major (`count × dimension` floats).
+    ///
+    /// - Parameter body: Reads the rows; the buffer is valid only during the call and must not escape.
+    public func withUnsafeRows<R, E: Error>(_ body: (UnsafeBufferPointer<Float>) throws(E) -> R) throws(E) -> R {
+        try body(UnsafeBufferPointer(start: storage, count: count * dimension))
     }
 
     /// Bytes held by the buffers (capacity, not only rows in use).
@@ -121,30 +147,40 @@ public final class RowMatrix {
         capacity * (dimension * MemoryLayout<Float>.stride + MemoryLayout<Float>.stride + MemoryLayout<RowKey>.stride)
     }
 
-    /// A read-only view for searching.
-    public var view: MatrixView {
-        MatrixView(storage: storage, squaredNorms: squaredNorms, keys: keys, count: count, dimension: dimension)
+    /// Runs `body` with a read-only view of the matrix for searching (``ExactSearch``).
+    ///
+    /// ```swift
+    /// let hits = matrix.withView { view in ExactSearch.search(view, query: q, k: 10, distance: .dot) }
+    /// ```
+    /// - Parameter body: Searches the view; the view is valid only during the call and must not be
+    ///   stored. The caller keeps writers out meanwhile (the store holds its read lock).
+    public func withView<R, E: Error>(_ body: (MatrixView) throws(E) -> R) throws(E) -> R {
+        try withExtendedLifetime(self) { () throws(E) -> R in
+            try body(MatrixView(storage: storage, squaredNorms: squaredNorms, keys: keys, count: count, dimension: dimension))
+        }
     }
 }
 
-/// A read-only window on a ``RowMatrix`` for the duration of one search.
+/// A read-only window on a ``RowMatrix`` for the duration of one ``RowMatrix/withView(_:)`` call.
+///
+/// Its buffers are not public: only ``ExactSearch`` reads them, inside that call.
 public struct MatrixView: @unchecked Sendable {
-    // @unchecked: raw pointers into a RowMatrix; valid while the owner holds its read lock for the search.
-    public let storage: UnsafePointer<Float>
-    public let squaredNorms: UnsafePointer<Float>
-    public let keys: UnsafePointer<RowKey>
+    // @unchecked: raw pointers into a RowMatrix, valid during `withView`'s body, while the owner keeps
+    // writers out. ExactSearch hands the view to worker threads and waits for all of them before it
+    // returns, so no thread reads it after the body ends; nothing writes through it.
+    let storage: UnsafePointer<Float>
+    let squaredNorms: UnsafePointer<Float>
+    let keys: UnsafePointer<RowKey>
+    /// Rows in the view.
     public let count: Int
+    /// Components per row.
     public let dimension: Int
 
-    public init(storage: UnsafePointer<Float>, squaredNorms: UnsafePointer<Float>, keys: UnsafePointer<RowKey>, count: Int, dimension: Int) {
+    init(storage: UnsafePointer<Float>, squaredNorms: UnsafePointer<Float>, keys: UnsafePointer<RowKey>, count: Int, dimension: Int) {
         self.storage = storage
         self.squaredNorms = squaredNorms
         self.keys = keys
         self.count = count
         self.dimension = dimension
-    }
-
-    public init(_ m: RowMatrix) {
-        self = m.view
     }
 }

@@ -1,3 +1,4 @@
+import Locks
 import Foundation
 import Operations
 import Reindex
@@ -42,7 +43,7 @@ struct ReindexCLITests {
             var mixed = 0
             var generations = Set<String>()
         }
-        let tally = Mutex(Tally())
+        let tally = Locked(Tally())
         let stop = Atomic<Bool>(false)
         let finished = Atomic<Int>(0)
 

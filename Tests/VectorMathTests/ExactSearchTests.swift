@@ -156,7 +156,7 @@ struct ExactSearchTests {
         #expect(ExactSearch.search(m, q, k: 5, distance: .dot).isEmpty)
         #expect(ExactSearch.searchBatch(m, [q, q], k: 5, distance: .dot, threads: 2, strategy: .gemm) == [[], []])
         q.withUnsafeBufferPointer { p in
-            #expect(ExactSearch.searchBatch(m.view, queries: p.baseAddress!, count: 0, k: 5, distance: .dot).isEmpty)
+            #expect(m.withView { ExactSearch.searchBatch($0, queries: p.baseAddress!, count: 0, k: 5, distance: .dot) }.isEmpty)
         }
         q.withUnsafeBufferPointer { _ = m.append($0.baseAddress!, key: RowKey(kind: 0, high: 0, low: 1)) }
         #expect(ExactSearch.search(m, q, k: 0, distance: .euclid).isEmpty)

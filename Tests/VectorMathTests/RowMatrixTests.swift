@@ -9,16 +9,16 @@ struct RowMatrixTests {
         #expect(m.count == model.count, "\(step)")
         #expect(m.capacity >= m.count, "\(step)")
         #expect(m.allocatedBytes == m.capacity * (m.dimension * 4 + 4 + MemoryLayout<RowKey>.stride))
-        let view = m.view
-        #expect(view.count == m.count && view.dimension == m.dimension)
-        #expect(view.storage == UnsafePointer(m.storage))
-        #expect(Int(bitPattern: m.storage) % 64 == 0, "rows start 64-byte aligned")
+        m.withView { view in #expect(view.count == m.count && view.dimension == m.dimension) }
+        m.withUnsafeRows { rows in
+            #expect(rows.count == m.count * m.dimension)
+            #expect(Int(bitPattern: rows.baseAddress) % 64 == 0, "rows start 64-byte aligned")
+        }
         for (r, entry) in model.enumerated() where r < m.count {
-            let row = Array(UnsafeBufferPointer(start: m.row(r), count: m.dimension))
-            #expect(row == entry.vector, "\(step): row \(r)")
-            #expect(m.keys[r] == entry.key, "\(step): key of row \(r)")
+            #expect(m.vector(row: r) == entry.vector, "\(step): row \(r)")
+            #expect(m.key(row: r) == entry.key, "\(step): key of row \(r)")
             let norm = entry.vector.withUnsafeBufferPointer { Vectors.measure(.dot, $0.baseAddress!, $0.baseAddress!, dimension: m.dimension) }
-            #expect(m.squaredNorms[r] == norm, "\(step): squared norm of row \(r)")
+            #expect(m.squaredNorm(row: r) == norm, "\(step): squared norm of row \(r)")
         }
     }
 
@@ -93,6 +93,6 @@ struct RowMatrixTests {
         m.reserve(10)  // never shrinks
         #expect(m.capacity == 1000)
         Self.check(m, model, "after reserve")
-        #expect(m.squaredNorms[10] == 100 + 100 + 0.25)
+        #expect(m.squaredNorm(row: 10) == 100 + 100 + 0.25)
     }
 }

@@ -93,10 +93,10 @@ extension ExactSearch {
         query.withUnsafeBufferPointer { q in
             if let rows {
                 return rows.withUnsafeBufferPointer { r in
-                    search(m.view, query: q.baseAddress!, k: k, distance: distance, rows: r, threads: threads)
+                    m.withView { search($0, query: q.baseAddress!, k: k, distance: distance, rows: r, threads: threads) }
                 }
             }
-            return search(m.view, query: q.baseAddress!, k: k, distance: distance, threads: threads)
+            return m.withView { search($0, query: q.baseAddress!, k: k, distance: distance, threads: threads) }
         }
     }
 
@@ -104,7 +104,7 @@ extension ExactSearch {
     static func searchBatch(_ m: RowMatrix, _ queries: [[Float]], k: Int, distance: Distance, threads: Int, strategy: BatchStrategy) -> [[SearchHit]] {
         let flat = queries.flatMap { $0 }
         return flat.withUnsafeBufferPointer { q in
-            searchBatch(m.view, queries: q.baseAddress!, count: queries.count, k: k, distance: distance, threads: threads, strategy: strategy)
+            m.withView { searchBatch($0, queries: q.baseAddress!, count: queries.count, k: k, distance: distance, threads: threads, strategy: strategy) }
         }
     }
 }

@@ -1,18 +1,10 @@
 import Dispatch
 import Foundation
-import Synchronization
+import Locks
 import Testing
 import VectorMath
 import VectorStore
 import _SwitchyardTestSupport
-
-/// A value shared between threads behind a mutex (a class, so escaping closures can capture it).
-final class Shared<Value: Sendable>: Sendable {
-    private let mutex: Mutex<Value>
-    init(_ value: Value) { mutex = Mutex(value) }
-    func withLock<R: Sendable>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
-    var value: Value { withLock { $0 } }
-}
 
 /// Runs each closure on its own thread and waits for all of them.
 func runConcurrently(_ bodies: [@Sendable () -> Void]) {
@@ -53,9 +45,9 @@ struct StoreConcurrencyTests {
             }
             try store.upsert("c", points: version(1))
             let versions = 40
-            let failures = Shared<[String]>([])
-            let searches = Shared(0)
-            let writerDone = Shared(false)
+            let failures = Locked<[String]>([])
+            let searches = Locked(0)
+            let writerDone = Locked(false)
             var bodies: [@Sendable () -> Void] = [{
                 for v in 2...versions {
                     do { try store.upsert("c", points: version(v)) } catch {
@@ -70,7 +62,7 @@ struct StoreConcurrencyTests {
                 bodies.append {
                     var last = 0
                     var n = 0
-                    while !writerDone.value || n < 5 {
+                    while !writerDone.withLock { $0 } || n < 5 {
                         n += 1
                         do {
                             let hits = try store.search("c", SearchRequest(vector: [0, 0, 0, 0], limit: block + (reader == 0 ? 5 : 0), withPayload: true))
@@ -120,8 +112,8 @@ struct StoreConcurrencyTests {
             try vectors.withUnsafeBufferPointer { _ = try store.upsert("c", ids: ids, vectors: $0) }
             let query = rng.nextVector(dimension: d)
             let expected = try store.search("c", SearchRequest(vector: query, limit: 10))
-            let started = Shared(0)
-            let outcomes = Shared<Outcomes>(Outcomes())
+            let started = Locked(0)
+            let outcomes = Locked<Outcomes>(Outcomes())
             var bodies: [@Sendable () -> Void] = []
             for _ in 0..<3 {
                 bodies.append {
@@ -142,7 +134,7 @@ struct StoreConcurrencyTests {
                 }
             }
             bodies.append {
-                while started.value < 6 { usleep(200) }
+                while started.withLock { $0 } < 6 { usleep(200) }
                 do { try store.dropCollection("c") } catch { outcomes.withLock { $0.wrong.append("drop: \(error)") } }
             }
             runConcurrently(bodies)
@@ -162,7 +154,7 @@ struct StoreConcurrencyTests {
     func concurrentWriters() throws {
         try withStore { store, _ in
             try store.createCollection("c", dimension: 3, distance: .cosine)
-            let failures = Shared<[String]>([])
+            let failures = Locked<[String]>([])
             var bodies: [@Sendable () -> Void] = []
             for w in 0..<3 {
                 bodies.append {

@@ -1,4 +1,5 @@
 import Foundation
+import Locks
 import Testing
 import VectorMath
 import VectorStore
@@ -131,8 +132,8 @@ struct StoreMultiInstanceTests {
             try writer.createCollection("c", dimension: 2, distance: .euclid)
             try writer.upsert("c", points: (0..<10).map { Point(id: .number(UInt64(1000 + $0)), vector: [100, Float($0)]) })
             #expect(try reader.count("c") == 10)
-            let done = Shared(false)
-            let failures = Shared<[String]>([])
+            let done = Locked(false)
+            let failures = Locked<[String]>([])
             var bodies: [@Sendable () -> Void] = [{
                 for i in 0..<300 {
                     let id = PointID.number(UInt64(i))
@@ -147,7 +148,7 @@ struct StoreMultiInstanceTests {
             }]
             for r in 0..<3 {
                 bodies.append {
-                    while !done.value {
+                    while !done.withLock { $0 } {
                         do {
                             let hits = try reader.search("c", SearchRequest(vector: [0, 0], limit: 2))
                             if hits.count > 1, hits[1].id.description.count < 4 {
@@ -161,7 +162,7 @@ struct StoreMultiInstanceTests {
                 }
             }
             runConcurrently(bodies)
-            #expect(failures.value.isEmpty, "\(failures.value.prefix(5))")
+            #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0.prefix(5) })")
             #expect(try writer.count("c") == 10)
             #expect(try reader.count("c") == 10, "the reader's memory holds points the database deleted")
             let hits = try reader.search("c", SearchRequest(vector: [0, 0], limit: 20))

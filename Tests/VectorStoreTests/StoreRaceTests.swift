@@ -1,4 +1,5 @@
 import Foundation
+import Locks
 import Synchronization
 import Testing
 import VectorStore
@@ -56,8 +57,8 @@ struct StoreRaceTests {
                 })
             }
             try store.updateAliases([.create(alias: "live", collection: "blue")])
-            let problems = Shared<[String]>([])
-            let reads = Shared<Int>(0)
+            let problems = Locked<[String]>([])
+            let reads = Locked<Int>(0)
             let stop = Atomic<Bool>(false)
             var bodies: [@Sendable () -> Void] = []
             for _ in 0..<4 {
@@ -96,7 +97,7 @@ struct StoreRaceTests {
             let a = try Store.open(at: dir.path, options: .testing)
             let b = try Store.open(at: dir.path, options: .testing)
             try a.createCollection("c", dimension: 2, distance: .euclid)
-            let failures = Shared<[String]>([])
+            let failures = Locked<[String]>([])
             var bodies: [@Sendable () -> Void] = []
             for (w, s) in [a, b].enumerated() {
                 bodies.append {

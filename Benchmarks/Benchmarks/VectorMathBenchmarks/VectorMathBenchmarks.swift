@@ -20,7 +20,7 @@ let benchmarks: @Sendable () -> Void = {
                       configuration: .init(metrics: [.wallClock, .throughput, .mallocCountTotal], scalingFactor: .one,
                                            maxDuration: .seconds(3), maxIterations: 2_000)) { benchmark in
                 for _ in benchmark.scaledIterations {
-                    query.withUnsafeBufferPointer { blackHole(ExactSearch.search(matrix.view, query: $0.baseAddress!, k: 10, distance: distance)) }
+                    query.withUnsafeBufferPointer { q in matrix.withView { blackHole(ExactSearch.search($0, query: q.baseAddress!, k: 10, distance: distance)) } }
                 }
             }
         }

@@ -37,9 +37,11 @@ public enum DatasetEvaluation {
         flat.reserveCapacity(judged.count * d)
         for v in queryVectors { flat.append(contentsOf: Vectors.normalized(v)) }
         let hits = flat.withUnsafeBufferPointer { q in
-            ExactSearch.searchBatch(matrix.view, queries: q.baseAddress!, count: judged.count, k: k,
-                                    distance: embedder.preferredDistance == .cosine ? .dot : embedder.preferredDistance,
-                                    threads: threads)
+            matrix.withView { view in
+                ExactSearch.searchBatch(view, queries: q.baseAddress!, count: judged.count, k: k,
+                                        distance: embedder.preferredDistance == .cosine ? .dot : embedder.preferredDistance,
+                                        threads: threads)
+            }
         }
         let m = RetrievalMetrics.summary(at: k, judged.enumerated().map { i, q in
             (hits[i].map { docs[Int($0.row)].id }, dataset.qrels[q.id] ?? [:])

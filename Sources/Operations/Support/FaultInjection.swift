@@ -1,5 +1,5 @@
+import Locks
 import Foundation
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -32,7 +32,7 @@ public final class FaultInjector: Sendable {
     }
 
     private let rules: [Rule]
-    private let hits = Mutex<[String: Int]>([:])
+    private let hits = Locked<[String: Int]>([:])
 
     /// No faults.
     public static let none = FaultInjector(rules: [])

@@ -1,3 +1,4 @@
+import Locks
 import Foundation
 import GRDB
 import Synchronization
@@ -21,8 +22,8 @@ public final class OperationContext: Sendable {
     let softTimeLimit: Duration
     let started = ContinuousClock.now
     private let state = Atomic<UInt8>(0)
-    private let stages = Mutex<[String: Double]>([:])
-    private let counters = Mutex<(documents: Int, vectors: Int)>((0, 0))
+    private let stages = Locked<[String: Double]>([:])
+    private let counters = Locked<(documents: Int, vectors: Int)>((0, 0))
 
     private static let cancelBit: UInt8 = 1
     private static let lostBit: UInt8 = 2

@@ -1,3 +1,4 @@
+import Locks
 import Foundation
 import GRDB
 import Synchronization
@@ -60,7 +61,7 @@ public final class Worker: Sendable {
     public let manager: CollectionManager
     public let options: Options
     let handlers: [OperationType: any OperationHandler]
-    private let summary = Mutex(Summary())
+    private let summary = Locked(Summary())
 
     /// A worker with the built-in handlers (INDEX, APPEND, REMOVE_SOURCE, DELETE) plus `handlers`
     /// (the reindex layer adds REINDEX).

@@ -1,7 +1,6 @@
 import Embedding
 import Foundation
 import Operations
-import Synchronization
 import SwitchyardJSON
 import VectorStore
 

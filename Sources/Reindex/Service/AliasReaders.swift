@@ -1,3 +1,4 @@
+import Locks
 import Foundation
 import Operations
 import Synchronization
@@ -34,7 +35,7 @@ public final class AliasReaders: Sendable {
     public let queries: [String]
     /// Pause between one reader's queries, in seconds.
     public let pause: Double
-    private let tally = Mutex(Tally())
+    private let tally = Locked(Tally())
     private let stopping = Atomic<Bool>(false)
     private let running = Atomic<Int>(0)
 

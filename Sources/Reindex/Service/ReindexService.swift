@@ -1,8 +1,8 @@
+import Locks
 import Embedding
 import Foundation
 import GRDB
 import Operations
-import Synchronization
 import SwitchyardJSON
 import VectorMath
 import VectorStore
@@ -17,7 +17,7 @@ import VectorStore
 /// ```
 public final class ReindexService: Sendable {
     public let manager: CollectionManager
-    private let embedders = Mutex<[String: any Embedder]>([:])
+    private let embedders = Locked<[String: any Embedder]>([:])
 
     public init(manager: CollectionManager) throws(OperationsError) {
         self.manager = manager

@@ -2,7 +2,6 @@ import Embedding
 import Foundation
 import Operations
 import Reindex
-import Synchronization
 import SwitchyardJSON
 import VectorStore
 

@@ -62,7 +62,7 @@ extension DebugCommand {
                     for _ in 0..<repeats {
                         let t = ContinuousClock.now
                         _ = q.values.withUnsafeBufferPointer { p in
-                            ExactSearch.searchBatch(m.view, queries: p.baseAddress!, count: nq, k: 10, distance: .dot, threads: threads, strategy: s)
+                            m.withView { view in ExactSearch.searchBatch(view, queries: p.baseAddress!, count: nq, k: 10, distance: .dot, threads: threads, strategy: s) }
                         }
                         let c = (ContinuousClock.now - t).components
                         best = min(best, Double(c.seconds) * 1000 + Double(c.attoseconds) / 1e15)

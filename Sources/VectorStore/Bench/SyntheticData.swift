@@ -74,8 +74,10 @@ public enum SyntheticData {
             for r in 0..<p.count { matrix.append(b.baseAddress! + r * p.dimension, key: RowKey(kind: 0, high: 0, low: UInt64(r))) }
         }
         let hits = queries.values.withUnsafeBufferPointer { q in
-            ExactSearch.searchBatch(matrix.view, queries: q.baseAddress!, count: p.queries, k: k, distance: .dot,
-                                    threads: ProcessInfo.processInfo.activeProcessorCount)
+            matrix.withView { view in
+                ExactSearch.searchBatch(view, queries: q.baseAddress!, count: p.queries, k: k, distance: .dot,
+                                        threads: ProcessInfo.processInfo.activeProcessorCount)
+            }
         }
         let gt = hits.flatMap { $0.map(\.row) }
         return Output(base: base, queries: queries, groundTruth: IntBlock(count: p.queries, dimension: k, values: gt))

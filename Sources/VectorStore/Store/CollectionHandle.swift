@@ -1,4 +1,6 @@
 import Foundation
+import Locks
+import Synchronization
 import VectorMath
 
 /// One physical collection's catalog entry and, once loaded, its in-memory search state.
@@ -25,7 +27,7 @@ final class CollectionHandle: @unchecked Sendable {
     /// The store generation memory reflects for this collection (-1 before loading).
     var syncedGeneration: Int64 = -1
     /// Searches running on this state (cleanup of later layers waits for zero).
-    let activeSearches = AtomicCounter()
+    let activeSearches = Atomic<Int>(0)
 
     init(id: Int64, name: String, dimension: Int, distance: Distance, createdAt: Date) {
         self.id = id
@@ -85,20 +87,8 @@ final class CollectionHandle: @unchecked Sendable {
     }
 
     /// The id stored in `row`.
-    func pointID(row: Int) -> PointID { PointID(rowKey: matrix.keys[row]) }
+    func pointID(row: Int) -> PointID { PointID(rowKey: matrix.key(row: row)) }
 
     /// A copy of row `row`'s vector.
-    func vector(row: Int) -> [Float] {
-        Array(UnsafeBufferPointer(start: matrix.row(row), count: dimension))
-    }
-}
-
-/// A tiny lock-protected counter.
-final class AtomicCounter: @unchecked Sendable {
-    // @unchecked: every access goes through the mutex.
-    private var value = 0
-    private let lock = ReadWriteLock()
-    func increment() { lock.withWriteLock { value += 1 } }
-    func decrement() { lock.withWriteLock { value -= 1 } }
-    var current: Int { lock.withReadLock { value } }
+    func vector(row: Int) -> [Float] { matrix.vector(row: row) }
 }

@@ -1,7 +1,8 @@
+import Locks
+import Synchronization
 import Telemetry
 import Foundation
 import GRDB
-import Synchronization
 import VectorMath
 
 extension Store {
@@ -121,7 +122,7 @@ extension Store {
 
     /// Searches running right now on the collection behind `nameOrAlias` (a later cleanup waits for 0).
     public func activeSearches(_ nameOrAlias: String) throws(StoreError) -> Int {
-        try handle(nameOrAlias).activeSearches.current
+        try handle(nameOrAlias).activeSearches.load(ordering: .relaxed)
     }
 }
 

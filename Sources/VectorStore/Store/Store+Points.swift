@@ -1,3 +1,4 @@
+import Locks
 import Telemetry
 import Foundation
 import GRDB

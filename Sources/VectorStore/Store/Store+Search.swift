@@ -1,3 +1,5 @@
+import Locks
+import Synchronization
 import Telemetry
 import Foundation
 import VectorMath
@@ -57,10 +59,9 @@ extension Store {
             let (sum, overflow) = r.limit.addingReportingOverflow(r.offset)
             return overflow ? Int.max : sum
         }
-        h.activeSearches.increment()
-        defer { h.activeSearches.decrement() }
-        return h.lock.withReadLock {
-            let view = h.matrix.view
+        h.activeSearches.add(1, ordering: .relaxed)
+        defer { h.activeSearches.subtract(1, ordering: .relaxed) }
+        return h.lock.withReadLock { h.matrix.withView { view in
             let depth = depth.map { min($0, max(1, view.count)) }
             var hits = [[SearchHit]](repeating: [], count: requests.count)
             // Unfiltered queries with the same depth go through the batch path together.
@@ -105,6 +106,6 @@ extension Store {
                                        payload: r.withPayload ? (h.payloads[row] ?? [:]) : nil)
                 }
             }
-        }
+        } }
     }
 }

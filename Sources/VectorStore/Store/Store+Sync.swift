@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Locks
 import Synchronization
 import VectorMath
 
@@ -28,13 +29,23 @@ extension Store {
         let current = try database("reading the store generation") {
             try pool.read { db in try Self.generation(db) }
         }
-        if current != knownGeneration.withLock({ $0 }) { try refresh() }
+        if current != knownGeneration.load(ordering: .acquiring) { try refresh() }
         return current
     }
 
     /// Whether collection `id` is still in the catalog (a handle may outlive a drop by another thread or process).
     static func collectionExists(_ db: Database, id: Int64) throws -> Bool {
         try Int.fetchOne(db, sql: "SELECT 1 FROM vector_collections WHERE id = ?", arguments: [id]) != nil
+    }
+
+    /// Raises the known generation to `generation` (never lowers it: refreshes may finish out of order).
+    func noteGeneration(_ generation: Int64) {
+        var known = knownGeneration.load(ordering: .relaxed)
+        while known < generation {
+            let (exchanged, original) = knownGeneration.compareExchange(expected: known, desired: generation, ordering: .acquiringAndReleasing)
+            if exchanged { return }
+            known = original
+        }
     }
 
     static func generation(_ db: Database) throws -> Int64 {
@@ -84,7 +95,7 @@ extension Store {
             guard let ch = changes[h.id] else { continue }
             h.lock.withWriteLock { Self.apply(ch, to: h) }
         }
-        knownGeneration.withLock { $0 = max($0, generation) }
+        noteGeneration(generation)
     }
 
     struct CatalogRow {
@@ -265,7 +276,7 @@ extension Store {
                 }
                 // Nothing else committed since this process last refreshed: no need to refresh again.
                 // (A catalog change still needs the catalog reloaded, which the caller does.)
-                if !changesCatalog { knownGeneration.withLock { known in if known == before { known = after } } }
+                if !changesCatalog { _ = knownGeneration.compareExchange(expected: before, desired: after, ordering: .acquiringAndReleasing) }
                 return result
             }
         }

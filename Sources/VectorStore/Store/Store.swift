@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Locks
 import Synchronization
 import Telemetry
 import VectorMath
@@ -42,11 +43,12 @@ public final class Store: Sendable {
     public let directory: String
     /// What opening the store found.
     public var openReport: OpenReport { report.withLock { $0 } }
-    private let report: Mutex<OpenReport>
+    private let report: Locked<OpenReport>
     let options: Options
     let pool: DatabasePool
-    let catalog = Mutex(Catalog())
-    let knownGeneration = Mutex<Int64>(-1)
+    let catalog = Locked(Catalog())
+    /// The store generation memory reflects (raised only: see ``noteGeneration(_:)``).
+    let knownGeneration = Atomic<Int64>(-1)
 
     /// SQLite page size of new stores.
     static let pageSize = 65_536
@@ -58,7 +60,7 @@ public final class Store: Sendable {
         self.directory = directory
         self.options = options
         self.pool = pool
-        self.report = Mutex(report)
+        self.report = Locked(report)
     }
 
     /// Opens (or creates) the store in `directory`.
