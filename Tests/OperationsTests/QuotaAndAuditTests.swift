@@ -79,6 +79,17 @@ struct QuotaAndAuditTests {
         #expect(clean["note"] == "mail [email] or [email]")
     }
 
+    @Test(arguments: [
+        ("x y.z@a.com", "x [email]"), ("a@b.com9", "[email]9"), ("a@b c@d.com", "a@b [email]"), ("no at sign", "no at sign"),
+        ("trailing@", "trailing@"), ("@lead.com", "@lead.com"), ("mail <x@y.io>!", "mail <[email]>!"), ("a@b.c", "a@b.c"),
+        ("a@b.cc.dd9", "[email]9"), ("a@b.com@c.org", "[email]@c.org"),
+        ("cfg=/home/ana/x", "cfg=~/x"), ("(/root)", "(~)"), ("'/Users/bo'", "'~'"), ("/home/", "/home/"), ("a/home/x", "a/home/x"),
+        ("/root/.cache and /root", "~/.cache and ~"),
+    ])
+    func maskMatchesTheDocumentedPatterns(_ text: String, _ expected: String) {
+        #expect(AuditSanitizer.mask(text) == expected)
+    }
+
     @Test func auditRowsAreSanitisedWhenWritten() throws {
         let h = try Harness()
         let src = try h.writeSource("s", ["a.txt": "one"])
