@@ -21,7 +21,7 @@ struct SwitchyardCommand: ParsableCommand {
             try command.run()
         } catch let e as StoreError {
             FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
-            Foundation.exit(e.code == .storage ? 1 : 2)
+            Foundation.exit(e.isRuntimeFailure ? 1 : 2)
         } catch let e as EmbeddingError {
             FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
             Foundation.exit(e.code == .transient || e.code == .io ? 1 : 2)

@@ -67,9 +67,9 @@ public final class CollectionManager: Sendable {
             }
         case let e as StoreError:
             switch e.code {
-            case .storage:
-                let transient = ["busy", "locked", "I/O", "SQLITE_BUSY", "SQLITE_IOERR", "disk I/O"].contains { e.description.contains($0) }
-                return OperationsError(transient ? .transient : .storage, "\(what) failed", cause: e.description)
+            case .busy, .io: return OperationsError(.transient, "\(what) failed", cause: e.description)
+            case .constraint: return OperationsError(.conflict, "\(what) failed", cause: e.description)
+            case .storage: return OperationsError(.storage, "\(what) failed", cause: e.description)
             case .notFound: return OperationsError(.notFound, "\(what) failed", cause: e.description)
             case .invalidArgument, .invalidFile, .alreadyExists: return OperationsError(.invalidInput, "\(what) failed", cause: e.description)
             }

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Locks
+import SwitchyardJSON
 import Synchronization
 import Telemetry
 import VectorMath
@@ -79,7 +80,7 @@ public final class Store: Sendable {
         } else {
             guard options.create else { throw StoreError(.notFound, "no store at '\(directory)'") }
             do { try fm.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
-                throw StoreError(.storage, "cannot create store directory '\(directory)'", cause: "\(error)")
+                throw StoreError(.storage, "cannot create store directory '\(directory)': \(fileErrorReason(error))")
             }
         }
         let path = (directory as NSString).appendingPathComponent(databaseFileName)
@@ -151,10 +152,22 @@ public final class Store: Sendable {
         do { try pool.close() } catch { throw StoreError(.storage, "cannot close store '\(directory)'", cause: "\(error)") }
     }
 
-    /// Runs database work, mapping failures to ``StoreError``.
+    /// Runs database work, mapping failures to ``StoreError`` with a code callers can branch on.
     func database<T>(_ what: @autoclosure () -> String, _ body: () throws -> T) throws(StoreError) -> T {
-        do { return try body() } catch let e as StoreError { throw e } catch {
+        do { return try body() } catch let e as StoreError { throw e } catch let e as DatabaseError {
+            throw StoreError(Self.code(of: e), "\(what()) failed", cause: "\(e)")
+        } catch {
             throw StoreError(.storage, "\(what()) failed", cause: "\(error)")
+        }
+    }
+
+    /// The ``StoreError/Code`` of an SQLite failure (by its primary result code).
+    static func code(of e: DatabaseError) -> StoreError.Code {
+        switch e.resultCode {
+        case .SQLITE_BUSY, .SQLITE_LOCKED: .busy
+        case .SQLITE_IOERR, .SQLITE_FULL, .SQLITE_CANTOPEN: .io
+        case .SQLITE_CONSTRAINT: .constraint
+        default: .storage
         }
     }
 }

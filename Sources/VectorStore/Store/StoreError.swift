@@ -11,8 +11,15 @@ public struct StoreError: Error, CustomStringConvertible, Equatable, Sendable {
         case alreadyExists
         /// A file could not be read or is malformed.
         case invalidFile
-        /// The database failed (I/O, corruption, busy past the timeout).
+        /// The database failed in a way retrying will not fix (corruption, a schema problem …).
         case storage
+        /// Another connection held a lock past the busy timeout (`SQLITE_BUSY`, `SQLITE_LOCKED`): worth retrying.
+        case busy
+        /// The disk failed or is full, or the file could not be opened (`SQLITE_IOERR`, `SQLITE_FULL`,
+        /// `SQLITE_CANTOPEN`): worth retrying once the cause is fixed.
+        case io
+        /// A database constraint refused the write (`SQLITE_CONSTRAINT`): another writer got there first.
+        case constraint
     }
 
     public let code: Code
@@ -29,6 +36,14 @@ public struct StoreError: Error, CustomStringConvertible, Equatable, Sendable {
     public var description: String {
         if let cause { return "\(message) (\(cause))" }
         return message
+    }
+
+    /// Whether the failure is in running the call rather than in its input (the CLI exits 1, not 2).
+    public var isRuntimeFailure: Bool {
+        switch code {
+        case .storage, .busy, .io, .constraint: true
+        case .invalidArgument, .notFound, .alreadyExists, .invalidFile: false
+        }
     }
 
     static func invalid(_ message: String) -> StoreError { StoreError(.invalidArgument, message) }
