@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SwitchyardJSON
 
 /// Per-bucket inverse document frequencies for a hashing embedder, fitted by
 /// ``HashingEmbedder/fitIDF(corpus:spec:)`` and stored in a small text file with a SHA-256
@@ -63,7 +64,7 @@ public struct IDFTable: Sendable, Equatable {
         do {
             try Data(serialized.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
-            throw .io("cannot write IDF table '\(path)'", cause: "\(error)")
+            throw .io("cannot write IDF table '\(path)': \(fileErrorReason(error))")
         }
     }
 
@@ -76,7 +77,7 @@ public struct IDFTable: Sendable, Equatable {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw .io("cannot read IDF table '\(path)'", cause: "\(error)")
+            throw .io("cannot read IDF table '\(path)': \(fileErrorReason(error))")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw .invalidInput("IDF table '\(path)' is not UTF-8 text")

@@ -59,7 +59,7 @@ public enum AppendBenchmark {
         do {
             try FileManager.default.createDirectory(atPath: seedDir, withIntermediateDirectories: true)
             try "seed document".write(toFile: seedDir + "/seed.txt", atomically: true, encoding: .utf8)
-        } catch { throw OperationsError(.storage, "cannot prepare \(dir)", cause: "\(error)") }
+        } catch { throw OperationsError(.storage, "cannot prepare \(dir): \(fileErrorReason(error))") }
         var options = Store.Options()
         options.synchronous = c.synchronous
         let store: Store

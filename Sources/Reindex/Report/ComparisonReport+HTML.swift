@@ -144,7 +144,7 @@ extension ComparisonReport {
         default: throw OperationsError(.invalidInput, "report file '\(path)' must end in .json, .md or .html")
         }
         do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
-            throw OperationsError(.storage, "cannot write report '\(path)'", cause: "\(error)")
+            throw OperationsError(.invalidInput, "cannot write report '\(path)': \(fileErrorReason(error))")
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SwitchyardJSON
 import VectorMath
 
 /// Deterministic clustered unit vectors with exact ground truth, for benchmarks and tests.
@@ -85,9 +86,13 @@ public enum SyntheticData {
 
     /// Generates and writes `base.fvecs`, `query.fvecs` and `gt.ivecs` into `directory`.
     public static func write(_ p: Parameters, to directory: String) throws(StoreError) -> Output {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw StoreError(.invalidFile, "cannot write into '\(directory)': it is a file, not a directory")
+        }
         let out = try generate(p)
         do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
-            throw StoreError(.invalidFile, "cannot create '\(directory)'", cause: "\(error)")
+            throw StoreError(.invalidFile, "cannot create '\(directory)': \(fileErrorReason(error))")
         }
         let dir = directory as NSString
         try TexmexWriter.writeFloats(out.base, to: dir.appendingPathComponent("base.fvecs"))

@@ -1,4 +1,5 @@
 import Foundation
+import SwitchyardJSON
 
 /// Reads JSON Lines files: one JSON value per line; blank lines are skipped.
 public enum JSONLinesFile {
@@ -8,7 +9,7 @@ public enum JSONLinesFile {
     public static func read(_ path: String) throws(StoreError) -> [(line: Int, value: JSONValue)] {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw StoreError(.invalidFile, "cannot read '\(path)'", cause: "\(error)")
+            throw StoreError(.invalidFile, "cannot read '\(path)': \(fileErrorReason(error))")
         }
         var out: [(Int, JSONValue)] = []
         var lineNo = 0

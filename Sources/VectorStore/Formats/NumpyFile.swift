@@ -1,4 +1,5 @@
 import Foundation
+import SwitchyardJSON
 
 /// Reads NumPy `.npy` files holding a 1-D or 2-D little-endian `float32` or `int32` array in C order.
 public enum NumpyFile {
@@ -74,7 +75,7 @@ public enum NumpyFile {
     static func load(_ path: String) throws(StoreError) -> (Header, Data) {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
-            throw StoreError(.invalidFile, "cannot read '\(path)'", cause: "\(error)")
+            throw StoreError(.invalidFile, "cannot read '\(path)': \(fileErrorReason(error))")
         }
         return (try header(data, path: path), data)
     }
@@ -111,7 +112,7 @@ public enum NumpyFile {
         data.append(contentsOf: Array(header.utf8))
         block.values.withUnsafeBytes { data.append(contentsOf: $0) }
         do { try data.write(to: URL(fileURLWithPath: path)) } catch {
-            throw StoreError(.invalidFile, "cannot write '\(path)'", cause: "\(error)")
+            throw StoreError(.invalidFile, "cannot write '\(path)': \(fileErrorReason(error))")
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SwitchyardJSON
 
 /// A dense row-major block of vectors read from a file.
 public struct VectorBlock: Sendable, Equatable {
@@ -64,11 +65,14 @@ public final class TexmexReader {
     /// - Throws: ``StoreError`` `invalidFile` for a missing, empty, truncated or inconsistent file.
     public init(path: String) throws(StoreError) {
         self.path = path
-        guard let h = FileHandle(forReadingAtPath: path) else { throw StoreError(.invalidFile, "cannot open '\(path)'") }
+        let h: FileHandle
+        do { h = try FileHandle(forReadingFrom: URL(fileURLWithPath: path)) } catch {
+            throw StoreError(.invalidFile, "cannot read '\(path)': \(fileErrorReason(error))")
+        }
         handle = h
         let size: UInt64
         do { size = try h.seekToEnd(); try h.seek(toOffset: 0) } catch {
-            throw StoreError(.invalidFile, "cannot read '\(path)'", cause: "\(error)")
+            throw StoreError(.invalidFile, "cannot read '\(path)': \(fileErrorReason(error))")
         }
         guard size >= 4, let head = try? h.read(upToCount: 4), head.count == 4 else {
             throw StoreError(.invalidFile, "'\(path)' is empty or shorter than one header")
@@ -93,7 +97,7 @@ public final class TexmexReader {
         let bytes = rows * (dimension + 1) * 4
         let data: Data
         do { data = try handle.read(upToCount: bytes) ?? Data() } catch {
-            throw StoreError(.invalidFile, "cannot read '\(path)'", cause: "\(error)")
+            throw StoreError(.invalidFile, "cannot read '\(path)': \(fileErrorReason(error))")
         }
         guard data.count == bytes else { throw StoreError(.invalidFile, "'\(path)' ended early at row \(nextRow)") }
         let dimension = self.dimension
@@ -199,7 +203,7 @@ public enum TexmexWriter {
             for j in 0..<d { withUnsafeBytes(of: value(r * d + j).littleEndian) { data.append(contentsOf: $0) } }
         }
         do { try data.write(to: URL(fileURLWithPath: path)) } catch {
-            throw StoreError(.invalidFile, "cannot write '\(path)'", cause: "\(error)")
+            throw StoreError(.invalidFile, "cannot write '\(path)': \(fileErrorReason(error))")
         }
     }
 }
