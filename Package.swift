@@ -164,7 +164,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Locks", "Switchyard", "_SwitchyardTestSupport"],
+            dependencies: ["Locks", "Switchyard", "_SwitchyardTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             exclude: ["Scripts"],
             swiftSettings: strictSettings
         ),

@@ -69,7 +69,9 @@ public struct TextSource: Sendable {
                 return TextSource(kind: .beir, path: path, maxFileBytes: maxFileBytes)
             }
             return TextSource(kind: .directory, path: path, maxFileBytes: maxFileBytes)
-        case .regular, .symbolicLink, .other:
+        case .other:
+            throw EmbeddingError(.invalidInput, "source path \(path) cannot be used: it is neither a regular file nor a directory")
+        case .regular, .symbolicLink:
             let isJSONL = (path as NSString).pathExtension.lowercased() == "jsonl"
             return TextSource(kind: isJSONL ? .jsonl : .file, path: path, maxFileBytes: maxFileBytes)
         }

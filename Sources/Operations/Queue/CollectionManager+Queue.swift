@@ -185,6 +185,11 @@ extension CollectionManager {
             next = (.degraded, "\(op.type.rawValue) failed: \(message ?? "")\(failed)")
         case (.failed, .reindex):
             next = (.ready, "reindex failed; still serving \(c.vectorStoreName): \(message ?? "")")
+        case (.cancelled, .index) where !touched:
+            // An INDEX cancelled before it ran leaves nothing indexed: the collection cannot stay
+            // `pending` (no operation would ever finish it).
+            action = .operationCancelled
+            next = (.error, "index cancelled before it started; index it again or delete it")
         case (.cancelled, _):
             action = .operationCancelled
             if touched {

@@ -110,8 +110,11 @@ extension CollectionManager {
             return try OperationRecord(row: row)
         }
         let lowered = id.lowercased()
-        guard lowered.count >= 8, lowered.allSatisfy({ $0.isHexDigit || $0 == "-" }) else {
-            throw OperationsError(.notFound, "no operation with id '\(id)'")
+        guard lowered.allSatisfy({ $0.isHexDigit || $0 == "-" }) else {
+            throw OperationsError(.invalidInput, "'\(id.prefix(60))' is not an operation id: ids are UUIDs (hex digits and '-')")
+        }
+        guard lowered.count >= 8 else {
+            throw OperationsError(.invalidInput, "operation id prefix '\(id)' is too short: give at least 8 characters of the id")
         }
         let rows = try Row.fetchAll(db, sql: "SELECT * FROM operations WHERE id LIKE ? || '%' LIMIT 2", arguments: [lowered])
         switch rows.count {

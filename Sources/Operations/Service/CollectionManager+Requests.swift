@@ -134,6 +134,7 @@ extension CollectionManager {
     @discardableResult
     public func removeSource(_ name: String, source: String, user: String = CollectionSpec.defaultOwner) throws(OperationsError) -> OperationRecord {
         try Self.validateUser(user, what: "user")
+        try Self.checkNotEmpty(source, what: "source path")
         let path = TextSourcePath.absolute(source)
         return try write("removing a source from collection '\(name)'") { db in
             let c = try Self.collection(db, name: name)
@@ -171,17 +172,7 @@ extension CollectionManager {
     @discardableResult
     public func requestReindex(_ name: String, _ request: ReindexRequest, user: String = CollectionSpec.defaultOwner) throws(OperationsError) -> OperationRecord {
         try Self.validateUser(user, what: "user")
-        if let e = request.embedder {
-            do { _ = try Embedders.make(spec: e) } catch { throw OperationsError(.invalidInput, "invalid embedder for reindex of '\(name)': \(error.description)") }
-        }
-        for (label, path) in [("queries", request.queriesPath), ("qrels", request.qrelsPath)] {
-            if let path, !FileManager.default.isReadableFile(atPath: path) {
-                throw OperationsError(.invalidInput, "\(label) file '\(path)' cannot be read")
-            }
-        }
-        if request.qrelsPath != nil && request.queriesPath == nil {
-            throw OperationsError(.invalidInput, "relevance labels (qrels) need a queries file")
-        }
+        try Self.validate(request, collection: name)
         return try write("requesting a reindex of '\(name)'") { db in
             let c = try Self.collection(db, name: name)
             switch c.status {
@@ -209,6 +200,24 @@ extension CollectionManager {
             try Self.checkOperationRate(db, owner: c.owner, limits: try Self.limits(db, owner: c.owner))
             return try Self.enqueue(db, collection: c, type: .reindex, user: user, config: config)
         }
+    }
+
+    /// Checks a reindex request without touching any store: the embedder, and the validation files read
+    /// in full (a malformed line is refused now, not found after the whole reindex ran) and the report
+    /// path (writable now, not failing after the run).
+    ///
+    /// - Throws: ``OperationsError`` `invalidInput` naming the problem (the file and line for a bad query
+    ///   or judgement).
+    public static func validate(_ request: ReindexRequest, collection name: String) throws(OperationsError) {
+        if let e = request.embedder {
+            do { _ = try Embedders.make(spec: e) } catch { throw OperationsError(.invalidInput, "invalid embedder for reindex of '\(name)': \(error.description)") }
+        }
+        if request.qrelsPath != nil && request.queriesPath == nil {
+            throw OperationsError(.invalidInput, "relevance labels (qrels) need a queries file")
+        }
+        if let q = request.queriesPath { _ = try ValidationInputs.loadQueries(q, qrels: request.qrelsPath) }
+        if let r = request.reportPath { try ValidationInputs.checkReportPath(r) }
+        _ = try chunker(size: request.chunkSize ?? 600, overlap: request.chunkOverlap ?? 0)
     }
 
     /// Cancels an operation: a pending one at once; a processing one is asked to stop, and its worker
@@ -252,8 +261,8 @@ extension CollectionManager {
         -> (any Embedder, Chunker, [ResolvedSource])
     {
         do { try Names.validate(spec.name, what: "collection") } catch { throw OperationsError(.invalidInput, error.message) }
-        try validateUser(spec.owner, what: "owner")
         try validateUser(user, what: "user")
+        try validateUser(spec.owner, what: "owner")
         let embedder: any Embedder
         do { embedder = try Embedders.make(spec: spec.embedder) } catch {
             throw OperationsError(.invalidInput, "invalid embedder for collection '\(spec.name)': \(error.description)")
@@ -294,11 +303,19 @@ extension CollectionManager {
     }
 
     static func resolveSource(_ path: String) throws(OperationsError) -> ResolvedSource {
+        try checkNotEmpty(path, what: "source path")
         let absolute = TextSourcePath.absolute(path)
         do {
             let s = try TextSource.detect(path: absolute)
             return ResolvedSource(path: absolute, kind: s.kind)
         } catch { throw OperationsError(.invalidInput, error.message) }
+    }
+
+    /// An empty path (often an unset shell variable) would mean the current directory: refused.
+    static func checkNotEmpty(_ path: String, what: String) throws(OperationsError) {
+        if path.allSatisfy(\.isWhitespace) {
+            throw OperationsError(.invalidInput, "the \(what) is empty (an unset shell variable?); give a file or directory")
+        }
     }
 
     static func validateUser(_ user: String, what: String) throws(OperationsError) {

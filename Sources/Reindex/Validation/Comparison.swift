@@ -60,21 +60,10 @@ public struct Comparison: Sendable {
         var qrels: [String: [String: Int]] = [:]
         var queriesSource = "sampled chunk texts"
         if let q = options.queriesPath {
-            let (loaded, issues) = BEIRDataset.loadQueries(path: q)
-            guard !loaded.isEmpty else {
-                throw OperationsError(.invalidInput, "queries file \(q) holds no usable query\(issues.first.map { " (\($0))" } ?? "")")
-            }
-            queries = loaded.map { ($0.id, $0.text) }
+            let set = try ValidationInputs.loadQueries(q, qrels: options.qrelsPath)
+            queries = set.queries
+            qrels = set.qrels
             queriesSource = q
-            if let r = options.qrelsPath {
-                let (labels, _) = BEIRDataset.loadQrels(path: r)
-                guard !labels.isEmpty else { throw OperationsError(.invalidInput, "qrels file \(r) holds no usable judgement") }
-                qrels = labels
-                queries = queries.filter { qrels[$0.id] != nil }
-                guard !queries.isEmpty else {
-                    throw OperationsError(.invalidInput, "no query of \(q) has a judgement in \(r): the labels do not belong to these queries")
-                }
-            }
         } else {
             queries = sample.map { ("doc-\($0.document)", $0.text) }
         }

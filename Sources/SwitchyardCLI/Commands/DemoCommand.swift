@@ -23,7 +23,7 @@ struct DemoCommand: ParsableCommand {
 
     func run() throws {
         guard readers >= 0 else { throw CLIFailure(message: "--readers must not be negative") }
-        try checkReportPath(report)
+        if let report { try ValidationInputs.checkReportPath(report) }
         let path = FileManager.default.fileExists(atPath: (dataset as NSString).appendingPathComponent("corpus.jsonl"))
             ? dataset : try DatasetCatalog(root: root ?? DatasetCatalog.defaultRoot).path(of: dataset)
         for f in ["queries.jsonl", "qrels/test.tsv"] where !FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent(f)) {

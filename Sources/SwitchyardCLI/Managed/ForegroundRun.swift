@@ -15,25 +15,35 @@ struct WorkerSettings: ParsableArguments {
     @Option(help: "Retired generations a reindex keeps for rollback.") var keepGenerations: Int = 1
     @Option(help: "Orphaned staging collections younger than this (seconds) are left alone.") var stagingMinAge: Double = 3600
 
-    func reindexSettings() throws -> ReindexSettings {
-        var r = ReindexSettings()
-        if let g = graceSeconds {
-            guard g.isFinite, g >= 0 else { throw CLIFailure(message: "--grace-seconds must be a non-negative number, got \(g)") }
-            r.gracePeriod = g
+    /// Checks every setting while the command line is parsed, so a command refuses a bad one before it
+    /// opens the store, let alone enqueues anything (ArgumentParser validates option groups first).
+    func validate() throws {
+        for (name, v) in [("--lease-seconds", leaseSeconds), ("--retry-delay", retryDelay), ("--soft-time-limit", softTimeLimit),
+                          ("--hard-time-limit", hardTimeLimit)] where !(v.isFinite && v >= 0 && v <= 1e8) || (name == "--lease-seconds" && v < 0.1) {
+            throw ValidationError("\(name) must be a number of seconds from \(name == "--lease-seconds" ? "0.1" : "0") to 100000000, got \(v)")
         }
-        guard keepGenerations >= 0 else { throw CLIFailure(message: "--keep-generations must not be negative, got \(keepGenerations)") }
-        guard stagingMinAge.isFinite, stagingMinAge >= 0 else { throw CLIFailure(message: "--staging-min-age must be a non-negative number, got \(stagingMinAge)") }
+        guard (0...1000).contains(maxRetries) else { throw ValidationError("--max-retries must be from 0 to 1000, got \(maxRetries)") }
+        if let g = graceSeconds, !(g.isFinite && g >= 0 && g <= 1e8) {
+            throw ValidationError("--grace-seconds must be a number of seconds from 0 to 100000000, got \(g)")
+        }
+        guard (0...1000).contains(keepGenerations) else { throw ValidationError("--keep-generations must be from 0 to 1000, got \(keepGenerations)") }
+        guard stagingMinAge.isFinite, stagingMinAge >= 0, stagingMinAge <= 1e8 else {
+            throw ValidationError("--staging-min-age must be a number of seconds from 0 to 100000000, got \(stagingMinAge)")
+        }
+        do { _ = try FaultInjector.fromEnvironment() } catch { throw ValidationError(error.description) }
+    }
+
+    /// The reindex settings (checked by ``validate()``).
+    func reindexSettings() -> ReindexSettings {
+        var r = ReindexSettings()
+        if let g = graceSeconds { r.gracePeriod = g }
         r.keepGenerations = keepGenerations
         r.stagingMinimumAge = stagingMinAge
         return r
     }
 
+    /// The worker options (checked by ``validate()``).
     func options() throws -> Worker.Options {
-        for (name, v) in [("--lease-seconds", leaseSeconds), ("--retry-delay", retryDelay), ("--soft-time-limit", softTimeLimit),
-                          ("--hard-time-limit", hardTimeLimit)] where !(v.isFinite && v >= 0 && v <= 1e8) || (name == "--lease-seconds" && v < 0.1) {
-            throw CLIFailure(message: "\(name) must be a number of seconds from \(name == "--lease-seconds" ? "0.1" : "0") to 100000000, got \(v)")
-        }
-        guard (0...1000).contains(maxRetries) else { throw CLIFailure(message: "--max-retries must be from 0 to 1000, got \(maxRetries)") }
         var o = Worker.Options()
         o.lease = .milliseconds(Int64(leaseSeconds * 1000))
         o.maxRetries = maxRetries

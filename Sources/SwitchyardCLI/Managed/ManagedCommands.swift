@@ -63,7 +63,7 @@ struct ManagedCollectionsCommand: ParsableCommand {
             try CollectionManager.validate(spec, sources: source, user: user)
             let manager = try location.open(create: true)
             let (_, op) = try manager.createCollection(spec, sources: source, user: user)
-            try runInForeground(op, manager: manager, options: options, reindex: try enqueue.worker.reindexSettings(), noWait: enqueue.noWait, json: enqueue.json)
+            try runInForeground(op, manager: manager, options: options, reindex: enqueue.worker.reindexSettings(), noWait: enqueue.noWait, json: enqueue.json)
         }
     }
 
@@ -115,7 +115,7 @@ struct ManagedCollectionsCommand: ParsableCommand {
             let options = try enqueue.worker.options()
             let manager = try location.open()
             let op = try manager.deleteCollection(collection, user: currentUser(enqueue.user))
-            try runInForeground(op, manager: manager, options: options, reindex: try enqueue.worker.reindexSettings(), noWait: enqueue.noWait, json: enqueue.json)
+            try runInForeground(op, manager: manager, options: options, reindex: enqueue.worker.reindexSettings(), noWait: enqueue.noWait, json: enqueue.json)
         }
     }
 }
@@ -151,7 +151,7 @@ struct IndexCommand: ParsableCommand {
             guard !source.isEmpty else { throw CLIFailure(message: "index needs at least one --source") }
             op = try manager.createCollection(spec, sources: source, user: user).operation
         }
-        try runInForeground(op, manager: manager, options: options, reindex: try enqueue.worker.reindexSettings(), noWait: enqueue.noWait, json: enqueue.json)
+        try runInForeground(op, manager: manager, options: options, reindex: enqueue.worker.reindexSettings(), noWait: enqueue.noWait, json: enqueue.json)
     }
 }
 
@@ -169,7 +169,7 @@ struct AppendCommand: ParsableCommand {
         let manager = try location.open()
         try config.checkMatches(try manager.collection(named: collection))
         let op = try manager.append(collection, source: source, user: currentUser(enqueue.user))
-        try runInForeground(op, manager: manager, options: options, reindex: try enqueue.worker.reindexSettings(), noWait: enqueue.noWait, json: enqueue.json)
+        try runInForeground(op, manager: manager, options: options, reindex: enqueue.worker.reindexSettings(), noWait: enqueue.noWait, json: enqueue.json)
     }
 }
 
@@ -185,6 +185,6 @@ struct RemoveSourceCommand: ParsableCommand {
         let options = try enqueue.worker.options()
         let manager = try location.open()
         let op = try manager.removeSource(collection, source: source, user: currentUser(enqueue.user))
-        try runInForeground(op, manager: manager, options: options, reindex: try enqueue.worker.reindexSettings(), noWait: enqueue.noWait, json: enqueue.json)
+        try runInForeground(op, manager: manager, options: options, reindex: enqueue.worker.reindexSettings(), noWait: enqueue.noWait, json: enqueue.json)
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Prometheus
 import Switchyard
+import Synchronization
 
 struct WorkerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -37,7 +38,7 @@ struct WorkerCommand: ParsableCommand {
             note("metrics on http://127.0.0.1:\(server!.port)/metrics")
         }
         defer { server?.stop() }
-        let worker = Worker(manager: manager, options: options, handlers: standardHandlers(try settings.reindexSettings()))
+        let worker = Worker(manager: manager, options: options, handlers: standardHandlers(settings.reindexSettings()))
         note("worker \(options.name) on \(location.store) (concurrency \(concurrency))")
         let summary: Worker.Summary
         if untilIdle {
@@ -71,11 +72,13 @@ struct WorkerCommand: ParsableCommand {
 
 /// SIGINT / SIGTERM ask a long-running worker to stop after its running attempts.
 enum SignalFlag {
-    nonisolated(unsafe) private static var flag: sig_atomic_t = 0
-    static var raised: Bool { flag != 0 }
+    /// Set by the handler (a lock-free atomic store is async-signal-safe).
+    private static let flag = Atomic<Bool>(false)
+    static var raised: Bool { flag.load(ordering: .acquiring) }
     static func install() {
-        signal(SIGINT) { _ in SignalFlag.flag = 1 }
-        signal(SIGTERM) { _ in SignalFlag.flag = 1 }
+        _ = raised  // initialise the global here, never for the first time inside a handler
+        signal(SIGINT) { _ in SignalFlag.flag.store(true, ordering: .releasing) }
+        signal(SIGTERM) { _ in SignalFlag.flag.store(true, ordering: .releasing) }
         // A parent may have started this process with these signals blocked (threads of a dispatch
         // pool block them, and a child inherits the mask): unblock them, or they would never arrive.
         var set = sigset_t()

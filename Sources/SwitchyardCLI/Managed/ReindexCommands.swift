@@ -18,13 +18,13 @@ struct ReindexCommand: ParsableCommand {
 
     func run() throws {
         let options = try enqueue.worker.options()
-        let reindex = try enqueue.worker.reindexSettings()
+        let reindex = enqueue.worker.reindexSettings()
         let parsed = try parseThresholds(thresholds)
-        try checkReportPath(report)
-        let manager = try location.open()
-        _ = try ReindexService(manager: manager)
         let request = ReindexRequest(embedder: config.embedder, chunkSize: config.chunkSize, chunkOverlap: config.chunkOverlap,
                                      distance: try config.parsedDistance(), queriesPath: queries, qrelsPath: qrels, thresholds: parsed, reportPath: report)
+        try CollectionManager.validate(request, collection: collection)
+        let manager = try location.open()
+        _ = try ReindexService(manager: manager)
         let op = try manager.requestReindex(collection, request, user: currentUser(enqueue.user))
         try runInForeground(op, manager: manager, options: options, reindex: reindex, noWait: enqueue.noWait, json: enqueue.json)
     }
@@ -68,10 +68,8 @@ struct CompareCommand: ParsableCommand {
     func run() throws {
         guard k >= 1 else { throw CLIFailure(message: "--k must be at least 1, got \(k)") }
         if qrels != nil && queries == nil { throw CLIFailure(message: "--qrels needs --queries") }
-        for f in [queries, qrels].compactMap({ $0 }) where !FileManager.default.isReadableFile(atPath: f) {
-            throw CLIFailure(message: "cannot read '\(f)'")
-        }
-        try checkReportPath(report)
+        if let queries { _ = try ValidationInputs.loadQueries(queries, qrels: qrels) }
+        if let report { try ValidationInputs.checkReportPath(report) }
         let parsed = try parseThresholds(thresholds)
         let service = try ReindexService(manager: try location.open())
         let a = try service.side("old", old, embedder: oldEmbedder)
@@ -110,10 +108,19 @@ struct SearchCommand: ParsableCommand {
         if let text {
             (collectionName, hits) = try ReindexService(manager: manager).search(collection, text: text, limit: k, filter: f)
         } else {
-            let raw = try String(contentsOfFile: vectorFile!, encoding: .utf8)
-            guard let values = try JSONParser.parse(raw).arrayValue?.compactMap(\.numberValue) else {
-                throw CLIFailure(message: "--vector-file must hold a JSON array of numbers")
+            let path = vectorFile!
+            let raw: String
+            do { raw = try String(contentsOfFile: path, encoding: .utf8) } catch {
+                throw CLIFailure(message: "--vector-file: cannot read '\(path)': \(fileErrorReason(error))")
             }
+            let parsed: JSONValue
+            do { parsed = try JSONParser.parse(raw) } catch {
+                throw CLIFailure(message: "--vector-file '\(path)': malformed JSON: \(error)")
+            }
+            guard let array = parsed.arrayValue, !array.isEmpty, array.allSatisfy({ $0.numberValue != nil }) else {
+                throw CLIFailure(message: "--vector-file '\(path)' must hold a non-empty JSON array of numbers")
+            }
+            let values = array.compactMap(\.numberValue)
             collectionName = try manager.store.resolve(collection)
             hits = try manager.store.search(collectionName, SearchRequest(vector: values.map(Float.init), limit: k, filter: f, withPayload: true))
         }
@@ -141,9 +148,3 @@ func parseThresholds(_ options: [String]) throws -> [String: Double] {
     return parsed
 }
 
-/// A report path must name one of the formats.
-func checkReportPath(_ path: String?) throws {
-    if let path, !["json", "md", "markdown", "html", "htm"].contains((path as NSString).pathExtension.lowercased()) {
-        throw CLIFailure(message: "--report '\(path)' must end in .json, .md or .html")
-    }
-}

@@ -81,8 +81,11 @@ public enum SearchBenchmark {
         if let gt {
             guard gt.count >= queries.count else { throw .invalid("ground truth has \(gt.count) rows for \(queries.count) queries") }
             guard gt.dimension >= c.k else { throw .invalid("ground truth has \(gt.dimension) neighbours per query, fewer than k = \(c.k)") }
-            if let bad = gt.values.firstIndex(where: { $0 < 0 }) {
-                throw .invalid("ground truth row \(bad / gt.dimension) holds a negative id (\(gt.values[bad]))")
+            // Only the first k ids of each query's row are compared: each must name a base vector.
+            for q in 0..<queries.count {
+                if let bad = gt.row(q).prefix(c.k).first(where: { $0 < 0 || Int($0) >= reader.count }) {
+                    throw .invalid("ground truth '\(c.groundTruthPath!)' row \(q) holds id \(bad), outside the \(reader.count) base vectors (0…\(reader.count - 1))")
+                }
             }
         }
         let baseRSS = ProcessMemory.current().residentMB
