@@ -101,7 +101,7 @@ struct CLITests {
                                   outputFile: outs[i], errorFile: outs[i] + ".err")
                 }
                 for p in procs { p.waitUntilExit() }
-                let errors = outs.map { (try? String(contentsOfFile: $0 + ".err", encoding: .utf8)) ?? "" }
+                let errors = outs.map { readGrowingFile($0 + ".err") }
                 #expect(procs.allSatisfy { $0.terminationStatus == 0 }, "round \(round): \(procs.map(\.terminationStatus)) \(errors)")
                 let list = try CLI.run(["store", "collections", "list", "--store", path, "--json"])
                 #expect(list.stdout.contains(#""name":"c0""#) && list.stdout.contains(#""name":"c1""#))

@@ -21,7 +21,7 @@ struct CrashDurabilityTests {
             // Wait until some batches are acknowledged, then a random extra delay, then kill.
             let deadline = Date().addingTimeInterval(30)
             while Date() < deadline {
-                let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+                let text = readGrowingFile(out)
                 if text.components(separatedBy: "\n").count > 3 { break }
                 usleep(5_000)
             }

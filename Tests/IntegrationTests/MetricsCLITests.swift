@@ -101,7 +101,7 @@ struct MetricsCLITests {
             let deadline = Date().addingTimeInterval(30)
             while port == nil && Date() < deadline {
                 Thread.sleep(forTimeInterval: 0.05)
-                let err = (try? String(contentsOfFile: dir.appending("w.err"), encoding: .utf8)) ?? ""
+                let err = readGrowingFile(dir.appending("w.err"))
                 if let r = err.range(of: #"127\.0\.0\.1:(\d+)/metrics"#, options: .regularExpression) {
                     port = String(err[r].dropFirst("127.0.0.1:".count).dropLast("/metrics".count))
                 }

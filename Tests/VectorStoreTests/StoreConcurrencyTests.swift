@@ -62,7 +62,7 @@ struct StoreConcurrencyTests {
                 bodies.append {
                     var last = 0
                     var n = 0
-                    while !writerDone.withLock { $0 } || n < 5 {
+                    while !writerDone.withLock({ $0 }) || n < 5 {
                         n += 1
                         do {
                             let hits = try store.search("c", SearchRequest(vector: [0, 0, 0, 0], limit: block + (reader == 0 ? 5 : 0), withPayload: true))
@@ -134,7 +134,7 @@ struct StoreConcurrencyTests {
                 }
             }
             bodies.append {
-                while started.withLock { $0 } < 6 { usleep(200) }
+                while started.withLock({ $0 }) < 6 { usleep(200) }
                 do { try store.dropCollection("c") } catch { outcomes.withLock { $0.wrong.append("drop: \(error)") } }
             }
             runConcurrently(bodies)

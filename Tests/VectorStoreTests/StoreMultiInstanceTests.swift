@@ -148,7 +148,7 @@ struct StoreMultiInstanceTests {
             }]
             for r in 0..<3 {
                 bodies.append {
-                    while !done.withLock { $0 } {
+                    while !done.withLock({ $0 }) {
                         do {
                             let hits = try reader.search("c", SearchRequest(vector: [0, 0], limit: 2))
                             if hits.count > 1, hits[1].id.description.count < 4 {

@@ -49,7 +49,9 @@ public enum CLI {
     /// Starts `switchyard args…` with standard output going to `outputFile`; the caller waits or kills.
     public static func start(_ args: [String], outputFile: String, errorFile: String? = nil,
                              environment: [String: String] = [:]) throws -> Process {
-        FileManager.default.createFile(atPath: outputFile, contents: nil)
+        guard FileManager.default.createFile(atPath: outputFile, contents: nil) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: outputFile])
+        }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = args
@@ -58,7 +60,9 @@ public enum CLI {
         p.environment = env
         p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outputFile))
         if let errorFile {
-            FileManager.default.createFile(atPath: errorFile, contents: nil)
+            guard FileManager.default.createFile(atPath: errorFile, contents: nil) else {
+                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: errorFile])
+            }
             p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errorFile))
         } else {
             p.standardError = FileHandle.nullDevice
@@ -76,4 +80,22 @@ final class LockedData: @unchecked Sendable {
     func set(_ d: Data) { lock.lock(); data = d; done = true; lock.unlock() }
     var isSet: Bool { lock.lock(); defer { lock.unlock() }; return done }
     var value: Data { lock.lock(); defer { lock.unlock() }; return data }
+}
+
+/// The text of a file another process may still be writing (a log polled while the process runs), or
+/// "" when it cannot be read. Read with `read(2)` until end of file: Foundation's
+/// `String(contentsOfFile:)` leaks its buffers when the file grows during the read (seen under
+/// LeakSanitizer with Swift 6.3.1), which would make the sanitizer runs report the toolchain's leak.
+public func readGrowingFile(_ path: String) -> String {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { return "" }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65_536)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n <= 0 { break }
+        bytes.append(contentsOf: chunk[0..<n])
+    }
+    return String(decoding: bytes, as: UTF8.self)
 }

@@ -29,7 +29,7 @@ public enum DatasetEvaluation {
         let matrix = RowMatrix(dimension: d, capacity: docs.count)
         for (i, v) in vectors.enumerated() {
             guard v.count == d else { throw EmbeddingError(.invalidInput, "embedder returned \(v.count) components, expected \(d)") }
-            v.withUnsafeBufferPointer { matrix.append($0.baseAddress!, key: RowKey(kind: 0, high: 0, low: UInt64(i))) }
+            _ = v.withUnsafeBufferPointer { matrix.append($0.baseAddress!, key: RowKey(kind: 0, high: 0, low: UInt64(i))) }
         }
         let judged = dataset.queries.filter { !(dataset.qrels[$0.id] ?? [:]).isEmpty }
         let queryVectors = try await embedder.embed(judged.map(\.text))

@@ -94,7 +94,7 @@ struct IngestHandler: OperationHandler {
                     try db.execute(sql: "UPDATE documents SET status = 'deleted', updated_at = ? WHERE id = ?", arguments: [WallClock.now(), id])
                 }
             }
-            try context.timed("upsert") { () throws(OperationsError) in
+            _ = try context.timed("upsert") { () throws(OperationsError) in
                 try PointLayout.deletePoints(of: plan.replaced, in: c.vectorStoreName, vectors: manager.vectors, between: context.ensureActive)
             }
         }

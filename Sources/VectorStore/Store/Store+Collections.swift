@@ -165,7 +165,7 @@ extension Store {
 
     /// Applies alias actions atomically (see ``updateAliases(_:alongside:)``).
     public func updateAliases(_ actions: [AliasAction]) throws(StoreError) {
-        try measured("update_aliases") { () throws(StoreError) in try applyAliases(actions, alongside: { _ in }) }
+        _ = try measured("update_aliases") { () throws(StoreError) in try applyAliases(actions, alongside: { _ in }) }
     }
 
     @discardableResult

@@ -214,14 +214,17 @@ extension Store {
                     while let r = try rows.next() {
                         guard let pid = PointID(storageKey: r[1]) else { throw StoreError(.storage, "corrupt point id in collection '\(h.name)'") }
                         let seq: Int64 = r[0]
-                        guard let data = r.dataNoCopy(atIndex: 2), data.count == d * 4 else {
-                            throw StoreError(.storage, "corrupt vector in collection '\(h.name)' (point \(pid))")
-                        }
-                        data.withUnsafeBytes { raw in
-                            for i in 0..<d {
-                                scratch[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
+                        // The blob is read in place (valid until the cursor moves) and copied out at once.
+                        let whole = try r.withUnsafeData(atIndex: 2) { data -> Bool in
+                            guard let data, data.count == d * 4 else { return false }
+                            data.withUnsafeBytes { raw in
+                                for i in 0..<d {
+                                    scratch[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
+                                }
                             }
+                            return true
                         }
+                        guard whole else { throw StoreError(.storage, "corrupt vector in collection '\(h.name)' (point \(pid))") }
                         let row = h.matrix.append(scratch, key: pid.rowKey)
                         h.rowOf[pid] = Int32(row)
                         h.payloads.append(try Self.decodePayload(r[3]))
