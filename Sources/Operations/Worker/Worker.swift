@@ -108,6 +108,37 @@ public final class Worker: Sendable {
         init(context: OperationContext) { self.context = context }
     }
 
+    /// Renews the leases of running attempts on a thread of its own, so nothing the loop waits for
+    /// (housekeeping draining searches before a drop, a slow recovery pass, a busy database) can let a
+    /// lease lapse and hand a healthy attempt to another worker.
+    private final class Heartbeat: Sendable {
+        let attempts = Locked<[String: OperationContext]>([:])
+        private let stopped = Atomic<Bool>(false)
+        private let finished = DispatchSemaphore(value: 0)
+
+        func start(every interval: Duration, beat: @escaping @Sendable (OperationContext) -> Void) {
+            let thread = Thread { [self] in
+                defer { finished.signal() }
+                let step = min(0.05, max(0.001, interval.inSeconds / 4))
+                var next = ContinuousClock.now + interval
+                while !stopped.load(ordering: .acquiring) {
+                    if ContinuousClock.now >= next {
+                        next = ContinuousClock.now + interval
+                        for context in attempts.withLock({ Array($0.values) }) { beat(context) }
+                    }
+                    Thread.sleep(forTimeInterval: step)
+                }
+            }
+            thread.name = "switchyard-heartbeat"
+            thread.start()
+        }
+
+        func stop() {
+            stopped.store(true, ordering: .releasing)
+            finished.wait()
+        }
+    }
+
     private func loop(only: String?, stop: () -> Bool, onProgress: ((OperationRecord) -> Void)?, untilIdle: Bool = true) throws(OperationsError) {
         let rolledBack: (OperationRecord) -> Void = { [self] op in rollBackAfterRecovery(op) }
         let first = try manager.recover(maxAttempts: options.maxAttempts, cleanup: rolledBack)
@@ -115,23 +146,23 @@ public final class Worker: Sendable {
         reportRecovered(first)
         housekeeping()
         var running: [String: Running] = [:]
-        let heartbeatEvery = options.lease / 3
-        var lastHeartbeat = ContinuousClock.now
+        let heartbeat = Heartbeat()
+        heartbeat.start(every: options.lease / 3) { [self] context in self.heartbeat(context) }
+        defer { heartbeat.stop() }
         var lastRecovery = ContinuousClock.now
         while true {
             running = running.filter { !$0.value.done.load(ordering: .acquiring) }
             let now = ContinuousClock.now
             // Hard limits: abandon the attempt and fail the operation.
             for (id, r) in running where now - r.context.started > options.hardTimeLimit {
+                heartbeat.attempts.withLock { $0[id] = nil }
                 abandon(r.context)
                 running[id] = nil
             }
+            let live = Set(running.keys)
+            heartbeat.attempts.withLock { $0 = $0.filter { live.contains($0.key) } }
             if !running.isEmpty, let asked = try transientTolerant({ () throws(OperationsError) in try manager.cancelRequests(among: Array(running.keys)) }) {
                 for id in asked { running[id]?.context.requestCancel() }
-            }
-            if now - lastHeartbeat >= heartbeatEvery {
-                lastHeartbeat = now
-                for r in running.values { heartbeat(r.context) }
             }
             if now - lastRecovery >= options.lease {
                 lastRecovery = now
@@ -151,7 +182,9 @@ public final class Worker: Sendable {
                           try manager.claim(worker: options.name, lease: options.lease, maxAttempts: options.maxAttempts,
                                             operationID: only, excluding: Array(running.keys))
                       }), let claim = claimed {
-                    running[claim.operation.id] = start(claim)
+                    let r = start(claim)
+                    running[claim.operation.id] = r
+                    heartbeat.attempts.withLock { $0[claim.operation.id] = r.context }
                 }
             }
             if let only {
