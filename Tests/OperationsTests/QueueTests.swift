@@ -147,6 +147,25 @@ struct QueueTests {
         #expect(try h.manager.documents(of: "c", status: .pending).count > 0)
     }
 
+    /// The abandoned attempt is past its last `ensureActive` (asleep right before its upsert) when the
+    /// hard limit abandons it and the rollback runs: its upsert must be refused by the fence checked in
+    /// the write's own transaction, or its points would outlive the rollback.
+    @Test func anAbandonedAttemptCannotWritePointsAfterTheRollback() throws {
+        let h = try Harness()
+        let src = try h.writeSource("s", ["a.txt": "one two three", "b.txt": "four five six"])
+        let (_, op) = try h.manager.createCollection(CollectionSpec(name: "c", embedder: "hash-v1"), sources: [src])
+        var o = try Harness.options(faults: "ingest.upsert=sleep:1.2@1")
+        o.hardTimeLimit = .milliseconds(300)
+        try h.work(o)
+        let done = try h.manager.operation(op.id)
+        #expect(done.status == .failed)
+        #expect(done.error?.contains("hard time limit exceeded") == true)
+        Thread.sleep(forTimeInterval: 1.6)  // the abandoned thread wakes up and tries its upsert
+        #expect(try h.manager.operation(op.id).status == .failed)
+        let physical = try h.manager.collection(named: "c").vectorStoreName
+        #expect(try h.store.count(physical, filter: nil) == 0, "points written by an abandoned attempt after its rollback")
+    }
+
     @Test func hardTimeLimitAbandonsTheAttempt() throws {
         let h = try Harness()
         let src = try h.writeSource("s", ["a.txt": "one two three"])

@@ -81,8 +81,12 @@ package struct BatchWriter {
                                                                  totalChunks: p.of, path: p.path, text: texts[i])))
             }
             let backend = context.manager.vectors
+            let fence = context.fence
+            try context.faults.hit("ingest.upsert")
             try context.timed("upsert") { () throws(OperationsError) in
-                _ = try CollectionManager.guarded("writing \(points.count) points to '\(target)'") { try backend.upsert(target, points: points) }
+                _ = try CollectionManager.guarded("writing \(points.count) points to '\(target)'") {
+                    try backend.upsert(target, points: points, precondition: fence)
+                }
             }
             chunksWritten += points.count
             context.count(vectors: points.count)

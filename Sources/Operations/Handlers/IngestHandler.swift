@@ -95,7 +95,8 @@ struct IngestHandler: OperationHandler {
                 }
             }
             _ = try context.timed("upsert") { () throws(OperationsError) in
-                try PointLayout.deletePoints(of: plan.replaced, in: c.vectorStoreName, vectors: manager.vectors, between: context.ensureActive)
+                try PointLayout.deletePoints(of: plan.replaced, in: c.vectorStoreName, vectors: manager.vectors,
+                                             precondition: context.fence, between: context.ensureActive)
             }
         }
         try context.faults.hit("ingest.finish")

@@ -31,9 +31,13 @@ public enum PointLayout {
 
     /// Deletes the points of these documents, by payload filter, 100 documents per call.
     ///
+    /// - Parameters:
+    ///   - precondition: When given, each call deletes only while it holds (an attempt's
+    ///     ``OperationContext/fence``); rollbacks, which run after the attempt ended, pass none.
     /// - Returns: Points deleted.
     @discardableResult
     public static func deletePoints(of documentIDs: [Int64], in collection: String, vectors: any VectorBackend,
+                                    precondition: WritePrecondition? = nil,
                                     between: () throws(OperationsError) -> Void = {}) throws(OperationsError) -> Int {
         var deleted = 0
         var start = 0
@@ -42,7 +46,8 @@ public enum PointLayout {
             let batch = documentIDs[start..<min(start + 100, documentIDs.count)]
             let filter = Filter(must: [.field(key: try! PayloadPath("doc_id"), FieldCondition(match: .any(batch.map { .int($0) })))])
             deleted += try CollectionManager.guarded("deleting points of \(batch.count) documents") {
-                try vectors.delete(collection, filter: filter)
+                if let precondition { return try vectors.delete(collection, filter: filter, precondition: precondition) }
+                return try vectors.delete(collection, filter: filter)
             }
             start += 100
         }

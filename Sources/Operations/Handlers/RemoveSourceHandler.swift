@@ -42,7 +42,7 @@ struct RemoveSourceHandler: OperationHandler {
             try context.ensureActive()
             let slice = Array(ids[start..<min(start + 100, ids.count)])
             deleted += try context.timed("delete") { () throws(OperationsError) in
-                try PointLayout.deletePoints(of: slice, in: c.vectorStoreName, vectors: manager.vectors)
+                try PointLayout.deletePoints(of: slice, in: c.vectorStoreName, vectors: manager.vectors, precondition: context.fence)
             }
             try context.faults.hit("remove.batch")
             batch += 1

@@ -69,6 +69,7 @@ public final class CollectionManager: Sendable {
             switch e.code {
             case .busy, .io: return OperationsError(.transient, "\(what) failed", cause: e.description)
             case .constraint: return OperationsError(.conflict, "\(what) failed", cause: e.description)
+            case .preconditionFailed: return OperationsError(.leaseLost, "\(what) refused", cause: e.description)
             case .storage: return OperationsError(.storage, "\(what) failed", cause: e.description)
             case .notFound: return OperationsError(.notFound, "\(what) failed", cause: e.description)
             case .invalidArgument, .invalidFile, .alreadyExists: return OperationsError(.invalidInput, "\(what) failed", cause: e.description)

@@ -4,6 +4,7 @@ import GRDB
 import Synchronization
 import SwitchyardJSON
 import Telemetry
+import VectorStore
 
 /// What a handler gets for one attempt: the operation, its collection, progress reporting, stage
 /// timers, cooperative cancellation and the fault-injection hook.
@@ -56,6 +57,19 @@ public final class OperationContext: Sendable {
     func requestCancel() { state.bitwiseOr(Self.cancelBit, ordering: .releasing) }
     func markLost() { state.bitwiseOr(Self.lostBit, ordering: .releasing) }
     var isLost: Bool { state.load(ordering: .acquiring) & Self.lostBit != 0 }
+
+    /// The fence of this attempt's point writes: a write carrying it happens only while the attempt still
+    /// owns the operation, checked in the write's own transaction. An attempt abandoned at its hard time
+    /// limit (or whose lease was taken over) can therefore write no point after the rollback has run.
+    public var fence: WritePrecondition {
+        let id = operation.id, task = taskID
+        return WritePrecondition("attempt \(task) owns operation \(id)") { db in
+            guard try Row.fetchOne(db, sql: "SELECT 1 FROM operations WHERE id = ? AND task_id = ? AND status = 'processing'",
+                                   arguments: [id, task]) != nil else {
+                throw OperationsError(.leaseLost, "operation \(id): this attempt (\(task)) no longer owns it")
+            }
+        }
+    }
 
     /// Records progress on the operation row (only while this attempt owns it).
     public func reportProgress(done: Int, total: Int) throws(OperationsError) {

@@ -27,6 +27,25 @@ extension Store {
         }
     }
 
+    /// Upserts `points` only while `precondition` holds, checked inside the write's transaction before
+    /// anything is written (see ``WritePrecondition``).
+    ///
+    /// - Throws: ``StoreError`` `preconditionFailed` when it does not hold (nothing is written), or as
+    ///   ``upsert(_:points:)``.
+    @discardableResult
+    public func upsert(_ collection: String, points: [Point], precondition: WritePrecondition) throws(StoreError) -> Int {
+        let h = try handle(collection)
+        try Self.checkShapes(points, of: h)
+        var flat: [Float] = []
+        flat.reserveCapacity(points.count * h.dimension)
+        for p in points { flat.append(contentsOf: p.vector) }
+        return try flat.withUnsafeBufferPointer { buf throws(StoreError) in
+            try measured("upsert") { () throws(StoreError) in
+                try upsertUnmeasured(collection, ids: points.map(\.id), vectors: buf, payloads: points.map { $0.payload }, precondition: precondition)
+            }
+        }
+    }
+
     /// Checks points as ``upsert(_:points:)`` would — dimension, empty vectors, NaN or infinite
     /// components, non-finite payload numbers — without writing anything. A caller that upserts a large
     /// input in several batches validates it whole first, so a bad point late in the input changes nothing.
@@ -73,7 +92,7 @@ extension Store {
     }
 
     func upsertUnmeasured(_ collection: String, ids: [PointID], vectors: UnsafeBufferPointer<Float>,
-                          payloads: [Payload?]?) throws(StoreError) -> Int {
+                          payloads: [Payload?]?, precondition: WritePrecondition? = nil) throws(StoreError) -> Int {
         let h = try handle(collection)
         let d = h.dimension
         guard vectors.count == ids.count * d else {
@@ -102,6 +121,7 @@ extension Store {
             return JSONValue.object(p).jsonText
         }
         return try write("upserting \(ids.count) points into '\(h.name)'", catchingUp: h) { db in
+            try precondition?.verify(db)
             let stmt = try db.cachedStatement(sql: "INSERT OR REPLACE INTO points_\(h.id) (pid, vector, payload) VALUES (?, ?, ?)")
             var seqs = [Int64](repeating: 0, count: ids.count)
             try prepared.withUnsafeBytes { raw in
@@ -229,9 +249,16 @@ extension Store {
         try measured("delete") { () throws(StoreError) in try deleteUnmeasured(collection, filter: filter) }
     }
 
-    func deleteUnmeasured(_ collection: String, filter: Filter) throws(StoreError) -> Int {
+    /// Deletes every point matching `filter` only while `precondition` holds, checked inside the
+    /// write's transaction (see ``WritePrecondition``); returns how many.
+    @discardableResult
+    public func delete(_ collection: String, filter: Filter, precondition: WritePrecondition) throws(StoreError) -> Int {
+        try measured("delete") { () throws(StoreError) in try deleteUnmeasured(collection, filter: filter, precondition: precondition) }
+    }
+
+    func deleteUnmeasured(_ collection: String, filter: Filter, precondition: WritePrecondition? = nil) throws(StoreError) -> Int {
         let h = try loadedHandle(collection)
-        return try deleteIDs(h) { h in
+        return try deleteIDs(h, precondition: precondition) { h in
             h.lock.withReadLock {
                 (0..<h.matrix.count).compactMap { row in
                     let id = h.pointID(row: row)
@@ -243,8 +270,10 @@ extension Store {
 
     /// Deletes the ids `select` picks; `select` runs inside the write transaction, after catching up,
     /// so it sees the latest state and no other process can change it meanwhile.
-    private func deleteIDs(_ h: CollectionHandle, _ select: @escaping (CollectionHandle) -> [PointID]) throws(StoreError) -> Int {
+    private func deleteIDs(_ h: CollectionHandle, precondition: WritePrecondition? = nil,
+                           _ select: @escaping (CollectionHandle) -> [PointID]) throws(StoreError) -> Int {
         try write("deleting points from '\(h.name)'", catchingUp: h) { db in
+            try precondition?.verify(db)
             let ids = select(h)
             let del = try db.cachedStatement(sql: "DELETE FROM points_\(h.id) WHERE pid = ?")
             let tomb = try db.cachedStatement(sql: "INSERT INTO tombstones_\(h.id) (pid) VALUES (?)")

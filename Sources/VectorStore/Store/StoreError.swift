@@ -20,6 +20,9 @@ public struct StoreError: Error, CustomStringConvertible, Equatable, Sendable {
         case io
         /// A database constraint refused the write (`SQLITE_CONSTRAINT`): another writer got there first.
         case constraint
+        /// The caller's ``WritePrecondition`` did not hold inside the write's transaction, so nothing was
+        /// written (a fenced writer no longer owns what it writes for).
+        case preconditionFailed
     }
 
     public let code: Code
@@ -41,7 +44,7 @@ public struct StoreError: Error, CustomStringConvertible, Equatable, Sendable {
     /// Whether the failure is in running the call rather than in its input (the CLI exits 1, not 2).
     public var isRuntimeFailure: Bool {
         switch code {
-        case .storage, .busy, .io, .constraint: true
+        case .storage, .busy, .io, .constraint, .preconditionFailed: true
         case .invalidArgument, .notFound, .alreadyExists, .invalidFile: false
         }
     }

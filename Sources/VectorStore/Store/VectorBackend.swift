@@ -1,4 +1,40 @@
+import GRDB
 import VectorMath
+
+/// A check a point write runs inside its own transaction before it writes anything; when the check
+/// throws, the write changes nothing and fails with ``StoreError/Code/preconditionFailed``.
+///
+/// The operations layer fences an attempt's point writes with it: the write happens only while the
+/// attempt still owns its operation, checked atomically with the write in the embedded store (whose
+/// records share the database).
+///
+/// ```swift
+/// let fence = WritePrecondition("attempt \(task) owns \(op)") { db in
+///     guard try Bool.fetchOne(db, sql: "SELECT 1 FROM operations WHERE id = ? AND task_id = ?", arguments: [op, task]) == true
+///     else { throw MyError.lost }
+/// }
+/// try store.upsert("docs", points: points, precondition: fence)
+/// ```
+public struct WritePrecondition: Sendable {
+    /// What must hold, for the error message.
+    public let description: String
+    let check: @Sendable (Database) throws -> Void
+
+    /// - Parameters:
+    ///   - description: What must hold ("attempt X owns operation Y").
+    ///   - check: Throws when it does not hold; runs in the write's transaction.
+    public init(_ description: String, check: @escaping @Sendable (Database) throws -> Void) {
+        self.description = description
+        self.check = check
+    }
+
+    /// Runs the check, mapping its failure to `preconditionFailed`.
+    func verify(_ db: Database) throws {
+        do { try check(db) } catch let e as StoreError where e.code == .preconditionFailed { throw e } catch {
+            throw StoreError(.preconditionFailed, "write refused: \(description) no longer holds", cause: "\(error)")
+        }
+    }
+}
 
 /// How a payload update combines with what is stored.
 public enum PayloadUpdate: Sendable, Equatable {
@@ -34,11 +70,17 @@ public protocol VectorBackend: Sendable {
     // Points
     @discardableResult
     func upsert(_ collection: String, points: [Point]) throws(StoreError) -> Int
+    /// Upserts only while `precondition` holds (see ``WritePrecondition``).
+    @discardableResult
+    func upsert(_ collection: String, points: [Point], precondition: WritePrecondition) throws(StoreError) -> Int
     func get(_ collection: String, ids: [PointID], withVector: Bool, withPayload: Bool) throws(StoreError) -> [Record]
     @discardableResult
     func delete(_ collection: String, ids: [PointID]) throws(StoreError) -> Int
     @discardableResult
     func delete(_ collection: String, filter: Filter) throws(StoreError) -> Int
+    /// Deletes the points matching `filter` only while `precondition` holds.
+    @discardableResult
+    func delete(_ collection: String, filter: Filter, precondition: WritePrecondition) throws(StoreError) -> Int
     @discardableResult
     func updatePayload(_ collection: String, _ update: PayloadUpdate, ids: [PointID]?, filter: Filter?) throws(StoreError) -> Int
     func scroll(_ collection: String, filter: Filter?, limit: Int, offset: PointID?, withVector: Bool,
