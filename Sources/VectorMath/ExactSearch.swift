@@ -1,6 +1,5 @@
 import CBLAS
 import CKernels
-import Dispatch
 import Locks
 
 /// One search result: a matrix row and its score in the distance's own convention
@@ -82,7 +81,7 @@ public enum ExactSearch {
             // depend on the order the parts finish in (ties are settled by row key).
             let partials = Locked<[TopKCollector]>([])
             let inputs = ReadOnlyInputs(query: query, rows: rows)
-            DispatchQueue.concurrentPerform(iterations: parts) { p in
+            ParallelLoop.run(iterations: parts) { p in
                 let lo = total * p / parts, hi = total * (p + 1) / parts
                 let c = scan(matrix, query: inputs.query, k: kk, measure: measure, rows: inputs.rows, range: lo..<hi)
                 partials.withLock { $0.append(c) }
@@ -174,7 +173,7 @@ public enum ExactSearch {
         // query order once all have finished.
         let parts = Locked<[(Int, [[SearchHit]])]>([])
         let inputs = ReadOnlyInputs(query: queries, rows: nil)
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
+        ParallelLoop.run(iterations: workers) { w in
             let lo = nq * w / workers, hi = nq * (w + 1) / workers
             let hits = body(inputs.query, lo..<hi)
             parts.withLock { $0.append((lo, hits)) }
@@ -298,10 +297,10 @@ public enum ExactSearch {
     }
 }
 
-/// The caller's query and candidate rows, handed to `concurrentPerform`'s worker threads.
+/// The caller's query and candidate rows, handed to ``ParallelLoop``'s helper threads.
 ///
 /// @unchecked Sendable: the pointers are only read, the caller keeps the buffers alive for its whole
-/// (synchronous) call, and `concurrentPerform` returns only after every worker has finished. Results
+/// (synchronous) call, and `ParallelLoop.run` returns only after every iteration has finished. Results
 /// never travel through raw memory: each worker returns its own arrays through a lock.
 private struct ReadOnlyInputs: @unchecked Sendable {
     let query: UnsafePointer<Float>
