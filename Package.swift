@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // BLAS through the system's libblas.so.3 (OpenBLAS when libopenblas0-pthread is installed).
@@ -47,6 +48,7 @@ let package = Package(
             dependencies: [
                 "Locks",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strictSettings
@@ -60,6 +62,7 @@ let package = Package(
             name: "VectorStore",
             dependencies: [
                 "Locks",
+                .product(name: "Logging", package: "swift-log"),
                 "VectorMath",
                 "Telemetry",
                 "SwitchyardJSON",
@@ -81,6 +84,7 @@ let package = Package(
             name: "Operations",
             dependencies: [
                 "Locks",
+                .product(name: "Logging", package: "swift-log"),
                 "VectorStore",
                 "Telemetry",
                 "Embedding",
@@ -93,6 +97,7 @@ let package = Package(
             name: "Reindex",
             dependencies: [
                 "Locks",
+                .product(name: "Logging", package: "swift-log"),
                 "Operations",
                 "Telemetry",
                 "VectorStore",
@@ -115,6 +120,7 @@ let package = Package(
             name: "SwitchyardCLI",
             dependencies: [
                 "Switchyard",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import Switchyard
 
 /// The `switchyard` command.
@@ -18,6 +19,7 @@ struct SwitchyardCommand: ParsableCommand {
     static func main() {
         do {
             var command = try parseAsRoot()
+            try bootstrapLogging(for: command)
             try command.run()
         } catch let e as StoreError {
             FileHandle.standardError.write(Data("error: \(e.description)\n".utf8))
@@ -39,6 +41,34 @@ struct SwitchyardCommand: ParsableCommand {
             FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
             Foundation.exit(code == ExitCode.validationFailure ? 2 : code.rawValue == 64 ? 2 : (code.rawValue == 0 ? 0 : 2))
         }
+    }
+}
+
+/// Commands that take `--log-level` (those that run operations).
+protocol ChoosesLogLevel {
+    var logLevel: String? { get }
+}
+
+extension WorkerCommand: ChoosesLogLevel { var logLevel: String? { settings.logLevel } }
+extension IndexCommand: ChoosesLogLevel { var logLevel: String? { enqueue.worker.logLevel } }
+extension AppendCommand: ChoosesLogLevel { var logLevel: String? { enqueue.worker.logLevel } }
+extension RemoveSourceCommand: ChoosesLogLevel { var logLevel: String? { enqueue.worker.logLevel } }
+extension ReindexCommand: ChoosesLogLevel { var logLevel: String? { enqueue.worker.logLevel } }
+extension ManagedCollectionsCommand.Create: ChoosesLogLevel { var logLevel: String? { enqueue.worker.logLevel } }
+extension ManagedCollectionsCommand.Delete: ChoosesLogLevel { var logLevel: String? { enqueue.worker.logLevel } }
+
+/// Sends swift-log's messages to standard error from the level `--log-level` names, else
+/// `$SWITCHYARD_LOG_LEVEL`, else `warning`.
+func bootstrapLogging(for command: any ParsableCommand) throws {
+    var name = ProcessInfo.processInfo.environment["SWITCHYARD_LOG_LEVEL"] ?? "warning"
+    if let chosen = (command as? any ChoosesLogLevel)?.logLevel { name = chosen }
+    guard let level = Log.level(named: name) else {
+        throw CLIFailure(message: "SWITCHYARD_LOG_LEVEL must be one of \(Log.levelNames.joined(separator: ", ")), got '\(name)'")
+    }
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = level
+        return handler
     }
 }
 

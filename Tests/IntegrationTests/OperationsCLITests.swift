@@ -81,9 +81,12 @@ struct OperationsCLITests {
             #expect(seen == expected)
             let c = try manager.collection(named: "defs")
             #expect(c.status == .ready && c.vectorCount == expected.count && c.documentCount == docs.count)
-            // One audit trail: created, alias, indexed, one append (no failure).
-            let actions = try manager.audit(collection: "defs").map(\.action)
-            #expect(actions == ["collection_created", "alias_switched", "collection_indexed", "documents_appended"])
+            // One audit trail: created, alias, indexed, the takeover by the second worker, one append (no failure).
+            let audit = try manager.audit(collection: "defs")
+            #expect(audit.map(\.action) == ["collection_created", "alias_switched", "collection_indexed", "attempt_taken_over", "documents_appended"])
+            let takeover = try #require(audit.first { $0.action == "attempt_taken_over" })
+            #expect(takeover.details["attempt"] == 2 && takeover.operationID == opID)
+            #expect(takeover.details["previous_task"]?.stringValue != nil)
             let metrics = try manager.metrics(of: opID)
             #expect(metrics.contains { $0.attempt == 2 && $0.name == "success" && $0.value == 1 })
         }

@@ -138,6 +138,32 @@ struct ReindexCLITests {
         #expect(svgs == charts)
     }
 
+    /// A rollback step that fails leaves a trace: an error on stderr and a `cleanup_failed` audit row
+    /// naming the staging collection left behind; housekeeping removes it later.
+    @Test func aFailedStagingDropIsLoggedAndAudited() throws {
+        try withTemporaryDirectory { dir in
+            let store = dir.appending("store")
+            let mini = Self.root + "/Datasets/fixtures/mini-beir"
+            let index = try CLI.run(["index", "--store", store, "--collection", "docs", "--source", mini, "--embedder", "hash-v1"])
+            #expect(index.status == 0, "\(index.stderr)")
+            let r = try CLI.run(["reindex", "--store", store, "--collection", "docs", "--embedder", "hash-v2", "--max-retries", "0"],
+                                environment: ["SWITCHYARD_FAULTS": "reindex.reprocessing=invalid,reindex.rollback.drop=transient"])
+            #expect(r.status == 1, "\(r.stderr)")
+            #expect(r.stderr.contains("cleanup step failed"), "\(r.stderr)")
+            let audit = try CLI.run(["audit", "--store", store, "--collection", "docs", "--json"])
+            #expect(audit.status == 0)
+            let entries = try #require(try Self.json(audit.stdout)["entries"]?.arrayValue)
+            let failed = entries.compactMap(\.objectValue).first { $0["action"] == "cleanup_failed" }
+            let step = try #require(failed?["details"]?.objectValue?["step"]?.stringValue)
+            #expect(step.contains("dropping staging collection staging_col_"), "\(step)")
+            // The old collection still serves; a later worker's housekeeping removes the leftover staging.
+            let worker = try CLI.run(["worker", "--store", store, "--until-idle", "--staging-min-age", "0"])
+            #expect(worker.status == 0, "\(worker.stderr)")
+            let left = try CLI.run(["store", "collections", "list", "--store", store, "--json"])
+            #expect(!left.stdout.contains("staging_"), "\(left.stdout)")
+        }
+    }
+
     static let crashPoints = ["reindex.preflight", "reindex.staging", "reindex.batch", "reindex.reprocessing",
                               "reindex.validation", "reindex.switch", "reindex.cleanup"]
 

@@ -78,14 +78,23 @@ extension CollectionManager {
     /// effort): what a failed or cancelled INDEX/APPEND leaves behind. The documents stay `pending`, so
     /// a later APPEND of their source completes them.
     package func deletePointsOfUnfinishedDocuments(operationID: String) {
-        guard let (serving, ids) = try? read("listing unfinished documents", { db -> (String?, [Int64]) in
-            let serving = try String.fetchOne(db, sql: """
-                SELECT c.vector_store_name FROM operations o JOIN collections c ON c.id = o.collection_id WHERE o.id = ?
-                """, arguments: [operationID])
-            let ids = try Int64.fetchAll(db, sql: "SELECT id FROM documents WHERE operation_id = ? AND status IN ('pending', 'processing')",
-                                         arguments: [operationID])
-            return (serving, ids)
-        }), let serving, !ids.isEmpty, (try? vectors.collectionExists(serving)) == true else { return }
-        _ = try? PointLayout.deletePoints(of: ids, in: serving, vectors: vectors)
+        var collectionID: String?
+        do {
+            let (serving, ids, owner) = try read("listing unfinished documents") { db -> (String?, [Int64], String?) in
+                let row = try Row.fetchOne(db, sql: """
+                    SELECT c.vector_store_name, c.id FROM operations o JOIN collections c ON c.id = o.collection_id WHERE o.id = ?
+                    """, arguments: [operationID])
+                let ids = try Int64.fetchAll(db, sql: "SELECT id FROM documents WHERE operation_id = ? AND status IN ('pending', 'processing')",
+                                             arguments: [operationID])
+                return (row?[0], ids, row?[1])
+            }
+            collectionID = owner
+            guard let serving, !ids.isEmpty else { return }
+            guard try Self.guarded("checking \(serving)", { try vectors.collectionExists(serving) }) else { return }
+            try PointLayout.deletePoints(of: ids, in: serving, vectors: vectors)
+        } catch {
+            reportCleanupFailure("deleting the points of documents operation \(operationID) left unfinished", error: error,
+                                 collectionID: collectionID, operationID: operationID)
+        }
     }
 }

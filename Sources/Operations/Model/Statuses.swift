@@ -56,6 +56,11 @@ public enum AuditAction: String, Sendable, CaseIterable {
     case operationCancelled = "operation_cancelled"
     case operationRetried = "operation_retried"
     case stagingRemoved = "staging_removed"
+    /// A rollback or cleanup step failed (a staging collection not dropped, points not deleted …):
+    /// what was left behind and why.
+    case cleanupFailed = "cleanup_failed"
+    /// A worker took over an operation whose previous attempt lost its lease (crashed or hung).
+    case attemptTakenOver = "attempt_taken_over"
     case indexFailed = "index_failed"
     case appendFailed = "append_failed"
     case reindexFailed = "reindex_failed"

@@ -59,6 +59,8 @@ extension CollectionManager {
             sql += " ORDER BY seq LIMIT 1"
             guard let row = try Row.fetchOne(db, sql: sql, arguments: args) else { return nil }
             let op = try OperationRecord(row: row)
+            let takenOver = op.status == .processing
+            let previousOwner: String? = row["lease_owner"]
             let taskID = UUID().uuidString.lowercased()
             try db.execute(sql: """
                 UPDATE operations SET task_id = ?, status = 'processing', lease_owner = ?, lease_expires_at = ?,
@@ -68,7 +70,16 @@ extension CollectionManager {
             try db.execute(sql: """
                 UPDATE collections SET status = 'processing', status_message = ?, updated_at = ? WHERE id = ?
                 """, arguments: ["\(op.type.rawValue) operation \(op.id) running", now, op.collectionID])
-            let collection = try? Self.collection(db, id: op.collectionID)
+            let collection = try Row.fetchOne(db, sql: "SELECT 1 FROM collections WHERE id = ?", arguments: [op.collectionID]) != nil
+                ? try Self.collection(db, id: op.collectionID) : nil
+            if takenOver {
+                // The previous attempt's worker crashed or hung past its lease: a trace in the audit trail.
+                try Self.audit(db, collectionID: op.collectionID, collectionName: op.collectionName, operationID: op.id, user: worker,
+                               action: .attemptTakenOver, details: [
+                                   "attempt": .int(Int64(op.attempts + 1)), "previous_owner": previousOwner.map { .string($0) } ?? .null,
+                                   "previous_task": op.taskID.map { .string($0) } ?? .null,
+                               ])
+            }
             return ClaimedOperation(operation: try Self.operation(db, idOrPrefix: op.id), taskID: taskID, collection: collection)
         }
     }
@@ -157,6 +168,7 @@ extension CollectionManager {
             WHERE id = ?
             """, arguments: [status.rawValue, message, result.map { JSONValue.object($0).jsonText }, now, op.id])
         try db.execute(sql: "UPDATE reservations SET released_at = ? WHERE operation_id = ? AND released_at IS NULL", arguments: [now, op.id])
+        // A DELETE removed the collection's record: nothing left to update or audit on it.
         guard let c = try? collection(db, id: op.collectionID) else { return }
         let touched = op.startedAt != nil || status != .cancelled
         var details: [String: JSONValue] = ["type": .string(op.type.rawValue), "attempts": .int(Int64(op.attempts))]

@@ -1,6 +1,7 @@
 import Locks
 import Foundation
 import GRDB
+import Logging
 import Synchronization
 import SwitchyardJSON
 import Telemetry
@@ -224,8 +225,18 @@ public final class Worker: Sendable {
     }
 
     private func heartbeat(_ context: OperationContext) {
-        guard let (owned, cancel) = try? manager.renewLease(operationID: context.operation.id, taskID: context.taskID, lease: options.lease) else {
-            return  // a busy database: the next heartbeat tries again, well within the lease
+        let owned: Bool, cancel: Bool
+        do {
+            (owned, cancel) = try manager.renewLease(operationID: context.operation.id, taskID: context.taskID, lease: options.lease)
+        } catch {
+            // A busy database: the next heartbeat tries again, well within the lease.
+            Log.worker.warning("lease renewal failed; retrying at the next heartbeat",
+                               metadata: ["operation": "\(context.operation.id)", "error": "\(error)"])
+            return
+        }
+        if !owned {
+            Log.worker.warning("attempt lost its operation to another worker or to recovery",
+                               metadata: ["operation": "\(context.operation.id)", "task": "\(context.taskID)"])
         }
         if !owned { context.markLost() }
         if cancel { context.requestCancel() }
@@ -237,10 +248,18 @@ public final class Worker: Sendable {
         var metrics = context.metrics(success: false, cpuStart: CPUSample(user: 0, system: 0))
         metrics["cpu_user_seconds"] = nil
         metrics["cpu_system_seconds"] = nil
-        let finished: ()? = try? finishWithRetries(context) { () throws(OperationsError) in
-            try manager.complete(context.claim, status: .failed, error: message, result: ["error_type": "hard_time_limit"], metrics: metrics)
+        Log.worker.error("hard time limit exceeded: attempt abandoned", metadata: ["operation": "\(context.operation.id)", "task": "\(context.taskID)"])
+        var finished = false
+        do {
+            try finishWithRetries(context) { () throws(OperationsError) in
+                try manager.complete(context.claim, status: .failed, error: message, result: ["error_type": "hard_time_limit"], metrics: metrics)
+            }
+            finished = true
+        } catch {
+            Log.worker.error("could not write the final status of an abandoned attempt; recovery will",
+                             metadata: ["operation": "\(context.operation.id)", "error": "\(error)"])
         }
-        if finished != nil {
+        if finished {
             count(.failed)
             report(context.operation, status: .failed, errorType: "hard_time_limit", metrics: metrics)
             handlers[context.operation.type]?.rollBack(context)
@@ -291,9 +310,14 @@ public final class Worker: Sendable {
             if e.code == .leaseLost || context.isLost { return }
             let metrics = context.metrics(success: false, cpuStart: cpuStart)
             if e.code == .transient && op.attempts < options.maxAttempts {
-                if (try? manager.scheduleRetry(context.claim, error: e, delay: options.retryDelay, metrics: metrics)) != nil {
+                do {
+                    try manager.scheduleRetry(context.claim, error: e, delay: options.retryDelay, metrics: metrics)
                     summary.withLock { $0.retries += 1 }
                     options.telemetry.operationRetried(type: op.type.rawValue)
+                    Log.worker.notice("transient failure; retry scheduled", metadata: ["operation": "\(op.id)", "attempt": "\(op.attempts)", "error": "\(e)"])
+                } catch {
+                    // The lease runs out and another worker (or recovery) takes the operation over.
+                    Log.worker.error("could not schedule a retry", metadata: ["operation": "\(op.id)", "error": "\(error)"])
                 }
                 return
             }
@@ -301,11 +325,18 @@ public final class Worker: Sendable {
             let status: OperationStatus = e.code == .cancelled ? .cancelled : .failed
             var message = e.description
             if e.code == .transient { message = "failed after \(op.attempts) attempts: \(message)" }
-            let finished: ()? = try? finishWithRetries(context) { () throws(OperationsError) in
-                try manager.complete(context.claim, status: status, error: message, result: ["error_type": .string(e.code.rawValue)], metrics: metrics)
+            do {
+                try finishWithRetries(context) { () throws(OperationsError) in
+                    try manager.complete(context.claim, status: status, error: message, result: ["error_type": .string(e.code.rawValue)], metrics: metrics)
+                }
+            } catch {
+                // Not written (another worker or recovery ended it meanwhile): that one counts it.
+                Log.worker.notice("final status not written: the operation was ended elsewhere",
+                                  metadata: ["operation": "\(op.id)", "error": "\(error)"])
+                return
             }
-            // Not written (another worker or recovery ended it meanwhile): that one counts it.
-            guard finished != nil else { return }
+            Log.worker.log(level: status == .cancelled ? .notice : .error, "operation \(status.rawValue)",
+                           metadata: ["operation": "\(op.id)", "type": "\(op.type.rawValue)", "error": "\(message)"])
             count(status)
             report(op, status: status, errorType: e.code.rawValue, metrics: metrics)
         }
@@ -343,7 +374,12 @@ public final class Worker: Sendable {
 
     private func rollBackAfterRecovery(_ op: OperationRecord) {
         guard let handler = handlers[op.type] else { return }
-        let collection = try? manager.collection(id: op.collectionID)
+        Log.worker.warning("recovery ended an operation whose worker is gone; rolling it back",
+                           metadata: ["operation": "\(op.id)", "status": "\(op.status.rawValue)"])
+        let collection: ManagedCollection?
+        do { collection = try manager.collection(id: op.collectionID) } catch {
+            collection = nil  // deleted meanwhile: the handler rolls back what it can without it
+        }
         let context = OperationContext(manager: manager, claim: ClaimedOperation(operation: op, taskID: op.taskID ?? ""),
                                        collection: collection, faults: .none, softTimeLimit: options.softTimeLimit,
                                        telemetry: options.telemetry)

@@ -1,3 +1,4 @@
+import Logging
 import Telemetry
 import Embedding
 import Foundation
@@ -151,14 +152,21 @@ public struct ReindexHandler: OperationHandler {
         var warnings: [String] = []
         if cp.stage == .switch {
             warnings = context.timed("cleanup") { Generations.cleanUp(manager, collectionID: c.id, settings: settings, exceptOperation: op.id) }
-            if let r = cp.reservation { try? manager.release(reservation: r) }
+            if let r = cp.reservation {
+                // The final status releases it too; a failure here only delays that.
+                do { try manager.release(reservation: r) } catch {
+                    Log.reindex.warning("could not release the reservation at cleanup", metadata: ["operation": "\(op.id)", "error": "\(error)"])
+                }
+            }
             cp.stage = .cleanup
             do { try save(cp, context) } catch {
                 let e = CollectionManager.classify(error, doing: "recording the cleanup checkpoint")
                 if e.code == .leaseLost { throw e }
                 warnings.append("could not record the cleanup checkpoint: \(e)")
             }
-            try? context.faults.hit("reindex.cleanup")
+            do { try context.faults.hit("reindex.cleanup") } catch {
+                warnings.append("injected fault at cleanup: \(error)")  // after the switch nothing may fail the operation
+            }
         }
 
         let opID = op.id
@@ -181,23 +189,47 @@ public struct ReindexHandler: OperationHandler {
     /// collection is serving and nothing is undone.
     public func rollBack(_ context: OperationContext) {
         let manager = context.manager
-        guard let op = try? manager.operation(context.operation.id) else { return }
+        let collectionID = context.operation.collectionID
+        let op: OperationRecord
+        do { op = try manager.operation(context.operation.id) } catch {
+            manager.reportCleanupFailure("reading operation \(context.operation.id) to roll it back", error: error,
+                                         collectionID: collectionID, operationID: context.operation.id, logger: Log.reindex)
+            return
+        }
         // Another attempt owns it now (this one lost its lease without noticing yet): leave its staging alone.
         if op.status == .processing && op.taskID != context.taskID { return }
         let cp = ReindexCheckpoint(op.checkpoint)
         guard let staging = cp.staging else { return }
-        let serving = (try? manager.collection(named: op.collectionName))?.vectorStoreName
+        let serving: String?
+        do { serving = try manager.collection(named: op.collectionName).vectorStoreName } catch {
+            // A collection deleted meanwhile serves nothing: its staging can go.
+            Log.reindex.notice("rolling back a reindex of a collection that is gone", metadata: ["operation": "\(op.id)", "error": "\(error)"])
+            serving = nil
+        }
         guard serving != staging, cp.stage.map({ $0 < .switch }) ?? true else { return }
-        if (try? manager.vectors.collectionExists(staging)) == true { try? manager.vectors.dropCollection(staging) }
-        _ = try? manager.write("clearing reindex progress") { db in
-            try db.execute(sql: "DELETE FROM reindex_progress WHERE operation_id = ?", arguments: [op.id])
+        do {
+            try context.faults.hit("reindex.rollback.drop")
+            if try manager.vectors.collectionExists(staging) { try manager.vectors.dropCollection(staging) }
+        } catch {
+            manager.reportCleanupFailure("dropping staging collection \(staging) (housekeeping removes it later)", error: error,
+                                         collectionID: collectionID, operationID: op.id, logger: Log.reindex)
+        }
+        do {
+            try manager.write("clearing reindex progress") { db in
+                try db.execute(sql: "DELETE FROM reindex_progress WHERE operation_id = ?", arguments: [op.id])
+            }
+        } catch {
+            manager.reportCleanupFailure("clearing the resume rows of reindex \(op.id)", error: error,
+                                         collectionID: collectionID, operationID: op.id, logger: Log.reindex)
         }
     }
 
     /// Removes staging collections no operation or record references, older than the minimum age.
     public func recover(_ manager: CollectionManager) {
         Generations.removeLeftoversOfEndedReindexes(manager)
-        _ = try? Generations.removeOrphanedStaging(manager, minimumAge: settings.stagingMinimumAge)
+        do { _ = try Generations.removeOrphanedStaging(manager, minimumAge: settings.stagingMinimumAge) } catch {
+            Log.reindex.error("looking for orphaned staging collections failed", metadata: ["error": "\(error)"])
+        }
         Generations.dropExpiredGenerations(manager, settings: settings)
     }
 

@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import Telemetry
 import GRDB
 import Operations
 import SwitchyardJSON
@@ -145,12 +147,19 @@ enum Generations {
     /// - Returns: Warnings (a drop that failed or was skipped); never throws: the switch is done.
     static func cleanUp(_ manager: CollectionManager, collectionID: String, settings: ReindexSettings, exceptOperation: String?) -> [String] {
         var warnings: [String] = []
-        guard let retired = try? manager.read("listing generations", { db in
-            try Row.fetchAll(db, sql: """
-                SELECT * FROM collection_generations WHERE collection_id = ? AND status = 'kept' ORDER BY retired_at DESC
-                """, arguments: [collectionID]).map(Generation.init(row:))
-        }) else { return ["could not list generations"] }
+        let retired: [Generation]
+        do {
+            retired = try manager.read("listing generations") { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT * FROM collection_generations WHERE collection_id = ? AND status = 'kept' ORDER BY retired_at DESC
+                    """, arguments: [collectionID]).map(Generation.init(row:))
+            }
+        } catch {
+            Log.reindex.error("could not list retired generations", metadata: ["collection": "\(collectionID)", "error": "\(error)"])
+            return ["could not list generations: \(error)"]
+        }
         for g in retired.dropFirst(max(0, settings.keepGenerations)) {
+            // A generation whose collection is gone counts as empty (the shortest grace period).
             let vectors = (try? manager.vectors.count(g.vectorStoreName, filter: nil)) ?? 0
             let dropAt = (g.retiredAt?.timeIntervalSince1970 ?? 0) + settings.grace(vectors: vectors)
             guard WallClock.now() >= dropAt else { continue }
@@ -159,6 +168,7 @@ enum Generations {
                 continue
             }
             let drainUntil = WallClock.now() + settings.searchDrainTimeout
+            // A collection already gone has no searches to wait for.
             while ((try? manager.vectors.activeSearches(g.vectorStoreName)) ?? 0) > 0 && WallClock.now() < drainUntil {
                 Thread.sleep(forTimeInterval: 0.01)
             }
@@ -170,6 +180,8 @@ enum Generations {
                 }
             } catch {
                 warnings.append("could not drop \(g.vectorStoreName): \(error)")
+                manager.reportCleanupFailure("dropping retired generation \(g.vectorStoreName) (housekeeping tries again)", error: error,
+                                             collectionID: collectionID, operationID: exceptOperation, logger: Log.reindex)
             }
         }
         return warnings
@@ -177,32 +189,56 @@ enum Generations {
 
     /// Housekeeping: retired generations of every collection whose grace period has ended.
     static func dropExpiredGenerations(_ manager: CollectionManager, settings: ReindexSettings) {
-        guard let ids = try? manager.read("listing collections with kept generations", { db in
-            try String.fetchAll(db, sql: "SELECT DISTINCT collection_id FROM collection_generations WHERE status = 'kept'")
-        }) else { return }
+        let ids: [String]
+        do {
+            ids = try manager.read("listing collections with kept generations") { db in
+                try String.fetchAll(db, sql: "SELECT DISTINCT collection_id FROM collection_generations WHERE status = 'kept'")
+            }
+        } catch {
+            Log.reindex.error("housekeeping could not list kept generations", metadata: ["error": "\(error)"])
+            return
+        }
         for id in ids { _ = cleanUp(manager, collectionID: id, settings: settings, exceptOperation: nil) }
     }
 
     /// Housekeeping: the staging collection and progress rows of reindexes that ended before their
     /// switch (cancelled while waiting for a retry, failed with their rollback interrupted).
     static func removeLeftoversOfEndedReindexes(_ manager: CollectionManager) {
-        guard let ended = try? manager.read("listing ended reindexes", { db in
-            try Row.fetchAll(db, sql: """
-                SELECT id, checkpoint FROM operations WHERE type = 'reindex' AND status IN ('completed', 'failed', 'cancelled')
-                  AND (id IN (SELECT DISTINCT operation_id FROM reindex_progress) OR checkpoint LIKE '%"staging"%')
-                  AND completed_at > ?
-                """, arguments: [WallClock.now() - 7 * 86_400]).map { ($0["id"] as String, ReindexCheckpoint(($0["checkpoint"] as String?).flatMap { try? JSONParser.parse($0).objectValue })) }
-        }) else { return }
-        for (id, cp) in ended {
-            if let staging = cp.staging, (cp.stage.map { $0 < .switch } ?? true), unsafeToDrop(manager, staging) == nil,
-               (try? manager.read("checking \(staging)", { db in
-                   try Row.fetchOne(db, sql: "SELECT 1 FROM collection_generations WHERE vector_store_name = ? AND status <> 'dropped'", arguments: [staging]) == nil
-               })) == true,
-               (try? manager.vectors.collectionExists(staging)) == true {
-                try? manager.vectors.dropCollection(staging)
+        let ended: [(id: String, collection: String, checkpoint: ReindexCheckpoint)]
+        do {
+            ended = try manager.read("listing ended reindexes") { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT id, collection_id, checkpoint FROM operations WHERE type = 'reindex' AND status IN ('completed', 'failed', 'cancelled')
+                      AND (id IN (SELECT DISTINCT operation_id FROM reindex_progress) OR checkpoint LIKE '%"staging"%')
+                      AND completed_at > ?
+                    """, arguments: [WallClock.now() - 7 * 86_400]).map { row in
+                    (row["id"] as String, row["collection_id"] as String,
+                     ReindexCheckpoint((row["checkpoint"] as String?).flatMap { try? JSONParser.parse($0).objectValue }))
+                }
             }
-            _ = try? manager.write("clearing reindex progress") { db in
-                try db.execute(sql: "DELETE FROM reindex_progress WHERE operation_id = ?", arguments: [id])
+        } catch {
+            Log.reindex.error("housekeeping could not list ended reindexes", metadata: ["error": "\(error)"])
+            return
+        }
+        for (id, collection, cp) in ended {
+            if let staging = cp.staging, (cp.stage.map { $0 < .switch } ?? true), unsafeToDrop(manager, staging) == nil {
+                do {
+                    let kept = try manager.read("checking \(staging)") { db in
+                        try Row.fetchOne(db, sql: "SELECT 1 FROM collection_generations WHERE vector_store_name = ? AND status <> 'dropped'", arguments: [staging]) != nil
+                    }
+                    if !kept, try manager.vectors.collectionExists(staging) { try manager.vectors.dropCollection(staging) }
+                } catch {
+                    manager.reportCleanupFailure("dropping staging collection \(staging) left by reindex \(id)", error: error,
+                                                 collectionID: collection, operationID: id, logger: Log.reindex)
+                }
+            }
+            do {
+                try manager.write("clearing reindex progress") { db in
+                    try db.execute(sql: "DELETE FROM reindex_progress WHERE operation_id = ?", arguments: [id])
+                }
+            } catch {
+                manager.reportCleanupFailure("clearing the resume rows of reindex \(id)", error: error,
+                                             collectionID: collection, operationID: id, logger: Log.reindex)
             }
         }
     }
@@ -210,14 +246,20 @@ enum Generations {
     /// Why a physical collection must not be dropped, or `nil` when it may be.
     static func unsafeToDrop(_ manager: CollectionManager, _ name: String, exceptOperation: String? = nil) -> String? {
         if name.hasPrefix("_") { return "a system collection" }
-        if let aliases = try? manager.vectors.aliases(), aliases.contains(where: { $0.collection == name }) { return "an alias points to it" }
-        let referenced = (try? manager.read("checking references", { db in
-            try Row.fetchOne(db, sql: "SELECT 1 FROM collections WHERE vector_store_name = ?", arguments: [name]) != nil
-                || Row.fetchOne(db, sql: """
-                    SELECT 1 FROM operations WHERE status IN ('pending', 'processing') AND checkpoint LIKE '%' || ? || '%' AND id <> ?
-                    """, arguments: [name, exceptOperation ?? ""]) != nil
-        })) ?? true
-        return referenced ? "a collection or an active operation references it" : nil
+        // When a check cannot be made, the collection is kept: dropping what may serve is the worse error.
+        do {
+            if try manager.vectors.aliases().contains(where: { $0.collection == name }) { return "an alias points to it" }
+            let referenced = try manager.read("checking references") { db in
+                try Row.fetchOne(db, sql: "SELECT 1 FROM collections WHERE vector_store_name = ?", arguments: [name]) != nil
+                    || Row.fetchOne(db, sql: """
+                        SELECT 1 FROM operations WHERE status IN ('pending', 'processing') AND checkpoint LIKE '%' || ? || '%' AND id <> ?
+                        """, arguments: [name, exceptOperation ?? ""]) != nil
+            }
+            return referenced ? "a collection or an active operation references it" : nil
+        } catch {
+            Log.reindex.warning("could not check whether a collection is still used; keeping it", metadata: ["collection": "\(name)", "error": "\(error)"])
+            return "its references could not be checked (\(error))"
+        }
     }
 
     /// Staging collections (`staging_*`) that no collection, generation or active operation references,
@@ -234,17 +276,28 @@ enum Generations {
                 try Row.fetchOne(db, sql: "SELECT 1 FROM collection_generations WHERE vector_store_name = ? AND status <> 'dropped'", arguments: [info.name]) != nil
             }
             guard !known, unsafeToDrop(manager, info.name) == nil else { continue }
-            _ = try? CollectionManager.guarded("dropping orphaned \(info.name)") { try manager.vectors.dropCollection(info.name) }
-            removed.append(info.name)
             // staging_col_<collection id>_<time>
             let parts = info.name.split(separator: "_")
-            if parts.count >= 3, parts[1] == "col" {
-                let id = String(parts[2])
-                try? manager.write("auditing the removal of \(info.name)") { db in
-                    if let c = try? CollectionManager.collection(db, id: id) {
+            let owner = parts.count >= 3 && parts[1] == "col" ? String(parts[2]) : nil
+            do {
+                try CollectionManager.guarded("dropping orphaned \(info.name)") { try manager.vectors.dropCollection(info.name) }
+            } catch {
+                manager.reportCleanupFailure("dropping orphaned staging collection \(info.name)", error: error,
+                                             collectionID: owner, operationID: nil, logger: Log.reindex)
+                continue
+            }
+            removed.append(info.name)
+            Log.reindex.notice("removed an orphaned staging collection", metadata: ["staging": "\(info.name)"])
+            if let owner {
+                do {
+                    try manager.write("auditing the removal of \(info.name)") { db in
+                        guard try Row.fetchOne(db, sql: "SELECT 1 FROM collections WHERE id = ?", arguments: [owner]) != nil else { return }
+                        let c = try CollectionManager.collection(db, id: owner)
                         try CollectionManager.audit(db, collection: c, operationID: nil, user: "worker", action: .stagingRemoved,
                                                     details: ["staging": .string(info.name), "reason": "orphaned (no operation references it)"])
                     }
+                } catch {
+                    Log.reindex.error("could not audit the removal of an orphaned staging collection", metadata: ["staging": "\(info.name)", "error": "\(error)"])
                 }
             }
         }

@@ -14,6 +14,8 @@ struct WorkerSettings: ParsableArguments {
     var graceSeconds: Double?
     @Option(help: "Retired generations a reindex keeps for rollback.") var keepGenerations: Int = 1
     @Option(help: "Orphaned staging collections younger than this (seconds) are left alone.") var stagingMinAge: Double = 3600
+    @Option(help: "Log messages from this level on, to standard error: trace, debug, info, notice, warning, error or critical (default: $SWITCHYARD_LOG_LEVEL, else warning).")
+    var logLevel: String?
 
     /// Checks every setting while the command line is parsed, so a command refuses a bad one before it
     /// opens the store, let alone enqueues anything (ArgumentParser validates option groups first).
@@ -31,6 +33,9 @@ struct WorkerSettings: ParsableArguments {
             throw ValidationError("--staging-min-age must be a number of seconds from 0 to 100000000, got \(stagingMinAge)")
         }
         do { _ = try FaultInjector.fromEnvironment() } catch { throw ValidationError(error.description) }
+        if let logLevel, Log.level(named: logLevel) == nil {
+            throw ValidationError("--log-level must be one of \(Log.levelNames.joined(separator: ", ")), got '\(logLevel)'")
+        }
     }
 
     /// The reindex settings (checked by ``validate()``).

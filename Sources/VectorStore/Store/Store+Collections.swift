@@ -3,6 +3,7 @@ import Synchronization
 import Telemetry
 import Foundation
 import GRDB
+import Logging
 import VectorMath
 
 extension Store {
@@ -39,7 +40,7 @@ extension Store {
         }
         // Committed: a failure to reload the catalog now must not make the call look failed
         // (the next call retries, since the generation moved on).
-        try? refresh()
+        refreshAfterWrite()
         return CollectionInfo(name: name, dimension: dimension, distance: distance, createdAt: created, pointCount: 0, aliases: [])
     }
 
@@ -106,17 +107,31 @@ extension Store {
             try Schema.moveCollectionTablesToTrash(db, id: id)
             return ((), {})
         }
-        try? refresh()
+        refreshAfterWrite()
         purgeTrash()
     }
 
     /// Drops tables of dropped collections (left behind if a process died between the two steps).
+    /// A failure (a busy database) leaves them for the next open or drop, and is logged.
     func purgeTrash() {
-        _ = try? pool.writeWithoutTransaction { db in
-            let names = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'trash\\_%' ESCAPE '\\'")
-            for n in names where n.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) {
-                try db.execute(sql: "DROP TABLE IF EXISTS \(n)")
+        do {
+            try pool.writeWithoutTransaction { db in
+                let names = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'trash\\_%' ESCAPE '\\'")
+                for n in names where n.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) {
+                    try db.execute(sql: "DROP TABLE IF EXISTS \(n)")
+                }
             }
+        } catch {
+            Log.store.warning("dropping the tables of dropped collections failed; the next open or drop tries again",
+                              metadata: ["store": "\(directory)", "error": "\(error)"])
+        }
+    }
+
+    /// Reloads the catalog after this process changed it. A failure is harmless (the next call
+    /// refreshes first) but logged.
+    func refreshAfterWrite() {
+        do { try refresh() } catch {
+            Log.store.notice("catalog refresh after a write failed; the next call refreshes", metadata: ["error": "\(error)"])
         }
     }
 
@@ -230,7 +245,7 @@ extension Store {
             return ((), {})
         }
         let committed = ContinuousClock.now
-        try? refresh()
+        refreshAfterWrite()
         let refreshed = ContinuousClock.now
         return AliasUpdateTiming(aliasRowsSeconds: (aliasesWritten - began).seconds, alongsideSeconds: (bodyDone - aliasesWritten).seconds,
                                  commitSeconds: (committed - bodyDone).seconds, catalogSeconds: (refreshed - committed).seconds,
