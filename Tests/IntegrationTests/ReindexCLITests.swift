@@ -233,7 +233,9 @@ struct ReindexCLITests {
             #expect(try CLI.run(["store", "collections", "list", "--store", store]).stdout == before)
             let show = try Self.json(try CLI.run(["collections", "show", "--store", store, "--collection", "c", "--json"]).stdout)
             #expect(show["status"] == "ready" && show["embedder"] == "hash-v1")
-            #expect((show["status_message"]?.stringValue ?? "").contains("still serving"))
+            // Bound first: `#expect((a ?? "").contains(b))` expands so that the Boolean is dropped.
+            let statusMessage = show["status_message"]?.stringValue ?? ""
+            #expect(statusMessage.contains("still serving"), "\(statusMessage)")
             let limits = try Self.json(try CLI.run(["limits", "show", "--store", store, "--json"]).stdout)
             #expect(limits["reservations"] == .array([]))
             let audit = try CLI.run(["audit", "--store", store, "--collection", "c"]).stdout

@@ -44,6 +44,9 @@ struct IngestTests {
         #expect(metrics["vectors_written"] == Double(points))
         #expect(metrics["documents_processed"] == Double(docs))
         #expect((metrics["memory_peak_bytes"] ?? 0) > 1_000_000)
+        // The attempt's own figures: sampled while it ran, not the process's lifetime maximum.
+        let growth = try #require(metrics["memory_growth_bytes"])
+        #expect(growth >= 0 && growth <= (metrics["memory_peak_bytes"] ?? 0))
     }
 
     @Test func appendDeduplicatesRenamesReplacesAndReadds() throws {

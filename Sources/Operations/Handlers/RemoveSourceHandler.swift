@@ -45,6 +45,7 @@ struct RemoveSourceHandler: OperationHandler {
                 try PointLayout.deletePoints(of: slice, in: c.vectorStoreName, vectors: manager.vectors, precondition: context.fence)
             }
             try context.faults.hit("remove.batch")
+            context.sampleMemory()
             batch += 1
             start += 100
             try context.reportProgress(done: batch, total: total)

@@ -20,7 +20,25 @@ struct CPUSample: Sendable {
         return CPUSample(user: seconds(u.ru_utime), system: seconds(u.ru_stime))
     }
 
-    /// Peak resident set size of the process, in bytes.
+    /// The process's resident set size now, in bytes (Linux: `/proc/self/statm`; elsewhere the peak).
+    static func residentBytes() -> Int {
+        #if os(Linux)
+        let fd = open("/proc/self/statm", O_RDONLY)
+        guard fd >= 0 else { return peakMemoryBytes() }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 128)
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard n > 0 else { return peakMemoryBytes() }
+        // "size resident shared …" in pages.
+        let fields = String(decoding: buffer[0..<n], as: UTF8.self).split(separator: " ")
+        guard fields.count > 1, let pages = Int(fields[1]) else { return peakMemoryBytes() }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+        #else
+        return peakMemoryBytes()
+        #endif
+    }
+
+    /// Peak resident set size of the process over its whole life, in bytes.
     static func peakMemoryBytes() -> Int {
         var u = rusage()
         #if os(Linux)

@@ -25,6 +25,8 @@ public final class OperationContext: Sendable {
     private let state = Atomic<UInt8>(0)
     private let stages = Locked<[String: Double]>([:])
     private let counters = Locked<(documents: Int, vectors: Int)>((0, 0))
+    /// Resident memory at the attempt's start and the most seen since (sampled after every batch).
+    private let memory: Locked<(start: Int, peak: Int)>
 
     private static let cancelBit: UInt8 = 1
     private static let lostBit: UInt8 = 2
@@ -38,6 +40,14 @@ public final class OperationContext: Sendable {
         self.collection = collection
         self.faults = faults
         self.softTimeLimit = softTimeLimit
+        let now = CPUSample.residentBytes()
+        memory = Locked((now, now))
+    }
+
+    /// Samples the process's resident memory into the attempt's peak (called after every batch).
+    public func sampleMemory() {
+        let now = CPUSample.residentBytes()
+        memory.withLock { $0.peak = max($0.peak, now) }
     }
 
     package var claim: ClaimedOperation { ClaimedOperation(operation: operation, taskID: taskID) }
@@ -92,16 +102,20 @@ public final class OperationContext: Sendable {
     /// Counts documents processed and vectors written (for the operation's metrics).
     public func count(documents: Int = 0, vectors: Int = 0) {
         counters.withLock { $0.documents += documents; $0.vectors += vectors }
+        sampleMemory()
     }
 
     /// The attempt's metrics so far (DESIGN §3 names).
     func metrics(success: Bool, cpuStart: CPUSample) -> [String: Double] {
         let cpu = CPUSample.currentThread()
+        sampleMemory()
+        let peakMemory = memory.withLock { $0 }
         var m: [String: Double] = [
             "duration_seconds": (ContinuousClock.now - started).inSeconds,
             "cpu_user_seconds": max(0, cpu.user - cpuStart.user),
             "cpu_system_seconds": max(0, cpu.system - cpuStart.system),
-            "memory_peak_bytes": Double(CPUSample.peakMemoryBytes()),
+            "memory_peak_bytes": Double(peakMemory.peak),
+            "memory_growth_bytes": Double(max(0, peakMemory.peak - peakMemory.start)),
             "success": success ? 1 : 0,
         ]
         let c = counters.withLock { $0 }

@@ -17,14 +17,7 @@ extension Store {
     /// - Complexity: O(points × dimension) plus one SQLite transaction.
     @discardableResult
     public func upsert(_ collection: String, points: [Point]) throws(StoreError) -> Int {
-        let h = try handle(collection)
-        try Self.checkShapes(points, of: h)
-        var flat: [Float] = []
-        flat.reserveCapacity(points.count * h.dimension)
-        for p in points { flat.append(contentsOf: p.vector) }
-        return try flat.withUnsafeBufferPointer { buf throws(StoreError) in
-            try upsert(collection, ids: points.map(\.id), vectors: buf, payloads: points.map { $0.payload })
-        }
+        try upsertPoints(collection, points, precondition: nil)
     }
 
     /// Upserts `points` only while `precondition` holds, checked inside the write's transaction before
@@ -34,6 +27,11 @@ extension Store {
     ///   ``upsert(_:points:)``.
     @discardableResult
     public func upsert(_ collection: String, points: [Point], precondition: WritePrecondition) throws(StoreError) -> Int {
+        try upsertPoints(collection, points, precondition: precondition)
+    }
+
+    /// Flattens `points`' vectors into one buffer and upserts them in one transaction.
+    private func upsertPoints(_ collection: String, _ points: [Point], precondition: WritePrecondition?) throws(StoreError) -> Int {
         let h = try handle(collection)
         try Self.checkShapes(points, of: h)
         var flat: [Float] = []
