@@ -60,14 +60,19 @@ extension ManagedCollectionsCommand.Delete: ChoosesLogLevel { var logLevel: Stri
 /// Sends swift-log's messages to standard error from the level `--log-level` names, else
 /// `$SWITCHYARD_LOG_LEVEL`, else `warning`.
 func bootstrapLogging(for command: any ParsableCommand) throws {
-    var name = ProcessInfo.processInfo.environment["SWITCHYARD_LOG_LEVEL"] ?? "warning"
-    if let chosen = (command as? any ChoosesLogLevel)?.logLevel { name = chosen }
-    guard let level = Log.level(named: name) else {
-        throw CLIFailure(message: "SWITCHYARD_LOG_LEVEL must be one of \(Log.levelNames.joined(separator: ", ")), got '\(name)'")
+    var level = Logger.Level.warning
+    if let fromEnvironment = ProcessInfo.processInfo.environment["SWITCHYARD_LOG_LEVEL"], !fromEnvironment.isEmpty {
+        if let l = Log.level(named: fromEnvironment) { level = l } else {
+            // A bad variable in the environment must not stop every command: say so and go on.
+            note("warning: SWITCHYARD_LOG_LEVEL '\(fromEnvironment)' is not one of \(Log.levelNames.joined(separator: ", ")); using warning")
+        }
     }
+    // --log-level was checked while parsing.
+    if let chosen = (command as? any ChoosesLogLevel)?.logLevel, let l = Log.level(named: chosen) { level = l }
+    let chosenLevel = level
     LoggingSystem.bootstrap { label in
         var handler = StreamLogHandler.standardError(label: label)
-        handler.logLevel = level
+        handler.logLevel = chosenLevel
         return handler
     }
 }

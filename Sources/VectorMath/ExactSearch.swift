@@ -77,16 +77,17 @@ public enum ExactSearch {
         if parts == 1 {
             collected = [scan(matrix, query: query, k: kk, measure: measure, rows: rows, range: 0..<total)]
         } else {
-            // Each part scans its own row range into its own collector; the merge below does not
-            // depend on the order the parts finish in (ties are settled by row key).
-            let partials = Locked<[TopKCollector]>([])
+            // Each part scans its own row range into its own collector.
+            let partials = Locked<[(part: Int, collector: TopKCollector)]>([])
             let inputs = ReadOnlyInputs(query: query, rows: rows)
             ParallelLoop.run(iterations: parts) { p in
                 let lo = total * p / parts, hi = total * (p + 1) / parts
                 let c = scan(matrix, query: inputs.query, k: kk, measure: measure, rows: inputs.rows, range: lo..<hi)
-                partials.withLock { $0.append(c) }
+                partials.withLock { $0.append((p, c)) }
             }
-            collected = partials.withLock { $0 }
+            // Merged in part order, whatever order the parts finished in: the same offers every time,
+            // so even scores without a total order (NaN from overflowing inputs) give the same result.
+            collected = partials.withLock { $0 }.sorted { $0.part < $1.part }.map(\.collector)
         }
         var merged = TopKCollector(k: kk, rowKeys: matrix.keys)
         for c in collected {

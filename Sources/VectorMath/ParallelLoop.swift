@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Foundation
 import Synchronization
 
 /// Runs the iterations of a loop on the calling thread and on a small pool of long-lived helper
@@ -83,19 +79,9 @@ final class WorkerPool: @unchecked Sendable {
 
     private init(helpers: Int) {
         for n in 0..<helpers {
-            var thread = pthread_t()
-            let box = Unmanaged.passRetained(self)
-            let rc = pthread_create(&thread, nil, { arg in
-                let pool = Unmanaged<WorkerPool>.fromOpaque(arg!).takeRetainedValue()
-                pool.serve()
-                return nil
-            }, box.toOpaque())
-            if rc != 0 {
-                box.release()
-                if n == 0 { fatalError("cannot start a search helper thread: pthread_create returned \(rc)") }
-                break
-            }
-            pthread_detach(thread)
+            let thread = Thread { [self] in serve() }
+            thread.name = "switchyard-search-\(n + 1)"
+            thread.start()
         }
     }
 

@@ -26,6 +26,13 @@ extension CollectionManager {
         do {
             try write("auditing a failed cleanup step") { db in
                 guard let c = try Row.fetchOne(db, sql: "SELECT name FROM collections WHERE id = ?", arguments: [collectionID]) else { return }
+                // Housekeeping retries a failing step every lease period: one audit row a day per step is
+                // the trace; the log has every attempt.
+                let recent = try Row.fetchOne(db, sql: """
+                    SELECT 1 FROM collection_audit_log WHERE collection_id = ? AND action = ? AND created_at > ?
+                      AND json_extract(details, '$.step') = ?
+                    """, arguments: [collectionID, AuditAction.cleanupFailed.rawValue, WallClock.now() - 86_400, step])
+                guard recent == nil else { return }
                 try Self.audit(db, collectionID: collectionID, collectionName: c[0], operationID: operationID, user: "worker",
                                action: .cleanupFailed, details: ["step": .string(step), "error": .string("\(error)")])
             }

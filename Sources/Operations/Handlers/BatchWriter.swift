@@ -85,7 +85,8 @@ package struct BatchWriter {
             try context.faults.hit("ingest.upsert")
             try context.timed("upsert") { () throws(OperationsError) in
                 _ = try CollectionManager.guarded("writing \(points.count) points to '\(target)'") {
-                    try backend.upsert(target, points: points, precondition: fence)
+                    if let fence { return try backend.upsert(target, points: points, precondition: fence) }
+                    return try backend.upsert(target, points: points)
                 }
             }
             chunksWritten += points.count

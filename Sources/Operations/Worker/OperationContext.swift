@@ -71,7 +71,11 @@ public final class OperationContext: Sendable {
     /// The fence of this attempt's point writes: a write carrying it happens only while the attempt still
     /// owns the operation, checked in the write's own transaction. An attempt abandoned at its hard time
     /// limit (or whose lease was taken over) can therefore write no point after the rollback has run.
-    public var fence: WritePrecondition {
+    ///
+    /// `nil` when the vectors live elsewhere than the records (another ``VectorBackend``): no transaction
+    /// spans both, and those writes rely on ``ensureActive()`` and the idempotent point ids alone.
+    public var fence: WritePrecondition? {
+        guard let embedded = manager.vectors as? Store, embedded === manager.store else { return nil }
         let id = operation.id, task = taskID
         return WritePrecondition("attempt \(task) owns operation \(id)") { db in
             guard try Row.fetchOne(db, sql: "SELECT 1 FROM operations WHERE id = ? AND task_id = ? AND status = 'processing'",

@@ -113,7 +113,7 @@ public final class Worker: Sendable {
     /// (housekeeping draining searches before a drop, a slow recovery pass, a busy database) can let a
     /// lease lapse and hand a healthy attempt to another worker.
     private final class Heartbeat: Sendable {
-        let attempts = Locked<[String: OperationContext]>([:])
+        let attempts = Locked<[String: Running]>([:])
         private let stopped = Atomic<Bool>(false)
         private let finished = DispatchSemaphore(value: 0)
 
@@ -125,7 +125,9 @@ public final class Worker: Sendable {
                 while !stopped.load(ordering: .acquiring) {
                     if ContinuousClock.now >= next {
                         next = ContinuousClock.now + interval
-                        for context in attempts.withLock({ Array($0.values) }) { beat(context) }
+                        // An attempt that has finished (even while the loop is busy elsewhere) is not renewed:
+                        // if its final status could not be written, its lease must lapse for a takeover.
+                        for r in attempts.withLock({ Array($0.values) }) where !r.done.load(ordering: .acquiring) { beat(r.context) }
                     }
                     Thread.sleep(forTimeInterval: step)
                 }
@@ -185,7 +187,7 @@ public final class Worker: Sendable {
                       }), let claim = claimed {
                     let r = start(claim)
                     running[claim.operation.id] = r
-                    heartbeat.attempts.withLock { $0[claim.operation.id] = r.context }
+                    heartbeat.attempts.withLock { $0[claim.operation.id] = r }
                 }
             }
             if let only {

@@ -30,7 +30,11 @@ public struct WritePrecondition: Sendable {
 
     /// Runs the check, mapping its failure to `preconditionFailed`.
     func verify(_ db: Database) throws {
-        do { try check(db) } catch let e as StoreError where e.code == .preconditionFailed { throw e } catch {
+        // A database failure while checking is that failure (busy, I/O …), not a precondition that
+        // does not hold: it passes through and is classified as such.
+        do { try check(db) } catch let e as StoreError where e.code == .preconditionFailed { throw e } catch let e as DatabaseError {
+            throw e
+        } catch {
             throw StoreError(.preconditionFailed, "write refused: \(description) no longer holds", cause: "\(error)")
         }
     }
