@@ -12,8 +12,8 @@ import Synchronization
 /// called from several threads at once (readers searching the store in parallel) corrupted the heap
 /// in about one run in ten of the store's concurrency tests (`malloc_consolidate(): unaligned fastbin
 /// chunk detected`, `tcache_thread_shutdown(): unaligned tcache chunk detected`), and the same binary
-/// with the iterations on threads of its own never did (docs/concurrency.md). The helpers are plain
-/// pthreads coordinated by a pthread mutex and condition variable, which ThreadSanitizer understands.
+/// with the iterations on threads of its own never did (docs/concurrency.md). The helpers are threads of
+/// their own coordinated by a pthread mutex and condition variable, which ThreadSanitizer understands.
 ///
 /// The caller always takes part, so a loop finishes even when every helper is busy with another
 /// caller's loop; helpers are created once, as many as the cores beyond the first.
