@@ -16,8 +16,6 @@ public enum Log {
     public static let worker = Logger(label: "switchyard.worker")
     /// The reindex pipeline and its housekeeping (generations, staging collections).
     public static let reindex = Logger(label: "switchyard.reindex")
-    /// The command-line tool.
-    public static let cli = Logger(label: "switchyard.cli")
 
     /// The levels `--log-level` accepts, quietest last.
     public static let levelNames = Logger.Level.allCases.map(\.rawValue)
