@@ -9,20 +9,65 @@ extension TextSource {
 
     // MARK: - Directory
 
-    func scanDirectory(root: String) -> SourceScan {
-        var scan = SourceScan()
-        walk(directory: root, relative: "", into: &scan)
-        scan.documents.sort { $0.id < $1.id }
-        return scan
+    /// A file a directory walk found: read later, one at a time.
+    struct FileCandidate {
+        var path: String
+        var id: String
+        var size: Int
+        var format: String
     }
 
-    private func walk(directory: String, relative: String, into scan: inout SourceScan) {
+    /// Calls `body` with each readable document of the directory or file `root` (in id order) and the
+    /// format it was read as; returns the problems with the rest.
+    func forEachFileDocument(root: String, directory: Bool, _ body: (SourceDocument, String) -> Void) -> [SourceIssue] {
+        // Issues are reported in path order: a walk issue is filed at the number of files found before it,
+        // ahead of a problem reading the next file.
+        var walkIssues: [(position: Int, issue: SourceIssue)] = []
+        var candidates: [FileCandidate] = []
+        if directory {
+            walk(directory: root, relative: "", issues: &walkIssues, into: &candidates)
+        } else {
+            let name = (root as NSString).lastPathComponent
+            let format = Self.textFormats[(name as NSString).pathExtension.lowercased()] ?? "txt"
+            switch FileReader.status(root) {
+            case .regular(let size): candidates.append(FileCandidate(path: root, id: name, size: size, format: format))
+            case .missing(let reason): walkIssues.append((0, SourceIssue(path: root, message: "cannot read: \(reason)")))
+            default: walkIssues.append((0, SourceIssue(path: root, message: "not a regular file")))
+            }
+        }
+        var order = Array(candidates.indices)
+        order.sort { candidates[$0].id < candidates[$1].id }
+        var readIssues: [(position: Int, issue: SourceIssue)] = []
+        for i in order {
+            let c = candidates[i]
+            switch readFile(path: c.path, id: c.id, size: c.size, format: c.format) {
+            case .success(let document): body(document, c.format)
+            case .failure(let problem): readIssues.append((i, problem.issue))
+            }
+        }
+        readIssues.sort { $0.position < $1.position }
+        var issues: [SourceIssue] = []
+        issues.reserveCapacity(walkIssues.count + readIssues.count)
+        var w = 0
+        for r in readIssues {
+            while w < walkIssues.count && walkIssues[w].position <= r.position {
+                issues.append(walkIssues[w].issue)
+                w += 1
+            }
+            issues.append(r.issue)
+        }
+        issues += walkIssues[w...].map(\.issue)
+        return issues
+    }
+
+    private func walk(directory: String, relative: String, issues: inout [(position: Int, issue: SourceIssue)],
+                      into candidates: inout [FileCandidate]) {
         let names: [String]
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory)
         } catch {
-            scan.issues.append(
-                SourceIssue(path: directory, message: "cannot list directory: \(FileReader.describe(error))"))
+            issues.append(
+                (candidates.count, SourceIssue(path: directory, message: "cannot list directory: \(FileReader.describe(error))")))
             return
         }
         for name in names.sorted() where !name.hasPrefix(".") {
@@ -36,54 +81,37 @@ extension TextSource {
             }
             switch status {
             case .directory:
-                walk(directory: full, relative: id, into: &scan)
+                walk(directory: full, relative: id, issues: &issues, into: &candidates)
             case .regular(let size):
-                if let format { readFile(path: full, id: id, size: size, format: format, into: &scan) }
+                if let format { candidates.append(FileCandidate(path: full, id: id, size: size, format: format)) }
             case .missing(let reason):
-                if format != nil { scan.issues.append(SourceIssue(path: full, message: "cannot read: \(reason)")) }
+                if format != nil { issues.append((candidates.count, SourceIssue(path: full, message: "cannot read: \(reason)"))) }
             case .other, .symbolicLink:
-                if format != nil { scan.issues.append(SourceIssue(path: full, message: "not a regular file")) }
+                if format != nil { issues.append((candidates.count, SourceIssue(path: full, message: "not a regular file"))) }
             }
         }
     }
 
-    // MARK: - Single file
-
-    func scanFile(root: String) -> SourceScan {
-        var scan = SourceScan()
-        let name = (root as NSString).lastPathComponent
-        let format = Self.textFormats[(name as NSString).pathExtension.lowercased()] ?? "txt"
-        switch FileReader.status(root) {
-        case .regular(let size): readFile(path: root, id: name, size: size, format: format, into: &scan)
-        case .missing(let reason): scan.issues.append(SourceIssue(path: root, message: "cannot read: \(reason)"))
-        default: scan.issues.append(SourceIssue(path: root, message: "not a regular file"))
-        }
-        return scan
-    }
-
     // MARK: - Reading one file
 
-    /// Reads, hashes and extracts one file, appending a document or an issue.
-    func readFile(path: String, id: String, size: Int, format: String, into scan: inout SourceScan) {
-        func report(_ message: String) { scan.issues.append(SourceIssue(path: path, message: message)) }
+    /// Reads, hashes and extracts one file.
+    func readFile(path: String, id: String, size: Int, format: String) -> Result<SourceDocument, RecordReader.Problem> {
+        func issue(_ message: String) -> Result<SourceDocument, RecordReader.Problem> {
+            .failure(RecordReader.Problem(issue: SourceIssue(path: path, message: message)))
+        }
         guard size <= maxFileBytes else {
-            report("file is \(size) bytes, above the limit of \(maxFileBytes) bytes; not read")
-            return
+            return issue("file is \(size) bytes, above the limit of \(maxFileBytes) bytes; not read")
         }
         let contents: FileReader.Contents
         switch FileReader.read(path: path, limit: maxFileBytes, keepBytes: true, expectedSize: size) {
         case .success(let c): contents = c
-        case .failure(let failure):
-            report(failure.message)
-            return
+        case .failure(let failure): return issue(failure.message)
         }
         if let nul = contents.bytes.firstIndex(of: 0) {
-            report("binary content (NUL byte at offset \(nul - contents.bytes.startIndex)); not text")
-            return
+            return issue("binary content (NUL byte at offset \(nul - contents.bytes.startIndex)); not text")
         }
         guard var text = String(validating: contents.bytes, as: UTF8.self) else {
-            report("not valid UTF-8 (first bad byte at offset \(Self.firstInvalidUTF8Offset(contents.bytes)))")
-            return
+            return issue("not valid UTF-8 (first bad byte at offset \(Self.firstInvalidUTF8Offset(contents.bytes)))")
         }
         if text.unicodeScalars.first == "\u{FEFF}" { text.unicodeScalars.removeFirst() }
         var title: String?
@@ -97,13 +125,12 @@ extension TextSource {
                 value.collectStrings(into: &strings)
                 text = strings.filter { !$0.isEmpty }.joined(separator: "\n")
             case .failure(let problem):
-                report(problem.message)
-                return
+                return issue(problem.message)
             }
         default:
             break
         }
-        scan.documents.append(
+        return .success(
             SourceDocument(
                 id: id, path: path, size: contents.count, contentHash: contents.hash, text: text, title: title,
                 metadata: ["format": format]))

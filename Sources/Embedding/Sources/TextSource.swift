@@ -84,6 +84,58 @@ public struct TextSource: Sendable {
     ///   source's kind (a file where a directory is expected, or the reverse). Problems with single files
     ///   or lines are reported in ``SourceScan/issues``, never thrown.
     public func scan() throws(EmbeddingError) -> SourceScan {
+        var documents: [SourceDocument] = []
+        let issues = try forEachDocument { document, _ in documents.append(document) }
+        documents.sort { $0.id < $1.id }
+        return SourceScan(documents: documents, issues: issues)
+    }
+
+    /// Reads every document of the source as ``scan()`` does, but keeps only what identifies each one
+    /// (id, path, size, content hash and where its text is), so memory grows with the number of
+    /// documents, not with their text. ``read(_:)`` gives an entry's text when it is needed.
+    ///
+    /// - Returns: The entries, sorted by id, and the problems met on the way (as ``scan()``'s).
+    /// - Throws: As ``scan()``.
+    public func catalog() throws(EmbeddingError) -> SourceCatalog {
+        var entries: [SourceEntry] = []
+        let issues = try forEachDocument { document, location in entries.append(SourceEntry(document, location: location)) }
+        entries.sort { $0.id < $1.id }
+        return SourceCatalog(entries: entries, issues: issues)
+    }
+
+    /// Reads the document of a ``catalog()`` entry again, with its text.
+    ///
+    /// - Throws: ``EmbeddingError`` (`invalidInput`) naming the file (and line) when the document can no
+    ///   longer be read, or when its content changed since the catalog was made (its SHA-256 differs).
+    public func read(_ entry: SourceEntry) throws(EmbeddingError) -> SourceDocument {
+        let result: Result<SourceDocument, RecordReader.Problem>
+        switch entry.location {
+        case .file(let format):
+            switch FileReader.status(entry.path) {
+            case .regular(let size): result = readFile(path: entry.path, id: entry.id, size: size, format: format)
+            case .missing(let reason): result = .failure(RecordReader.Problem(issue: SourceIssue(path: entry.path, message: "cannot read: \(reason)")))
+            default: result = .failure(RecordReader.Problem(issue: SourceIssue(path: entry.path, message: "not a regular file")))
+            }
+        case .record(let span):
+            result = RecordReader.reread(path: entry.path, span: span, idKeys: idKeys)
+        }
+        switch result {
+        case .failure(let problem):
+            throw EmbeddingError(.invalidInput, problem.issue.description)
+        case .success(let document):
+            guard document.id == entry.id, document.contentHash == entry.contentHash else {
+                let place = entry.line.map { "\(entry.path):\($0)" } ?? entry.path
+                throw EmbeddingError(.invalidInput, "\(place): document \(entry.id) changed since the source was scanned")
+            }
+            return document
+        }
+    }
+
+    /// The id members of records: `id` first for JSON Lines, `_id` first for BEIR.
+    private var idKeys: [String] { kind == .beir ? ["_id", "id"] : ["id", "_id"] }
+
+    /// Calls `body` with each document the source holds and where it is; returns the problems met.
+    private func forEachDocument(_ body: (SourceDocument, SourceEntry.Location) -> Void) throws(EmbeddingError) -> [SourceIssue] {
         let root = Self.absolute(path)
         let status = FileReader.status(root)
         if case .missing(let reason) = status {
@@ -94,23 +146,23 @@ public struct TextSource: Sendable {
             guard status == .directory else {
                 throw EmbeddingError(.invalidInput, "source \(path) is not a directory")
             }
-            return scanDirectory(root: root)
+            return forEachFileDocument(root: root, directory: true) { d, format in body(d, .file(format: format)) }
         case .file:
             guard status != .directory else {
                 throw EmbeddingError(.invalidInput, "source \(path) is a directory, not a file")
             }
-            return scanFile(root: root)
+            return forEachFileDocument(root: root, directory: false) { d, format in body(d, .file(format: format)) }
         case .jsonl:
             guard case .regular = status else {
                 throw EmbeddingError(.invalidInput, "source \(path) is not a regular file, so not a JSON Lines file")
             }
-            return RecordReader.corpus(path: root, idKeys: ["id", "_id"])
+            return RecordReader.forEachDocument(path: root, idKeys: idKeys) { d, span in body(d, .record(span)) }
         case .beir:
             let corpus = status == .directory ? (root as NSString).appendingPathComponent("corpus.jsonl") : root
             guard case .regular = FileReader.status(corpus) else {
                 throw EmbeddingError(.invalidInput, "BEIR source \(path) has no corpus.jsonl file")
             }
-            return RecordReader.corpus(path: corpus, idKeys: ["_id", "id"])
+            return RecordReader.forEachDocument(path: corpus, idKeys: idKeys) { d, span in body(d, .record(span)) }
         }
     }
 
