@@ -18,6 +18,36 @@ struct StorePointTests {
         ("good then wrong dimension", [Point(id: .number(1), vector: [9, 9, 9]), Point(id: .number(11), vector: [1])]),
     ]
 
+    @Test("a write with a precondition that no longer holds is refused whole; one that holds goes through")
+    func preconditionedWrites() throws {
+        struct Lost: Error {}
+        try withStore { store, dir in
+            try store.createCollection("c", dimension: 3, distance: .cosine)
+            try store.upsert("c", points: [Point(id: .number(1), vector: [1, 0, 0], payload: ["k": 1])])
+            let holds = WritePrecondition("the test holds the lease") { _ in }
+            let lost = WritePrecondition("the test holds the lease") { _ in throw Lost() }
+            let one = Filter(must: [.hasID([.number(1)])])
+
+            let refused = [
+                expectStoreError(.preconditionFailed) { try store.upsert("c", points: [Point(id: .number(2), vector: [0, 1, 0])], precondition: lost) },
+                expectStoreError(.preconditionFailed) { try store.delete("c", filter: one, precondition: lost) },
+                expectStoreError(.preconditionFailed) { try store.updatePayload("c", .merge(["k": 2]), filter: one, precondition: lost) },
+            ]
+            for error in refused { #expect(error?.message.contains("the test holds the lease no longer holds") == true) }
+            let unchanged = [Record(id: .number(1), vector: [1, 0, 0], payload: ["k": 1])]
+            #expect(try store.get("c", ids: [.number(1), .number(2)], withVector: true) == unchanged)
+            let reopened = try Store.open(at: dir.path, options: .testing)
+            #expect(try reopened.get("c", ids: [.number(1), .number(2)], withVector: true) == unchanged)
+            try reopened.close()
+
+            #expect(try store.updatePayload("c", .merge(["k": 2]), filter: one, precondition: holds) == 1)
+            #expect(try store.upsert("c", points: [Point(id: .number(2), vector: [0, 1, 0])], precondition: holds) == 1)
+            #expect(try store.get("c", ids: [.number(1)]).first?.payload == ["k": 2])
+            #expect(try store.delete("c", filter: one, precondition: holds) == 1)
+            #expect(try store.scroll("c", limit: 10).points.ids == [.number(2)])
+        }
+    }
+
     @Test("invalid vectors throw invalidArgument and store nothing",
           arguments: [Distance.cosine, .euclid], badPoints.indices)
     func invalidVectors(distance: Distance, index: Int) throws {

@@ -301,6 +301,22 @@ extension Store {
     @discardableResult
     public func updatePayload(_ collection: String, _ update: PayloadUpdate, ids: [PointID]? = nil,
                               filter: Filter? = nil) throws(StoreError) -> Int {
+        try updatePayloads(collection, update, ids: ids, filter: filter, precondition: nil)
+    }
+
+    /// Updates payloads as ``updatePayload(_:_:ids:filter:)`` only while `precondition` holds, checked
+    /// inside the write's transaction before anything is written.
+    ///
+    /// - Throws: ``StoreError`` `preconditionFailed` when it does not hold (nothing is written), or as
+    ///   ``updatePayload(_:_:ids:filter:)``.
+    @discardableResult
+    public func updatePayload(_ collection: String, _ update: PayloadUpdate, ids: [PointID]? = nil, filter: Filter? = nil,
+                              precondition: WritePrecondition) throws(StoreError) -> Int {
+        try updatePayloads(collection, update, ids: ids, filter: filter, precondition: precondition)
+    }
+
+    private func updatePayloads(_ collection: String, _ update: PayloadUpdate, ids: [PointID]?, filter: Filter?,
+                                precondition: WritePrecondition?) throws(StoreError) -> Int {
         guard (ids == nil) != (filter == nil) else { throw .invalid("payload update needs either ids or a filter, not both") }
         switch update {
         case .merge(let p), .overwrite(let p):
@@ -310,6 +326,7 @@ extension Store {
         let h = try loadedHandle(collection)
         let d = h.dimension
         return try write("updating payloads in '\(h.name)'", catchingUp: h) { db in
+            try precondition?.verify(db)
             // Select and compute new rows from memory (current: caught up inside this transaction).
             let changes: [(PointID, [Float], Payload?)] = try h.lock.withReadLock {
                 let rows: [Int]
@@ -345,7 +362,7 @@ extension Store {
                 h.lock.withWriteLock {
                     guard h.loaded else { return }
                     for (i, c) in changes.enumerated() {
-                        precondition(c.1.count == d)
+                        Swift.precondition(c.1.count == d)
                         c.1.withUnsafeBufferPointer { h.applyUpsert(id: c.0, vector: $0.baseAddress!, payload: c.2, seq: seqs[i]) }
                     }
                 }

@@ -87,6 +87,10 @@ public protocol VectorBackend: Sendable {
     func delete(_ collection: String, filter: Filter, precondition: WritePrecondition) throws(StoreError) -> Int
     @discardableResult
     func updatePayload(_ collection: String, _ update: PayloadUpdate, ids: [PointID]?, filter: Filter?) throws(StoreError) -> Int
+    /// Updates payloads only while `precondition` holds.
+    @discardableResult
+    func updatePayload(_ collection: String, _ update: PayloadUpdate, ids: [PointID]?, filter: Filter?,
+                       precondition: WritePrecondition) throws(StoreError) -> Int
     func scroll(_ collection: String, filter: Filter?, limit: Int, offset: PointID?, withVector: Bool,
                 withPayload: Bool) throws(StoreError) -> ScrollPage
     func count(_ collection: String, filter: Filter?) throws(StoreError) -> Int
