@@ -153,6 +153,45 @@ struct IngestTests {
         _ = try h.expectConsistent("tree")
     }
 
+    @Test func aFileChangedAfterTheScanFailsAloneAndALaterAppendReplacesIt() throws {
+        let h = try Harness()
+        let src = try h.writeSource("s", ["a.txt": "alpha one", "b.txt": "beta two", "c.txt": "gamma three"])
+        let (_, op) = try h.manager.createCollection(CollectionSpec(name: "c", embedder: "hash-v1"), sources: [src])
+        // The worker pauses before reading the first text again; b.txt changes while it waits.
+        let options = try Harness.options(faults: "ingest.read=sleep:1@1")
+        let finished = DispatchSemaphore(value: 0)
+        let worker = Thread {
+            _ = try? h.work(options)
+            finished.signal()
+        }
+        worker.start()
+        let deadline = Date().addingTimeInterval(20)
+        while try h.manager.operation(op.id).progressTotal == 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
+        #expect(try h.manager.operation(op.id).progressTotal == 3)
+        try Data("beta two, edited".utf8).write(to: URL(fileURLWithPath: src + "/b.txt"))
+        #expect(finished.wait(timeout: .now() + 30) == .success)
+
+        let done = try h.manager.operation(op.id)
+        #expect(done.status == .completed)
+        #expect(done.progressDone == 3)
+        #expect(done.result?["failed_documents"] == .int(1))
+        let issues = done.result?["source_issues"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        #expect(issues.count == 1 && issues[0].contains("b.txt") && issues[0].contains("changed since the source was scanned"))
+        let b = try #require(try h.manager.documents(of: "c").first { $0.name == "b.txt" })
+        #expect(b.status == .failed && b.error?.contains("changed since") == true)
+        #expect(try h.expectConsistent("c") == (2, 2))
+        #expect(try h.manager.collection(named: "c").status == .degraded)
+
+        // The next APPEND indexes b.txt's new content and retires the failed record of the old one.
+        try h.manager.append("c", source: src)
+        try h.work()
+        let docs = try h.manager.documents(of: "c")
+        #expect(docs.filter { $0.status == .completed }.map(\.name).sorted() == ["a.txt", "b.txt", "c.txt"])
+        #expect(docs.first { $0.id == b.id }?.status == .deleted)
+        #expect(try h.expectConsistent("c") == (3, 3))
+        #expect(try h.manager.collection(named: "c").status == .ready)
+    }
+
     @Test func deleteRemovesVectorsAndRecordsButKeepsHistory() throws {
         let h = try Harness()
         let src = try h.writeSource("s", ["a.txt": "one two three"])

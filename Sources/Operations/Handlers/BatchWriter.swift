@@ -60,6 +60,12 @@ package struct BatchWriter {
         if finishing.count >= IngestHandler.batchSize { try writeBuffered(completing: finishing) }
     }
 
+    /// Counts a document that was given up without writing (its status recorded by the caller) as done
+    /// for progress.
+    package mutating func skip() {
+        done += 1
+    }
+
     package mutating func flush() throws(OperationsError) {
         try writeBuffered(completing: finishing)
     }

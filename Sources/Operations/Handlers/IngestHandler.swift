@@ -44,25 +44,31 @@ struct IngestHandler: OperationHandler {
         var planned = Set<Int64>()
         for source in sources {
             try context.ensureActive()
-            let scan: SourceScan
-            do { scan = try context.timed("parse") { () throws(EmbeddingError) in try TextSource(kind: source.kind, path: source.path).scan() } } catch {
+            // Only ids, paths and hashes stay in memory; each text is read again when it is chunked.
+            let reader = TextSource(kind: source.kind, path: source.path)
+            let catalog: SourceCatalog
+            do { catalog = try context.timed("parse") { () throws(EmbeddingError) in try reader.catalog() } } catch {
                 throw OperationsError(.invalidInput, error.message)
             }
-            let plan = try context.timed("commit") { () throws(OperationsError) in
-                try register(scan, source: source, collection: c, planned: planned, context: context)
+            var plan = try context.timed("commit") { () throws(OperationsError) in
+                try register(catalog, source: source, collection: c, planned: planned, context: context)
             }
-            planned.formUnion(plan.toProcess.map(\.id))
+            plan.reader = reader
+            planned.formUnion(plan.toProcess.map(\.document.id))
             summary.add(plan.counts)
-            summary.issues += scan.issues.map(\.description)
+            summary.issues += catalog.issues.map(\.description)
             plans.append(plan)
         }
         // Moved documents: their payloads' path first, then the record (so a retry still sees the move).
         for plan in plans where !plan.renamed.isEmpty {
             for move in plan.renamed {
                 try context.ensureActive()
+                let fence = context.fence
                 _ = try CollectionManager.guarded("updating the path of document \(move.id)") {
-                    try manager.vectors.updatePayload(c.vectorStoreName, .merge(["path": .string(move.path)]), ids: nil,
-                                                      filter: Filter(must: [.field(key: try PayloadPath("doc_id"), FieldCondition(match: .value(.int(move.id))))]))
+                    let update = PayloadUpdate.merge(["path": .string(move.path)])
+                    let filter = Filter(must: [.field(key: try PayloadPath("doc_id"), FieldCondition(match: .value(.int(move.id))))])
+                    if let fence { return try manager.vectors.updatePayload(c.vectorStoreName, update, ids: nil, filter: filter, precondition: fence) }
+                    return try manager.vectors.updatePayload(c.vectorStoreName, update, ids: nil, filter: filter)
                 }
                 try manager.fenced("recording the move of document \(move.id)", operationID: op.id, taskID: context.taskID) { db in
                     try db.execute(sql: "UPDATE documents SET name = ?, file_path = ?, updated_at = ? WHERE id = ?",
@@ -75,10 +81,22 @@ struct IngestHandler: OperationHandler {
         try context.reportProgress(done: 0, total: total)
         var writer = BatchWriter(context: context, collection: c, embedder: embedder, total: total)
         for plan in plans {
-            for doc in plan.toProcess {
+            for item in plan.toProcess {
                 try context.ensureActive()
-                let result = context.timed("chunk") { chunker.chunkingResult(documentID: doc.name, text: doc.text) }
-                try writer.add(doc, chunks: result.chunks)
+                try context.faults.hit("ingest.read")
+                let document: SourceDocument
+                do {
+                    document = try context.timed("parse") { () throws(EmbeddingError) in try plan.reader.read(item.entry) }
+                } catch {
+                    // Gone or changed since the scan: the document fails (a later APPEND picks it up again).
+                    try markFailed(item.document.id, error.message, context: context)
+                    summary.failedDocuments += 1
+                    summary.issues.append(error.message)
+                    writer.skip()
+                    continue
+                }
+                let result = context.timed("chunk") { chunker.chunkingResult(documentID: item.document.name, text: document.fullText) }
+                try writer.add(item.document, chunks: result.chunks)
             }
         }
         try writer.flush()
@@ -115,6 +133,15 @@ struct IngestHandler: OperationHandler {
     }
 
     // MARK: - Steps
+
+    /// Marks a document that could not be read again `failed`, with why.
+    private func markFailed(_ id: Int64, _ message: String, context: OperationContext) throws(OperationsError) {
+        let op = context.operation
+        try context.manager.fenced("marking document \(id) failed", operationID: op.id, taskID: context.taskID) { db in
+            try db.execute(sql: "UPDATE documents SET status = 'failed', error = ?, updated_at = ? WHERE id = ?",
+                           arguments: [message, WallClock.now(), id])
+        }
+    }
 
     struct Source {
         var path: String
@@ -161,15 +188,23 @@ struct IngestHandler: OperationHandler {
         }
     }
 
+    /// A document to index: its record and where its text is.
+    struct PlannedDocument {
+        var document: PendingDocument
+        var entry: SourceEntry
+    }
+
     struct SourcePlan {
-        var toProcess: [PendingDocument] = []
+        var reader = TextSource(kind: .directory, path: "")
+        var toProcess: [PlannedDocument] = []
         var renamed: [(id: Int64, name: String, path: String)] = []
         var replaced: [Int64] = []
         var counts = IngestSummary()
     }
 
-    /// Registers the scanned documents in one transaction (fenced) and plans the work.
-    private func register(_ scan: SourceScan, source: Source, collection c: ManagedCollection, planned: Set<Int64>,
+    /// Registers the catalogued documents in one transaction (fenced) and plans the work. Each entry is
+    /// looked up by its content hash and name (both indexed), so nothing of the collection is loaded whole.
+    private func register(_ catalog: SourceCatalog, source: Source, collection c: ManagedCollection, planned: Set<Int64>,
                           context: OperationContext) throws(OperationsError) -> SourcePlan {
         let op = context.operation
         return try context.manager.fenced("registering documents of \(source.path)", operationID: op.id, taskID: context.taskID) { db in
@@ -180,74 +215,77 @@ struct IngestHandler: OperationHandler {
                 """, arguments: [c.id, source.path, source.kind.rawValue, now])
             let sourceID = try Int64.fetchOne(db, sql: "SELECT id FROM collection_sources WHERE collection_id = ? AND source_path = ?",
                                               arguments: [c.id, source.path])!
-            struct Known { var id: Int64; var sourceID: Int64?; var name: String; var hash: String; var status: DocumentStatus }
-            var byHash: [String: Known] = [:]
-            var liveByName: [String: [Known]] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT id, source_id, name, status, content_hash FROM documents WHERE collection_id = ?", arguments: [c.id]) {
-                let k = Known(id: row["id"], sourceID: row["source_id"], name: row["name"], hash: row["content_hash"],
-                              status: DocumentStatus(rawValue: row["status"]) ?? .failed)
-                byHash[k.hash] = k
-                if k.sourceID == sourceID && k.status != .deleted { liveByName[k.name, default: []].append(k) }
-            }
+            let byHash = try db.cachedStatement(sql: "SELECT id, source_id, name, status FROM documents WHERE collection_id = ? AND content_hash = ?")
+            let liveByName = try db.cachedStatement(sql: """
+                SELECT id, content_hash FROM documents WHERE source_id = ? AND name = ? AND status <> 'deleted'
+                """)
+            // Catalog ids are unique within a source.
             var scannedHash: [String: String] = [:]
-            for doc in scan.documents where scannedHash[doc.id] == nil { scannedHash[doc.id] = doc.contentHash }
+            scannedHash.reserveCapacity(catalog.entries.count)
+            for entry in catalog.entries { scannedHash[entry.id] = entry.contentHash }
             var plan = SourcePlan()
             var seen = Set<String>()
             var moved = Set<Int64>()
-            var newDocuments: [SourceDocument] = []
-            for doc in scan.documents {
-                let path = Self.path(of: doc, kind: source.kind)
-                guard seen.insert(doc.contentHash).inserted else { plan.counts.duplicates += 1; continue }
-                guard let known = byHash[doc.contentHash] else { newDocuments.append(doc); continue }
+            var newEntries: [SourceEntry] = []
+            for entry in catalog.entries {
+                let path = Self.path(of: entry, kind: source.kind)
+                guard seen.insert(entry.contentHash).inserted else { plan.counts.duplicates += 1; continue }
+                guard let row = try Row.fetchOne(byHash, arguments: [c.id, entry.contentHash]) else { newEntries.append(entry); continue }
+                let knownID: Int64 = row["id"], knownSource: Int64? = row["source_id"], knownName: String = row["name"]
+                let status = DocumentStatus(rawValue: row["status"]) ?? .failed
                 // Already planned from another source of this operation (overlapping sources).
-                if planned.contains(known.id) { plan.counts.duplicates += 1; continue }
-                switch known.status {
+                if planned.contains(knownID) { plan.counts.duplicates += 1; continue }
+                switch status {
                 case .completed:
-                    if known.sourceID == sourceID && known.name == doc.id {
+                    if knownSource == sourceID && knownName == entry.id {
                         plan.counts.unchanged += 1
-                    } else if known.sourceID == sourceID && scannedHash[known.name] != doc.contentHash {
+                    } else if knownSource == sourceID && scannedHash[knownName] != entry.contentHash {
                         // Its old name no longer holds this content (moved, or changed while a copy
                         // remains): the document follows its content to the new name.
-                        plan.renamed.append((known.id, doc.id, path))
-                        moved.insert(known.id)
+                        plan.renamed.append((knownID, entry.id, path))
+                        moved.insert(knownID)
                         plan.counts.renamed += 1
                     } else {
                         plan.counts.duplicates += 1
                     }
                 case .pending, .processing, .failed, .deleted:
-                    if known.status == .deleted { plan.counts.readded += 1 } else { plan.counts.resumed += 1 }
+                    if status == .deleted { plan.counts.readded += 1 } else { plan.counts.resumed += 1 }
                     try db.execute(sql: """
                         UPDATE documents SET source_id = ?, name = ?, file_path = ?, size_bytes = ?, status = 'pending', error = NULL,
                             operation_id = ?, updated_at = ? WHERE id = ?
-                        """, arguments: [sourceID, doc.id, path, doc.size, op.id, now, known.id])
-                    plan.toProcess.append(PendingDocument(id: known.id, name: doc.id, path: path, text: doc.fullText, size: doc.size))
+                        """, arguments: [sourceID, entry.id, path, entry.size, op.id, now, knownID])
+                    plan.toProcess.append(PlannedDocument(
+                        document: PendingDocument(id: knownID, name: entry.id, path: path, size: entry.size), entry: entry))
                 }
             }
             // Changed files: live documents whose name now holds other content are replaced once the new
-            // content is indexed (unless the document moved to another name above).
-            for (name, docs) in liveByName {
-                guard let current = scannedHash[name] else { continue }
-                for old in docs where old.status == .completed && old.hash != current && !moved.contains(old.id) {
-                    plan.replaced.append(old.id)
+            // content is indexed (unless the document moved to another name above). That includes a
+            // document left pending or failed with content that no longer exists (a file changed after an
+            // earlier operation failed). Documents resumed above hold their entry's content, so they stay.
+            for entry in catalog.entries {
+                for old in try Row.fetchAll(liveByName, arguments: [sourceID, entry.id]) {
+                    let oldID: Int64 = old["id"], oldHash: String = old["content_hash"]
+                    if oldHash != entry.contentHash && !moved.contains(oldID) { plan.replaced.append(oldID) }
                 }
             }
-            try checkQuota(db, collection: c, adding: newDocuments)
+            try checkQuota(db, collection: c, adding: newEntries)
             let insert = try db.cachedStatement(sql: """
                 INSERT INTO documents (collection_id, source_id, name, file_path, size_bytes, content_hash, status, operation_id, created_at, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)
                 """)
-            for doc in newDocuments {
-                let path = Self.path(of: doc, kind: source.kind)
-                try insert.execute(arguments: [c.id, sourceID, doc.id, path, doc.size, doc.contentHash, op.id, now, now])
-                plan.toProcess.append(PendingDocument(id: db.lastInsertedRowID, name: doc.id, path: path, text: doc.fullText, size: doc.size))
+            for entry in newEntries {
+                let path = Self.path(of: entry, kind: source.kind)
+                try insert.execute(arguments: [c.id, sourceID, entry.id, path, entry.size, entry.contentHash, op.id, now, now])
+                plan.toProcess.append(PlannedDocument(
+                    document: PendingDocument(id: db.lastInsertedRowID, name: entry.id, path: path, size: entry.size), entry: entry))
                 plan.counts.added += 1
             }
-            plan.counts.failedDocuments = scan.issues.count
+            plan.counts.failedDocuments = catalog.issues.count
             return plan
         }
     }
 
-    private func checkQuota(_ db: Database, collection c: ManagedCollection, adding docs: [SourceDocument]) throws {
+    private func checkQuota(_ db: Database, collection c: ManagedCollection, adding docs: [SourceEntry]) throws {
         guard !docs.isEmpty else { return }
         let limits = try CollectionManager.limits(db, owner: c.owner)
         let usage = try CollectionManager.usage(db, owner: c.owner)
@@ -261,7 +299,7 @@ struct IngestHandler: OperationHandler {
     }
 
     /// The document's path as stored and in payloads: the file for files; `file#id` for records.
-    static func path(of doc: SourceDocument, kind: SourceKind) -> String {
+    static func path(of doc: SourceEntry, kind: SourceKind) -> String {
         switch kind {
         case .directory, .file: doc.path
         case .jsonl, .beir: "\(doc.path)#\(doc.id)"
@@ -269,19 +307,17 @@ struct IngestHandler: OperationHandler {
     }
 }
 
-/// A document to write: its id, name, path and the text to chunk.
+/// A document to write: its id, name, path and size (its chunks carry the text).
 package struct PendingDocument: Sendable {
     package var id: Int64
     package var name: String
     package var path: String
-    package var text: String
     package var size: Int
 
-    package init(id: Int64, name: String, path: String, text: String, size: Int) {
+    package init(id: Int64, name: String, path: String, size: Int) {
         self.id = id
         self.name = name
         self.path = path
-        self.text = text
         self.size = size
     }
 }

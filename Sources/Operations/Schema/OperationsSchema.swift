@@ -133,5 +133,10 @@ enum OperationsSchema {
             CREATE INDEX documents_by_operation ON documents (operation_id, status);
             CREATE INDEX documents_by_update ON documents (collection_id, updated_at);
             """),
+        // Registering a source looks documents up by name within their source, one at a time, instead of
+        // loading the collection's documents whole.
+        (3, """
+            CREATE INDEX documents_by_name ON documents (source_id, name);
+            """),
     ]
 }

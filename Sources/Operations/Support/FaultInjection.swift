@@ -8,8 +8,9 @@ import Glibc
 /// variable `SWITCHYARD_FAULTS` and honoured only when it is set (production runs never set it).
 ///
 /// Grammar: entries separated by `,`; each `point=action[@hits]`:
-/// - points: `operation.start`, `ingest.embed`, `ingest.batch` (after a batch's points are written,
-///   before its documents are marked done), `ingest.finish`, `remove.batch`;
+/// - points: `operation.start`, `ingest.read` (before a document's text is read again from its
+///   source), `ingest.embed`, `ingest.batch` (after a batch's points are written, before its documents
+///   are marked done), `ingest.finish`, `remove.batch`;
 /// - actions: `transient` (a retryable error), `invalid` (a permanent error), `crash` (the process
 ///   kills itself with SIGKILL), `sleep:<seconds>`;
 /// - hits (1-based, counted per process): `@3` only the third, `@1-2` the first two, `@4-` from the

@@ -269,19 +269,21 @@ public struct ReindexHandler: OperationHandler {
         }
         let total = done + docs.count
         try context.reportProgress(done: done, total: total)
-        // Texts, by content hash, from each source the remaining documents come from.
-        var texts: [String: String] = [:]
+        // Where each text is, by content hash, from each source the remaining documents come from; the
+        // texts themselves are read one document at a time below.
+        var entries: [String: (reader: TextSource, entry: SourceEntry)] = [:]
         for sid in Set(docs.compactMap(\.sourceID)) {
             guard let s = sources[sid], let kind = SourceKind(rawValue: s.kind) else { continue }
             try context.ensureActive()
-            let scan = try context.timed("parse") { () throws(OperationsError) in
-                do { return try TextSource(kind: kind, path: s.path).scan() } catch let e as EmbeddingError {
-                    return SourceScan(documents: [], issues: [SourceIssue(path: s.path, message: e.message)])
-                } catch {
-                    return SourceScan(documents: [], issues: [SourceIssue(path: s.path, message: "\(error)")])
+            let reader = TextSource(kind: kind, path: s.path)
+            let catalog = context.timed("parse") { () -> SourceCatalog in
+                do throws(EmbeddingError) { return try reader.catalog() } catch {
+                    Log.reindex.warning("source cannot be read; its documents count as missing",
+                                        metadata: ["source": "\(s.path)", "error": "\(error.message)"])
+                    return SourceCatalog()
                 }
             }
-            for d in scan.documents { texts[d.contentHash] = d.fullText }
+            for e in catalog.entries { entries[e.contentHash] = (reader, e) }
         }
         let opID = op.id
         var writer = BatchWriter(context: context, collection: c, embedder: embedder, total: total, target: staging, initialDone: done,
@@ -292,9 +294,18 @@ public struct ReindexHandler: OperationHandler {
         var failed = 0
         for d in docs {
             try context.ensureActive()
-            guard let text = texts[d.hash] else { failed += 1; continue }
+            guard let found = entries[d.hash] else { failed += 1; continue }
+            let text: String
+            do {
+                text = try context.timed("parse") { () throws(EmbeddingError) in try found.reader.read(found.entry).fullText }
+            } catch {
+                Log.reindex.warning("document changed or vanished since its source was read; counted as missing",
+                                    metadata: ["document": "\(d.name)", "error": "\(error.message)"])
+                failed += 1
+                continue
+            }
             let chunks = context.timed("chunk") { chunker.chunkingResult(documentID: d.name, text: text).chunks }
-            try writer.add(PendingDocument(id: d.id, name: d.name, path: d.path, text: text, size: text.utf8.count), chunks: chunks)
+            try writer.add(PendingDocument(id: d.id, name: d.name, path: d.path, size: text.utf8.count), chunks: chunks)
         }
         try writer.flush()
         return failed
