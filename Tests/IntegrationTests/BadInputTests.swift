@@ -214,6 +214,11 @@ struct BadInputTests {
         Case(args: ["store", "search", "--store", "STORE", "--collection", "raw-live", "--vector", "nope"], message: "--vector"),
         // benchmarks, datasets, demo (they write no store; the template's stays as it was)
         Case(args: ["bench", "search", "--base", "FIX/synth/base.fvecs", "--queries", "FIX/synth/query.fvecs", "--gt", "FIX/gt-out-of-range.ivecs", "--k", "10"], message: "row 0 holds id 50, outside the 50 base vectors"),
+        Case(args: ["bench", "append", "--synthetic", "0"], message: "--synthetic must be at least 1, got 0"),
+        Case(args: ["bench", "append", "--synthetic", "10", "--source", "FIX"], message: "--synthetic and --source exclude each other"),
+        Case(args: ["bench", "append", "--synthetic", "10", "--words", "0"], message: "--words must be at least 1, got 0"),
+        Case(args: ["bench", "append", "--synthetic", "10", "--max-growth-mb=-3"], message: "--max-growth-mb must be a positive number"),
+        Case(args: ["bench", "append", "--sync", "sometimes"], message: "--sync must be full or normal, got 'sometimes'"),
         Case(args: ["datasets", "synth", "--n", "10", "--d", "4", "--queries", "2", "--out", "FIX/a-file"], message: "it is a file, not a directory"),
         Case(args: ["demo", "--readers=-1"], message: "--readers must not be negative"),
         Case(args: ["demo", "--dir", "DIR/demo", "--report", "DIR/missing/r.html"], message: "does not exist"),

@@ -59,4 +59,18 @@ struct EmbeddingCLITests {
         #expect(bench.status == 0, "\(bench.stderr)")
         #expect((try JSONParser.parse(bench.stdout))["mb_per_s"]?.numberValue ?? 0 > 0)
     }
+
+    @Test("bench append --synthetic reports the append's memory growth and fails above --max-growth-mb")
+    func appendMemoryBound() throws {
+        let ok = try CLI.run(["bench", "append", "--synthetic", "300", "--words", "50", "--repeats", "1", "--json", "--max-growth-mb", "4096"])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        let r = try JSONParser.parse(ok.stdout)
+        #expect(r["documents"]?.numberValue == 300 && r["chunks"]?.numberValue == 300)
+        #expect((r["source_mb"]?.numberValue ?? 0) > 0.05)
+        #expect((r["memory_growth_mb"]?.numberValue ?? -1) >= 0)
+        let over = try CLI.run(["bench", "append", "--synthetic", "300", "--words", "50", "--repeats", "1", "--max-growth-mb", "0.000001"])
+        #expect(over.status == 1)
+        #expect(over.stderr.contains("above --max-growth-mb"), "\(over.stderr)")
+        #expect(over.stdout.contains("memory grew"))
+    }
 }

@@ -4,7 +4,10 @@ import VectorStore
 
 /// Times an APPEND end to end on a fresh durable store: a managed collection is created from a
 /// one-document seed, then the source is appended and run by a worker; the figure is chunks per second
-/// from the request to the final status, with the time per stage (parse, chunk, embed, upsert, commit).
+/// from the request to the final status, with the time per stage (parse, chunk, embed, upsert, commit),
+/// and the memory the operation took (its `memory_growth_bytes`, see docs/operations.md).
+///
+/// With `synthetic`, the source is a ``SyntheticCorpus`` written into the run's directory first.
 ///
 /// ```swift
 /// let r = try AppendBenchmark.run(.init(source: "Datasets/wordnet-defs", embedder: "hash-v2"))
@@ -17,6 +20,8 @@ public enum AppendBenchmark {
         public var chunkSize = 600
         public var chunkOverlap = 200
         public var synchronous: Store.Options.Sync = .full
+        /// Append a generated corpus instead of `source`.
+        public var synthetic: SyntheticCorpus?
 
         public init(source: String, embedder: String) {
             self.source = source
@@ -34,6 +39,10 @@ public enum AppendBenchmark {
         public var cpuUserSeconds: Double
         public var cpuSystemSeconds: Double
         public var peakRSSBytes: Double
+        /// How much the process's resident memory grew while the operation ran (its peak above its start).
+        public var memoryGrowthBytes: Double
+        /// The source's size on disk (the synthetic corpus's, or 0 when not known).
+        public var sourceBytes: Int
 
         public var chunksPerSecond: Double { seconds > 0 ? Double(chunks) / seconds : 0 }
 
@@ -42,7 +51,8 @@ public enum AppendBenchmark {
                 "engine": "switchyard", "documents": .int(Int64(documents)), "chunks": .int(Int64(chunks)),
                 "seconds": .double(seconds), "chunks_per_s": .double(chunksPerSecond),
                 "cpu_user_s": .double(cpuUserSeconds), "cpu_system_s": .double(cpuSystemSeconds),
-                "peak_rss_mb": .double(peakRSSBytes / 1_048_576),
+                "peak_rss_mb": .double(peakRSSBytes / 1_048_576), "memory_growth_mb": .double(memoryGrowthBytes / 1_048_576),
+                "source_mb": .double(Double(sourceBytes) / 1_048_576),
             ]
             for (k, v) in stages { o["stage_\(k)_s"] = .double(v) }
             return .object(o)
@@ -60,6 +70,12 @@ public enum AppendBenchmark {
             try FileManager.default.createDirectory(atPath: seedDir, withIntermediateDirectories: true)
             try "seed document".write(toFile: seedDir + "/seed.txt", atomically: true, encoding: .utf8)
         } catch { throw OperationsError(.storage, "cannot prepare \(dir): \(fileErrorReason(error))") }
+        var source = c.source
+        var sourceBytes = 0
+        if let synthetic = c.synthetic {
+            source = dir + "/synthetic.jsonl"
+            sourceBytes = try synthetic.write(to: source)
+        }
         var options = Store.Options()
         options.synchronous = c.synchronous
         let store: Store
@@ -74,7 +90,7 @@ public enum AppendBenchmark {
         let worker = Worker(manager: manager, options: wo)
         _ = try worker.runUntilIdle()
         let start = ContinuousClock.now
-        let op = try manager.append("bench", source: c.source, user: "bench")
+        let op = try manager.append("bench", source: source, user: "bench")
         let final = try worker.runOperation(op.id)
         let seconds = (ContinuousClock.now - start).inSeconds
         guard final.status == .completed else {
@@ -88,6 +104,7 @@ public enum AppendBenchmark {
         }
         return Result(documents: Int(metrics["documents_processed"] ?? 0), chunks: Int(metrics["vectors_written"] ?? 0), seconds: seconds,
                       stages: stages, cpuUserSeconds: metrics["cpu_user_seconds"] ?? 0, cpuSystemSeconds: metrics["cpu_system_seconds"] ?? 0,
-                      peakRSSBytes: metrics["memory_peak_bytes"] ?? 0)
+                      peakRSSBytes: metrics["memory_peak_bytes"] ?? 0, memoryGrowthBytes: metrics["memory_growth_bytes"] ?? 0,
+                      sourceBytes: sourceBytes)
     }
 }

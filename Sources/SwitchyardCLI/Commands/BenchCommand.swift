@@ -56,21 +56,41 @@ struct BenchCommand: ParsableCommand {
 extension BenchCommand {
     struct Append: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Time an APPEND end to end (durable) on a fresh store: chunks per second and where the time goes.")
+            abstract: "Time an APPEND end to end (durable) on a fresh store: chunks per second, where the time goes, and the memory it took.")
         @Option(help: "The source to append (default: the bundled wordnet-defs dataset).") var source: String?
+        @Option(help: "Append a generated JSON Lines corpus of this many documents instead of --source.") var synthetic: Int?
+        @Option(help: "Words per generated document (with --synthetic).") var words: Int = 300
+        @Option(help: "Fail (exit 1) when a run's memory growth exceeds this many MiB.") var maxGrowthMb: Double?
         @Option(help: "Embedder spec.") var embedder: String = "hash-v2"
         @Option(help: "Runs, each on a fresh store.") var repeats: Int = 3
         @Option(help: "SQLite synchronous level: full or normal.") var sync: String = "full"
         @Flag(help: "Print one JSON object per run.") var json = false
 
+        func validate() throws {
+            guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1, got \(repeats)") }
+            guard Store.Options.Sync(rawValue: sync.uppercased()) != nil else { throw ValidationError("--sync must be full or normal, got '\(sync)'") }
+            if let synthetic {
+                guard source == nil else { throw ValidationError("--synthetic and --source exclude each other") }
+                guard synthetic >= 1 else { throw ValidationError("--synthetic must be at least 1, got \(synthetic)") }
+            }
+            guard words >= 1 else { throw ValidationError("--words must be at least 1, got \(words)") }
+            if let maxGrowthMb, !(maxGrowthMb.isFinite && maxGrowthMb > 0) {
+                throw ValidationError("--max-growth-mb must be a positive number, got \(maxGrowthMb)")
+            }
+        }
+
         func run() throws {
-            guard repeats >= 1 else { throw CLIFailure(message: "--repeats must be at least 1, got \(repeats)") }
-            guard let s = Store.Options.Sync(rawValue: sync.uppercased()) else { throw CLIFailure(message: "--sync must be full or normal") }
-            let path = try source ?? DatasetCatalog(root: DatasetCatalog.defaultRoot).path(of: "wordnet-defs")
+            let s = Store.Options.Sync(rawValue: sync.uppercased())!
+            let path = try synthetic != nil ? "" : (source ?? DatasetCatalog(root: DatasetCatalog.defaultRoot).path(of: "wordnet-defs"))
             var c = AppendBenchmark.Configuration(source: path, embedder: embedder)
             c.synchronous = s
+            c.synthetic = synthetic.map { SyntheticCorpus(documents: $0, words: words) }
+            var overBound: [String] = []
             for i in 1...repeats {
                 let r = try AppendBenchmark.run(c)
+                if let maxGrowthMb, r.memoryGrowthBytes > maxGrowthMb * 1_048_576 {
+                    overBound.append(String(format: "run %d grew %.1f MiB, above --max-growth-mb %.1f", i, r.memoryGrowthBytes / 1_048_576, maxGrowthMb))
+                }
                 if json {
                     var o = r.json.objectValue ?? [:]
                     o["run"] = .int(Int64(i))
@@ -80,8 +100,12 @@ extension BenchCommand {
                     let stages = r.stages.sorted { $0.key < $1.key }.map { String(format: "%@ %.3f s", $0.key, $0.value) }.joined(separator: ", ")
                     emit(String(format: "run %d: %d documents, %d chunks in %.3f s = %.0f chunks/s (%@; cpu %.2f s user, %.2f s system)",
                                 i, r.documents, r.chunks, r.seconds, r.chunksPerSecond, stages, r.cpuUserSeconds, r.cpuSystemSeconds))
+                    let source = r.sourceBytes > 0 ? String(format: " for a %.1f MiB source", Double(r.sourceBytes) / 1_048_576) : ""
+                    emit(String(format: "run %d: memory grew %.1f MiB during the append%@ (process peak %.1f MiB)",
+                                i, r.memoryGrowthBytes / 1_048_576, source, r.peakRSSBytes / 1_048_576))
                 }
             }
+            if !overBound.isEmpty { throw CLIFailure(message: overBound.joined(separator: "; "), exitCode: 1) }
         }
     }
 }
