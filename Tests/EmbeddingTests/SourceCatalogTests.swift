@@ -59,6 +59,30 @@ struct SourceCatalogTests {
             #expect(try readBack(source) == scan)
             let catalog = try source.catalog()
             #expect(catalog.entries.map(\.line) == [1, 2, 4, 6, 7, 8, 9])
+
+            // The last line without a line break.
+            let open = dir.appending("open.jsonl")
+            try write(#"{"id": "x", "text": "first"}"# + "\n" + #"{"id": "y", "text": "last"}"#, to: open)
+            let unterminated = TextSource(kind: .jsonl, path: open)
+            #expect(try readBack(unterminated) == unterminated.scan())
+            #expect(try unterminated.read(unterminated.catalog().entries[1]).text == "last")
+        }
+    }
+
+    @Test("problems found while walking and while reading come out in path order")
+    func issueOrder() throws {
+        try withTemporaryDirectory { dir in
+            let root = dir.appending("docs")
+            try write("ok", to: root + "/0.txt")
+            try FileManager.default.createDirectory(atPath: root + "/a", withIntermediateDirectories: true)
+            try Data([0x61, 0x00, 0x62]).write(to: URL(fileURLWithPath: root + "/a/binary.txt"))  // read: NUL byte
+            try FileManager.default.createSymbolicLink(atPath: root + "/b.txt", withDestinationPath: root + "/missing.txt")  // walk: broken link
+            try Data([0xff, 0xfe]).write(to: URL(fileURLWithPath: root + "/c.md"))  // read: not UTF-8
+            try FileManager.default.createSymbolicLink(atPath: root + "/d.txt", withDestinationPath: root + "/gone.txt")  // walk
+            let source = TextSource(kind: .directory, path: root)
+            let names = try source.catalog().issues.map { ($0.path as NSString).lastPathComponent }
+            #expect(names == ["binary.txt", "b.txt", "c.md", "d.txt"])
+            #expect(try source.scan().issues.map { ($0.path as NSString).lastPathComponent } == names)
         }
     }
 

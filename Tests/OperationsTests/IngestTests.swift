@@ -153,11 +153,9 @@ struct IngestTests {
         _ = try h.expectConsistent("tree")
     }
 
-    @Test func aFileChangedAfterTheScanFailsAloneAndALaterAppendReplacesIt() throws {
-        let h = try Harness()
-        let src = try h.writeSource("s", ["a.txt": "alpha one", "b.txt": "beta two", "c.txt": "gamma three"])
-        let (_, op) = try h.manager.createCollection(CollectionSpec(name: "c", embedder: "hash-v1"), sources: [src])
-        // The worker pauses before reading the first text again; b.txt changes while it waits.
+    /// Runs `operation` on a worker thread that pauses before reading the first text again, and calls
+    /// `meanwhile` once the operation has catalogued and registered its sources.
+    private func run(_ h: Harness, _ operation: String, pausingFirstRead meanwhile: () throws -> Void) throws {
         let options = try Harness.options(faults: "ingest.read=sleep:1@1")
         let finished = DispatchSemaphore(value: 0)
         let worker = Thread {
@@ -166,11 +164,19 @@ struct IngestTests {
         }
         worker.start()
         let deadline = Date().addingTimeInterval(20)
-        while try h.manager.operation(op.id).progressTotal == 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
-        #expect(try h.manager.operation(op.id).progressTotal == 3)
-        try Data("beta two, edited".utf8).write(to: URL(fileURLWithPath: src + "/b.txt"))
+        while try h.manager.operation(operation).progressTotal == 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
+        try meanwhile()
         #expect(finished.wait(timeout: .now() + 30) == .success)
+    }
 
+    @Test func aFileChangedAfterTheScanFailsAloneAndALaterAppendReplacesIt() throws {
+        let h = try Harness()
+        let src = try h.writeSource("s", ["a.txt": "alpha one", "b.txt": "beta two", "c.txt": "gamma three"])
+        let (_, op) = try h.manager.createCollection(CollectionSpec(name: "c", embedder: "hash-v1"), sources: [src])
+        try run(h, op.id) {
+            #expect(try h.manager.operation(op.id).progressTotal == 3)
+            try Data("beta two, edited".utf8).write(to: URL(fileURLWithPath: src + "/b.txt"))
+        }
         let done = try h.manager.operation(op.id)
         #expect(done.status == .completed)
         #expect(done.progressDone == 3)
@@ -190,6 +196,38 @@ struct IngestTests {
         #expect(docs.first { $0.id == b.id }?.status == .deleted)
         #expect(try h.expectConsistent("c") == (3, 3))
         #expect(try h.manager.collection(named: "c").status == .ready)
+    }
+
+    @Test func anIndexedFileStaysSearchableWhenItsNewContentCannotBeRead() throws {
+        let h = try Harness()
+        let src = try h.writeSource("s", ["a.txt": "alpha one", "b.txt": "beta two"])
+        try h.manager.createCollection(CollectionSpec(name: "c", embedder: "hash-v1"), sources: [src])
+        try h.work()
+        let old = try #require(try h.manager.documents(of: "c").first { $0.name == "b.txt" })
+        // b.txt changes, and changes again between the APPEND's catalogue and its reading.
+        try Data("beta two, version 2".utf8).write(to: URL(fileURLWithPath: src + "/b.txt"))
+        let op = try h.manager.append("c", source: src)
+        try run(h, op.id) {
+            #expect(try h.manager.operation(op.id).progressTotal == 1)
+            try Data("beta two, version 3".utf8).write(to: URL(fileURLWithPath: src + "/b.txt"))
+        }
+        let done = try h.manager.operation(op.id)
+        #expect(done.status == .completed)
+        #expect(done.progressDone == 1 && done.progressTotal == 1, "the only document failed; progress still reaches the total")
+        #expect(done.result?["failed_documents"] == .int(1))
+        // The old content stays indexed and searchable; the unread version is a failed record.
+        #expect(try h.manager.documents(of: "c").first { $0.id == old.id }?.status == .completed)
+        #expect(try h.expectConsistent("c") == (2, 2))
+
+        try h.manager.append("c", source: src)
+        try h.work()
+        let docs = try h.manager.documents(of: "c")
+        #expect(docs.filter { $0.status == .completed }.map(\.name).sorted() == ["a.txt", "b.txt"])
+        #expect(docs.filter { $0.status == .failed }.isEmpty)
+        #expect(docs.first { $0.id == old.id }?.status == .deleted)
+        #expect(try h.expectConsistent("c") == (2, 2))
+        let texts = try h.points("c").values.compactMap { $0["text"]?.stringValue }
+        #expect(texts.contains("beta two, version 3") && !texts.contains("beta two"))
     }
 
     @Test func deleteRemovesVectorsAndRecordsButKeepsHistory() throws {

@@ -70,6 +70,9 @@ enum FileReader {
 
     struct Failure: Error {
         var message: String
+        /// An I/O failure that may pass (permissions, too many open files, a read error), not a file
+        /// that is gone or holds something else.
+        var isIO = false
     }
 
     /// What `stat` says about a path.
@@ -97,7 +100,10 @@ enum FileReader {
     /// Reads a regular file, failing without reading past `limit` bytes.
     static func read(path: String, limit: Int, keepBytes: Bool, expectedSize: Int = 0) -> Result<Contents, Failure> {
         let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { return .failure(Failure(message: "cannot open: \(errorText(errno))")) }
+        guard fd >= 0 else {
+            let code = errno
+            return .failure(Failure(message: "cannot open: \(errorText(code))", isIO: code != ENOENT && code != ENOTDIR))
+        }
         let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         var hasher = SHA256()
         var bytes = Data()
@@ -108,7 +114,7 @@ enum FileReader {
             do {
                 piece = try handle.read(upToCount: ContentHash.readChunkBytes)
             } catch {
-                return .failure(Failure(message: "cannot read: \(describe(error))"))
+                return .failure(Failure(message: "cannot read: \(describe(error))", isIO: true))
             }
             guard let piece, !piece.isEmpty else { break }
             count += piece.count

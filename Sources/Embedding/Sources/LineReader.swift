@@ -64,7 +64,10 @@ enum LineReader {
     /// - Returns: The bytes, or a message when the file cannot be read or is shorter than it was.
     static func read(path: String, span: Span) -> Result<Data, FileReader.Failure> {
         let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { return .failure(.init(message: "cannot open: \(FileReader.errorText(errno))")) }
+        guard fd >= 0 else {
+            let code = errno
+            return .failure(.init(message: "cannot open: \(FileReader.errorText(code))", isIO: code != ENOENT && code != ENOTDIR))
+        }
         defer { close(fd) }
         var bytes = Data(count: span.length)
         var got = 0
@@ -74,7 +77,7 @@ enum LineReader {
             }
             if n < 0 {
                 if errno == EINTR { continue }
-                return .failure(.init(message: "cannot read: \(FileReader.errorText(errno))"))
+                return .failure(.init(message: "cannot read: \(FileReader.errorText(errno))", isIO: true))
             }
             if n == 0 { return .failure(.init(message: "the file is shorter than when it was scanned (line \(span.number) is gone)")) }
             got += n

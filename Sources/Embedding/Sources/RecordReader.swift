@@ -14,6 +14,8 @@ enum RecordReader {
     /// Why a record was skipped.
     struct Problem: Error {
         var issue: SourceIssue
+        /// The file could not be read for a reason that may pass (see `FileReader.Failure.isIO`).
+        var isIO = false
     }
 
     /// Calls `body` with every line holding a JSON object; blank lines are skipped and every other line is
@@ -126,7 +128,7 @@ enum RecordReader {
         let bytes: Data
         switch LineReader.read(path: path, span: span) {
         case .success(let b): bytes = b
-        case .failure(let f): return .failure(Problem(issue: SourceIssue(path: path, line: span.number, message: f.message)))
+        case .failure(let f): return .failure(Problem(issue: SourceIssue(path: path, line: span.number, message: f.message), isIO: f.isIO))
         }
         guard case .success(.object(let members)) = JSONValue.parseResult(bytes) else {
             return .failure(Problem(issue: SourceIssue(path: path, line: span.number, message: "no longer holds the JSON object it held when scanned")))

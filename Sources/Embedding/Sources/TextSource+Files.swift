@@ -105,7 +105,8 @@ extension TextSource {
         let contents: FileReader.Contents
         switch FileReader.read(path: path, limit: maxFileBytes, keepBytes: true, expectedSize: size) {
         case .success(let c): contents = c
-        case .failure(let failure): return issue(failure.message)
+        case .failure(let failure):
+            return .failure(RecordReader.Problem(issue: SourceIssue(path: path, message: failure.message), isIO: failure.isIO))
         }
         if let nul = contents.bytes.firstIndex(of: 0) {
             return issue("binary content (NUL byte at offset \(nul - contents.bytes.startIndex)); not text")

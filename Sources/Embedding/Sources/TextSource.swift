@@ -105,8 +105,10 @@ public struct TextSource: Sendable {
 
     /// Reads the document of a ``catalog()`` entry again, with its text.
     ///
-    /// - Throws: ``EmbeddingError`` (`invalidInput`) naming the file (and line) when the document can no
-    ///   longer be read, or when its content changed since the catalog was made (its SHA-256 differs).
+    /// - Throws: ``EmbeddingError`` naming the file (and line): `invalidInput` when the document is gone
+    ///   or its content changed since the catalog was made (its SHA-256 differs); `io` when the file
+    ///   cannot be opened or read for a reason that may pass (permissions, too many open files, a read
+    ///   error).
     public func read(_ entry: SourceEntry) throws(EmbeddingError) -> SourceDocument {
         let result: Result<SourceDocument, RecordReader.Problem>
         switch entry.location {
@@ -121,7 +123,7 @@ public struct TextSource: Sendable {
         }
         switch result {
         case .failure(let problem):
-            throw EmbeddingError(.invalidInput, problem.issue.description)
+            throw EmbeddingError(problem.isIO ? .io : .invalidInput, problem.issue.description)
         case .success(let document):
             guard document.id == entry.id, document.contentHash == entry.contentHash else {
                 let place = entry.line.map { "\(entry.path):\($0)" } ?? entry.path

@@ -23,6 +23,8 @@ package struct BatchWriter {
     package private(set) var chunksWritten = 0
     package private(set) var emptyDocuments = 0
     private var done = 0
+    /// The progress last written to the operation.
+    private var reported = -1
 
     /// Records documents as done inside the batch's transaction; by default marks them `completed`
     /// with their chunk counts.
@@ -67,11 +69,11 @@ package struct BatchWriter {
     }
 
     package mutating func flush() throws(OperationsError) {
-        try writeBuffered(completing: finishing)
+        try writeBuffered(completing: finishing, final: true)
     }
 
     /// Writes the buffered chunks, then marks `completing` done (when the buffer held all their chunks).
-    private mutating func writeBuffered(completing: [(Int64, Int)]) throws(OperationsError) {
+    private mutating func writeBuffered(completing: [(Int64, Int)], final: Bool = false) throws(OperationsError) {
         // Documents are completed only when none of their chunks is still buffered.
         if !texts.isEmpty {
             try context.ensureActive()
@@ -101,7 +103,8 @@ package struct BatchWriter {
             pending.removeAll(keepingCapacity: true)
             try context.faults.hit(faultPoint)
         }
-        guard !completing.isEmpty else { return }
+        // Also when only skipped documents moved the count: the final progress always reaches the total.
+        guard !completing.isEmpty || (final && done != reported) else { return }
         let op = context.operation
         let finished = completing
         done += finished.count
@@ -114,6 +117,7 @@ package struct BatchWriter {
             }
         }
         context.count(documents: finished.count)
+        reported = progress
         finishing.removeAll(keepingCapacity: true)
     }
 

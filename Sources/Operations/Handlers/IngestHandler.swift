@@ -54,6 +54,7 @@ struct IngestHandler: OperationHandler {
                 try register(catalog, source: source, collection: c, planned: planned, context: context)
             }
             plan.reader = reader
+            context.sampleMemory()  // the catalogue and the plan are at their largest here
             planned.formUnion(plan.toProcess.map(\.document.id))
             summary.add(plan.counts)
             summary.issues += catalog.issues.map(\.description)
@@ -80,16 +81,21 @@ struct IngestHandler: OperationHandler {
         let total = plans.reduce(0) { $0 + $1.toProcess.count }
         try context.reportProgress(done: 0, total: total)
         var writer = BatchWriter(context: context, collection: c, embedder: embedder, total: total)
-        for plan in plans {
-            for item in plan.toProcess {
+        for p in plans.indices {
+            for item in plans[p].toProcess {
                 try context.ensureActive()
                 try context.faults.hit("ingest.read")
                 let document: SourceDocument
                 do {
-                    document = try context.timed("parse") { () throws(EmbeddingError) in try plan.reader.read(item.entry) }
+                    document = try context.timed("parse") { () throws(EmbeddingError) in try plans[p].reader.read(item.entry) }
+                } catch where error.code == .io {
+                    // Permissions, too many open files, a read error: the operation is retried.
+                    throw CollectionManager.classify(error, doing: "reading \(item.document.path) again")
                 } catch {
-                    // Gone or changed since the scan: the document fails (a later APPEND picks it up again).
-                    try markFailed(item.document.id, error.message, context: context)
+                    // Gone or changed since the catalogue: the document fails alone; a later APPEND picks
+                    // up the file's new content.
+                    try fail(item.document, error.message, collection: c, context: context)
+                    plans[p].unread.insert(item.document.name)
                     summary.failedDocuments += 1
                     summary.issues.append(error.message)
                     writer.skip()
@@ -104,16 +110,19 @@ struct IngestHandler: OperationHandler {
         summary.emptyDocuments = writer.emptyDocuments
 
         // Changed files: their new content is indexed; now retire the old documents (first, so no
-        // `completed` document is ever left without its points) and delete their chunks.
-        for plan in plans where !plan.replaced.isEmpty {
+        // `completed` document is ever left without its points) and delete their chunks. An old document
+        // whose new content could not be read stays as it is.
+        for plan in plans {
+            let retired = plan.replaced.filter { !plan.unread.contains($0.name) }.map(\.id)
+            guard !retired.isEmpty else { continue }
             try context.ensureActive()
             try manager.fenced("retiring replaced documents", operationID: op.id, taskID: context.taskID) { db in
-                for id in plan.replaced {
+                for id in retired {
                     try db.execute(sql: "UPDATE documents SET status = 'deleted', updated_at = ? WHERE id = ?", arguments: [WallClock.now(), id])
                 }
             }
             _ = try context.timed("upsert") { () throws(OperationsError) in
-                try PointLayout.deletePoints(of: plan.replaced, in: c.vectorStoreName, vectors: manager.vectors,
+                try PointLayout.deletePoints(of: retired, in: c.vectorStoreName, vectors: manager.vectors,
                                              precondition: context.fence, between: context.ensureActive)
             }
         }
@@ -134,12 +143,18 @@ struct IngestHandler: OperationHandler {
 
     // MARK: - Steps
 
-    /// Marks a document that could not be read again `failed`, with why.
-    private func markFailed(_ id: Int64, _ message: String, context: OperationContext) throws(OperationsError) {
+    /// Marks a document that could not be read again `failed`, with why. Points an earlier attempt wrote
+    /// for it are deleted first, so a failed document is never partly searchable.
+    private func fail(_ document: PendingDocument, _ message: String, collection c: ManagedCollection,
+                      context: OperationContext) throws(OperationsError) {
         let op = context.operation
-        try context.manager.fenced("marking document \(id) failed", operationID: op.id, taskID: context.taskID) { db in
+        _ = try context.timed("upsert") { () throws(OperationsError) in
+            try PointLayout.deletePoints(of: [document.id], in: c.vectorStoreName, vectors: context.manager.vectors,
+                                         precondition: context.fence, between: context.ensureActive)
+        }
+        try context.manager.fenced("marking document \(document.id) failed", operationID: op.id, taskID: context.taskID) { db in
             try db.execute(sql: "UPDATE documents SET status = 'failed', error = ?, updated_at = ? WHERE id = ?",
-                           arguments: [message, WallClock.now(), id])
+                           arguments: [message, WallClock.now(), document.id])
         }
     }
 
@@ -198,7 +213,10 @@ struct IngestHandler: OperationHandler {
         var reader = TextSource(kind: .directory, path: "")
         var toProcess: [PlannedDocument] = []
         var renamed: [(id: Int64, name: String, path: String)] = []
-        var replaced: [Int64] = []
+        /// Old documents to retire once the new content under their name is indexed.
+        var replaced: [(id: Int64, name: String)] = []
+        /// Names whose new content could not be read again (their old documents stay).
+        var unread = Set<String>()
         var counts = IngestSummary()
     }
 
@@ -265,7 +283,7 @@ struct IngestHandler: OperationHandler {
             for entry in catalog.entries {
                 for old in try Row.fetchAll(liveByName, arguments: [sourceID, entry.id]) {
                     let oldID: Int64 = old["id"], oldHash: String = old["content_hash"]
-                    if oldHash != entry.contentHash && !moved.contains(oldID) { plan.replaced.append(oldID) }
+                    if oldHash != entry.contentHash && !moved.contains(oldID) { plan.replaced.append((oldID, entry.id)) }
                 }
             }
             try checkQuota(db, collection: c, adding: newEntries)

@@ -271,7 +271,8 @@ public struct ReindexHandler: OperationHandler {
         try context.reportProgress(done: done, total: total)
         // Where each text is, by content hash, from each source the remaining documents come from; the
         // texts themselves are read one document at a time below.
-        var entries: [String: (reader: TextSource, entry: SourceEntry)] = [:]
+        // Every copy is kept: when one changed since, another file may still hold the content.
+        var entries: [String: [(reader: TextSource, entry: SourceEntry)]] = [:]
         for sid in Set(docs.compactMap(\.sourceID)) {
             guard let s = sources[sid], let kind = SourceKind(rawValue: s.kind) else { continue }
             try context.ensureActive()
@@ -283,7 +284,8 @@ public struct ReindexHandler: OperationHandler {
                     return SourceCatalog()
                 }
             }
-            for e in catalog.entries { entries[e.contentHash] = (reader, e) }
+            for e in catalog.entries { entries[e.contentHash, default: []].append((reader, e)) }
+            context.sampleMemory()
         }
         let opID = op.id
         var writer = BatchWriter(context: context, collection: c, embedder: embedder, total: total, target: staging, initialDone: done,
@@ -294,16 +296,18 @@ public struct ReindexHandler: OperationHandler {
         var failed = 0
         for d in docs {
             try context.ensureActive()
-            guard let found = entries[d.hash] else { failed += 1; continue }
-            let text: String
-            do {
-                text = try context.timed("parse") { () throws(EmbeddingError) in try found.reader.read(found.entry).fullText }
-            } catch {
-                Log.reindex.warning("document changed or vanished since its source was read; counted as missing",
-                                    metadata: ["document": "\(d.name)", "error": "\(error.message)"])
-                failed += 1
-                continue
+            var text: String?
+            for copy in entries[d.hash] ?? [] where text == nil {
+                do {
+                    text = try context.timed("parse") { () throws(EmbeddingError) in try copy.reader.read(copy.entry).fullText }
+                } catch where error.code == .io {
+                    throw CollectionManager.classify(error, doing: "reading document \(d.name) again")
+                } catch {
+                    Log.reindex.warning("a copy of a document changed or vanished since its source was read",
+                                        metadata: ["document": "\(d.name)", "error": "\(error.message)"])
+                }
             }
+            guard let text else { failed += 1; continue }
             let chunks = context.timed("chunk") { chunker.chunkingResult(documentID: d.name, text: text).chunks }
             try writer.add(PendingDocument(id: d.id, name: d.name, path: d.path, size: text.utf8.count), chunks: chunks)
         }
