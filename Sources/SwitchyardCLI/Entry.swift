@@ -11,7 +11,7 @@ struct SwitchyardCommand: ParsableCommand {
         abstract: "An embedded Qdrant stand-in and blue-green reindex harness.",
         subcommands: [DemoCommand.self, ManagedCollectionsCommand.self, IndexCommand.self, AppendCommand.self, RemoveSourceCommand.self,
                       ReindexCommand.self, RollbackCommand.self, CompareCommand.self, SearchCommand.self,
-                      WorkerCommand.self, OpsCommand.self, MetricsCommand.self, AuditCommand.self, LimitsCommand.self, StoreCommand.self, EmbedCommand.self, DatasetsCommand.self, BenchCommand.self, DebugCommand.self]
+                      WorkerCommand.self, ServeCommand.self, OpsCommand.self, MetricsCommand.self, AuditCommand.self, LimitsCommand.self, StoreCommand.self, EmbedCommand.self, DatasetsCommand.self, BenchCommand.self, DebugCommand.self]
     )
 
     /// Parses, runs, and maps failures to the exit codes of the CLI contract:

@@ -51,6 +51,7 @@ public struct Telemetry: Sendable {
         Name.documentDuration: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
         Name.queueWait: [0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600],
         Name.storeDuration: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+        "switchyard_http_request_duration_seconds": [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     ]
 
     /// A Prometheus factory with Switchyard's buckets.

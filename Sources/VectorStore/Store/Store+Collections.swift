@@ -183,8 +183,16 @@ extension Store {
         _ = try measured("update_aliases") { () throws(StoreError) in try applyAliases(actions, alongside: { _ in }) }
     }
 
+    /// Applies alias actions with Qdrant's server semantics where they are laxer than ``updateAliases(_:)``:
+    /// deleting a missing alias does nothing, and renaming onto an existing alias replaces it. The batch is
+    /// still checked whole and applied in one transaction (Qdrant applies the actions one by one).
+    public func updateAliasesAsQdrant(_ actions: [AliasAction]) throws(StoreError) {
+        _ = try measured("update_aliases") { () throws(StoreError) in try applyAliases(actions, lenient: true, alongside: { _ in }) }
+    }
+
     @discardableResult
-    private func applyAliases(_ actions: [AliasAction], alongside: (Database) throws -> Void) throws(StoreError) -> AliasUpdateTiming {
+    private func applyAliases(_ actions: [AliasAction], lenient: Bool = false,
+                              alongside: (Database) throws -> Void) throws(StoreError) -> AliasUpdateTiming {
         let start = ContinuousClock.now
         var began = start
         var aliasesWritten = start
@@ -221,7 +229,7 @@ extension Store {
                     }
                     aliases[alias] = id
                 case .delete(let alias):
-                    guard aliases.removeValue(forKey: alias) != nil else {
+                    guard aliases.removeValue(forKey: alias) != nil || lenient else {
                         throw StoreError.notFound("actions[\(i)]: alias '\(alias)' not found")
                     }
                 case .rename(let from, let to):
@@ -229,7 +237,7 @@ extension Store {
                     if collections[to] != nil {
                         throw StoreError(.alreadyExists, "actions[\(i)]: '\(to)' is a collection; an alias cannot take a collection's name")
                     }
-                    if aliases[to] != nil, from != to {
+                    if aliases[to] != nil, from != to, !lenient {
                         throw StoreError(.alreadyExists, "actions[\(i)]: alias '\(to)' already exists")
                     }
                     aliases.removeValue(forKey: from)

@@ -1,0 +1,142 @@
+import Locks
+import SwitchyardJSON
+import VectorMath
+import VectorStore
+
+extension QdrantAPI {
+    /// `PUT /collections/{name}`: one unnamed dense vector per point (`{"vectors": {"size": 4, "distance": "Cosine"}}`).
+    /// Index, optimizer, WAL, quantization and sharding settings are accepted and have no effect (the scan
+    /// is exact); what would change results (named, sparse or multi vectors, other datatypes) is refused.
+    func createCollection(_ name: String, _ body: JSONValue?) throws(APIError) -> JSONValue {
+        let f = try Fields(body)
+        if let sparse = try f.object("sparse_vectors"), !sparse.members.isEmpty { throw APIError.unsupported("sparse_vectors") }
+        guard let vectors = try f.object("vectors") else {
+            throw APIError.wrongInput("collection `\(name)` needs \"vectors\": {\"size\": N, \"distance\": \"Cosine\"|\"Dot\"|\"Euclid\"|\"Manhattan\"}")
+        }
+        if !vectors.has("size") && !vectors.has("distance") && !vectors.members.isEmpty {
+            throw APIError.unsupported("named vectors (vectors_config as a map of names)")
+        }
+        try vectors.refuse(["multivector_config": "multivector_config (multivectors)"])
+        if let type = try vectors.string("datatype"), type.lowercased() != "float32" {
+            throw APIError.unsupported("datatype \"\(type)\" (vectors are float32)")
+        }
+        guard let size = try vectors.uint("size") else { throw APIError.format("vectors.size: missing field `size`") }
+        guard size >= 1 else { throw APIError.validation("vectors.size: value 0 invalid, must be 1 or larger") }
+        guard let distanceName = try vectors.string("distance") else { throw APIError.format("vectors.distance: missing field `distance`") }
+        guard let distance = Distance(rawValue: distanceName) else {
+            throw APIError.format("vectors.distance: unknown variant `\(distanceName)`, expected one of `Cosine`, `Euclid`, `Dot`, `Manhattan`")
+        }
+        if (try? store.aliases())?.contains(where: { $0.alias == name }) == true {
+            throw APIError.wrongInput("Can't create collection with name \(name). Alias with the same name already exists")
+        }
+        do {
+            try store.createCollection(name, dimension: size, distance: distance)
+        } catch {
+            if error.code == .alreadyExists { throw APIError(status: 409, "Wrong input: Collection `\(name)` already exists!") }
+            throw APIError.from(error)
+        }
+        return true
+    }
+
+    /// `GET /collections/{name}` (aliases resolve), in the shape qdrant-client 1.x parses.
+    func collectionInfo(_ name: String) throws(APIError) -> JSONValue {
+        let i = try info(name)
+        let schema = payloadIndexes(of: i.name)
+        return [
+            "status": "green", "optimizer_status": "ok", "indexed_vectors_count": 0,
+            "points_count": .int(Int64(i.pointCount)), "segments_count": 1,
+            "config": [
+                "params": [
+                    "vectors": ["size": .int(Int64(i.dimension)), "distance": .string(i.distance.rawValue)],
+                    "shard_number": 1, "replication_factor": 1, "write_consistency_factor": 1, "on_disk_payload": true,
+                ],
+                "hnsw_config": ["m": 16, "ef_construct": 100, "full_scan_threshold": 10000],
+                "optimizer_config": ["deleted_threshold": 0.2, "vacuum_min_vector_number": 1000, "default_segment_number": 0,
+                                     "flush_interval_sec": 5],
+                "wal_config": ["wal_capacity_mb": 32, "wal_segments_ahead": 0],
+            ],
+            "payload_schema": .object(schema),
+        ]
+    }
+
+    /// `DELETE /collections/{name}`: `true` when a collection was dropped (with its aliases), `false` when
+    /// there was none by that name (an alias name deletes nothing, as in Qdrant).
+    func deleteCollection(_ name: String) throws(APIError) -> JSONValue {
+        guard try call({ try store.collectionExists(name) }) else { return false }
+        do { try store.dropCollection(name) } catch {
+            if error.code == .notFound { return false }
+            throw APIError.from(error)
+        }
+        forgetPayloadIndexes(of: name)
+        return true
+    }
+
+    /// `POST /collections/aliases`: the batch is checked whole and applied in one transaction.
+    func updateAliases(_ body: JSONValue?) throws(APIError) -> JSONValue {
+        let f = try Fields(body)
+        guard let list = try f.array("actions") else { throw APIError.format("actions: missing field `actions`") }
+        var actions: [AliasAction] = []
+        for (i, item) in list.enumerated() {
+            let a = try Fields(item, path: "actions[\(i)].")
+            if let c = try a.object("create_alias") {
+                guard let alias = try c.string("alias_name"), let collection = try c.string("collection_name") else {
+                    throw APIError.format("actions[\(i)].create_alias: needs alias_name and collection_name")
+                }
+                actions.append(.create(alias: alias, collection: collection))
+            } else if let d = try a.object("delete_alias") {
+                guard let alias = try d.string("alias_name") else { throw APIError.format("actions[\(i)].delete_alias: needs alias_name") }
+                actions.append(.delete(alias: alias))
+            } else if let r = try a.object("rename_alias") {
+                guard let from = try r.string("old_alias_name"), let to = try r.string("new_alias_name") else {
+                    throw APIError.format("actions[\(i)].rename_alias: needs old_alias_name and new_alias_name")
+                }
+                actions.append(.rename(from: from, to: to))
+            } else {
+                throw APIError.format("actions[\(i)]: expected create_alias, delete_alias or rename_alias")
+            }
+        }
+        guard !actions.isEmpty else { return true }
+        do { try store.updateAliasesAsQdrant(actions) } catch {
+            // Qdrant's words for the common failures.
+            if error.code == .notFound, error.message.contains("collection '") {
+                let name = actions.compactMap { if case .create(_, let c) = $0, (try? store.collectionExists(c)) != true { c } else { nil } }.first
+                if let name { throw APIError.collectionNotFound(name) }
+            }
+            if error.code == .notFound, case .rename(let from, _)? = actions.first(where: { if case .rename = $0 { true } else { false } }) {
+                throw APIError.notFound("Alias \(from) does not exists!")
+            }
+            throw APIError.from(error)
+        }
+        return true
+    }
+
+    // MARK: - Payload indexes (recorded; the scan is exact anyway)
+
+    func createPayloadIndex(_ name: String, _ body: JSONValue?, wait: Bool) throws(APIError) -> JSONValue {
+        let target = try resolve(name)
+        let f = try Fields(body)
+        guard let field = try f.string("field_name") else { throw APIError.format("field_name: missing field `field_name`") }
+        var schema: JSONValue = .object(["data_type": "keyword", "points": 0])
+        switch f["field_schema"] {
+        case .string(let t)?: schema = ["data_type": .string(t), "points": 0]
+        case .object(let o)?: schema = ["data_type": o["type"] ?? "keyword", "params": .object(o), "points": 0]
+        default: break
+        }
+        payloadIndexes.withLock { $0[target, default: [:]][field] = schema }
+        return updateResult(target, wait: wait)
+    }
+
+    func deletePayloadIndex(_ name: String, field: String, wait: Bool) throws(APIError) -> JSONValue {
+        let target = try resolve(name)
+        payloadIndexes.withLock { _ = $0[target]?.removeValue(forKey: field) }
+        return updateResult(target, wait: wait)
+    }
+
+    func payloadIndexes(of collection: String) -> [String: JSONValue] {
+        payloadIndexes.withLock { $0[collection] ?? [:] }
+    }
+
+    func forgetPayloadIndexes(of collection: String) {
+        payloadIndexes.withLock { _ = $0.removeValue(forKey: collection) }
+    }
+}

@@ -1,0 +1,253 @@
+import SwitchyardJSON
+import VectorMath
+import VectorStore
+
+extension QdrantAPI {
+    // MARK: - Upsert
+
+    /// `PUT /collections/{name}/points`: a PointsList (`{"points": [...]}`) or a PointsBatch
+    /// (`{"batch": {"ids", "vectors", "payloads"}}`), written in one transaction.
+    func upsert(_ name: String, _ body: JSONValue?, wait: Bool) throws(APIError) -> JSONValue {
+        let i = try info(name)
+        let f = try Fields(body)
+        try f.refuse(["shard_key": "shard_key (sharding)", "update_filter": "update_filter (conditional upsert)"])
+        if let mode = try f.string("update_mode"), mode != "upsert" { throw APIError.unsupported("update_mode \"\(mode)\"") }
+        let points = try Self.parsePoints(f, dimension: i.dimension)
+        if !points.isEmpty { _ = try call { try store.upsert(i.name, points: points) } }
+        return updateResult(i.name, wait: wait)
+    }
+
+    static func parsePoints(_ f: Fields, dimension: Int) throws(APIError) -> [Point] {
+        func checked(_ v: [Float], _ what: String) throws(APIError) -> [Float] {
+            guard v.count == dimension else {
+                throw APIError.wrongInput("Vector dimension error: expected dim: \(dimension), got \(v.count) (\(what))")
+            }
+            return v
+        }
+        func payload(_ v: JSONValue?, _ what: String) throws(APIError) -> Payload {
+            switch v {
+            case nil, .null?: return [:]
+            case .object(let o)?: return o
+            case let other?: throw APIError.format("\(what): expected an object, got \(other.typeName)")
+            }
+        }
+        if let list = try f.array("points") {
+            var points: [Point] = []
+            points.reserveCapacity(list.count)
+            for (i, item) in list.enumerated() {
+                let p = try Fields(item, path: "points[\(i)].")
+                guard let idValue = p["id"] else { throw APIError.format("points[\(i)]: missing field `id`") }
+                let id = try APIError.pointID(idValue, "points[\(i)].id")
+                guard let vectorValue = p["vector"] ?? p["vectors"] else { throw APIError.format("points[\(i)]: missing field `vector`") }
+                let vector = try checked(try APIError.vector(unnamed(vectorValue, "points[\(i)].vector"), "points[\(i)].vector"), "point \(id)")
+                points.append(Point(id: id, vector: vector, payload: try payload(p["payload"], "points[\(i)].payload")))
+            }
+            return points
+        }
+        guard let batch = try f.object("batch") else { throw APIError.format("expected \"points\" (a list of points) or \"batch\"") }
+        guard let ids = try batch.array("ids") else { throw APIError.format("batch.ids: missing field `ids`") }
+        guard let vectorsValue = batch["vectors"] else { throw APIError.format("batch.vectors: missing field `vectors`") }
+        guard case .array(let vectors) = try unnamed(vectorsValue, "batch.vectors") else {
+            throw APIError.format("batch.vectors: expected a list of vectors")
+        }
+        guard vectors.count == ids.count else {
+            throw APIError.wrongInput("batch: \(ids.count) ids but \(vectors.count) vectors")
+        }
+        let payloads = try batch.array("payloads")
+        if let payloads, payloads.count != ids.count {
+            throw APIError.wrongInput("batch: \(ids.count) ids but \(payloads.count) payloads")
+        }
+        var points: [Point] = []
+        points.reserveCapacity(ids.count)
+        for k in ids.indices {
+            let id = try APIError.pointID(ids[k], "batch.ids[\(k)]")
+            let v = try checked(try APIError.vector(vectors[k], "batch.vectors[\(k)]"), "point \(id)")
+            points.append(Point(id: id, vector: v, payload: try payload(payloads?[k], "batch.payloads[\(k)]")))
+        }
+        return points
+    }
+
+    /// A vector given as `{"": v}` is the unnamed vector; other names are named vectors.
+    private static func unnamed(_ v: JSONValue, _ what: String) throws(APIError) -> JSONValue {
+        guard case .object(let named) = v else { return v }
+        if named.isEmpty { throw APIError.wrongInput("\(what): the point has no vector (every point needs one)") }
+        if named.count == 1, let only = named[""] { return only }
+        throw APIError.unsupported("\(what): named vectors (\(named.keys.sorted().map { "\"\($0)\"" }.joined(separator: ", ")))")
+    }
+
+    // MARK: - Reads
+
+    /// `POST /collections/{name}/points`: the listed points that exist, in the order asked.
+    func retrieve(_ name: String, _ body: JSONValue?) throws(APIError) -> JSONValue {
+        let target = try resolve(name)
+        let f = try Fields(body)
+        try f.refuse(["shard_key": "shard_key (sharding)"])
+        guard let idValues = try f.array("ids") else { throw APIError.format("ids: missing field `ids`") }
+        var ids: [PointID] = []
+        for (k, v) in idValues.enumerated() { ids.append(try APIError.pointID(v, "ids[\(k)]")) }
+        let payload = try PayloadSelector(f["with_payload"], default: .all, field: "with_payload")
+        let withVector = try vectorSelector(f["with_vector"] ?? f["with_vectors"], default: false, field: "with_vector")
+        let records = try call { try store.get(target, ids: ids, withVector: withVector, withPayload: payload.wantsPayload) }
+        return .array(records.map { Self.recordJSON($0, payload: payload, withVector: withVector) })
+    }
+
+    /// `GET /collections/{name}/points/{id}`, with payload and vector.
+    func point(_ name: String, id text: String) throws(APIError) -> JSONValue {
+        let target = try resolve(name)
+        guard let id = PointID(parsing: text) else {
+            throw APIError(status: 400, "Bad request: Unable to parse point id \(text): expected an unsigned integer or a UUID")
+        }
+        guard let r = try call({ try store.get(target, ids: [id], withVector: true, withPayload: true) }).first else {
+            throw APIError.notFound("Point with id \(id) does not exists!")
+        }
+        return Self.recordJSON(r, payload: .all, withVector: true)
+    }
+
+    /// `POST /collections/{name}/points/scroll`: `offset` is inclusive; `next_page_offset` starts the next page.
+    func scroll(_ name: String, _ body: JSONValue?) throws(APIError) -> JSONValue {
+        let target = try resolve(name)
+        let f = try Fields(body)
+        try f.refuse(["order_by": "order_by in scroll", "shard_key": "shard_key (sharding)"])
+        let limit = try f.uint("limit") ?? 10
+        guard limit >= 1 else { throw APIError.badRequest("Limit cannot be 0") }
+        let offset: PointID? = try f["offset"].map { v throws(APIError) in try APIError.pointID(v, "offset") }
+        let payload = try PayloadSelector(f["with_payload"], default: .all, field: "with_payload")
+        let withVector = try vectorSelector(f["with_vector"] ?? f["with_vectors"], default: false, field: "with_vector")
+        let filter = try f.filter()
+        let page = try call {
+            try store.scroll(target, filter: filter, limit: limit, offset: offset, withVector: withVector, withPayload: payload.wantsPayload)
+        }
+        return [
+            "points": .array(page.points.map { Self.recordJSON($0, payload: payload, withVector: withVector) }),
+            "next_page_offset": page.nextPageOffset?.json ?? .null,
+        ]
+    }
+
+    /// `POST /collections/{name}/points/count`: always exact.
+    func count(_ name: String, _ body: JSONValue?) throws(APIError) -> JSONValue {
+        let target = try resolve(name)
+        let f = try Fields(body)
+        _ = try f.bool("exact")
+        let filter = try f.filter()
+        return ["count": .int(Int64(try call { try store.count(target, filter: filter) }))]
+    }
+
+    // MARK: - Deletes and payloads
+
+    /// A `PointsSelector`: `{"points": [ids]}` or `{"filter": …}`.
+    enum Selector {
+        case ids([PointID])
+        case filter(Filter)
+    }
+
+    static func selector(_ f: Fields, allowBoth: Bool = false) throws(APIError) -> Selector? {
+        let filter = try f.filter()
+        let idValues = try f.array("points")
+        if idValues != nil && filter != nil {
+            throw APIError.unsupported("selecting points by ids and a filter in one request")
+        }
+        if let idValues {
+            var ids: [PointID] = []
+            for (k, v) in idValues.enumerated() { ids.append(try APIError.pointID(v, "\(f.path)points[\(k)]")) }
+            return .ids(ids)
+        }
+        return filter.map { .filter($0) }
+    }
+
+    /// `POST /collections/{name}/points/delete`: missing ids are not an error.
+    func deletePoints(_ name: String, _ body: JSONValue?, wait: Bool) throws(APIError) -> JSONValue {
+        let target = try resolve(name)
+        let f = try Fields(body)
+        try f.refuse(["shard_key": "shard_key (sharding)"])
+        guard let sel = try Self.selector(f) else { throw APIError.format("expected \"points\" (a list of ids) or \"filter\"") }
+        switch sel {
+        case .ids(let ids): if !ids.isEmpty { _ = try call { try store.delete(target, ids: ids) } }
+        case .filter(let filter): _ = try call { try store.delete(target, filter: filter) }
+        }
+        return updateResult(target, wait: wait)
+    }
+
+    /// `POST` (merge) and `PUT` (overwrite) `/collections/{name}/points/payload`.
+    func setPayload(_ name: String, _ body: JSONValue?, overwrite: Bool, wait: Bool) throws(APIError) -> JSONValue {
+        let target = try resolve(name)
+        let f = try Fields(body)
+        try f.refuse(["key": "setting a payload at a nested \"key\"", "shard_key": "shard_key (sharding)"])
+        guard case .object(let payload)? = f["payload"] else { throw APIError.format("payload: missing field `payload` (an object)") }
+        try applyPayload(target, overwrite ? .overwrite(payload) : .merge(payload), f)
+        return updateResult(target, wait: wait)
+    }
+
+    /// `POST /collections/{name}/points/payload/delete`: removes keys.
+    func deletePayload(_ name: String, _ body: JSONValue?, wait: Bool) throws(APIError) -> JSONValue {
+        let target = try resolve(name)
+        let f = try Fields(body)
+        guard let keyValues = try f.array("keys") else { throw APIError.format("keys: missing field `keys`") }
+        var keys: [String] = []
+        for (k, v) in keyValues.enumerated() {
+            guard case .string(let s) = v else { throw APIError.format("keys[\(k)]: expected a string, got \(v.typeName)") }
+            if s.contains(".") || s.contains("[") { throw APIError.unsupported("deleting a nested payload key (\(s))") }
+            keys.append(s)
+        }
+        try applyPayload(target, .deleteKeys(keys), f)
+        return updateResult(target, wait: wait)
+    }
+
+    /// `POST /collections/{name}/points/payload/clear`.
+    func clearPayload(_ name: String, _ body: JSONValue?, wait: Bool) throws(APIError) -> JSONValue {
+        let target = try resolve(name)
+        try applyPayload(target, .clear, try Fields(body))
+        return updateResult(target, wait: wait)
+    }
+
+    private func applyPayload(_ target: String, _ update: PayloadUpdate, _ f: Fields) throws(APIError) {
+        guard let sel = try Self.selector(f) else { throw APIError.format("expected \"points\" (a list of ids) or \"filter\"") }
+        do {
+            switch sel {
+            case .ids(let ids): if !ids.isEmpty { _ = try store.updatePayload(target, update, ids: ids) }
+            case .filter(let filter): _ = try store.updatePayload(target, update, filter: filter)
+            }
+        } catch {
+            if error.code == .notFound, case .ids(let ids) = sel,
+               let missing = ids.first(where: { id in ((try? store.get(target, ids: [id], withPayload: false)) ?? []).isEmpty }) {
+                throw APIError.notFound("No point with id \(missing) found")
+            }
+            throw APIError.from(error)
+        }
+    }
+
+    /// `POST /collections/{name}/points/batch`: operations applied in order (each one a transaction, as in
+    /// Qdrant, where the batch is not atomic either).
+    func batch(_ name: String, _ body: JSONValue?, wait: Bool) throws(APIError) -> JSONValue {
+        _ = try resolve(name)
+        let f = try Fields(body)
+        guard let ops = try f.array("operations") else { throw APIError.format("operations: missing field `operations`") }
+        // Parse all first, so a malformed operation late in the list changes nothing.
+        for (i, op) in ops.enumerated() {
+            guard case .object(let o) = op, o.count == 1, let kind = o.keys.first else {
+                throw APIError.format("operations[\(i)]: expected one of upsert, delete, set_payload, overwrite_payload, delete_payload, clear_payload")
+            }
+            guard ["upsert", "delete", "set_payload", "overwrite_payload", "delete_payload", "clear_payload"].contains(kind) else {
+                throw APIError.unsupported("operations[\(i)]: \(kind)")
+            }
+            let inner = try Fields(o[kind], path: "operations[\(i)].\(kind).")
+            if kind == "upsert" {
+                _ = try Self.parsePoints(inner, dimension: try info(name).dimension)
+            } else if try Self.selector(inner) == nil {
+                throw APIError.format("operations[\(i)].\(kind): expected \"points\" (a list of ids) or \"filter\"")
+            }
+        }
+        var results: [JSONValue] = []
+        for op in ops {
+            let (kind, inner) = op.objectValue!.first!
+            switch kind {
+            case "upsert": results.append(try upsert(name, inner, wait: wait))
+            case "delete": results.append(try deletePoints(name, inner, wait: wait))
+            case "set_payload": results.append(try setPayload(name, inner, overwrite: false, wait: wait))
+            case "overwrite_payload": results.append(try setPayload(name, inner, overwrite: true, wait: wait))
+            case "delete_payload": results.append(try deletePayload(name, inner, wait: wait))
+            default: results.append(try clearPayload(name, inner, wait: wait))
+            }
+        }
+        return .array(results)
+    }
+}

@@ -1,0 +1,209 @@
+import CoreMetrics
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Locks
+import Logging
+import NIOCore
+import NIOPosix
+import Prometheus
+import ServiceLifecycle
+import SwitchyardJSON
+import Telemetry
+
+/// `switchyard serve`: ``QdrantAPI`` over HTTP/1.1 with Hummingbird.
+///
+/// - API key: when set, every endpoint but `/healthz`, `/livez` and `/readyz` needs the `api-key` header
+///   or `Authorization: Bearer <key>` (compared in constant time); otherwise 401. Keys are never logged.
+/// - Bodies above ``Configuration/maxRequestBytes`` get 413; malformed JSON 400 naming the byte offset.
+/// - Store calls run on a thread pool, never on the event loops; each write is one transaction, so a
+///   client that goes away mid-request leaves the write whole or absent.
+/// - `GET /metrics`: the store's Prometheus metrics plus `switchyard_http_requests_total` and
+///   `switchyard_http_request_duration_seconds` by route.
+public enum QdrantServer {
+    public struct Configuration: Sendable {
+        public var host = "127.0.0.1"
+        public var port = 6333
+        public var apiKey: String?
+        /// Qdrant's default: 32 MiB.
+        public var maxRequestBytes = 32 * 1_048_576
+        /// A connection with nothing read or written for this long is closed (half-sent requests).
+        public var idleTimeout: Duration = .seconds(60)
+        public init() {}
+    }
+
+    /// Builds the application; `onRunning` receives the bound port (useful with port 0).
+    public static func application(
+        api: QdrantAPI, configuration c: Configuration, registry: PrometheusCollectorRegistry?,
+        logger: Logger = Logger(label: "switchyard.server"),
+        onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let responder = QdrantResponder(api: api, apiKey: c.apiKey.map { Array($0.utf8) }, maxRequestBytes: c.maxRequestBytes,
+                                        registry: registry, logger: logger)
+        let idle = TimeAmount.nanoseconds(Int64(c.idleTimeout.components.seconds) * 1_000_000_000
+                                              + c.idleTimeout.components.attoseconds / 1_000_000_000)
+        return Application(
+            responder: responder,
+            server: .http1(configuration: .init(idleTimeout: idle)),
+            configuration: .init(address: .hostname(c.host, port: c.port), serverName: nil),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? c.port) },
+            logger: logger)
+    }
+}
+
+/// Checks the key, reads and parses the body, runs the API call off the event loop, writes the envelope.
+struct QdrantResponder: HTTPResponder {
+    typealias Context = BasicRequestContext
+    let api: QdrantAPI
+    let apiKey: [UInt8]?
+    let maxRequestBytes: Int
+    let registry: PrometheusCollectorRegistry?
+    let logger: Logger
+    let metrics: HTTPMetrics
+
+    init(api: QdrantAPI, apiKey: [UInt8]?, maxRequestBytes: Int, registry: PrometheusCollectorRegistry?, logger: Logger) {
+        self.api = api
+        self.apiKey = apiKey
+        self.maxRequestBytes = maxRequestBytes
+        self.registry = registry
+        self.logger = logger
+        self.metrics = HTTPMetrics(factory: registry.map { Telemetry.makePrometheusFactory(registry: $0) })
+    }
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        let start = ContinuousClock.now
+        let path = request.uri.path
+        let method = request.method.rawValue
+        var reply: QdrantAPI.Reply
+        if let denied = authorize(request, path: path) {
+            reply = denied
+        } else if path == "/metrics" {
+            reply = QdrantAPI.Reply(status: method == "GET" ? 200 : 405,
+                                    body: method == "GET" ? .text(metricsText()) : .error("Method not allowed: \(method) /metrics"),
+                                    route: "/metrics")
+        } else {
+            reply = await answer(request, path: path, method: method)
+        }
+        let seconds = (ContinuousClock.now - start).seconds
+        metrics.record(method: method, route: reply.route, status: reply.status, seconds: seconds)
+        logger.info("\(method) \(path) \(reply.status)", metadata: [
+            "route": "\(reply.route)", "status": "\(reply.status)", "ms": "\(String(format: "%.3f", seconds * 1000))",
+        ])
+        return Self.response(reply, seconds: seconds)
+    }
+
+    private func answer(_ request: Request, path: String, method: String) async -> QdrantAPI.Reply {
+        var body: JSONValue?
+        do {
+            let buffer = try await request.body.collect(upTo: maxRequestBytes)
+            if buffer.readableBytes > 0 {
+                body = try buffer.withUnsafeReadableBytes { raw throws(JSONParser.Failure) in
+                    try JSONParser.parse(bytes: raw.bindMemory(to: UInt8.self))
+                }
+            }
+        } catch let e as JSONParser.Failure {
+            return QdrantAPI.Reply(status: 400, body: .error("Format error in JSON body: \(e.reason) at byte \(e.offset)"), route: "unparsed")
+        } catch is NIOTooManyBytesError {
+            return QdrantAPI.Reply(status: 413, body: .error("Payload error: JSON payload is larger than allowed (limit: \(maxRequestBytes) bytes)"),
+                                   route: "unparsed")
+        } catch {
+            return QdrantAPI.Reply(status: 400, body: .error("Bad request: the body could not be read: \(error)"), route: "unparsed")
+        }
+        var query: [String: String] = [:]
+        for (k, v) in request.uri.queryParameters { query[String(k)] = String(v) }
+        let call = QdrantAPI.Request(method: method, path: path, query: query, body: body)
+        let api = self.api
+        do {
+            return try await NIOThreadPool.singleton.runIfActive { api.handle(call) }
+        } catch {
+            return QdrantAPI.Reply(status: 503, body: .error("Service internal error: the server is shutting down"), route: "unavailable")
+        }
+    }
+
+    /// 401 unless the request carries the key (health probes are open).
+    private func authorize(_ request: Request, path: String) -> QdrantAPI.Reply? {
+        guard let apiKey else { return nil }
+        if ["/healthz", "/livez", "/readyz"].contains(path) { return nil }
+        var given: [UInt8]?
+        if let h = request.headers[HTTPField.Name("api-key")!] {
+            given = Array(h.utf8)
+        } else if let auth = request.headers[.authorization], auth.lowercased().hasPrefix("bearer ") {
+            given = Array(auth.dropFirst(7).utf8)
+        }
+        guard let given else {
+            return QdrantAPI.Reply(status: 401, body: .error("Must provide an API key or an Authorization bearer token"), route: "unauthorized")
+        }
+        guard Self.constantTimeEqual(given, apiKey) else {
+            return QdrantAPI.Reply(status: 401, body: .error("Invalid API key or JWT"), route: "unauthorized")
+        }
+        return nil
+    }
+
+    /// Compares without an early exit, so timing does not reveal how much of the key matched.
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var diff = UInt8(truncatingIfNeeded: a.count ^ b.count)
+        for i in 0..<max(a.count, b.count) {
+            let x = i < a.count ? a[i] : 0
+            let y = i < b.count ? b[i] : 0
+            diff |= x ^ y
+        }
+        return diff == 0
+    }
+
+    private func metricsText() -> String {
+        registry?.emitToString() ?? ""
+    }
+
+    static func response(_ reply: QdrantAPI.Reply, seconds: Double) -> Response {
+        let text: String
+        var type = "application/json"
+        switch reply.body {
+        case .result(let r): text = JSONValue.object(["result": r, "status": "ok", "time": .double(seconds)]).jsonText
+        case .error(let m): text = JSONValue.object(["status": ["error": .string(m)], "time": .double(seconds)]).jsonText
+        case .bare(let v): text = v.jsonText
+        case .text(let t):
+            text = t
+            type = t.hasPrefix("#") || t.contains("# TYPE") ? "text/plain; version=0.0.4" : "text/plain"
+        }
+        var buffer = ByteBuffer()
+        buffer.writeString(text)
+        return Response(status: .init(code: reply.status), headers: [.contentType: type], body: .init(byteBuffer: buffer))
+    }
+}
+
+/// HTTP request counts and latencies by method, route template and status.
+final class HTTPMetrics: Sendable {
+    static let requests = "switchyard_http_requests_total"
+    static let duration = "switchyard_http_request_duration_seconds"
+    private let factory: (any MetricsFactory)?
+    private let counters = Locked<[String: CoreMetrics.Counter]>([:])
+    private let timers = Locked<[String: CoreMetrics.Recorder]>([:])
+
+    init(factory: (any MetricsFactory)?) {
+        self.factory = factory
+    }
+
+    func record(method: String, route: String, status: Int, seconds: Double) {
+        guard let factory else { return }
+        let key = "\(method) \(route) \(status)"
+        let counter = counters.withLock { c in
+            if let h = c[key] { return h }
+            let h = CoreMetrics.Counter(label: Self.requests, dimensions: [("method", method), ("route", route), ("status", "\(status)")],
+                                        factory: factory)
+            c[key] = h
+            return h
+        }
+        counter.increment()
+        let timer = timers.withLock { t in
+            if let h = t[route] { return h }
+            let h = CoreMetrics.Recorder(label: Self.duration, dimensions: [("route", route)], aggregate: true, factory: factory)
+            t[route] = h
+            return h
+        }
+        timer.record(seconds)
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
