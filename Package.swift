@@ -128,6 +128,19 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // `switchyard bench serve`: the same calls in-process and through the HTTP API.
+        .target(
+            name: "ServeBenchmark",
+            dependencies: [
+                "Server", "Locks", "VectorMath", "VectorStore", "SwitchyardJSON",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "Switchyard",
             dependencies: [
@@ -142,6 +155,7 @@ let package = Package(
             dependencies: [
                 "Switchyard",
                 "Server",
+                "ServeBenchmark",
                 "Locks",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

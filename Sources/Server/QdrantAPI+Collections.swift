@@ -97,17 +97,23 @@ extension QdrantAPI {
         }
         guard !actions.isEmpty else { return true }
         do { try store.updateAliasesAsQdrant(actions) } catch {
-            // Qdrant's words for the common failures.
-            if error.code == .notFound, error.message.contains("collection '") {
-                let name = actions.compactMap { if case .create(_, let c) = $0, (try? store.collectionExists(c)) != true { c } else { nil } }.first
-                if let name { throw APIError.collectionNotFound(name) }
-            }
-            if error.code == .notFound, case .rename(let from, _)? = actions.first(where: { if case .rename = $0 { true } else { false } }) {
-                throw APIError.notFound("Alias \(from) does not exists!")
+            // Qdrant's words for the common failures, naming the action the store names (`actions[i]: …`).
+            if error.code == .notFound, let i = Self.actionIndex(error.message), actions.indices.contains(i) {
+                switch actions[i] {
+                case .create(_, let collection): throw APIError.collectionNotFound(collection)
+                case .rename(let from, _): throw APIError.notFound("Alias \(from) does not exists!")
+                case .delete: break
+                }
             }
             throw APIError.from(error)
         }
         return true
+    }
+
+    /// The `i` of a store message starting `actions[i]: `.
+    static func actionIndex(_ message: String) -> Int? {
+        guard message.hasPrefix("actions["), let close = message.firstIndex(of: "]") else { return nil }
+        return Int(message[message.index(message.startIndex, offsetBy: 8)..<close])
     }
 
     // MARK: - Payload indexes (recorded; the scan is exact anyway)
@@ -116,11 +122,21 @@ extension QdrantAPI {
         let target = try resolve(name)
         let f = try Fields(body)
         guard let field = try f.string("field_name") else { throw APIError.format("field_name: missing field `field_name`") }
-        var schema: JSONValue = .object(["data_type": "keyword", "points": 0])
+        let types: Set<String> = ["keyword", "integer", "float", "geo", "text", "bool", "datetime", "uuid"]
+        let schema: JSONValue
         switch f["field_schema"] {
-        case .string(let t)?: schema = ["data_type": .string(t), "points": 0]
-        case .object(let o)?: schema = ["data_type": o["type"] ?? "keyword", "params": .object(o), "points": 0]
-        default: break
+        case .string(let t)?:
+            guard types.contains(t) else { throw APIError.format("field_schema: unknown variant `\(t)`, expected one of \(types.sorted().map { "`\($0)`" }.joined(separator: ", "))") }
+            schema = ["data_type": .string(t), "points": 0]
+        case .object(let o)?:
+            guard let t = o["type"]?.stringValue, types.contains(t) else {
+                throw APIError.format("field_schema.type: expected one of \(types.sorted().map { "`\($0)`" }.joined(separator: ", "))")
+            }
+            schema = ["data_type": .string(t), "params": .object(o), "points": 0]
+        case nil:
+            throw APIError.format("field_schema: missing field `field_schema`")
+        case let other?:
+            throw APIError.format("field_schema: expected a type name or an object, got \(other.typeName)")
         }
         payloadIndexes.withLock { $0[target, default: [:]][field] = schema }
         return updateResult(target, wait: wait)

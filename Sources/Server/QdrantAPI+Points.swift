@@ -8,13 +8,10 @@ extension QdrantAPI {
     /// `PUT /collections/{name}/points`: a PointsList (`{"points": [...]}`) or a PointsBatch
     /// (`{"batch": {"ids", "vectors", "payloads"}}`), written in one transaction.
     func upsert(_ name: String, _ body: JSONValue?, wait: Bool) throws(APIError) -> JSONValue {
-        let i = try info(name)
-        let f = try Fields(body)
-        try f.refuse(["shard_key": "shard_key (sharding)", "update_filter": "update_filter (conditional upsert)"])
-        if let mode = try f.string("update_mode"), mode != "upsert" { throw APIError.unsupported("update_mode \"\(mode)\"") }
-        let points = try Self.parsePoints(f, dimension: i.dimension)
-        if !points.isEmpty { _ = try call { try store.upsert(i.name, points: points) } }
-        return updateResult(i.name, wait: wait)
+        let shape = try self.shape(name)
+        let op = try PointsOp.parse("upsert", try Fields(body), dimension: shape.dimension)
+        try apply(op, to: shape.name)
+        return updateResult(shape.name, wait: wait)
     }
 
     static func parsePoints(_ f: Fields, dimension: Int) throws(APIError) -> [Point] {
@@ -140,7 +137,7 @@ extension QdrantAPI {
         case filter(Filter)
     }
 
-    static func selector(_ f: Fields, allowBoth: Bool = false) throws(APIError) -> Selector? {
+    static func selector(_ f: Fields) throws(APIError) -> Selector? {
         let filter = try f.filter()
         let idValues = try f.array("points")
         if idValues != nil && filter != nil {
@@ -156,98 +153,120 @@ extension QdrantAPI {
 
     /// `POST /collections/{name}/points/delete`: missing ids are not an error.
     func deletePoints(_ name: String, _ body: JSONValue?, wait: Bool) throws(APIError) -> JSONValue {
-        let target = try resolve(name)
-        let f = try Fields(body)
-        try f.refuse(["shard_key": "shard_key (sharding)"])
-        guard let sel = try Self.selector(f) else { throw APIError.format("expected \"points\" (a list of ids) or \"filter\"") }
-        switch sel {
-        case .ids(let ids): if !ids.isEmpty { _ = try call { try store.delete(target, ids: ids) } }
-        case .filter(let filter): _ = try call { try store.delete(target, filter: filter) }
-        }
-        return updateResult(target, wait: wait)
+        try single("delete", name, body, wait: wait)
     }
 
     /// `POST` (merge) and `PUT` (overwrite) `/collections/{name}/points/payload`.
     func setPayload(_ name: String, _ body: JSONValue?, overwrite: Bool, wait: Bool) throws(APIError) -> JSONValue {
-        let target = try resolve(name)
-        let f = try Fields(body)
-        try f.refuse(["key": "setting a payload at a nested \"key\"", "shard_key": "shard_key (sharding)"])
-        guard case .object(let payload)? = f["payload"] else { throw APIError.format("payload: missing field `payload` (an object)") }
-        try applyPayload(target, overwrite ? .overwrite(payload) : .merge(payload), f)
-        return updateResult(target, wait: wait)
+        try single(overwrite ? "overwrite_payload" : "set_payload", name, body, wait: wait)
     }
 
     /// `POST /collections/{name}/points/payload/delete`: removes keys.
     func deletePayload(_ name: String, _ body: JSONValue?, wait: Bool) throws(APIError) -> JSONValue {
-        let target = try resolve(name)
-        let f = try Fields(body)
-        guard let keyValues = try f.array("keys") else { throw APIError.format("keys: missing field `keys`") }
-        var keys: [String] = []
-        for (k, v) in keyValues.enumerated() {
-            guard case .string(let s) = v else { throw APIError.format("keys[\(k)]: expected a string, got \(v.typeName)") }
-            if s.contains(".") || s.contains("[") { throw APIError.unsupported("deleting a nested payload key (\(s))") }
-            keys.append(s)
-        }
-        try applyPayload(target, .deleteKeys(keys), f)
-        return updateResult(target, wait: wait)
+        try single("delete_payload", name, body, wait: wait)
     }
 
     /// `POST /collections/{name}/points/payload/clear`.
     func clearPayload(_ name: String, _ body: JSONValue?, wait: Bool) throws(APIError) -> JSONValue {
+        try single("clear_payload", name, body, wait: wait)
+    }
+
+    private func single(_ kind: String, _ name: String, _ body: JSONValue?, wait: Bool) throws(APIError) -> JSONValue {
         let target = try resolve(name)
-        try applyPayload(target, .clear, try Fields(body))
+        try apply(try PointsOp.parse(kind, try Fields(body), dimension: 0), to: target)
         return updateResult(target, wait: wait)
     }
 
-    private func applyPayload(_ target: String, _ update: PayloadUpdate, _ f: Fields) throws(APIError) {
-        guard let sel = try Self.selector(f) else { throw APIError.format("expected \"points\" (a list of ids) or \"filter\"") }
-        do {
-            switch sel {
-            case .ids(let ids): if !ids.isEmpty { _ = try store.updatePayload(target, update, ids: ids) }
-            case .filter(let filter): _ = try store.updatePayload(target, update, filter: filter)
-            }
-        } catch {
-            if error.code == .notFound, case .ids(let ids) = sel,
-               let missing = ids.first(where: { id in ((try? store.get(target, ids: [id], withPayload: false)) ?? []).isEmpty }) {
-                throw APIError.notFound("No point with id \(missing) found")
-            }
-            throw APIError.from(error)
-        }
-    }
-
-    /// `POST /collections/{name}/points/batch`: operations applied in order (each one a transaction, as in
-    /// Qdrant, where the batch is not atomic either).
+    /// `POST /collections/{name}/points/batch`: every operation is parsed and checked first, against one
+    /// resolved collection, then they are applied in order (each one a transaction, as in Qdrant, where
+    /// the batch is not atomic either).
     func batch(_ name: String, _ body: JSONValue?, wait: Bool) throws(APIError) -> JSONValue {
-        _ = try resolve(name)
+        let shape = try self.shape(name)
         let f = try Fields(body)
-        guard let ops = try f.array("operations") else { throw APIError.format("operations: missing field `operations`") }
-        // Parse all first, so a malformed operation late in the list changes nothing.
-        for (i, op) in ops.enumerated() {
-            guard case .object(let o) = op, o.count == 1, let kind = o.keys.first else {
+        guard let list = try f.array("operations") else { throw APIError.format("operations: missing field `operations`") }
+        var ops: [PointsOp] = []
+        for (i, item) in list.enumerated() {
+            guard case .object(let o) = item, o.count == 1, let kind = o.keys.first else {
                 throw APIError.format("operations[\(i)]: expected one of upsert, delete, set_payload, overwrite_payload, delete_payload, clear_payload")
             }
-            guard ["upsert", "delete", "set_payload", "overwrite_payload", "delete_payload", "clear_payload"].contains(kind) else {
-                throw APIError.unsupported("operations[\(i)]: \(kind)")
-            }
-            let inner = try Fields(o[kind], path: "operations[\(i)].\(kind).")
-            if kind == "upsert" {
-                _ = try Self.parsePoints(inner, dimension: try info(name).dimension)
-            } else if try Self.selector(inner) == nil {
-                throw APIError.format("operations[\(i)].\(kind): expected \"points\" (a list of ids) or \"filter\"")
-            }
+            guard PointsOp.kinds.contains(kind) else { throw APIError.unsupported("operations[\(i)]: \(kind)") }
+            ops.append(try PointsOp.parse(kind, try Fields(o[kind], path: "operations[\(i)].\(kind)."), dimension: shape.dimension))
         }
         var results: [JSONValue] = []
         for op in ops {
-            let (kind, inner) = op.objectValue!.first!
-            switch kind {
-            case "upsert": results.append(try upsert(name, inner, wait: wait))
-            case "delete": results.append(try deletePoints(name, inner, wait: wait))
-            case "set_payload": results.append(try setPayload(name, inner, overwrite: false, wait: wait))
-            case "overwrite_payload": results.append(try setPayload(name, inner, overwrite: true, wait: wait))
-            case "delete_payload": results.append(try deletePayload(name, inner, wait: wait))
-            default: results.append(try clearPayload(name, inner, wait: wait))
-            }
+            try apply(op, to: shape.name)
+            results.append(updateResult(shape.name, wait: wait))
         }
         return .array(results)
+    }
+
+    /// Applies one parsed write as one store transaction.
+    private func apply(_ op: PointsOp, to target: String) throws(APIError) {
+        switch op {
+        case .upsert(let points):
+            if !points.isEmpty { _ = try call { try store.upsert(target, points: points) } }
+        case .delete(.ids(let ids)):
+            if !ids.isEmpty { _ = try call { try store.delete(target, ids: ids) } }
+        case .delete(.filter(let filter)):
+            _ = try call { try store.delete(target, filter: filter) }
+        case .payload(let update, let sel):
+            do {
+                switch sel {
+                case .ids(let ids): if !ids.isEmpty { _ = try store.updatePayload(target, update, ids: ids) }
+                case .filter(let filter): _ = try store.updatePayload(target, update, filter: filter)
+                }
+            } catch {
+                if error.code == .notFound, case .ids(let ids) = sel,
+                   let missing = ids.first(where: { id in ((try? store.get(target, ids: [id], withPayload: false)) ?? []).isEmpty }) {
+                    throw APIError.notFound("No point with id \(missing) found")
+                }
+                throw APIError.from(error)
+            }
+        }
+    }
+}
+
+/// A points write, parsed and checked whole before anything is written.
+enum PointsOp {
+    case upsert([Point])
+    case delete(QdrantAPI.Selector)
+    case payload(PayloadUpdate, QdrantAPI.Selector)
+
+    static let kinds: Set<String> = ["upsert", "delete", "set_payload", "overwrite_payload", "delete_payload", "clear_payload"]
+
+    /// Parses the body of one write (`dimension` is checked for upserts).
+    static func parse(_ kind: String, _ f: Fields, dimension: Int) throws(APIError) -> PointsOp {
+        try f.refuse(["shard_key": "shard_key (sharding)"])
+        func selector() throws(APIError) -> QdrantAPI.Selector {
+            guard let sel = try QdrantAPI.selector(f) else {
+                throw APIError.format("\(f.path.isEmpty ? "" : f.path)expected \"points\" (a list of ids) or \"filter\"")
+            }
+            return sel
+        }
+        switch kind {
+        case "upsert":
+            try f.refuse(["update_filter": "update_filter (conditional upsert)"])
+            if let mode = try f.string("update_mode"), mode != "upsert" { throw APIError.unsupported("update_mode \"\(mode)\"") }
+            return .upsert(try QdrantAPI.parsePoints(f, dimension: dimension))
+        case "delete":
+            return .delete(try selector())
+        case "set_payload", "overwrite_payload":
+            try f.refuse(["key": "setting a payload at a nested \"key\""])
+            guard case .object(let payload)? = f["payload"] else {
+                throw APIError.format("\(f.name("payload")): missing field `payload` (an object)")
+            }
+            return .payload(kind == "set_payload" ? .merge(payload) : .overwrite(payload), try selector())
+        case "delete_payload":
+            guard let keyValues = try f.array("keys") else { throw APIError.format("\(f.name("keys")): missing field `keys`") }
+            var keys: [String] = []
+            for (k, v) in keyValues.enumerated() {
+                guard case .string(let s) = v else { throw APIError.format("\(f.name("keys"))[\(k)]: expected a string, got \(v.typeName)") }
+                if s.contains(".") || s.contains("[") { throw APIError.unsupported("deleting a nested payload key (\(s))") }
+                keys.append(s)
+            }
+            return .payload(.deleteKeys(keys), try selector())
+        default:
+            return .payload(.clear, try selector())
+        }
     }
 }

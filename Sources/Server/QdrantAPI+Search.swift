@@ -7,8 +7,6 @@ extension QdrantAPI {
     struct ParsedSearch {
         var request: SearchRequest
         var payload: PayloadSelector
-        /// Point ids the query referred to (`{"nearest": 7}`): left out of the results.
-        var excluded: [PointID] = []
         /// No query at all: points in id order (query API only).
         var scrollOnly = false
     }
@@ -52,7 +50,7 @@ extension QdrantAPI {
 
     /// Runs searches against one collection (one batch call to the store), checking dimensions first.
     func searchBatch(_ name: String, _ searches: [ParsedSearch]) throws(APIError) -> [[JSONValue]] {
-        let i = try info(name)
+        let i = try shape(name)
         var requests: [SearchRequest] = []
         for (k, s) in searches.enumerated() where !s.scrollOnly {
             guard s.request.vector.count == i.dimension else {
@@ -61,8 +59,6 @@ extension QdrantAPI {
             }
             var r = s.request
             r.withPayload = s.payload.wantsPayload
-            // Leave room for referenced points that are dropped below.
-            r.limit += s.excluded.count
             requests.append(r)
         }
         let found = requests.isEmpty ? [] : try call { try store.searchBatch(i.name, requests) }
@@ -73,20 +69,18 @@ extension QdrantAPI {
                 out.append(try firstPoints(i.name, s))
                 continue
             }
-            let excluded = Set(s.excluded)
-            let hits = found[next].filter { !excluded.contains($0.id) }.prefix(s.request.limit)
+            out.append(found[next].map { Self.scoredJSON($0, payload: s.payload, withVector: s.request.withVector) })
             next += 1
-            out.append(hits.map { Self.scoredJSON($0, payload: s.payload, withVector: s.request.withVector) })
         }
         return out
     }
 
     /// A query without a vector: points in id order after `offset`, score 0.
     private func firstPoints(_ collection: String, _ s: ParsedSearch) throws(APIError) -> [JSONValue] {
-        let want = s.request.offset + s.request.limit
+        let (want, overflow) = s.request.offset.addingReportingOverflow(s.request.limit)
         let page = try call {
-            try store.scroll(collection, filter: s.request.filter, limit: want, offset: nil, withVector: s.request.withVector,
-                             withPayload: s.payload.wantsPayload)
+            try store.scroll(collection, filter: s.request.filter, limit: overflow ? Int.max : want, offset: nil,
+                             withVector: s.request.withVector, withPayload: s.payload.wantsPayload)
         }
         return page.points.dropFirst(s.request.offset).map {
             Self.scoredJSON(ScoredPoint(id: $0.id, score: 0, vector: $0.vector, payload: $0.payload), payload: s.payload, withVector: s.request.withVector)
@@ -130,7 +124,11 @@ extension QdrantAPI {
                 throw APIError.notFound("No point with id \(id) found")
             }
             parsed.request.vector = stored
-            parsed.excluded = [id]
+            // The referenced point is no candidate (as in Qdrant): excluded by the filter, so offsets page
+            // over the other points.
+            var filter = parsed.request.filter ?? Filter()
+            filter.mustNot.append(.hasID([id]))
+            parsed.request.filter = filter
         case .object:
             throw APIError.unsupported("\(f.name("query")): sparse vectors or documents")
         default:

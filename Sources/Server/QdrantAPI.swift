@@ -132,7 +132,7 @@ public final class QdrantAPI: Sendable {
             throw APIError(status: 404, "Not found: no endpoint \(m) /\(s.joined(separator: "/"))")
         }
         let name = s[1]
-        if s.count == 2 && name == "aliases" {
+        if s.count == 2 && name == "aliases" && m == "POST" {
             route = "/collections/aliases"
             try needs("POST")
             try writable()
@@ -161,8 +161,14 @@ public final class QdrantAPI: Sendable {
             case "exists":
                 route = "/collections/{name}/exists"
                 try needs("GET")
-                let exists = (try? store.resolve(name)) != nil
-                return .ok(["exists": .bool(exists)], route)
+                do {
+                    _ = try store.resolve(name)
+                    return .ok(["exists": true], route)
+                } catch where error.code == .notFound || error.code == .invalidArgument {
+                    return .ok(["exists": false], route)
+                } catch {
+                    throw APIError.from(error)
+                }
             case "aliases":
                 route = "/collections/{name}/aliases"
                 try needs("GET")
@@ -225,7 +231,10 @@ public final class QdrantAPI: Sendable {
                 return .ok(try point(name, id: op), route)
             }
         case 5 where s[2] == "points":
-            route = "/collections/{name}/points/\(s[3])/\(s[4])"
+            // Route labels are fixed templates: a client's path segments never become metric labels.
+            let known: Set<String> = ["search/batch", "query/batch", "payload/delete", "payload/clear", "vectors/delete",
+                                      "recommend/batch", "discover/batch", "recommend/groups", "search/groups", "query/groups"]
+            route = known.contains("\(s[3])/\(s[4])") ? "/collections/{name}/points/\(s[3])/\(s[4])" : "unknown"
             switch (s[3], s[4]) {
             case ("search", "batch"):
                 try needs("POST")
@@ -243,7 +252,7 @@ public final class QdrantAPI: Sendable {
                 return .ok(try clearPayload(name, body, wait: wait), route)
             case ("vectors", "delete"):
                 throw APIError.unsupported("deleting vectors alone (/points/vectors/delete)")
-            case ("recommend", _), ("discover", _), ("search", _), ("query", _):
+            case ("recommend", "batch"), ("discover", "batch"), ("recommend", "groups"), ("search", "groups"), ("query", "groups"):
                 throw APIError.unsupported("/points/\(s[3])/\(s[4])")
             default: break
             }
@@ -275,6 +284,14 @@ public final class QdrantAPI: Sendable {
         }
     }
 
+    /// The collection behind a name or alias with its dimension and distance (no point count).
+    func shape(_ name: String) throws(APIError) -> CollectionShape {
+        do { return try store.collectionShape(name) } catch {
+            if error.code == .notFound || error.code == .invalidArgument { throw APIError.collectionNotFound(name) }
+            throw APIError.from(error)
+        }
+    }
+
     func info(_ name: String) throws(APIError) -> CollectionInfo {
         do { return try store.collectionInfo(name) } catch {
             if error.code == .notFound || error.code == .invalidArgument { throw APIError.collectionNotFound(name) }
@@ -285,7 +302,7 @@ public final class QdrantAPI: Sendable {
     private func waitFlag(_ query: [String: String]) throws(APIError) -> Bool {
         guard let w = query["wait"] else { return false }
         switch w.lowercased() {
-        case "true", "1", "": return true
+        case "true", "1": return true
         case "false", "0": return false
         default: throw APIError(status: 400, "Deserialize error in query parameters: wait: expected true or false, got '\(w)'")
         }

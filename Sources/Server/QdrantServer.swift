@@ -13,7 +13,7 @@ import Telemetry
 
 /// `switchyard serve`: ``QdrantAPI`` over HTTP/1.1 with Hummingbird.
 ///
-/// - API key: when set, every endpoint but `/healthz`, `/livez` and `/readyz` needs the `api-key` header
+/// - API key: when set, every endpoint but `/`, `/healthz`, `/livez` and `/readyz` needs the `api-key` header
 ///   or `Authorization: Bearer <key>` (compared in constant time); otherwise 401. Keys are never logged.
 /// - Bodies above ``Configuration/maxRequestBytes`` get 413; malformed JSON 400 naming the byte offset.
 /// - Store calls run on a thread pool, never on the event loops; each write is one transaction, so a
@@ -40,8 +40,8 @@ public enum QdrantServer {
     ) -> some ApplicationProtocol {
         let responder = QdrantResponder(api: api, apiKey: c.apiKey.map { Array($0.utf8) }, maxRequestBytes: c.maxRequestBytes,
                                         registry: registry, logger: logger)
-        let idle = TimeAmount.nanoseconds(Int64(c.idleTimeout.components.seconds) * 1_000_000_000
-                                              + c.idleTimeout.components.attoseconds / 1_000_000_000)
+        let seconds = min(max(c.idleTimeout.components.seconds, 0), 1_000_000_000)  // no overflow below
+        let idle = TimeAmount.nanoseconds(seconds * 1_000_000_000 + c.idleTimeout.components.attoseconds / 1_000_000_000)
         return Application(
             responder: responder,
             server: .http1(configuration: .init(idleTimeout: idle)),
@@ -123,7 +123,8 @@ struct QdrantResponder: HTTPResponder {
     /// 401 unless the request carries the key (health probes are open).
     private func authorize(_ request: Request, path: String) -> QdrantAPI.Reply? {
         guard let apiKey else { return nil }
-        if ["/healthz", "/livez", "/readyz"].contains(path) { return nil }
+        // As Qdrant: the version and health probes are open.
+        if ["/", "/healthz", "/livez", "/readyz"].contains(path) { return nil }
         var given: [UInt8]?
         if let h = request.headers[HTTPField.Name("api-key")!] {
             given = Array(h.utf8)
@@ -141,7 +142,7 @@ struct QdrantResponder: HTTPResponder {
 
     /// Compares without an early exit, so timing does not reveal how much of the key matched.
     static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var diff = UInt8(truncatingIfNeeded: a.count ^ b.count)
+        var diff: UInt8 = a.count == b.count ? 0 : 1
         for i in 0..<max(a.count, b.count) {
             let x = i < a.count ? a[i] : 0
             let y = i < b.count ? b[i] : 0

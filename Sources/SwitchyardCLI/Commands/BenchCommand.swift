@@ -4,7 +4,7 @@ import Switchyard
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Benchmarks whose figures compare with other engines.", subcommands: [Search.self, Embed.self, Append.self, Reindex.self])
+        commandName: "bench", abstract: "Benchmarks whose figures compare with other engines.", subcommands: [Search.self, Embed.self, Append.self, Reindex.self, Serve.self])
 
     struct Search: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -5,6 +5,7 @@ import Locks
 import Logging
 import Prometheus
 import Server
+import ServeBenchmark
 import ServiceLifecycle
 import Switchyard
 
@@ -30,8 +31,12 @@ struct ServeCommand: ParsableCommand {
     func validate() throws {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be from 0 to 65535, got \(port)") }
         guard !host.isEmpty else { throw ValidationError("--host must not be empty") }
-        guard maxRequestMb.isFinite, maxRequestMb > 0 else { throw ValidationError("--max-request-mb must be a positive number, got \(maxRequestMb)") }
-        guard idleTimeout.isFinite, idleTimeout > 0 else { throw ValidationError("--idle-timeout must be a positive number of seconds, got \(idleTimeout)") }
+        guard maxRequestMb.isFinite, maxRequestMb > 0, maxRequestMb <= 4096 else {
+            throw ValidationError("--max-request-mb must be a number above 0 and at most 4096, got \(maxRequestMb)")
+        }
+        guard idleTimeout.isFinite, idleTimeout > 0, idleTimeout <= 86_400 else {
+            throw ValidationError("--idle-timeout must be a number of seconds above 0 and at most 86400, got \(idleTimeout)")
+        }
         if let apiKey, apiKey.isEmpty { throw ValidationError("--api-key must not be empty") }
         if let level, Log.level(named: level) == nil {
             throw ValidationError("--log-level must be one of \(Log.levelNames.joined(separator: ", ")), got '\(level)'")
@@ -76,5 +81,67 @@ extension ServeCommand: ChoosesLogLevel {
         if let level { return level }
         let env = ProcessInfo.processInfo.environment["SWITCHYARD_LOG_LEVEL"] ?? ""
         return env.isEmpty ? "info" : nil
+    }
+}
+
+extension BenchCommand {
+    struct Serve: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Single-query search and single-point upsert in-process and through `serve`'s HTTP API, at several concurrencies, and `serve`'s time to its first answer.")
+        @Option(help: "Points in the collection.") var points: Int = 100_000
+        @Option(help: "Vector dimension.") var dimension: Int = 384
+        @Option(help: "Concurrent callers (repeatable).") var concurrency: [Int] = [1, 8, 32]
+        @Option(help: "Seconds per measurement.") var seconds: Double = 3
+        @Flag(help: "Print JSON.") var json = false
+
+        func validate() throws {
+            guard points >= 1 else { throw ValidationError("--points must be at least 1, got \(points)") }
+            guard (1...65_536).contains(dimension) else { throw ValidationError("--dimension must be from 1 to 65536, got \(dimension)") }
+            guard !concurrency.isEmpty, concurrency.allSatisfy({ (1...1024).contains($0) }) else {
+                throw ValidationError("--concurrency must be from 1 to 1024")
+            }
+            guard seconds.isFinite, seconds > 0 else { throw ValidationError("--seconds must be a positive number, got \(seconds)") }
+        }
+
+        func run() throws {
+            var c = ServeBenchmark.Configuration()
+            c.points = points
+            c.dimension = dimension
+            c.concurrency = concurrency
+            c.seconds = seconds
+            c.executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
+            let quiet = json
+            let outcome = Locked<Result<ServeBenchmark.Result, any Error>?>(nil)
+            let done = DispatchSemaphore(value: 0)
+            Task {
+                do {
+                    let r = try await ServeBenchmark.run(c) { if !quiet { note($0) } }
+                    outcome.withLock { $0 = .success(r) }
+                } catch { outcome.withLock { $0 = .failure(error) } }
+                done.signal()
+            }
+            done.wait()
+            let r: ServeBenchmark.Result
+            switch outcome.withLock({ $0 }) {
+            case .success(let value)?: r = value
+            case .failure(let error)?: throw CLIFailure(message: "bench serve failed: \(error)", exitCode: 1)
+            case nil: throw CLIFailure(message: "bench serve did not finish", exitCode: 1)
+            }
+            if json {
+                emit(r.json.jsonText)
+                return
+            }
+            if let ready = r.readyMs { emit(String(format: "serve ready %.1f ms after launch (empty store)", ready)) }
+            emit("\(r.points) x \(r.dimension) points, cosine, k = 10")
+            emit("operation  concurrency  in-process q/s  p50 ms  p99 ms   http q/s  p50 ms  p99 ms  http/in-process  errors")
+            for op in ["search", "upsert"] {
+                for n in concurrency {
+                    guard let a = r.cells.first(where: { $0.operation == op && $0.concurrency == n && $0.mode == "in-process" }),
+                          let b = r.cells.first(where: { $0.operation == op && $0.concurrency == n && $0.mode == "http" }) else { continue }
+                    emit(String(format: "%-9@  %11d  %14.0f  %6.2f  %6.2f  %9.0f  %6.2f  %6.2f  %15.2f  %d",
+                                op as NSString, n, a.qps, a.p50Ms, a.p99Ms, b.qps, b.p50Ms, b.p99Ms, a.qps > 0 ? b.qps / a.qps : 0, a.errors + b.errors))
+                }
+            }
+        }
     }
 }

@@ -13,6 +13,13 @@ public struct CollectionInfo: Sendable, Equatable {
     public var aliases: [String]
 }
 
+/// A collection's name (an alias resolved), dimension and distance.
+public struct CollectionShape: Sendable, Equatable {
+    public var name: String
+    public var dimension: Int
+    public var distance: Distance
+}
+
 /// An alias and the collection it resolves to.
 public struct AliasInfo: Sendable, Equatable {
     public var alias: String

@@ -61,6 +61,13 @@ extension Store {
         return try info(h, catalog: catalog.withLock { $0 })
     }
 
+    /// The collection a name or alias resolves to, with its dimension and distance, from the catalog (no
+    /// count, no database read when the catalog is current): cheap enough for every write to check shapes.
+    public func collectionShape(_ nameOrAlias: String) throws(StoreError) -> CollectionShape {
+        let h = try handle(nameOrAlias)
+        return CollectionShape(name: h.name, dimension: h.dimension, distance: h.distance)
+    }
+
     func info(_ h: CollectionHandle, catalog c: Catalog) throws(StoreError) -> CollectionInfo {
         let count: Int
         if let n = h.lock.withReadLock({ h.loaded ? h.rowOf.count : nil }) {
