@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Prometheus
+import Server
 import Switchyard
 import Synchronization
 
@@ -20,21 +21,21 @@ struct WorkerCommand: ParsableCommand {
         var options = try settings.options()
         options.concurrency = concurrency
         if let p = metricsPort, !(0...65_535).contains(p) { throw CLIFailure(message: "--metrics-port must be from 0 to 65535, got \(p)") }
-        var server: MetricsHTTPServer?
+        var server: MetricsEndpoint?
         let registry = PrometheusCollectorRegistry()
         let telemetry = Telemetry(factory: Telemetry.makePrometheusFactory(registry: registry))
         options.telemetry = telemetry
         let manager = try location.open(telemetry: telemetry)
         if let p = metricsPort {
             do {
-                server = try MetricsHTTPServer(port: UInt16(p)) {
+                server = try MetricsEndpoint.start(port: p) {
                     // The process's live counters and histograms, then the database's gauges made fresh
                     // for each scrape (a deleted collection's gauges go with it).
                     let gauges = PrometheusCollectorRegistry()
                     try? StoreMetrics.recordGauges(manager, into: Telemetry(factory: Telemetry.makePrometheusFactory(registry: gauges)))
                     return registry.emitToString() + gauges.emitToString()
                 }
-            } catch { throw CLIFailure(message: "cannot serve metrics: \(error.localizedDescription)") }
+            } catch { throw CLIFailure(message: "cannot serve metrics on 127.0.0.1:\(p): \(error)") }
             note("metrics on http://127.0.0.1:\(server!.port)/metrics")
         }
         defer { server?.stop() }
