@@ -128,6 +128,15 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The managed layer over HTTP (`/switchyard/v1`) and in-process workers, for `switchyard serve`.
+        .target(
+            name: "ManagedServer",
+            dependencies: [
+                "Switchyard", "Server", "Locks", "SwitchyardJSON",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // `switchyard bench serve`: the same calls in-process and through the HTTP API.
         .target(
             name: "ServeBenchmark",
@@ -155,6 +164,7 @@ let package = Package(
             dependencies: [
                 "Switchyard",
                 "Server",
+                "ManagedServer",
                 "ServeBenchmark",
                 "Locks",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -209,7 +219,7 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server", "VectorStore", "SwitchyardJSON", "Telemetry", "_SwitchyardTestSupport",
+                "Server", "ManagedServer", "Switchyard", "VectorStore", "SwitchyardJSON", "Telemetry", "_SwitchyardTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -92,9 +92,8 @@ public enum ServeBenchmark {
         var sc = QdrantServer.Configuration()
         sc.port = 0
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = QdrantServer.application(api: QdrantAPI(store: store), configuration: sc, registry: nil, logger: logger) {
-            continuation.yield($0)
-        }
+        let app = QdrantServer.application(api: QdrantAPI(store: store), configuration: sc, registry: nil, logger: logger,
+                                           onRunning: { continuation.yield($0) })
         let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
         let serving = Task { try await group.run() }
         var port = 0

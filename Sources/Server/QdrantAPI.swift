@@ -68,6 +68,12 @@ public final class QdrantAPI: Sendable {
         /// The route's template (`/collections/{name}/points/search`), for metrics and logs.
         public var route: String
 
+        public init(status: Int, body: Body, route: String) {
+            self.status = status
+            self.body = body
+            self.route = route
+        }
+
         static func ok(_ result: JSONValue, _ route: String) -> Reply { Reply(status: 200, body: .result(result), route: route) }
     }
 

@@ -33,13 +33,17 @@ public enum QdrantServer {
     }
 
     /// Builds the application; `onRunning` receives the bound port (useful with port 0).
+    ///
+    /// - Parameter extra: answers the requests it knows (it returns nil for the others), before the Qdrant
+    ///   API; `switchyard serve` passes the managed layer's `/switchyard/v1` API here.
     public static func application(
         api: QdrantAPI, configuration c: Configuration, registry: PrometheusCollectorRegistry?,
         logger: Logger = Logger(label: "switchyard.server"),
+        extra: (@Sendable (QdrantAPI.Request) -> QdrantAPI.Reply?)? = nil,
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let responder = QdrantResponder(api: api, apiKey: c.apiKey.map { Array($0.utf8) }, maxRequestBytes: c.maxRequestBytes,
-                                        registry: registry, logger: logger)
+                                        registry: registry, logger: logger, extra: extra)
         let seconds = min(max(c.idleTimeout.components.seconds, 0), 1_000_000_000)  // no overflow below
         let idle = TimeAmount.nanoseconds(seconds * 1_000_000_000 + c.idleTimeout.components.attoseconds / 1_000_000_000)
         return Application(
@@ -60,8 +64,11 @@ struct QdrantResponder: HTTPResponder {
     let registry: PrometheusCollectorRegistry?
     let logger: Logger
     let metrics: HTTPMetrics
+    let extra: (@Sendable (QdrantAPI.Request) -> QdrantAPI.Reply?)?
 
-    init(api: QdrantAPI, apiKey: [UInt8]?, maxRequestBytes: Int, registry: PrometheusCollectorRegistry?, logger: Logger) {
+    init(api: QdrantAPI, apiKey: [UInt8]?, maxRequestBytes: Int, registry: PrometheusCollectorRegistry?, logger: Logger,
+         extra: (@Sendable (QdrantAPI.Request) -> QdrantAPI.Reply?)? = nil) {
+        self.extra = extra
         self.api = api
         self.apiKey = apiKey
         self.maxRequestBytes = maxRequestBytes
@@ -113,8 +120,12 @@ struct QdrantResponder: HTTPResponder {
         for (k, v) in request.uri.queryParameters { query[String(k)] = String(v) }
         let call = QdrantAPI.Request(method: method, path: path, query: query, body: body)
         let api = self.api
+        let extra = self.extra
+        if api.readOnly, method != "GET", path.hasPrefix("/switchyard/") {
+            return QdrantAPI.Reply(status: 403, body: .error("Forbidden: this server is read-only (--read-only)"), route: "read-only")
+        }
         do {
-            return try await NIOThreadPool.singleton.runIfActive { api.handle(call) }
+            return try await NIOThreadPool.singleton.runIfActive { extra?(call) ?? api.handle(call) }
         } catch {
             return QdrantAPI.Reply(status: 503, body: .error("Service internal error: the server is shutting down"), route: "unavailable")
         }

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import Logging
+import ManagedServer
 import NIOCore
 import NIOHTTP1
 import Prometheus
@@ -9,6 +10,7 @@ import Server
 import ServiceLifecycle
 import SwitchyardJSON
 import Telemetry
+import Switchyard
 import VectorStore
 import _SwitchyardTestSupport
 
@@ -18,6 +20,7 @@ final class ServerHarness: Sendable {
     let store: Store
     let base: String
     let apiKey: String?
+    let managed: ManagedAPI
     private let group: ServiceGroup
     private let running: Task<Void, any Error>
 
@@ -44,8 +47,9 @@ final class ServerHarness: Sendable {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         var logger = Logger(label: "switchyard.server.test")
         logger.logLevel = .warning
+        let managed = try ManagedAPI(manager: try CollectionManager(store: store))
         let app = QdrantServer.application(api: QdrantAPI(store: store, readOnly: readOnly), configuration: c, registry: registry,
-                                           logger: logger) { port in continuation.yield(port) }
+                                           logger: logger, extra: { managed.handle($0) }, onRunning: { port in continuation.yield(port) })
         let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
         let running = Task { try await group.run() }
         var port = 0
@@ -53,10 +57,12 @@ final class ServerHarness: Sendable {
             port = p
             break
         }
-        return ServerHarness(dir: dir, store: store, base: "http://127.0.0.1:\(port)", apiKey: apiKey, group: group, running: running)
+        return ServerHarness(dir: dir, store: store, base: "http://127.0.0.1:\(port)", apiKey: apiKey, managed: managed, group: group, running: running)
     }
 
-    private init(dir: TemporaryDirectory, store: Store, base: String, apiKey: String?, group: ServiceGroup, running: Task<Void, any Error>) {
+    private init(dir: TemporaryDirectory, store: Store, base: String, apiKey: String?, managed: ManagedAPI, group: ServiceGroup,
+                 running: Task<Void, any Error>) {
+        self.managed = managed
         self.dir = dir
         self.store = store
         self.base = base

@@ -4,6 +4,7 @@ import Hummingbird
 import Locks
 import Logging
 import Prometheus
+import ManagedServer
 import Server
 import ServeBenchmark
 import ServiceLifecycle
@@ -25,6 +26,8 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Seconds a connection may stay idle (or a request half-sent) before it is closed.") var idleTimeout: Double = 60
     @Option(help: "The Qdrant version GET / reports.") var qdrantVersion: String = QdrantAPI.defaultVersion
     @Flag(help: "Refuse every write with 403.") var readOnly = false
+    @Option(help: "Operations run at once by the in-process worker (0: leave the queue to `switchyard worker` processes).")
+    var workers: Int = 1
     @Option(name: .customLong("log-level"), help: "Log level (access logs are info). Default: $SWITCHYARD_LOG_LEVEL, else info.")
     var level: String?
 
@@ -42,6 +45,7 @@ struct ServeCommand: ParsableCommand {
             throw ValidationError("--log-level must be one of \(Log.levelNames.joined(separator: ", ")), got '\(level)'")
         }
         guard !store.isEmpty else { throw ValidationError("--store must not be empty") }
+        guard (0...64).contains(workers) else { throw ValidationError("--workers must be from 0 to 64, got \(workers)") }
     }
 
     func run() throws {
@@ -52,6 +56,12 @@ struct ServeCommand: ParsableCommand {
         let opened = try Store.open(at: store, options: options)
         BLASRuntime.warnIfSlowOnce()
         let api = QdrantAPI(store: opened, version: qdrantVersion, readOnly: readOnly)
+        // The managed layer (`/switchyard/v1`) and its workers; a read-only server runs no worker.
+        let telemetry = options.telemetry
+        let manager = try CollectionManager(store: opened)
+        let managed = try ManagedAPI(manager: manager)
+        let workers = (workers > 0 && !readOnly)
+            ? InProcessWorkers(manager: manager, concurrency: workers, handlers: standardHandlers(ReindexSettings()), telemetry: telemetry) : nil
         var c = QdrantServer.Configuration()
         c.host = host
         c.port = port
@@ -60,9 +70,10 @@ struct ServeCommand: ParsableCommand {
         c.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))
         let host = self.host
         let keyed = c.apiKey != nil
-        let app = QdrantServer.application(api: api, configuration: c, registry: registry, logger: Logger(label: "switchyard.server")) { bound in
+        let app = QdrantServer.application(api: api, configuration: c, registry: registry, logger: Logger(label: "switchyard.server"),
+                                           extra: { managed.handle($0) }, onRunning: { bound in
             note("serving Qdrant's REST API for \(opened.directory) on http://\(host):\(bound)\(keyed ? " (api key required)" : "")")
-        }
+        })
         let done = DispatchSemaphore(value: 0)
         let failure = Locked<(any Error)?>(nil)
         Task {
@@ -70,6 +81,7 @@ struct ServeCommand: ParsableCommand {
             done.signal()
         }
         done.wait()
+        workers?.stop()
         do { try opened.close() } catch { note("warning: closing the store failed: \(error)") }
         if let error = failure.withLock({ $0 }) { throw CLIFailure(message: "the server stopped: \(error)", exitCode: 1) }
     }

@@ -1,5 +1,9 @@
 import Foundation
-import Switchyard
+import Operations
+import SwitchyardJSON
+
+// JSON and one-line renderings of the managed layer's records, shared by the CLI (`--json`) and the
+// server's `/switchyard/v1` API.
 
 private func iso(_ d: Date?) -> JSONValue {
     guard let d else { return .null }
@@ -7,7 +11,7 @@ private func iso(_ d: Date?) -> JSONValue {
 }
 
 extension ManagedCollection {
-    var json: JSONValue {
+    public var json: JSONValue {
         [
             "id": .string(id), "name": .string(name), "description": .string(description), "owner": .string(owner),
             "embedder": .string(embedder), "dimension": .int(Int64(dimension)), "chunk_size": .int(Int64(chunkSize)),
@@ -19,14 +23,14 @@ extension ManagedCollection {
         ]
     }
 
-    var line: String {
+    public var line: String {
         let message = statusMessage.map { " — \($0)" } ?? ""
         return "\(name)  \(status.rawValue)  documents=\(documentCount)  vectors=\(vectorCount)  embedder=\(embedder)  serving=\(vectorStoreName)\(message)"
     }
 }
 
 extension CollectionSource {
-    var json: JSONValue {
+    public var json: JSONValue {
         [
             "id": .int(id), "path": .string(path), "type": .string(kind), "document_count": .int(Int64(documentCount)),
             "size_bytes": .int(Int64(sizeBytes)), "last_indexed_at": iso(lastIndexedAt),
@@ -35,7 +39,7 @@ extension CollectionSource {
 }
 
 extension OperationRecord {
-    var json: JSONValue {
+    public var json: JSONValue {
         [
             "id": .string(id), "collection": .string(collectionName), "collection_id": .string(collectionID),
             "user": .string(user), "type": .string(type.rawValue), "status": .string(status.rawValue),
@@ -49,7 +53,7 @@ extension OperationRecord {
         ]
     }
 
-    var line: String {
+    public var line: String {
         let progress = progressTotal > 0 ? "  \(progressDone)/\(progressTotal)" : ""
         let err = error.map { "  error: \($0)" } ?? ""
         return "\(id)  \(type.rawValue)  \(collectionName)  \(status.rawValue)  attempts=\(attempts)\(progress)\(err)"
@@ -57,7 +61,7 @@ extension OperationRecord {
 }
 
 extension AuditEntry {
-    var json: JSONValue {
+    public var json: JSONValue {
         [
             "id": .int(id), "collection": .string(collectionName), "collection_id": .string(collectionID),
             "operation_id": operationID.map { .string($0) } ?? .null, "user": .string(user), "action": .string(action),
@@ -67,7 +71,7 @@ extension AuditEntry {
 }
 
 extension ResourceLimits {
-    var json: JSONValue {
+    public var json: JSONValue {
         [
             "owner": .string(owner), "max_collections": .int(Int64(maxCollections)), "max_documents": .int(Int64(maxDocuments)),
             "max_storage_bytes": .int(Int64(maxStorageBytes)), "max_operations_per_hour": .int(Int64(maxOperationsPerHour)),
@@ -76,7 +80,7 @@ extension ResourceLimits {
 }
 
 extension ResourceUsage {
-    var json: JSONValue {
+    public var json: JSONValue {
         [
             "collections": .int(Int64(collections)), "documents": .int(Int64(documents)), "storage_bytes": .int(Int64(storageBytes)),
             "reserved_bytes": .int(Int64(reservedBytes)), "operations_last_hour": .int(Int64(operationsLastHour)),
@@ -85,7 +89,7 @@ extension ResourceUsage {
 }
 
 extension Reservation {
-    var json: JSONValue {
+    public var json: JSONValue {
         [
             "id": .string(id), "owner": .string(owner), "collection_id": .string(collectionID),
             "operation_id": operationID.map { .string($0) } ?? .null, "bytes": .int(Int64(bytes)), "purpose": .string(purpose),
@@ -95,7 +99,7 @@ extension Reservation {
 }
 
 /// Metrics as `{name: value}` per attempt.
-func metricsJSON(_ metrics: [OperationMetric]) -> JSONValue {
+public func metricsJSON(_ metrics: [OperationMetric]) -> JSONValue {
     var byAttempt: [Int: [String: JSONValue]] = [:]
     for m in metrics { byAttempt[m.attempt, default: [:]][m.name] = .double(m.value) }
     return .array(byAttempt.keys.sorted().map { a in .object(["attempt": .int(Int64(a)), "values": .object(byAttempt[a]!)]) })

@@ -1,0 +1,244 @@
+import Foundation
+import Locks
+import Logging
+import Server
+import Switchyard
+import SwitchyardJSON
+
+/// The managed layer over HTTP, under `/switchyard/v1/…`: managed collections (create and index, append,
+/// remove a source, reindex, rollback, delete), operations (list with progress, details with metrics, cancel),
+/// the audit trail and quotas. Calls that queue work answer 202 with the operation at once; a worker (in
+/// `serve --workers N`, or a separate `switchyard worker`) runs it. Answers use Qdrant's envelope.
+public final class ManagedAPI: Sendable {
+    public let manager: CollectionManager
+    let reindex: ReindexService
+
+    public init(manager: CollectionManager) throws(OperationsError) {
+        self.manager = manager
+        self.reindex = try ReindexService(manager: manager)
+    }
+
+    public static let prefix = "/switchyard/v1"
+
+    /// Answers a request under ``prefix`` (nil for any other path).
+    public func handle(_ r: QdrantAPI.Request) -> QdrantAPI.Reply? {
+        guard r.segments.count >= 2, r.segments[0] == "switchyard", r.segments[1] == "v1" else { return nil }
+        var route = "/switchyard/v1/unknown"
+        do {
+            let (status, result) = try dispatch(r, Array(r.segments.dropFirst(2)), route: &route)
+            return QdrantAPI.Reply(status: status, body: .result(result), route: route)
+        } catch let e as ManagedError {
+            return QdrantAPI.Reply(status: e.status, body: .error(e.message), route: route)
+        } catch let e as OperationsError {
+            return QdrantAPI.Reply(status: Self.status(of: e), body: .error(e.description), route: route)
+        } catch {
+            return QdrantAPI.Reply(status: 500, body: .error("Service internal error: \(error)"), route: route)
+        }
+    }
+
+    struct ManagedError: Error {
+        var status: Int
+        var message: String
+    }
+
+    static func status(of e: OperationsError) -> Int {
+        switch e.code {
+        case .invalidInput: 400
+        case .notFound: 404
+        case .conflict: 409
+        case .quotaExceeded: 403
+        case .transient: 503
+        default: 500
+        }
+    }
+
+    // MARK: - Routing
+
+    private func dispatch(_ r: QdrantAPI.Request, _ s: [String], route: inout String) throws -> (Int, JSONValue) {
+        let m = r.method
+        let body = try Body(r.body)
+        let user = try body.string("user") ?? r.query["user"] ?? CollectionSpec.defaultOwner
+        func needs(_ methods: String...) throws {
+            guard methods.contains(m) else { throw ManagedError(status: 405, message: "Method not allowed: \(m) \(route) (allowed: \(methods.joined(separator: ", ")))") }
+        }
+        switch (s.first, s.count) {
+        case ("collections", 1):
+            route = "/switchyard/v1/collections"
+            try needs("GET", "POST")
+            if m == "GET" { return (200, ["collections": .array(try manager.collections().map(\.json))]) }
+            return (202, try create(body, user: user))
+        case ("collections", 2):
+            route = "/switchyard/v1/collections/{name}"
+            try needs("GET", "DELETE")
+            let name = s[1]
+            if m == "GET" {
+                let c = try manager.collection(named: name)
+                return (200, ["collection": c.json, "sources": .array(try manager.sources(of: name).map(\.json)),
+                              "operations": .array(try manager.operations(collection: name, limit: 10).map(\.json))])
+            }
+            return (202, ["operation": try manager.deleteCollection(name, user: user).json])
+        case ("collections", 3):
+            let name = s[1]
+            switch s[2] {
+            case "append", "remove-source":
+                route = "/switchyard/v1/collections/{name}/\(s[2])"
+                try needs("POST")
+                guard let source = try body.string("source"), !source.isEmpty else { throw ManagedError(status: 400, message: "Format error in JSON body: source: missing field `source` (a path on the server)") }
+                let op = s[2] == "append" ? try manager.append(name, source: source, user: user) : try manager.removeSource(name, source: source, user: user)
+                return (202, ["operation": op.json])
+            case "reindex":
+                route = "/switchyard/v1/collections/{name}/reindex"
+                try needs("POST")
+                return (202, ["operation": try manager.requestReindex(name, try reindexRequest(body), user: user).json])
+            case "rollback":
+                route = "/switchyard/v1/collections/{name}/rollback"
+                try needs("POST")
+                let g = try reindex.rollback(name, user: user)
+                return (200, ["collection": try manager.collection(named: name).json, "serving": .string(g.vectorStoreName), "embedder": .string(g.embedder)])
+            case "audit":
+                route = "/switchyard/v1/collections/{name}/audit"
+                try needs("GET")
+                return (200, ["entries": .array(try manager.audit(collection: name).map(\.json))])
+            default: break
+            }
+        case ("operations", 1):
+            route = "/switchyard/v1/operations"
+            try needs("GET")
+            let status = try r.query["status"].map { text throws in
+                guard let s = OperationStatus(rawValue: text) else { throw ManagedError(status: 400, message: "Bad request: status '\(text)' is not one of pending, processing, completed, failed, cancelled") }
+                return s
+            }
+            let limit = r.query["limit"].flatMap { Int($0) } ?? 100
+            guard (1...10_000).contains(limit) else { throw ManagedError(status: 400, message: "Bad request: limit must be from 1 to 10000") }
+            return (200, ["operations": .array(try manager.operations(collection: r.query["collection"], status: status, limit: limit).map(\.json))])
+        case ("operations", 2):
+            route = "/switchyard/v1/operations/{id}"
+            try needs("GET")
+            let op = try manager.operation(s[1])
+            return (200, ["operation": op.json, "metrics": metricsJSON(try manager.metrics(of: op.id))])
+        case ("operations", 3) where s[2] == "cancel":
+            route = "/switchyard/v1/operations/{id}/cancel"
+            try needs("POST")
+            return (200, ["operation": try manager.cancel(s[1], user: user).json])
+        case ("limits", 2):
+            route = "/switchyard/v1/limits/{owner}"
+            try needs("GET", "PUT")
+            let owner = s[1]
+            if m == "PUT" {
+                let current = try manager.limits(owner: owner)
+                try manager.setLimits(ResourceLimits(
+                    owner: owner, maxCollections: try body.count("max_collections") ?? current.maxCollections,
+                    maxDocuments: try body.count("max_documents") ?? current.maxDocuments,
+                    maxStorageBytes: try body.count("max_storage_bytes") ?? current.maxStorageBytes,
+                    maxOperationsPerHour: try body.count("max_operations_per_hour") ?? current.maxOperationsPerHour))
+            }
+            return (200, ["limits": try manager.limits(owner: owner).json, "usage": try manager.usage(owner: owner).json])
+        default: break
+        }
+        throw ManagedError(status: 404, message: "Not found: no endpoint \(m) /switchyard/v1/\(s.joined(separator: "/"))")
+    }
+
+    // MARK: - Requests
+
+    private func create(_ b: Body, user: String) throws -> JSONValue {
+        guard let name = try b.string("name") else { throw ManagedError(status: 400, message: "Format error in JSON body: name: missing field `name`") }
+        guard let sources = try b.strings("sources"), !sources.isEmpty else {
+            throw ManagedError(status: 400, message: "Format error in JSON body: sources: missing field `sources` (paths on the server)")
+        }
+        var spec = CollectionSpec(name: name, owner: try b.string("owner") ?? user)
+        if let d = try b.string("description") { spec.description = d }
+        if let e = try b.string("embedder") { spec.embedder = e }
+        if let n = try b.count("chunk_size") { spec.chunkSize = n }
+        if let n = try b.count("chunk_overlap") { spec.chunkOverlap = n }
+        if let d = try b.string("distance") {
+            guard let distance = Distance(rawValue: d) else { throw ManagedError(status: 400, message: "Format error in JSON body: distance: expected Cosine, Dot, Euclid or Manhattan") }
+            spec.distance = distance
+        }
+        let (collection, op) = try manager.createCollection(spec, sources: sources, user: user)
+        return ["collection": collection.json, "operation": op.json]
+    }
+
+    private func reindexRequest(_ b: Body) throws -> ReindexRequest {
+        var r = ReindexRequest(embedder: try b.string("embedder"), chunkSize: try b.count("chunk_size"), chunkOverlap: try b.count("chunk_overlap"),
+                               queriesPath: try b.string("queries"), qrelsPath: try b.string("qrels"), reportPath: try b.string("report"))
+        if let d = try b.string("distance") {
+            guard let distance = Distance(rawValue: d) else { throw ManagedError(status: 400, message: "Format error in JSON body: distance: expected Cosine, Dot, Euclid or Manhattan") }
+            r.distance = distance
+        }
+        if case .object(let t)? = b["thresholds"] {
+            for (k, v) in t {
+                guard let x = v.numberValue else { throw ManagedError(status: 400, message: "Format error in JSON body: thresholds.\(k): expected a number") }
+                r.thresholds[k] = x
+            }
+        } else if b["thresholds"] != nil {
+            throw ManagedError(status: 400, message: "Format error in JSON body: thresholds: expected an object of name: number")
+        }
+        _ = try Thresholds.make(r.thresholds)  // unknown names are refused now, not when the reindex runs
+        return r
+    }
+
+    /// A JSON body's members with typed access; errors name the member.
+    struct Body {
+        let members: [String: JSONValue]
+
+        init(_ v: JSONValue?) throws {
+            switch v {
+            case nil, .null?: members = [:]
+            case .object(let o)?: members = o
+            case let other?: throw ManagedError(status: 400, message: "Format error in JSON body: expected an object, got \(other.typeName)")
+            }
+        }
+
+        subscript(_ k: String) -> JSONValue? { members[k] == .null ? nil : members[k] }
+
+        func string(_ k: String) throws -> String? {
+            guard let v = self[k] else { return nil }
+            guard case .string(let s) = v else { throw ManagedError(status: 400, message: "Format error in JSON body: \(k): expected a string, got \(v.typeName)") }
+            return s
+        }
+
+        func strings(_ k: String) throws -> [String]? {
+            guard let v = self[k] else { return nil }
+            guard case .array(let a) = v else { throw ManagedError(status: 400, message: "Format error in JSON body: \(k): expected a list of strings") }
+            return try a.map { item in
+                guard case .string(let s) = item else { throw ManagedError(status: 400, message: "Format error in JSON body: \(k): expected a list of strings") }
+                return s
+            }
+        }
+
+        func count(_ k: String) throws -> Int? {
+            guard let v = self[k] else { return nil }
+            switch v {
+            case .int(let i) where i >= 0: return Int(i)
+            default: throw ManagedError(status: 400, message: "Format error in JSON body: \(k): expected a non-negative integer")
+            }
+        }
+    }
+}
+
+/// `serve --workers N`: one worker running up to N operations at once on threads of its own, until ``stop()``.
+public final class InProcessWorkers: Sendable {
+    private let stopping = Locked(false)
+    private let finished = DispatchSemaphore(value: 0)
+
+    public init(manager: CollectionManager, concurrency: Int, handlers: [OperationType: any OperationHandler], telemetry: Telemetry) {
+        var options = Worker.Options()
+        options.concurrency = concurrency
+        options.telemetry = telemetry
+        let worker = Worker(manager: manager, options: options, handlers: handlers)
+        let stopping = self.stopping
+        let finished = self.finished
+        Thread {
+            do { _ = try worker.run(until: { stopping.withLock { $0 } }) } catch {
+                Logger(label: "switchyard.server").error("in-process worker stopped", metadata: ["error": "\(error)"])
+            }
+            finished.signal()
+        }.start()
+    }
+
+    /// Asks the worker to stop after its running attempts and waits for it.
+    public func stop() {
+        stopping.withLock { $0 = true }
+        finished.wait()
+    }
+}
