@@ -5,7 +5,6 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import Server
-import ServiceLifecycle
 import SwitchyardJSON
 import VectorMath
 import VectorStore
@@ -91,16 +90,8 @@ public enum ServeBenchmark {
         logger.logLevel = .error
         var sc = QdrantServer.Configuration()
         sc.port = 0
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = QdrantServer.application(api: QdrantAPI(store: store), configuration: sc, registry: nil, logger: logger,
-                                           onRunning: { continuation.yield($0) })
-        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
-        let serving = Task { try await group.run() }
-        var port = 0
-        for await p in ports {
-            port = p
-            break
-        }
+        let server = try await RunningServer.start(api: QdrantAPI(store: store), configuration: sc, logger: logger)
+        let port = server.port
         let maxConcurrency = c.concurrency.max() ?? 1
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(
             connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, maxConcurrency))))
@@ -130,13 +121,11 @@ public enum ServeBenchmark {
             }
         } catch {
             try? await client.shutdown()
-            await group.triggerGracefulShutdown()
-            _ = try? await serving.value
+            try? await server.stop()
             throw error
         }
         try await client.shutdown()
-        await group.triggerGracefulShutdown()
-        try await serving.value
+        try await server.stop()
         return Result(points: c.points, dimension: c.dimension, cells: cells, readyMs: readyMs)
     }
 

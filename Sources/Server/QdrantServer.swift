@@ -219,3 +219,43 @@ final class HTTPMetrics: Sendable {
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
+
+/// A server started in this process on a port of its own (`port: 0` picks a free one), for tests,
+/// benchmarks and embedding apps: ``start(api:configuration:registry:logger:extra:)`` returns once it listens;
+/// ``stop()`` shuts it down gracefully.
+public final class RunningServer: Sendable {
+    /// The bound port.
+    public let port: Int
+    private let group: ServiceGroup
+    private let running: Task<Void, any Error>
+
+    private init(port: Int, group: ServiceGroup, running: Task<Void, any Error>) {
+        self.port = port
+        self.group = group
+        self.running = running
+    }
+
+    public static func start(
+        api: QdrantAPI, configuration: QdrantServer.Configuration, registry: PrometheusCollectorRegistry? = nil,
+        logger: Logger = Logger(label: "switchyard.server"), extra: (@Sendable (QdrantAPI.Request) -> QdrantAPI.Reply?)? = nil
+    ) async throws -> RunningServer {
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let app = QdrantServer.application(api: api, configuration: configuration, registry: registry, logger: logger, extra: extra,
+                                           onRunning: { continuation.yield($0) })
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
+        let running = Task {
+            defer { continuation.finish() }
+            try await group.run()
+        }
+        for await port in ports { return RunningServer(port: port, group: group, running: running) }
+        // The stream ended without a port: the server failed to start (for example, the port is taken).
+        try await running.value
+        throw CancellationError()
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish, and waits.
+    public func stop() async throws {
+        await group.triggerGracefulShutdown()
+        try await running.value
+    }
+}

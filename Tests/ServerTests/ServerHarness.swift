@@ -21,8 +21,7 @@ final class ServerHarness: Sendable {
     let base: String
     let apiKey: String?
     let managed: ManagedAPI
-    private let group: ServiceGroup
-    private let running: Task<Void, any Error>
+    private let server: RunningServer
 
     struct Reply {
         var status: Int
@@ -44,36 +43,25 @@ final class ServerHarness: Sendable {
         c.apiKey = apiKey
         c.maxRequestBytes = maxRequestBytes
         c.idleTimeout = .seconds(2)
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         var logger = Logger(label: "switchyard.server.test")
         logger.logLevel = .warning
         let managed = try ManagedAPI(manager: try CollectionManager(store: store))
-        let app = QdrantServer.application(api: QdrantAPI(store: store, readOnly: readOnly), configuration: c, registry: registry,
-                                           logger: logger, extra: { managed.handle($0) }, onRunning: { port in continuation.yield(port) })
-        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
-        let running = Task { try await group.run() }
-        var port = 0
-        for await p in ports {
-            port = p
-            break
-        }
-        return ServerHarness(dir: dir, store: store, base: "http://127.0.0.1:\(port)", apiKey: apiKey, managed: managed, group: group, running: running)
+        let server = try await RunningServer.start(api: QdrantAPI(store: store, readOnly: readOnly), configuration: c, registry: registry,
+                                                   logger: logger, extra: { managed.handle($0) })
+        return ServerHarness(dir: dir, store: store, base: "http://127.0.0.1:\(server.port)", apiKey: apiKey, managed: managed, server: server)
     }
 
-    private init(dir: TemporaryDirectory, store: Store, base: String, apiKey: String?, managed: ManagedAPI, group: ServiceGroup,
-                 running: Task<Void, any Error>) {
+    private init(dir: TemporaryDirectory, store: Store, base: String, apiKey: String?, managed: ManagedAPI, server: RunningServer) {
         self.managed = managed
+        self.server = server
         self.dir = dir
         self.store = store
         self.base = base
         self.apiKey = apiKey
-        self.group = group
-        self.running = running
     }
 
     func stop() async throws {
-        await group.triggerGracefulShutdown()
-        try await running.value
+        try await server.stop()
         try store.close()
     }
 
