@@ -12,10 +12,17 @@ import SwitchyardJSON
 public final class ManagedAPI: Sendable {
     public let manager: CollectionManager
     let reindex: ReindexService
+    /// Refuse every call that is not a GET (403).
+    public let readOnly: Bool
+    /// Why writes are refused although the server is not read-only (nil: allowed), e.g. no API key on a
+    /// non-loopback address: managed writes read and write files on the server's machine.
+    public let writesRefused: String?
 
-    public init(manager: CollectionManager) throws(OperationsError) {
+    public init(manager: CollectionManager, readOnly: Bool = false, writesRefused: String? = nil) throws(OperationsError) {
         self.manager = manager
         self.reindex = try ReindexService(manager: manager)
+        self.readOnly = readOnly
+        self.writesRefused = writesRefused
     }
 
     public static let prefix = "/switchyard/v1"
@@ -24,6 +31,11 @@ public final class ManagedAPI: Sendable {
     public func handle(_ r: QdrantAPI.Request) -> QdrantAPI.Reply? {
         guard r.segments.count >= 2, r.segments[0] == "switchyard", r.segments[1] == "v1" else { return nil }
         var route = "/switchyard/v1/unknown"
+        // Decided on the parsed path, the one routing uses (`//switchyard/…` and `%73witchyard` included).
+        if r.method != "GET" {
+            if readOnly { return QdrantAPI.Reply(status: 403, body: .error("Forbidden: this server is read-only (--read-only)"), route: route) }
+            if let why = writesRefused { return QdrantAPI.Reply(status: 403, body: .error("Forbidden: \(why)"), route: route) }
+        }
         do {
             let (status, result) = try dispatch(r, Array(r.segments.dropFirst(2)), route: &route)
             return QdrantAPI.Reply(status: status, body: .result(result), route: route)
@@ -58,6 +70,13 @@ public final class ManagedAPI: Sendable {
         let m = r.method
         let body = try Body(r.body)
         let user = try body.string("user") ?? r.query["user"] ?? CollectionSpec.defaultOwner
+        /// Refuses members the endpoint does not take (a misspelt option must not queue work).
+        func takes(_ allowed: String...) throws {
+            let extra = Set(body.members.keys).subtracting(allowed + ["user"])
+            if let first = extra.sorted().first {
+                throw ManagedError(status: 400, message: "Format error in JSON body: unknown field `\(first)` (this endpoint takes \((allowed + ["user"]).map { "`\($0)`" }.joined(separator: ", ")))")
+            }
+        }
         func needs(_ methods: String...) throws {
             guard methods.contains(m) else { throw ManagedError(status: 405, message: "Method not allowed: \(m) \(route) (allowed: \(methods.joined(separator: ", ")))") }
         }
@@ -66,6 +85,7 @@ public final class ManagedAPI: Sendable {
             route = "/switchyard/v1/collections"
             try needs("GET", "POST")
             if m == "GET" { return (200, ["collections": .array(try manager.collections().map(\.json))]) }
+            try takes("name", "sources", "owner", "description", "embedder", "chunk_size", "chunk_overlap", "distance")
             return (202, try create(body, user: user))
         case ("collections", 2):
             route = "/switchyard/v1/collections/{name}"
@@ -76,6 +96,7 @@ public final class ManagedAPI: Sendable {
                 return (200, ["collection": c.json, "sources": .array(try manager.sources(of: name).map(\.json)),
                               "operations": .array(try manager.operations(collection: name, limit: 10).map(\.json))])
             }
+            try takes()
             return (202, ["operation": try manager.deleteCollection(name, user: user).json])
         case ("collections", 3):
             let name = s[1]
@@ -83,18 +104,25 @@ public final class ManagedAPI: Sendable {
             case "append", "remove-source":
                 route = "/switchyard/v1/collections/{name}/\(s[2])"
                 try needs("POST")
+                try takes("source")
                 guard let source = try body.string("source"), !source.isEmpty else { throw ManagedError(status: 400, message: "Format error in JSON body: source: missing field `source` (a path on the server)") }
+                try Self.absolute(source, "source")
                 let op = s[2] == "append" ? try manager.append(name, source: source, user: user) : try manager.removeSource(name, source: source, user: user)
                 return (202, ["operation": op.json])
             case "reindex":
                 route = "/switchyard/v1/collections/{name}/reindex"
                 try needs("POST")
+                try takes("embedder", "chunk_size", "chunk_overlap", "distance", "queries", "qrels", "thresholds", "report")
                 return (202, ["operation": try manager.requestReindex(name, try reindexRequest(body), user: user).json])
             case "rollback":
                 route = "/switchyard/v1/collections/{name}/rollback"
                 try needs("POST")
+                try takes()
+                // The answer comes from the rollback itself: nothing may fail after it committed (a client
+                // retrying a rollback would flip back).
                 let g = try reindex.rollback(name, user: user)
-                return (200, ["collection": try manager.collection(named: name).json, "serving": .string(g.vectorStoreName), "embedder": .string(g.embedder)])
+                return (200, ["collection": .string(name), "serving": .string(g.vectorStoreName), "embedder": .string(g.embedder),
+                              "chunk_size": .int(Int64(g.chunkSize)), "chunk_overlap": .int(Int64(g.chunkOverlap))])
             case "audit":
                 route = "/switchyard/v1/collections/{name}/audit"
                 try needs("GET")
@@ -108,7 +136,11 @@ public final class ManagedAPI: Sendable {
                 guard let s = OperationStatus(rawValue: text) else { throw ManagedError(status: 400, message: "Bad request: status '\(text)' is not one of pending, processing, completed, failed, cancelled") }
                 return s
             }
-            let limit = r.query["limit"].flatMap { Int($0) } ?? 100
+            var limit = 100
+            if let text = r.query["limit"] {
+                guard let n = Int(text) else { throw ManagedError(status: 400, message: "Bad request: limit must be a number from 1 to 10000, got '\(text)'") }
+                limit = n
+            }
             guard (1...10_000).contains(limit) else { throw ManagedError(status: 400, message: "Bad request: limit must be from 1 to 10000") }
             return (200, ["operations": .array(try manager.operations(collection: r.query["collection"], status: status, limit: limit).map(\.json))])
         case ("operations", 2):
@@ -119,12 +151,17 @@ public final class ManagedAPI: Sendable {
         case ("operations", 3) where s[2] == "cancel":
             route = "/switchyard/v1/operations/{id}/cancel"
             try needs("POST")
+            try takes()
             return (200, ["operation": try manager.cancel(s[1], user: user).json])
         case ("limits", 2):
             route = "/switchyard/v1/limits/{owner}"
             try needs("GET", "PUT")
             let owner = s[1]
             if m == "PUT" {
+                try takes("max_collections", "max_documents", "max_storage_bytes", "max_operations_per_hour")
+                guard body.members.keys.contains(where: { $0 != "user" }) else {
+                    throw ManagedError(status: 400, message: "Format error in JSON body: give at least one of `max_collections`, `max_documents`, `max_storage_bytes`, `max_operations_per_hour`")
+                }
                 let current = try manager.limits(owner: owner)
                 try manager.setLimits(ResourceLimits(
                     owner: owner, maxCollections: try body.count("max_collections") ?? current.maxCollections,
@@ -132,7 +169,9 @@ public final class ManagedAPI: Sendable {
                     maxStorageBytes: try body.count("max_storage_bytes") ?? current.maxStorageBytes,
                     maxOperationsPerHour: try body.count("max_operations_per_hour") ?? current.maxOperationsPerHour))
             }
-            return (200, ["limits": try manager.limits(owner: owner).json, "usage": try manager.usage(owner: owner).json])
+            let reservations = try manager.reservations().filter { $0.owner == owner }
+            return (200, ["limits": try manager.limits(owner: owner).json, "usage": try manager.usage(owner: owner).json,
+                          "reservations": .array(reservations.map(\.json))])
         default: break
         }
         throw ManagedError(status: 404, message: "Not found: no endpoint \(m) /switchyard/v1/\(s.joined(separator: "/"))")
@@ -145,13 +184,14 @@ public final class ManagedAPI: Sendable {
         guard let sources = try b.strings("sources"), !sources.isEmpty else {
             throw ManagedError(status: 400, message: "Format error in JSON body: sources: missing field `sources` (paths on the server)")
         }
+        for source in sources { try Self.absolute(source, "sources") }
         var spec = CollectionSpec(name: name, owner: try b.string("owner") ?? user)
         if let d = try b.string("description") { spec.description = d }
         if let e = try b.string("embedder") { spec.embedder = e }
         if let n = try b.count("chunk_size") { spec.chunkSize = n }
         if let n = try b.count("chunk_overlap") { spec.chunkOverlap = n }
         if let d = try b.string("distance") {
-            guard let distance = Distance(rawValue: d) else { throw ManagedError(status: 400, message: "Format error in JSON body: distance: expected Cosine, Dot, Euclid or Manhattan") }
+            guard let distance = Distance(parsing: d) else { throw ManagedError(status: 400, message: "Format error in JSON body: distance: expected Cosine, Dot, Euclid or Manhattan, got '\(d)'") }
             spec.distance = distance
         }
         let (collection, op) = try manager.createCollection(spec, sources: sources, user: user)
@@ -162,7 +202,7 @@ public final class ManagedAPI: Sendable {
         var r = ReindexRequest(embedder: try b.string("embedder"), chunkSize: try b.count("chunk_size"), chunkOverlap: try b.count("chunk_overlap"),
                                queriesPath: try b.string("queries"), qrelsPath: try b.string("qrels"), reportPath: try b.string("report"))
         if let d = try b.string("distance") {
-            guard let distance = Distance(rawValue: d) else { throw ManagedError(status: 400, message: "Format error in JSON body: distance: expected Cosine, Dot, Euclid or Manhattan") }
+            guard let distance = Distance(parsing: d) else { throw ManagedError(status: 400, message: "Format error in JSON body: distance: expected Cosine, Dot, Euclid or Manhattan, got '\(d)'") }
             r.distance = distance
         }
         if case .object(let t)? = b["thresholds"] {
@@ -174,7 +214,22 @@ public final class ManagedAPI: Sendable {
             throw ManagedError(status: 400, message: "Format error in JSON body: thresholds: expected an object of name: number")
         }
         _ = try Thresholds.make(r.thresholds)  // unknown names are refused now, not when the reindex runs
+        for (path, what) in [(r.queriesPath, "queries"), (r.qrelsPath, "qrels"), (r.reportPath, "report")] {
+            if let path { try Self.absolute(path, what) }
+        }
+        // Over HTTP a report never replaces a file that exists.
+        if let report = r.reportPath, FileManager.default.fileExists(atPath: report) {
+            throw ManagedError(status: 400, message: "Bad request: report: \(report) exists; name a new file")
+        }
         return r
+    }
+
+    /// Paths in bodies are paths on the server's machine, and must be absolute (the server's working
+    /// directory means nothing to a client).
+    static func absolute(_ path: String, _ what: String) throws {
+        guard path.hasPrefix("/") else {
+            throw ManagedError(status: 400, message: "Bad request: \(what): '\(path)' must be an absolute path on the server")
+        }
     }
 
     /// A JSON body's members with typed access; errors name the member.
@@ -216,9 +271,12 @@ public final class ManagedAPI: Sendable {
     }
 }
 
-/// `serve --workers N`: one worker running up to N operations at once on threads of its own, until ``stop()``.
+/// `serve --workers N`: one worker running up to N operations at once on a thread of its own, until
+/// ``stop(within:)``. A failure of the worker loop itself (the database busy for long) is logged and the
+/// loop starts again a second later, so queued operations are never left without a worker.
 public final class InProcessWorkers: Sendable {
     private let stopping = Locked(false)
+    private let stopped = Locked(false)
     private let finished = DispatchSemaphore(value: 0)
 
     public init(manager: CollectionManager, concurrency: Int, handlers: [OperationType: any OperationHandler], telemetry: Telemetry) {
@@ -229,16 +287,30 @@ public final class InProcessWorkers: Sendable {
         let stopping = self.stopping
         let finished = self.finished
         Thread {
-            do { _ = try worker.run(until: { stopping.withLock { $0 } }) } catch {
-                Logger(label: "switchyard.server").error("in-process worker stopped", metadata: ["error": "\(error)"])
+            while !stopping.withLock({ $0 }) {
+                do {
+                    _ = try worker.run(until: { stopping.withLock { $0 } })
+                } catch {
+                    Logger(label: "switchyard.server").error("in-process worker failed; starting again in 1 s", metadata: ["error": "\(error)"])
+                    Thread.sleep(forTimeInterval: 1)
+                }
             }
             finished.signal()
         }.start()
     }
 
-    /// Asks the worker to stop after its running attempts and waits for it.
-    public func stop() {
+    /// Asks the worker to stop claiming and waits up to `seconds` for its running attempts.
+    ///
+    /// - Returns: Whether it stopped in time. An attempt still running when the process exits keeps its
+    ///   lease until the lease lapses; then the next worker on the store takes it over (at least once).
+    @discardableResult
+    public func stop(within seconds: Double) -> Bool {
+        let first = stopped.withLock { s -> Bool in
+            defer { s = true }
+            return !s
+        }
         stopping.withLock { $0 = true }
-        finished.wait()
+        guard first else { return true }
+        return finished.wait(timeout: .now() + seconds) == .success
     }
 }

@@ -30,6 +30,7 @@ public final class MetricsEndpoint: Sendable {
     /// Binds `host:port` and serves until ``stop()``; returns once the port is bound.
     ///
     /// - Throws: the bind failure (port in use, bad address).
+    @available(*, noasync, message: "blocks until the port is bound; start it from synchronous code")
     public static func start(host: String = "127.0.0.1", port: Int, body: @escaping @Sendable () -> String) throws -> MetricsEndpoint {
         var logger = Logger(label: "switchyard.metrics")
         logger.logLevel = .error
@@ -56,8 +57,12 @@ public final class MetricsEndpoint: Sendable {
         let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
         let running = Task {
             do { try await group.run() } catch {
-                bound.withLock { if $0 == nil { $0 = .failure(error) } }
-                ready.signal()
+                let beforeBinding = bound.withLock { b -> Bool in
+                    guard b == nil else { return false }
+                    b = .failure(error)
+                    return true
+                }
+                if beforeBinding { ready.signal() } else { logger.error("the metrics endpoint stopped", metadata: ["error": "\(error)"]) }
                 throw error
             }
         }
@@ -70,6 +75,7 @@ public final class MetricsEndpoint: Sendable {
     }
 
     /// Stops serving and waits until the port is released.
+    @available(*, noasync, message: "blocks until the server has stopped; call it from synchronous code")
     public func stop() {
         let done = DispatchSemaphore(value: 0)
         let group = self.group

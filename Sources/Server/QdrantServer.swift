@@ -121,15 +121,24 @@ struct QdrantResponder: HTTPResponder {
         let call = QdrantAPI.Request(method: method, path: path, query: query, body: body)
         let api = self.api
         let extra = self.extra
-        if api.readOnly, method != "GET", path.hasPrefix("/switchyard/") {
-            return QdrantAPI.Reply(status: 403, body: .error("Forbidden: this server is read-only (--read-only)"), route: "read-only")
-        }
         do {
-            return try await NIOThreadPool.singleton.runIfActive { extra?(call) ?? api.handle(call) }
+            // Calls to the `extra` API (the managed layer: file reads, waits for the write lock) run on a
+            // pool of their own, so they never hold the threads that searches need.
+            if let extra, call.segments.first == "switchyard" {
+                return try await Self.extraPool.runIfActive { extra(call) ?? api.handle(call) }
+            }
+            return try await NIOThreadPool.singleton.runIfActive { api.handle(call) }
         } catch {
             return QdrantAPI.Reply(status: 503, body: .error("Service internal error: the server is shutting down"), route: "unavailable")
         }
     }
+
+    /// Two threads for the `extra` API's calls, started once for the process.
+    static let extraPool: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 2)
+        pool.start()
+        return pool
+    }()
 
     /// 401 unless the request carries the key (health probes are open).
     private func authorize(_ request: Request, path: String) -> QdrantAPI.Reply? {

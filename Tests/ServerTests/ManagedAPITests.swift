@@ -1,9 +1,13 @@
+import AsyncHTTPClient
 import Foundation
+import NIOCore
+import Server
 import ManagedServer
 import NIOHTTP1
 import Switchyard
 import SwitchyardJSON
 import Testing
+import _SwitchyardTestSupport
 
 /// The committed fixtures under `Datasets/fixtures`.
 private let fixtures: String = {
@@ -41,12 +45,30 @@ struct ManagedAPITests {
         #expect(try await s.call(.POST, "/collections/docs/points/count", "{}").result["count"] == vectors)
 
         // A bad source is refused before anything is queued.
-        let before = try await s.call(.GET, "/switchyard/v1/operations").result["operations"]?.count
+        let before = try #require(try await s.call(.GET, "/switchyard/v1/operations").result["operations"]?.count)
         let bad = try await s.call(.POST, "/switchyard/v1/collections/docs/append", json: ["source": "/no/such/path"])
         #expect(bad.status == 400 && bad.error.contains("/no/such/path"), "\(bad.text)")
         let noSource = try await s.call(.POST, "/switchyard/v1/collections/docs/append", "{}")
         #expect(noSource.status == 400 && noSource.error.contains("source"))
-        #expect(try await s.call(.GET, "/switchyard/v1/operations").result["operations"]?.count == before)
+        for (path, body, message) in [
+            ("/switchyard/v1/collections/docs/reindex", #"{"chunk-size": 300}"#, "unknown field `chunk-size`"),
+            ("/switchyard/v1/collections/docs/reindex", #"{"chunk_size": 0}"#, "chunk"),
+            ("/switchyard/v1/collections/docs/reindex", #"{"report": "report.html"}"#, "must be an absolute path"),
+            ("/switchyard/v1/collections/docs/reindex", #"{"report": "\#(fixtures)/mini-beir/queries.jsonl"}"#, "exists"),
+            ("/switchyard/v1/collections/docs/reindex", #"{"thresholds": {"min_self_recall": "high"}}"#, "thresholds.min_self_recall"),
+            ("/switchyard/v1/collections/docs/reindex", #"{"qrels": "\#(fixtures)/mini-beir/qrels/test.tsv"}"#, "queries"),
+            ("/switchyard/v1/collections/docs/append", #"{"source": "\#(fixtures)/tree", "embedder": "hash-v2"}"#, "unknown field `embedder`"),
+            ("/switchyard/v1/collections/docs/append", #"{"source": "Datasets/fixtures/tree"}"#, "must be an absolute path"),
+            ("/switchyard/v1/collections", #"{"name": "y", "sources": ["\#(fixtures)/tree"], "embedder": "hash:dim=0"}"#, "dim"),
+        ] {
+            let r = try await s.call(.POST, path, body)
+            #expect(r.status == 400 && r.error.contains(message), "\(path) \(body): \(r.text)")
+        }
+        let emptyLimits = try await s.call(.PUT, "/switchyard/v1/limits/default", "{}")
+        #expect(emptyLimits.status == 400 && emptyLimits.error.contains("at least one"))
+        #expect(try await s.call(.GET, "/switchyard/v1/operations?limit=abc").status == 400)
+        #expect(try await s.call(.GET, "/switchyard/v1/operations").result["operations"]?.count == before, "nothing queued")
+        #expect(try await s.call(.GET, "/switchyard/v1/collections").result["collections"]?.count == 1)
 
         // Reindex to another embedder, then roll back.
         let unknown = try await s.call(.POST, "/switchyard/v1/collections/docs/reindex", json: ["embedder": "hash-v2", "thresholds": ["min_top1_agreement": 0]])
@@ -61,6 +83,7 @@ struct ManagedAPITests {
         #expect(try await s.call(.GET, "/switchyard/v1/collections/docs").result["collection"]?["embedder"] == "hash-v2")
         let back = try await s.call(.POST, "/switchyard/v1/collections/docs/rollback", "{}")
         #expect(back.status == 200 && back.result["embedder"] == "hash-v1", "\(back.text)")
+        #expect(try await s.call(.GET, "/switchyard/v1/collections/docs").result["collection"]?["embedder"] == "hash-v1")
         let audit = try await s.call(.GET, "/switchyard/v1/collections/docs/audit")
         #expect(audit.result["entries"]?.arrayValue?.contains { $0["action"] == "reindex_rolled_back" } == true, "\(audit.text)")
 
@@ -102,8 +125,79 @@ struct ManagedAPITests {
         try await s.stop()
 
         let r = try await ServerHarness.start(readOnly: true)
-        #expect(try await r.call(.POST, "/switchyard/v1/collections", json: ["name": "x", "sources": [.string(fixtures + "/tree")]]).status == 403)
+        let create = #"{"name": "x", "sources": ["\#(fixtures)/tree"]}"#
+        for path in ["/switchyard/v1/collections", "//switchyard/v1/collections", "/%73witchyard/v1/collections", "/switchyard//v1/collections"] {
+            let reply = try await r.call(.POST, path, create)
+            #expect(reply.status == 403, "\(path): \(reply.text)")
+        }
+        for (method, path) in [(HTTPMethod.DELETE, "/switchyard/v1/collections/x"), (.PUT, "/switchyard/v1/limits/default"),
+                               (.POST, "/switchyard/v1/collections/x/rollback"), (.POST, "/switchyard/v1/operations/abc/cancel")] {
+            #expect(try await r.call(method, path, #"{"max_collections": 1}"#).status == 403, "\(method) \(path)")
+        }
         #expect(try await r.call(.GET, "/switchyard/v1/collections").status == 200)
+        #expect(try await r.call(.GET, "/switchyard/v1/collections").result == ["collections": []])
         try await r.stop()
+    }
+
+    @Test("managed writes can be refused with a reason (no API key on a public address); reads still work")
+    func writesRefused() throws {
+        try withTemporaryStore { store, _ in
+            let api = try ManagedAPI(manager: try CollectionManager(store: store), writesRefused: "managed writes over 0.0.0.0 need an API key")
+            let post = api.handle(.init(method: "POST", path: "/switchyard/v1/collections", body: ["name": "x", "sources": ["/tmp"]]))
+            #expect(post?.status == 403 && post?.body == .error("Forbidden: managed writes over 0.0.0.0 need an API key"))
+            #expect(api.handle(.init(method: "GET", path: "/switchyard/v1/collections"))?.status == 200)
+            #expect(api.handle(.init(method: "GET", path: "/collections")) == nil, "other paths are not the managed layer's")
+        }
+    }
+
+    @Test("the in-process worker runs queued operations, survives to the next one, and stops when asked")
+    func inProcessWorkers() async throws {
+        let s = try await ServerHarness.start()
+        let workers = InProcessWorkers(manager: s.managed.manager, concurrency: 1, handlers: [:], telemetry: Telemetry())
+        for (k, source) in ["tree", "mini-beir"].enumerated() {
+            let created = try await s.call(.POST, "/switchyard/v1/collections", json: ["name": .string("c\(k)"), "sources": [.string(fixtures + "/" + source)]])
+            let id = try #require(created.result["operation"]?["id"]?.stringValue)
+            let deadline = ContinuousClock.now + .seconds(30)
+            var status = ""
+            while ContinuousClock.now < deadline {
+                status = try await s.call(.GET, "/switchyard/v1/operations/\(id)").result["operation"]?["status"]?.stringValue ?? ""
+                if status == "completed" || status == "failed" { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(status == "completed")
+        }
+        #expect(workers.stop(within: 10))
+        #expect(workers.stop(within: 1), "stopping twice returns at once")
+        try await s.stop()
+    }
+
+    @Test("the metrics endpoint: /metrics and /healthz, 404 elsewhere, a port in use refused, the port released on stop")
+    func metricsEndpoint() async throws {
+        // Start and stop block: they run on a thread of their own, as from `switchyard worker`.
+        let port = try await onThread { () throws -> Int in
+            let endpoint = try MetricsEndpoint.start(port: 0) { "# TYPE x counter\nx 1\n" }
+            defer { endpoint.stop() }
+            #expect(throws: (any Error).self) { _ = try MetricsEndpoint.start(port: endpoint.port) { "" } }
+            return endpoint.port
+        }
+        // Released: the same port can be bound again.
+        let again = try await onThread { () throws -> MetricsEndpoint in try MetricsEndpoint.start(port: port) { "# TYPE y counter\ny 2\n" } }
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(again.port)/metrics")
+        request.method = .GET
+        let metrics = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let text = String(buffer: try await metrics.body.collect(upTo: 1 << 20))
+        #expect(metrics.status == .ok && text.contains("y 2"))
+        request = HTTPClientRequest(url: "http://127.0.0.1:\(again.port)/other")
+        #expect(try await HTTPClient.shared.execute(request, timeout: .seconds(10)).status == .notFound)
+        request = HTTPClientRequest(url: "http://127.0.0.1:\(again.port)/healthz")
+        #expect(try await HTTPClient.shared.execute(request, timeout: .seconds(10)).status == .ok)
+        _ = try await onThread { again.stop() }
+    }
+}
+
+/// Runs blocking code on a thread of its own and awaits its result.
+private func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
     }
 }

@@ -45,7 +45,7 @@ final class ServerHarness: Sendable {
         c.idleTimeout = .seconds(2)
         var logger = Logger(label: "switchyard.server.test")
         logger.logLevel = .warning
-        let managed = try ManagedAPI(manager: try CollectionManager(store: store))
+        let managed = try ManagedAPI(manager: try CollectionManager(store: store), readOnly: readOnly)
         let server = try await RunningServer.start(api: QdrantAPI(store: store, readOnly: readOnly), configuration: c, registry: registry,
                                                    logger: logger, extra: { managed.handle($0) })
         return ServerHarness(dir: dir, store: store, base: "http://127.0.0.1:\(server.port)", apiKey: apiKey, managed: managed, server: server)

@@ -167,8 +167,8 @@ extension CollectionManager {
     /// Enqueues a blue-green REINDEX with a new configuration (run by the reindex layer's handler).
     ///
     /// - Throws: ``OperationsError``: `notFound`, `invalidInput` (embedder, chunking, files),
-    ///   `conflict` (collection in `error`, `processing` or not yet indexed; another operation active;
-    ///   nothing would change), `quotaExceeded`.
+    ///   `conflict` (collection in `error`, `processing` or not yet indexed; another operation active),
+    ///   `quotaExceeded`. The same configuration is allowed: it rebuilds the collection from its sources.
     @discardableResult
     public func requestReindex(_ name: String, _ request: ReindexRequest, user: String = CollectionSpec.defaultOwner) throws(OperationsError) -> OperationRecord {
         try Self.validateUser(user, what: "user")

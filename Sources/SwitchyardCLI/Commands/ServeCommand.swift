@@ -56,12 +56,6 @@ struct ServeCommand: ParsableCommand {
         let opened = try Store.open(at: store, options: options)
         BLASRuntime.warnIfSlowOnce()
         let api = QdrantAPI(store: opened, version: qdrantVersion, readOnly: readOnly)
-        // The managed layer (`/switchyard/v1`) and its workers; a read-only server runs no worker.
-        let telemetry = options.telemetry
-        let manager = try CollectionManager(store: opened)
-        let managed = try ManagedAPI(manager: manager)
-        let workers = (workers > 0 && !readOnly)
-            ? InProcessWorkers(manager: manager, concurrency: workers, handlers: standardHandlers(ReindexSettings()), telemetry: telemetry) : nil
         var c = QdrantServer.Configuration()
         c.host = host
         c.port = port
@@ -70,8 +64,28 @@ struct ServeCommand: ParsableCommand {
         c.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))
         let host = self.host
         let keyed = c.apiKey != nil
+        // The managed layer (`/switchyard/v1`): not on a read-only server (it would create its tables); its
+        // writes read and write files on this machine, so they need a key when others can connect.
+        let loopback = ["127.0.0.1", "::1", "localhost"].contains(host)
+        let managed: ManagedAPI? = readOnly ? nil : try ManagedAPI(
+            manager: try CollectionManager(store: opened),
+            writesRefused: keyed || loopback ? nil : "managed writes over \(host) need an API key (--api-key): they read and write files on this machine")
+        let extra: @Sendable (QdrantAPI.Request) -> QdrantAPI.Reply? = { request in
+            if let managed { return managed.handle(request) }
+            guard request.segments.first == "switchyard" else { return nil }
+            return QdrantAPI.Reply(status: 403, body: .error("Forbidden: a read-only server does not serve the managed layer"), route: "read-only")
+        }
+        // Workers start once the port is bound (a server that cannot start claims nothing).
+        let workers = Locked<InProcessWorkers?>(nil)
+        let workerCount = readOnly ? 0 : self.workers
+        let telemetry = options.telemetry
         let app = QdrantServer.application(api: api, configuration: c, registry: registry, logger: Logger(label: "switchyard.server"),
-                                           extra: { managed.handle($0) }, onRunning: { bound in
+                                           extra: extra, onRunning: { bound in
+            if let managed, workerCount > 0 {
+                let w = InProcessWorkers(manager: managed.manager, concurrency: workerCount, handlers: standardHandlers(ReindexSettings()),
+                                         telemetry: telemetry)
+                workers.withLock { $0 = w }
+            }
             note("serving Qdrant's REST API for \(opened.directory) on http://\(host):\(bound)\(keyed ? " (api key required)" : "")")
         })
         let done = DispatchSemaphore(value: 0)
@@ -81,7 +95,13 @@ struct ServeCommand: ParsableCommand {
             done.signal()
         }
         done.wait()
-        workers?.stop()
+        // Running operations get a grace period; one still running keeps its lease, and the next worker on
+        // this store takes it over when the lease lapses.
+        if let w = workers.withLock({ $0 }), !w.stop(within: 10) {
+            note("warning: operations still running after 10 s are left to the next worker (their leases lapse)")
+            if let error = failure.withLock({ $0 }) { throw CLIFailure(message: "the server stopped: \(error)", exitCode: 1) }
+            return
+        }
         do { try opened.close() } catch { note("warning: closing the store failed: \(error)") }
         if let error = failure.withLock({ $0 }) { throw CLIFailure(message: "the server stopped: \(error)", exitCode: 1) }
     }
