@@ -80,16 +80,55 @@ enum PayloadSelector: Equatable {
     }
 }
 
-/// `with_vector(s)`: `true`, `false` or a list of vector names (only the unnamed vector, `""`, exists here).
-func vectorSelector(_ value: JSONValue?, default fallback: Bool, field: String) throws(APIError) -> Bool {
-    guard let value, value != .null else { return fallback }
-    switch value {
-    case .bool(let b): return b
-    case .array(let names):
-        if names.isEmpty { return false }
-        if names.allSatisfy({ $0 == .string("") }) { return true }
-        throw APIError.unsupported("\(field) with vector names (named vectors)")
-    default:
-        throw APIError.format("\(field): expected true, false or a list of vector names, got \(value.typeName)")
+/// `with_vector(s)`: `true`, `false` or a list of vector names. Renders a point's vector as Qdrant does: a
+/// list for the unnamed vector, `{"name": [...]}` for named vectors (the chosen ones).
+enum VectorSelector: Equatable {
+    case none, all
+    case names([String])
+
+    init(_ value: JSONValue?, default fallback: Bool, field: String) throws(APIError) {
+        guard let value, value != .null else {
+            self = fallback ? .all : .none
+            return
+        }
+        switch value {
+        case .bool(let b): self = b ? .all : .none
+        case .array(let items):
+            var names: [String] = []
+            for item in items {
+                guard case .string(let s) = item else { throw APIError.format("\(field): vector names must be strings, got \(item.typeName)") }
+                names.append(s)
+            }
+            self = names.isEmpty ? .none : .names(names)
+        default:
+            throw APIError.format("\(field): expected true, false or a list of vector names, got \(value.typeName)")
+        }
+    }
+
+    var wanted: Bool { self != .none }
+
+    /// Refuses names the collection does not have.
+    func check(_ spaces: [VectorSpace]?) throws(APIError) {
+        guard case .names(let names) = self else { return }
+        let known = Set(spaces?.map(\.name) ?? [""])
+        if let bad = names.first(where: { !known.contains($0) }) { throw APIError.wrongInput("Not existing vector name error: \(bad)") }
+    }
+
+    /// The `vector` member of a record or scored point (nil: left out).
+    func render(_ vector: [Float]?, spaces: [VectorSpace]?) -> JSONValue? {
+        guard let vector, wanted else { return nil }
+        func list(_ v: ArraySlice<Float>) -> JSONValue { .array(v.map { .double(Double($0)) }) }
+        guard let spaces else { return list(vector[...]) }
+        var out: [String: JSONValue] = [:]
+        var at = 0
+        for s in spaces {
+            if case .names(let names) = self, !names.contains(s.name) {
+                at += s.dimension
+                continue
+            }
+            out[s.name] = list(vector[at..<(at + s.dimension)])
+            at += s.dimension
+        }
+        return .object(out)
     }
 }

@@ -13,8 +13,11 @@ extension QdrantAPI {
         guard let vectors = try f.object("vectors") else {
             throw APIError.wrongInput("collection `\(name)` needs \"vectors\": {\"size\": N, \"distance\": \"Cosine\"|\"Dot\"|\"Euclid\"|\"Manhattan\"}")
         }
-        if !vectors.has("size") && !vectors.has("distance") && !vectors.members.isEmpty {
-            throw APIError.unsupported("named vectors (vectors_config as a map of names)")
+        if !vectors.has("size") && !vectors.has("distance") && !vectors.members.isEmpty && Array(vectors.members.keys) != [""] {
+            return try createNamed(name, vectors)
+        }
+        if Array(vectors.members.keys) == [""], let only = try vectors.object("") {
+            return try createCollection(name, .object(["vectors": .object(only.members)]))
         }
         try vectors.refuse(["multivector_config": "multivector_config (multivectors)"])
         if let type = try vectors.string("datatype"), type.lowercased() != "float32" {
@@ -38,6 +41,33 @@ extension QdrantAPI {
         return true
     }
 
+    /// Named vectors: `{"vectors": {"text": {"size": 384, "distance": "Cosine"}, "image": {…}}}`, stored in name order.
+    private func createNamed(_ name: String, _ vectors: Fields) throws(APIError) -> JSONValue {
+        var spaces: [VectorSpace] = []
+        for key in vectors.members.keys.sorted() {
+            guard let params = try vectors.object(key) else { throw APIError.format("vectors.\(key): expected {\"size\": N, \"distance\": …}") }
+            try params.refuse(["multivector_config": "multivector_config (multivectors)"])
+            if let type = try params.string("datatype"), type.lowercased() != "float32" { throw APIError.unsupported("datatype \"\(type)\" (vectors are float32)") }
+            guard let size = try params.uint("size") else { throw APIError.format("vectors.\(key).size: missing field `size`") }
+            guard size >= 1 else { throw APIError.validation("vectors.\(key).size: value 0 invalid, must be 1 or larger") }
+            guard let d = try params.string("distance") else { throw APIError.format("vectors.\(key).distance: missing field `distance`") }
+            guard let distance = Distance(rawValue: d) else {
+                throw APIError.format("vectors.\(key).distance: unknown variant `\(d)`, expected one of `Cosine`, `Euclid`, `Dot`, `Manhattan`")
+            }
+            spaces.append(VectorSpace(name: key, dimension: size, distance: distance))
+        }
+        if (try? store.aliases())?.contains(where: { $0.alias == name }) == true {
+            throw APIError.wrongInput("Can't create collection with name \(name). Alias with the same name already exists")
+        }
+        do {
+            try store.createCollection(name, vectors: spaces)
+        } catch {
+            if error.code == .alreadyExists { throw APIError(status: 409, "Wrong input: Collection `\(name)` already exists!") }
+            throw APIError.from(error)
+        }
+        return true
+    }
+
     /// `GET /collections/{name}` (aliases resolve), in the shape qdrant-client 1.x parses.
     func collectionInfo(_ name: String) throws(APIError) -> JSONValue {
         let i = try info(name)
@@ -47,7 +77,7 @@ extension QdrantAPI {
             "points_count": .int(Int64(i.pointCount)), "segments_count": 1,
             "config": [
                 "params": [
-                    "vectors": ["size": .int(Int64(i.dimension)), "distance": .string(i.distance.rawValue)],
+                    "vectors": Self.vectorsJSON(i),
                     "shard_number": 1, "replication_factor": 1, "write_consistency_factor": 1, "on_disk_payload": true,
                 ],
                 "hnsw_config": ["m": 16, "ef_construct": 100, "full_scan_threshold": 10000],
@@ -57,6 +87,15 @@ extension QdrantAPI {
             ],
             "payload_schema": .object(schema),
         ]
+    }
+
+    /// `{"size", "distance"}` for one unnamed vector, `{name: {"size", "distance"}}` for named vectors (only
+    /// these keys: qdrant-client's models refuse unknown ones).
+    static func vectorsJSON(_ i: CollectionInfo) -> JSONValue {
+        guard let spaces = i.vectors else { return ["size": .int(Int64(i.dimension)), "distance": .string(i.distance.rawValue)] }
+        return .object(Dictionary(uniqueKeysWithValues: spaces.map {
+            ($0.name, ["size": .int(Int64($0.dimension)), "distance": .string($0.distance.rawValue)] as JSONValue)
+        }))
     }
 
     /// `DELETE /collections/{name}`: `true` when a collection was dropped (with its aliases), `false` when

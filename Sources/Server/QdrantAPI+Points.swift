@@ -9,12 +9,13 @@ extension QdrantAPI {
     /// (`{"batch": {"ids", "vectors", "payloads"}}`), written in one transaction.
     func upsert(_ name: String, _ body: JSONValue?, wait: Bool) throws(APIError) -> JSONValue {
         let shape = try self.shape(name)
-        let op = try PointsOp.parse("upsert", try Fields(body), dimension: shape.dimension)
+        let op = try PointsOp.parse("upsert", try Fields(body), shape: shape)
         try apply(op, to: shape.name)
         return updateResult(shape.name, wait: wait)
     }
 
-    static func parsePoints(_ f: Fields, dimension: Int) throws(APIError) -> [Point] {
+    static func parsePoints(_ f: Fields, shape: CollectionShape) throws(APIError) -> [Point] {
+        let dimension = shape.dimension
         func checked(_ v: [Float], _ what: String) throws(APIError) -> [Float] {
             guard v.count == dimension else {
                 throw APIError.wrongInput("Vector dimension error: expected dim: \(dimension), got \(v.count) (\(what))")
@@ -28,6 +29,29 @@ extension QdrantAPI {
             case let other?: throw APIError.format("\(what): expected an object, got \(other.typeName)")
             }
         }
+        /// A point's vector: the unnamed one, or its named vectors concatenated in the collection's order.
+        func vector(_ v: JSONValue, _ what: String, id: PointID) throws(APIError) -> [Float] {
+            guard let spaces = shape.vectors else {
+                return try checked(try APIError.vector(unnamed(v, what), what), "point \(id)")
+            }
+            guard case .object(let named) = v else { throw APIError.wrongInput("Not existing vector name error: (the collection has named vectors; give {\"name\": [...]}) for point \(id)") }
+            if let unknown = named.keys.sorted().first(where: { k in !spaces.contains { $0.name == k } }) {
+                throw APIError.wrongInput("Not existing vector name error: \(unknown)")
+            }
+            var out: [Float] = []
+            out.reserveCapacity(dimension)
+            for s in spaces {
+                guard let value = named[s.name] else {
+                    throw APIError.unsupported("a point without every named vector (point \(id) has no \"\(s.name)\")")
+                }
+                let part = try APIError.vector(value, "\(what).\(s.name)")
+                guard part.count == s.dimension else {
+                    throw APIError.wrongInput("Vector dimension error: expected dim: \(s.dimension), got \(part.count) (point \(id), vector \(s.name))")
+                }
+                out += part
+            }
+            return out
+        }
         if let list = try f.array("points") {
             var points: [Point] = []
             points.reserveCapacity(list.count)
@@ -36,30 +60,43 @@ extension QdrantAPI {
                 guard let idValue = p["id"] else { throw APIError.format("points[\(i)]: missing field `id`") }
                 let id = try APIError.pointID(idValue, "points[\(i)].id")
                 guard let vectorValue = p["vector"] ?? p["vectors"] else { throw APIError.format("points[\(i)]: missing field `vector`") }
-                let vector = try checked(try APIError.vector(unnamed(vectorValue, "points[\(i)].vector"), "points[\(i)].vector"), "point \(id)")
-                points.append(Point(id: id, vector: vector, payload: try payload(p["payload"], "points[\(i)].payload")))
+                points.append(Point(id: id, vector: try vector(vectorValue, "points[\(i)].vector", id: id),
+                                    payload: try payload(p["payload"], "points[\(i)].payload")))
             }
             return points
         }
         guard let batch = try f.object("batch") else { throw APIError.format("expected \"points\" (a list of points) or \"batch\"") }
         guard let ids = try batch.array("ids") else { throw APIError.format("batch.ids: missing field `ids`") }
         guard let vectorsValue = batch["vectors"] else { throw APIError.format("batch.vectors: missing field `vectors`") }
-        guard case .array(let vectors) = try unnamed(vectorsValue, "batch.vectors") else {
-            throw APIError.format("batch.vectors: expected a list of vectors")
-        }
-        guard vectors.count == ids.count else {
-            throw APIError.wrongInput("batch: \(ids.count) ids but \(vectors.count) vectors")
-        }
         let payloads = try batch.array("payloads")
         if let payloads, payloads.count != ids.count {
             throw APIError.wrongInput("batch: \(ids.count) ids but \(payloads.count) payloads")
+        }
+        // Per point, the vector value a list entry would have: a list, or {name: list} for named vectors.
+        var perPoint: [JSONValue] = []
+        if shape.vectors != nil, case .object(let named) = vectorsValue {
+            for (name, lists) in named {
+                guard case .array(let rows) = lists, rows.count == ids.count else {
+                    throw APIError.wrongInput("batch: \(ids.count) ids but vectors.\(name) has \(lists.arrayValue?.count ?? 0) vectors")
+                }
+                _ = rows
+            }
+            perPoint = ids.indices.map { k in .object(named.mapValues { $0.arrayValue![k] }) }
+        } else {
+            guard case .array(let vectors) = try unnamed(vectorsValue, "batch.vectors") else {
+                throw APIError.format("batch.vectors: expected a list of vectors")
+            }
+            guard vectors.count == ids.count else {
+                throw APIError.wrongInput("batch: \(ids.count) ids but \(vectors.count) vectors")
+            }
+            perPoint = vectors
         }
         var points: [Point] = []
         points.reserveCapacity(ids.count)
         for k in ids.indices {
             let id = try APIError.pointID(ids[k], "batch.ids[\(k)]")
-            let v = try checked(try APIError.vector(vectors[k], "batch.vectors[\(k)]"), "point \(id)")
-            points.append(Point(id: id, vector: v, payload: try payload(payloads?[k], "batch.payloads[\(k)]")))
+            points.append(Point(id: id, vector: try vector(perPoint[k], "batch.vectors[\(k)]", id: id),
+                                payload: try payload(payloads?[k], "batch.payloads[\(k)]")))
         }
         return points
     }
@@ -69,53 +106,58 @@ extension QdrantAPI {
         guard case .object(let named) = v else { return v }
         if named.isEmpty { throw APIError.wrongInput("\(what): the point has no vector (every point needs one)") }
         if named.count == 1, let only = named[""] { return only }
-        throw APIError.unsupported("\(what): named vectors (\(named.keys.sorted().map { "\"\($0)\"" }.joined(separator: ", ")))")
+        throw APIError.wrongInput("Not existing vector name error: \(named.keys.sorted().first(where: { !$0.isEmpty }) ?? "")")
     }
 
     // MARK: - Reads
 
     /// `POST /collections/{name}/points`: the listed points that exist, in the order asked.
     func retrieve(_ name: String, _ body: JSONValue?) throws(APIError) -> JSONValue {
-        let target = try resolve(name)
+        let shape = try self.shape(name)
+        let target = shape.name
         let f = try Fields(body)
         try f.refuse(["shard_key": "shard_key (sharding)"])
         guard let idValues = try f.array("ids") else { throw APIError.format("ids: missing field `ids`") }
         var ids: [PointID] = []
         for (k, v) in idValues.enumerated() { ids.append(try APIError.pointID(v, "ids[\(k)]")) }
         let payload = try PayloadSelector(f["with_payload"], default: .all, field: "with_payload")
-        let withVector = try vectorSelector(f["with_vector"] ?? f["with_vectors"], default: false, field: "with_vector")
-        let records = try call { try store.get(target, ids: ids, withVector: withVector, withPayload: payload.wantsPayload) }
-        return .array(records.map { Self.recordJSON($0, payload: payload, withVector: withVector) })
+        let vectors = try VectorSelector(f["with_vector"] ?? f["with_vectors"], default: false, field: "with_vector")
+        try vectors.check(shape.vectors)
+        let records = try call { try store.get(target, ids: ids, withVector: vectors.wanted, withPayload: payload.wantsPayload) }
+        return .array(records.map { Self.recordJSON($0, payload: payload, vectors: vectors, spaces: shape.vectors) })
     }
 
     /// `GET /collections/{name}/points/{id}`, with payload and vector.
     func point(_ name: String, id text: String) throws(APIError) -> JSONValue {
-        let target = try resolve(name)
+        let shape = try self.shape(name)
+        let target = shape.name
         guard let id = PointID(parsing: text) else {
             throw APIError(status: 400, "Bad request: Unable to parse point id \(text): expected an unsigned integer or a UUID")
         }
         guard let r = try call({ try store.get(target, ids: [id], withVector: true, withPayload: true) }).first else {
             throw APIError.notFound("Point with id \(id) does not exists!")
         }
-        return Self.recordJSON(r, payload: .all, withVector: true)
+        return Self.recordJSON(r, payload: .all, vectors: .all, spaces: shape.vectors)
     }
 
     /// `POST /collections/{name}/points/scroll`: `offset` is inclusive; `next_page_offset` starts the next page.
     func scroll(_ name: String, _ body: JSONValue?) throws(APIError) -> JSONValue {
-        let target = try resolve(name)
+        let shape = try self.shape(name)
+        let target = shape.name
         let f = try Fields(body)
         try f.refuse(["order_by": "order_by in scroll", "shard_key": "shard_key (sharding)"])
         let limit = try f.uint("limit") ?? 10
         guard limit >= 1 else { throw APIError.badRequest("Limit cannot be 0") }
         let offset: PointID? = try f["offset"].map { v throws(APIError) in try APIError.pointID(v, "offset") }
         let payload = try PayloadSelector(f["with_payload"], default: .all, field: "with_payload")
-        let withVector = try vectorSelector(f["with_vector"] ?? f["with_vectors"], default: false, field: "with_vector")
+        let vectors = try VectorSelector(f["with_vector"] ?? f["with_vectors"], default: false, field: "with_vector")
+        try vectors.check(shape.vectors)
         let filter = try f.filter()
         let page = try call {
-            try store.scroll(target, filter: filter, limit: limit, offset: offset, withVector: withVector, withPayload: payload.wantsPayload)
+            try store.scroll(target, filter: filter, limit: limit, offset: offset, withVector: vectors.wanted, withPayload: payload.wantsPayload)
         }
         return [
-            "points": .array(page.points.map { Self.recordJSON($0, payload: payload, withVector: withVector) }),
+            "points": .array(page.points.map { Self.recordJSON($0, payload: payload, vectors: vectors, spaces: shape.vectors) }),
             "next_page_offset": page.nextPageOffset?.json ?? .null,
         ]
     }
@@ -173,7 +215,7 @@ extension QdrantAPI {
 
     private func single(_ kind: String, _ name: String, _ body: JSONValue?, wait: Bool) throws(APIError) -> JSONValue {
         let target = try resolve(name)
-        try apply(try PointsOp.parse(kind, try Fields(body), dimension: 0), to: target)
+        try apply(try PointsOp.parse(kind, try Fields(body), shape: nil), to: target)
         return updateResult(target, wait: wait)
     }
 
@@ -190,7 +232,7 @@ extension QdrantAPI {
                 throw APIError.format("operations[\(i)]: expected one of upsert, delete, set_payload, overwrite_payload, delete_payload, clear_payload")
             }
             guard PointsOp.kinds.contains(kind) else { throw APIError.unsupported("operations[\(i)]: \(kind)") }
-            ops.append(try PointsOp.parse(kind, try Fields(o[kind], path: "operations[\(i)].\(kind)."), dimension: shape.dimension))
+            ops.append(try PointsOp.parse(kind, try Fields(o[kind], path: "operations[\(i)].\(kind)."), shape: shape))
         }
         var results: [JSONValue] = []
         for op in ops {
@@ -235,7 +277,7 @@ enum PointsOp {
     static let kinds: Set<String> = ["upsert", "delete", "set_payload", "overwrite_payload", "delete_payload", "clear_payload"]
 
     /// Parses the body of one write (`dimension` is checked for upserts).
-    static func parse(_ kind: String, _ f: Fields, dimension: Int) throws(APIError) -> PointsOp {
+    static func parse(_ kind: String, _ f: Fields, shape: CollectionShape?) throws(APIError) -> PointsOp {
         try f.refuse(["shard_key": "shard_key (sharding)"])
         func selector() throws(APIError) -> QdrantAPI.Selector {
             guard let sel = try QdrantAPI.selector(f) else {
@@ -247,7 +289,8 @@ enum PointsOp {
         case "upsert":
             try f.refuse(["update_filter": "update_filter (conditional upsert)"])
             if let mode = try f.string("update_mode"), mode != "upsert" { throw APIError.unsupported("update_mode \"\(mode)\"") }
-            return .upsert(try QdrantAPI.parsePoints(f, dimension: dimension))
+            guard let shape else { return .upsert([]) }
+            return .upsert(try QdrantAPI.parsePoints(f, shape: shape))
         case "delete":
             return .delete(try selector())
         case "set_payload", "overwrite_payload":

@@ -7,6 +7,7 @@ extension QdrantAPI {
     struct ParsedSearch {
         var request: SearchRequest
         var payload: PayloadSelector
+        var vectors: VectorSelector = .none
         /// No query at all: points in id order (query API only).
         var scrollOnly = false
     }
@@ -19,21 +20,24 @@ extension QdrantAPI {
         let f = try Fields(body, path: field)
         try f.refuse(["shard_key": "shard_key (sharding)", "lookup_from": "lookup_from"])
         guard var vectorValue = f["vector"] else { throw APIError.format("\(f.name("vector")): missing field `vector`") }
+        var using: String?
         if case .object(let named) = vectorValue {
-            let name = named["name"]?.stringValue
-            guard let inner = named["vector"], name == nil || name == "" else {
-                throw APIError.unsupported("\(f.name("vector")): named vectors")
+            guard let inner = named["vector"] else {
+                throw APIError.format("\(f.name("vector")): expected a list of numbers or {\"name\": …, \"vector\": […]}")
             }
+            if case .object = inner { throw APIError.unsupported("\(f.name("vector")): sparse vectors") }
+            using = named["name"]?.stringValue
             vectorValue = inner
         }
         let vector = try APIError.vector(vectorValue, f.name("vector"))
         guard let limit = try f.uint("limit") else { throw APIError.format("\(f.name("limit")): missing field `limit`") }
         guard limit >= 1 else { throw APIError.validation("\(f.name("limit")): value 0 invalid, must be 1 or larger") }
+        let vectors = try VectorSelector(f["with_vector"] ?? f["with_vectors"], default: false, field: f.name("with_vector"))
         return ParsedSearch(
             request: SearchRequest(vector: vector, limit: limit, offset: try f.uint("offset") ?? 0, filter: try f.filter(),
                                    scoreThreshold: try f.float("score_threshold"),
-                                   withPayload: false, withVector: try vectorSelector(f["with_vector"] ?? f["with_vectors"], default: false, field: f.name("with_vector"))),
-            payload: try PayloadSelector(f["with_payload"], default: .none, field: f.name("with_payload")))
+                                   withPayload: false, withVector: vectors.wanted, using: using),
+            payload: try PayloadSelector(f["with_payload"], default: .none, field: f.name("with_payload")), vectors: vectors)
     }
 
     func search(_ name: String, _ s: ParsedSearch) throws(APIError) -> [JSONValue] {
@@ -52,10 +56,21 @@ extension QdrantAPI {
     func searchBatch(_ name: String, _ searches: [ParsedSearch]) throws(APIError) -> [[JSONValue]] {
         let i = try shape(name)
         var requests: [SearchRequest] = []
+        for s in searches { try s.vectors.check(i.vectors) }
         for (k, s) in searches.enumerated() where !s.scrollOnly {
-            guard s.request.vector.count == i.dimension else {
-                let which = searches.count > 1 ? " (search \(k))" : ""
-                throw APIError.wrongInput("Vector dimension error: expected dim: \(i.dimension), got \(s.request.vector.count)\(which)")
+            let which = searches.count > 1 ? " (search \(k))" : ""
+            var expected = i.dimension
+            if let spaces = i.vectors {
+                guard let using = s.request.using, !using.isEmpty else {
+                    throw APIError.wrongInput("the collection has named vectors (\(spaces.map(\.name).joined(separator: ", "))): say which with `using` or {\"name\": …}\(which)")
+                }
+                guard let space = spaces.first(where: { $0.name == using }) else { throw APIError.wrongInput("Not existing vector name error: \(using)") }
+                expected = space.dimension
+            } else if let using = s.request.using, !using.isEmpty {
+                throw APIError.wrongInput("Not existing vector name error: \(using)")
+            }
+            guard s.request.vector.count == expected else {
+                throw APIError.wrongInput("Vector dimension error: expected dim: \(expected), got \(s.request.vector.count)\(which)")
             }
             var r = s.request
             r.withPayload = s.payload.wantsPayload
@@ -66,24 +81,25 @@ extension QdrantAPI {
         var next = 0
         for s in searches {
             if s.scrollOnly {
-                out.append(try firstPoints(i.name, s))
+                out.append(try firstPoints(i.name, s, spaces: i.vectors))
                 continue
             }
-            out.append(found[next].map { Self.scoredJSON($0, payload: s.payload, withVector: s.request.withVector) })
+            out.append(found[next].map { Self.scoredJSON($0, payload: s.payload, vectors: s.vectors, spaces: i.vectors) })
             next += 1
         }
         return out
     }
 
     /// A query without a vector: points in id order after `offset`, score 0.
-    private func firstPoints(_ collection: String, _ s: ParsedSearch) throws(APIError) -> [JSONValue] {
+    private func firstPoints(_ collection: String, _ s: ParsedSearch, spaces: [VectorSpace]?) throws(APIError) -> [JSONValue] {
         let (want, overflow) = s.request.offset.addingReportingOverflow(s.request.limit)
         let page = try call {
             try store.scroll(collection, filter: s.request.filter, limit: overflow ? Int.max : want, offset: nil,
                              withVector: s.request.withVector, withPayload: s.payload.wantsPayload)
         }
         return page.points.dropFirst(s.request.offset).map {
-            Self.scoredJSON(ScoredPoint(id: $0.id, score: 0, vector: $0.vector, payload: $0.payload), payload: s.payload, withVector: s.request.withVector)
+            Self.scoredJSON(ScoredPoint(id: $0.id, score: 0, vector: $0.vector, payload: $0.payload), payload: s.payload, vectors: s.vectors,
+                            spaces: spaces)
         }
     }
 
@@ -96,14 +112,15 @@ extension QdrantAPI {
     func parseQuery(_ name: String, _ body: JSONValue?, field: String) throws(APIError) -> ParsedSearch {
         let f = try Fields(body, path: field)
         try f.refuse(["prefetch": "prefetch (multi-stage queries)", "lookup_from": "lookup_from", "shard_key": "shard_key (sharding)"])
-        if let using = try f.string("using"), !using.isEmpty { throw APIError.unsupported("\(f.name("using")) \"\(using)\" (named vectors)") }
+        let using = try f.string("using")
         let limit = try f.uint("limit") ?? 10
         guard limit >= 1 else { throw APIError.validation("\(f.name("limit")): value 0 invalid, must be 1 or larger") }
+        let vectors = try VectorSelector(f["with_vector"] ?? f["with_vectors"], default: false, field: f.name("with_vector"))
         var parsed = ParsedSearch(
             request: SearchRequest(vector: [], limit: limit, offset: try f.uint("offset") ?? 0, filter: try f.filter(),
                                    scoreThreshold: try f.float("score_threshold"), withPayload: false,
-                                   withVector: try vectorSelector(f["with_vector"] ?? f["with_vectors"], default: false, field: f.name("with_vector"))),
-            payload: try PayloadSelector(f["with_payload"], default: .none, field: f.name("with_payload")))
+                                   withVector: vectors.wanted, using: using),
+            payload: try PayloadSelector(f["with_payload"], default: .none, field: f.name("with_payload")), vectors: vectors)
         guard var q = f["query"] else {
             parsed.scrollOnly = true
             return parsed
@@ -119,11 +136,16 @@ extension QdrantAPI {
             parsed.request.vector = try APIError.vector(q, f.name("query"))
         case .int, .uint, .string:
             let id = try APIError.pointID(q, f.name("query"))
-            let target = try resolve(name)
-            guard let stored = try call({ try store.get(target, ids: [id], withVector: true, withPayload: false) }).first?.vector else {
+            let shape = try self.shape(name)
+            guard let stored = try call({ try store.get(shape.name, ids: [id], withVector: true, withPayload: false) }).first?.vector else {
                 throw APIError.notFound("No point with id \(id) found")
             }
             parsed.request.vector = stored
+            // For named vectors: the stored point's vector that the query uses.
+            if let spaces = shape.vectors, let using, let k = spaces.firstIndex(where: { $0.name == using }) {
+                let at = spaces[..<k].reduce(0) { $0 + $1.dimension }
+                parsed.request.vector = Array(stored[at..<(at + spaces[k].dimension)])
+            }
             // The referenced point is no candidate (as in Qdrant): excluded by the filter, so offsets page
             // over the other points.
             var filter = parsed.request.filter ?? Filter()

@@ -328,17 +328,17 @@ public final class QdrantAPI: Sendable {
         ["alias_name": .string(a.alias), "collection_name": .string(a.collection)]
     }
 
-    static func recordJSON(_ r: Record, payload: PayloadSelector, withVector: Bool) -> JSONValue {
+    static func recordJSON(_ r: Record, payload: PayloadSelector, vectors: VectorSelector, spaces: [VectorSpace]?) -> JSONValue {
         var o: [String: JSONValue] = ["id": r.id.json]
         if let p = payload.apply(r.payload) { o["payload"] = .object(p) }
-        if withVector, let v = r.vector { o["vector"] = .array(v.map { .double(Double($0)) }) }
+        if let v = vectors.render(r.vector, spaces: spaces) { o["vector"] = v }
         return .object(o)
     }
 
-    static func scoredJSON(_ p: ScoredPoint, payload: PayloadSelector, withVector: Bool) -> JSONValue {
+    static func scoredJSON(_ p: ScoredPoint, payload: PayloadSelector, vectors: VectorSelector, spaces: [VectorSpace]?) -> JSONValue {
         var o: [String: JSONValue] = ["id": p.id.json, "version": 0, "score": .double(Double(p.score))]
         if let pl = payload.apply(p.payload) { o["payload"] = .object(pl) }
-        if withVector, let v = p.vector { o["vector"] = .array(v.map { .double(Double($0)) }) }
+        if let v = vectors.render(p.vector, spaces: spaces) { o["vector"] = v }
         return .object(o)
     }
 }

@@ -151,7 +151,49 @@ struct QdrantRESTTests {
         let prefetch = try await s.call(.POST, "/collections/v/points/query", #"{"prefetch": [{"query": [1, 0]}], "query": {"fusion": "rrf"}}"#)
         #expect(prefetch.status == 400 && prefetch.error.contains("prefetch") && prefetch.error.contains("not supported"))
         let named = try await s.call(.POST, "/collections/v/points/query", #"{"query": [1, 0], "using": "text"}"#)
-        #expect(named.status == 400 && named.error.contains("named vectors"))
+        #expect(named.status == 400 && named.error == "Wrong input: Not existing vector name error: text")
+        try await s.stop()
+    }
+
+    @Test("named vectors: create, info, upsert as points and as a batch, search each by name, vectors returned by name")
+    func namedVectors() async throws {
+        let s = try await ServerHarness.start()
+        let created = try await s.call(.PUT, "/collections/m", #"{"vectors": {"text": {"size": 2, "distance": "Cosine"}, "image": {"size": 3, "distance": "Euclid"}}}"#)
+        #expect(created.status == 200, "\(created.text)")
+        let info = try await s.call(.GET, "/collections/m")
+        #expect(info.result["config"]?["params"]?["vectors"] == ["text": ["size": 2, "distance": "Cosine"], "image": ["size": 3, "distance": "Euclid"]])
+        let up = try await s.call(.PUT, "/collections/m/points", """
+            {"points": [{"id": 1, "vector": {"text": [3, 4], "image": [0, 0, 0]}, "payload": {"k": 1}},
+                        {"id": 2, "vector": {"text": [0, 1], "image": [1, 1, 1]}}]}
+            """)
+        #expect(up.status == 200, "\(up.text)")
+        let batch = try await s.call(.PUT, "/collections/m/points", #"{"batch": {"ids": [3], "vectors": {"text": [[1, 0]], "image": [[5, 5, 5]]}}}"#)
+        #expect(batch.status == 200, "\(batch.text)")
+        let byText = try await s.call(.POST, "/collections/m/points/query", #"{"query": [1, 0], "using": "text", "limit": 3, "with_vector": true}"#)
+        #expect(byText.result["points"]?.arrayValue?.map { $0["id"]! } == [3, 1, 2])
+        #expect(byText.result["points"]?[1]?["vector"] == ["text": [0.6000000238418579, 0.800000011920929], "image": [0.0, 0.0, 0.0]])
+        let byImage = try await s.call(.POST, "/collections/m/points/search", #"{"vector": {"name": "image", "vector": [1, 1, 2]}, "limit": 2, "with_vector": ["image"]}"#)
+        #expect(byImage.result.arrayValue?.map { $0["id"]! } == [2, 1])
+        #expect(byImage.result[0]?["vector"] == ["image": [1.0, 1.0, 1.0]])
+        #expect(byImage.result[0]?["score"]?.numberValue == 1)
+        let byID = try await s.call(.POST, "/collections/m/points/query", #"{"query": 1, "using": "image", "limit": 1}"#)
+        #expect(byID.result["points"]?[0]?["id"] == 2)
+        let got = try await s.call(.POST, "/collections/m/points", #"{"ids": [2], "with_vector": ["text"]}"#)
+        #expect(got.result[0]?["vector"] == ["text": [0.0, 1.0]])
+        for (method, path, body, message) in [
+            (HTTPMethod.POST, "/collections/m/points/query", #"{"query": [1, 0], "limit": 3}"#, "say which with `using`"),
+            (.POST, "/collections/m/points/query", #"{"query": [1, 0], "using": "audio"}"#, "Not existing vector name error: audio"),
+            (.POST, "/collections/m/points/query", #"{"query": [1, 0, 0], "using": "text"}"#, "expected dim: 2, got 3"),
+            (.PUT, "/collections/m/points", #"{"points": [{"id": 9, "vector": {"text": [1, 0]}}]}"#, "without every named vector"),
+            (.PUT, "/collections/m/points", #"{"points": [{"id": 9, "vector": {"text": [1, 0], "image": [1, 2, 3], "audio": [1]}}]}"#, "Not existing vector name error: audio"),
+            (.PUT, "/collections/m/points", #"{"points": [{"id": 9, "vector": [1, 0, 1, 2, 3]}]}"#, "Not existing vector name error"),
+            (.PUT, "/collections/m/points", #"{"points": [{"id": 9, "vector": {"text": [1, 0, 0], "image": [1, 2, 3]}}]}"#, "expected dim: 2, got 3"),
+            (.POST, "/collections/m/points", #"{"ids": [1], "with_vector": ["audio"]}"#, "Not existing vector name error: audio"),
+        ] {
+            let r = try await s.call(method, path, body)
+            #expect(r.status == 400 && r.error.contains(message), "\(path) \(body): \(r.text)")
+        }
+        #expect(try await s.call(.POST, "/collections/m/points/count", "{}").result["count"] == 3)
         try await s.stop()
     }
 
@@ -198,14 +240,15 @@ struct QdrantRESTTests {
             (.PUT, "/collections/c/points", #"{"points": [{"id": -4, "vector": [1, 0]}]}"#, 400, "points[0].id"),
             (.PUT, "/collections/c/points", #"{"points": [{"id": "not-a-uuid", "vector": [1, 0]}]}"#, 400, "UUID"),
             (.PUT, "/collections/c/points", #"{"points": [{"id": 2, "vector": ["x", 0]}]}"#, 400, "points[0].vector[0]"),
-            (.PUT, "/collections/c/points", #"{"points": [{"id": 2, "vector": {"text": [1, 0]}}]}"#, 400, "named vectors"),
+            (.PUT, "/collections/c/points", #"{"points": [{"id": 2, "vector": {"text": [1, 0]}}]}"#, 400, "Not existing vector name error: text"),
             (.PUT, "/collections/c/points", #"{"points": [{"id": 2, "vector": [1e39, 0]}]}"#, 400, "non-finite"),
             (.PUT, "/collections/c/points", #"{"batch": {"ids": [2, 3], "vectors": [[1, 0]]}}"#, 400, "2 ids but 1 vectors"),
             (.PUT, "/collections/c/points", #"{"points": [{"id": 2, "vector": [1, 0], "payload": [1]}]}"#, 400, "payload: expected an object"),
             (.PUT, "/collections/c/points", String(repeating: " ", count: 5000) + "{}", 413, "larger than allowed"),
             (.PUT, "/collections/d", #"{"vectors": {"size": 0, "distance": "Cosine"}}"#, 422, "vectors.size"),
             (.PUT, "/collections/d", #"{"vectors": {"size": 2, "distance": "Hamming"}}"#, 400, "unknown variant `Hamming`"),
-            (.PUT, "/collections/d", #"{"vectors": {"text": {"size": 2, "distance": "Dot"}}}"#, 400, "named vectors"),
+            (.PUT, "/collections/d", #"{"vectors": {"text": {"size": 2, "distance": "Dot", "multivector_config": {"comparator": "max_sim"}}}}"#, 400, "multivector"),
+            (.PUT, "/collections/d", #"{"vectors": {"text": {"size": 0, "distance": "Dot"}}}"#, 422, "vectors.text.size"),
             (.PUT, "/collections/d", #"{"vectors": {"size": 2, "distance": "Dot"}, "sparse_vectors": {"s": {}}}"#, 400, "sparse_vectors"),
             (.PUT, "/collections/bad name", #"{"vectors": {"size": 2, "distance": "Dot"}}"#, 400, "Wrong input"),
             (.POST, "/collections/c/points/search", #"{"limit": 3}"#, 400, "missing field `vector`"),

@@ -168,6 +168,33 @@ for c in (remote, local):
 same("count after writes", *both(lambda c: c.count(NAME, exact=True)))
 same("scroll after writes", *both(lambda c: c.scroll(NAME, limit=1000, with_payload=True, with_vectors=True)))
 
+# Named vectors: two per point, each with its own size and distance.
+NAMED = NAME + "_n"
+for c in (remote, local):
+    if c.collection_exists(NAMED):
+        c.delete_collection(NAMED)
+    c.create_collection(NAMED, vectors_config={"text": models.VectorParams(size=4, distance=models.Distance.COSINE),
+                                               "img": models.VectorParams(size=3, distance=models.Distance.EUCLID)})
+named_points = [models.PointStruct(id=i, vector={"text": [rng.uniform(-1, 1) for _ in range(4)],
+                                                  "img": [rng.uniform(-2, 2) for _ in range(3)]}, payload={"i": i})
+                for i in range(50)]
+for c in (remote, local):
+    c.upsert(NAMED, points=named_points)
+r, l = both(lambda c: c.get_collection(NAMED).config.params.vectors)
+same("named vectors config", sorted((k, v.size, str(v.distance)) for k, v in r.items()),
+     sorted((k, v.size, str(v.distance)) for k, v in l.items()))
+for k in range(6):
+    tq = [rng.uniform(-1, 1) for _ in range(4)]
+    iq = [rng.uniform(-2, 2) for _ in range(3)]
+    same(f"named query text {k}", *both(lambda c: c.query_points(NAMED, query=tq, using="text", limit=5, with_vectors=True)))
+    same(f"named query img {k}", *both(lambda c: c.query_points(NAMED, query=iq, using="img", limit=5, with_payload=True,
+                                                                with_vectors=["img"])))
+same("named query by id", *both(lambda c: c.query_points(NAMED, query=7, using="img", limit=4)))
+same("named retrieve", *both(lambda c: c.retrieve(NAMED, ids=[1, 2, 3], with_vectors=True)))
+same("named scroll", *both(lambda c: c.scroll(NAMED, limit=20, with_vectors=["text"])))
+for c in (remote, local):
+    c.delete_collection(NAMED)
+
 # Aliases.
 for c in (remote, local):
     c.update_collection_aliases(change_aliases_operations=[

@@ -13,11 +13,16 @@ final class CollectionHandle: @unchecked Sendable {
     let dimension: Int
     let distance: Distance
     let createdAt: Date
+    /// Named vectors (nil: one unnamed vector), each with its first component's offset in a row.
+    let spaces: [VectorSpace]?
+    let offsets: [Int]
     let lock = ReadWriteLock()
 
     // MARK: Guarded by `lock`
     var loaded = false
     var matrix: RowMatrix
+    /// For named vectors: one matrix per vector, row for row with `matrix` (searched by `using`).
+    var spaceMatrices: [RowMatrix] = []
     var rowOf: [PointID: Int32] = [:]
     var payloads: [Payload?] = []
     /// Highest point-row sequence number reflected in memory.
@@ -29,13 +34,50 @@ final class CollectionHandle: @unchecked Sendable {
     /// Searches running on this state (cleanup of later layers waits for zero).
     let activeSearches = Atomic<Int>(0)
 
-    init(id: Int64, name: String, dimension: Int, distance: Distance, createdAt: Date) {
+    init(id: Int64, name: String, dimension: Int, distance: Distance, createdAt: Date, spaces: [VectorSpace]? = nil) {
         self.id = id
         self.name = name
         self.dimension = dimension
         self.distance = distance
         self.createdAt = createdAt
+        self.spaces = spaces
+        var offsets: [Int] = []
+        var at = 0
+        for s in spaces ?? [] {
+            offsets.append(at)
+            at += s.dimension
+        }
+        self.offsets = offsets
         matrix = RowMatrix(dimension: dimension)
+        spaceMatrices = (spaces ?? []).map { RowMatrix(dimension: $0.dimension) }
+    }
+
+    /// The index of the named vector `using` names, or nil for the whole row (no named vectors).
+    func space(_ using: String?) throws(StoreError) -> Int? {
+        guard let spaces else {
+            if let using, !using.isEmpty { throw .invalid("collection '\(name)' has no named vectors; there is no vector '\(using)'") }
+            return nil
+        }
+        guard let using, !using.isEmpty else {
+            throw .invalid("collection '\(name)' has named vectors (\(spaces.map(\.name).joined(separator: ", "))): say which to search with `using`")
+        }
+        guard let k = spaces.firstIndex(where: { $0.name == using }) else {
+            throw .invalid("collection '\(name)' has no vector named '\(using)' (it has \(spaces.map(\.name).joined(separator: ", ")))")
+        }
+        return k
+    }
+
+    /// Appends a row (and its named vectors' rows); returns its index.
+    func appendRow(_ vector: UnsafePointer<Float>, key: RowKey) -> Int {
+        let row = matrix.append(vector, key: key)
+        for k in spaceMatrices.indices { _ = spaceMatrices[k].append(vector + offsets[k], key: key) }
+        return row
+    }
+
+    /// Makes room for `count` rows in every matrix.
+    func reserve(_ count: Int) {
+        matrix.reserve(count)
+        for k in spaceMatrices.indices { spaceMatrices[k].reserve(count) }
     }
 
     var pointsTable: String { "points_\(id)" }
@@ -49,9 +91,10 @@ final class CollectionHandle: @unchecked Sendable {
         pointSeq = seq
         if let row = rowOf[id] {
             matrix.replace(row: Int(row), with: vector)
+            for k in spaceMatrices.indices { spaceMatrices[k].replace(row: Int(row), with: vector + offsets[k]) }
             payloads[Int(row)] = payload
         } else {
-            let row = matrix.append(vector, key: id.rowKey)
+            let row = appendRow(vector, key: id.rowKey)
             rowOf[id] = Int32(row)
             payloads.append(payload)
         }
@@ -68,6 +111,7 @@ final class CollectionHandle: @unchecked Sendable {
         guard let row = rowOf.removeValue(forKey: id) else { return }
         let r = Int(row)
         let last = matrix.count - 1
+        for k in spaceMatrices.indices { _ = spaceMatrices[k].swapRemove(row: r) }
         if let movedKey = matrix.swapRemove(row: r) {
             rowOf[PointID(rowKey: movedKey)] = row
             payloads[r] = payloads[last]
@@ -78,6 +122,7 @@ final class CollectionHandle: @unchecked Sendable {
     /// Resets memory to empty (before a full load).
     func resetMemory(capacity: Int) {
         matrix = RowMatrix(dimension: dimension, capacity: capacity)
+        spaceMatrices = (spaces ?? []).map { RowMatrix(dimension: $0.dimension, capacity: capacity) }
         rowOf = Dictionary(minimumCapacity: capacity)
         payloads = []
         payloads.reserveCapacity(capacity)

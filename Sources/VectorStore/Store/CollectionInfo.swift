@@ -1,9 +1,24 @@
 import Foundation
 import VectorMath
 
+/// One named dense vector of a collection with several (Qdrant's named vectors): its name, size and distance.
+/// A point's vector is then the concatenation of its named vectors, in the collection's order.
+public struct VectorSpace: Sendable, Equatable {
+    public var name: String
+    public var dimension: Int
+    public var distance: Distance
+
+    public init(name: String, dimension: Int, distance: Distance) {
+        self.name = name
+        self.dimension = dimension
+        self.distance = distance
+    }
+}
+
 /// A physical collection's configuration and size.
 public struct CollectionInfo: Sendable, Equatable {
     public var name: String
+    /// Components per point (for named vectors, of all of them together).
     public var dimension: Int
     public var distance: Distance
     public var createdAt: Date
@@ -11,6 +26,8 @@ public struct CollectionInfo: Sendable, Equatable {
     public var pointCount: Int
     /// Aliases that resolve to this collection, sorted.
     public var aliases: [String]
+    /// The named vectors, in storage order; nil for a collection with one unnamed vector.
+    public var vectors: [VectorSpace]? = nil
 }
 
 /// A collection's name (an alias resolved), dimension and distance.
@@ -18,6 +35,8 @@ public struct CollectionShape: Sendable, Equatable {
     public var name: String
     public var dimension: Int
     public var distance: Distance
+    /// The named vectors, in storage order; nil for one unnamed vector.
+    public var vectors: [VectorSpace]? = nil
 }
 
 /// An alias and the collection it resolves to.
@@ -70,10 +89,21 @@ public struct SearchRequest: Sendable {
     public var scoreThreshold: Float?
     public var withPayload: Bool
     public var withVector: Bool
+    /// The named vector searched (required for a collection with named vectors; nil or "" otherwise).
+    /// `vector` then has that vector's size, and the results' vectors are still whole (all named vectors).
+    public var using: String?
 
     /// Defaults follow Qdrant's search: no payload, no vector.
     public init(vector: [Float], limit: Int = 10, offset: Int = 0, filter: Filter? = nil, scoreThreshold: Float? = nil,
                 withPayload: Bool = false, withVector: Bool = false) {
+        self.init(vector: vector, limit: limit, offset: offset, filter: filter, scoreThreshold: scoreThreshold,
+                  withPayload: withPayload, withVector: withVector, using: nil)
+    }
+
+    /// A search of the named vector `using`.
+    public init(vector: [Float], limit: Int = 10, offset: Int = 0, filter: Filter? = nil, scoreThreshold: Float? = nil,
+                withPayload: Bool = false, withVector: Bool = false, using: String?) {
+        self.using = using
         self.vector = vector
         self.limit = limit
         self.offset = offset

@@ -4,7 +4,8 @@ import GRDB
 ///
 /// - `store_meta(key, value)`: `generation`, bumped by every write transaction, tells other
 ///   processes that something changed.
-/// - `vector_collections`: the catalog of physical collections; their points live in
+/// - `vector_collections`: the catalog of physical collections (`vectors`: the named vectors as JSON, or
+///   NULL for one unnamed vector); their points live in
 ///   `points_<id>` / `tombstones_<id>`, named from the internal id so no user text reaches SQL.
 /// - `vector_aliases(alias, collection_id)`.
 /// - `points_<id>(seq, pid, vector, payload)`: `seq` (AUTOINCREMENT) grows with every write of a
@@ -29,6 +30,10 @@ enum Schema {
                 alias TEXT PRIMARY KEY NOT NULL,
                 collection_id INTEGER NOT NULL REFERENCES vector_collections(id) ON DELETE CASCADE
             );
+            """),
+        // Named vectors: a JSON list of {name, size, distance}; NULL for one unnamed vector.
+        (2, """
+            ALTER TABLE vector_collections ADD COLUMN vectors TEXT;
             """),
     ]
 

@@ -19,7 +19,38 @@ extension Store {
         try measured("create_collection") { () throws(StoreError) in try createCollectionUnmeasured(name, dimension: dimension, distance: distance) }
     }
 
-    func createCollectionUnmeasured(_ name: String, dimension: Int, distance: Distance) throws(StoreError) -> CollectionInfo {
+    /// Creates an empty collection with several named vectors per point (Qdrant's named vectors), each
+    /// with its own size and distance. A point's vector is the concatenation of its named vectors in this
+    /// order; searches say which one they use (``SearchRequest/using``).
+    ///
+    /// - Parameters:
+    ///   - vectors: at least one; names unique, 1 to 255 characters without control characters; sizes
+    ///     1 to 65,536 each and together.
+    /// - Throws: ``StoreError`` — `invalidArgument` for a bad name or size, `alreadyExists` when taken.
+    @discardableResult
+    public func createCollection(_ name: String, vectors: [VectorSpace]) throws(StoreError) -> CollectionInfo {
+        guard !vectors.isEmpty else { throw .invalid("collection '\(name)' needs at least one named vector") }
+        var seen = Set<String>()
+        for v in vectors {
+            guard !v.name.isEmpty, v.name.unicodeScalars.count <= 255,
+                  !v.name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                throw .invalid("invalid vector name '\(v.name)' in collection '\(name)': 1 to 255 characters, no control characters")
+            }
+            guard seen.insert(v.name).inserted else { throw .invalid("collection '\(name)' names vector '\(v.name)' twice") }
+            guard (1...65_536).contains(v.dimension) else {
+                throw .invalid("invalid size \(v.dimension) for vector '\(v.name)' of collection '\(name)': must be between 1 and 65536")
+            }
+        }
+        let total = vectors.reduce(0) { $0 + $1.dimension }
+        guard total <= 65_536 else {
+            throw .invalid("collection '\(name)': its named vectors have \(total) components together, more than 65536")
+        }
+        return try measured("create_collection") { () throws(StoreError) in
+            try createCollectionUnmeasured(name, dimension: total, distance: vectors[0].distance, spaces: vectors)
+        }
+    }
+
+    func createCollectionUnmeasured(_ name: String, dimension: Int, distance: Distance, spaces: [VectorSpace]? = nil) throws(StoreError) -> CollectionInfo {
         try Names.validate(name, what: "collection")
         guard (1...65_536).contains(dimension) else {
             throw .invalid("invalid dimension \(dimension) for collection '\(name)': must be between 1 and 65536")
@@ -33,15 +64,16 @@ extension Store {
                 throw StoreError(.alreadyExists, "'\(name)' is already an alias; a collection cannot take an alias's name")
             }
             try db.execute(
-                sql: "INSERT INTO vector_collections (name, dimension, distance, created_at) VALUES (?, ?, ?, ?)",
-                arguments: [name, dimension, distance.rawValue, created.timeIntervalSince1970])
+                sql: "INSERT INTO vector_collections (name, dimension, distance, created_at, vectors) VALUES (?, ?, ?, ?, ?)",
+                arguments: [name, dimension, distance.rawValue, created.timeIntervalSince1970, spaces.map(Self.encodeSpaces)])
             try Schema.createCollectionTables(db, id: db.lastInsertedRowID)
             return ((), {})
         }
         // Committed: a failure to reload the catalog now must not make the call look failed
         // (the next call retries, since the generation moved on).
         refreshAfterWrite()
-        return CollectionInfo(name: name, dimension: dimension, distance: distance, createdAt: created, pointCount: 0, aliases: [])
+        return CollectionInfo(name: name, dimension: dimension, distance: distance, createdAt: created, pointCount: 0, aliases: [],
+                              vectors: spaces)
     }
 
     /// Every collection, sorted by name.
@@ -65,7 +97,7 @@ extension Store {
     /// count, no database read when the catalog is current): cheap enough for every write to check shapes.
     public func collectionShape(_ nameOrAlias: String) throws(StoreError) -> CollectionShape {
         let h = try handle(nameOrAlias)
-        return CollectionShape(name: h.name, dimension: h.dimension, distance: h.distance)
+        return CollectionShape(name: h.name, dimension: h.dimension, distance: h.distance, vectors: h.spaces)
     }
 
     func info(_ h: CollectionHandle, catalog c: Catalog) throws(StoreError) -> CollectionInfo {
@@ -79,7 +111,7 @@ extension Store {
         }
         let aliases = c.aliases.filter { $0.value == h.name }.map(\.key).sorted()
         return CollectionInfo(name: h.name, dimension: h.dimension, distance: h.distance, createdAt: h.createdAt,
-                              pointCount: count, aliases: aliases)
+                              pointCount: count, aliases: aliases, vectors: h.spaces)
     }
 
     /// Whether a collection (not an alias) of this name exists.

@@ -111,7 +111,14 @@ extension Store {
                 try Self.checkFinite(row, id: ids[i], index: i)
                 let dst = UnsafeMutableBufferPointer(rebasing: out[(i * d)..<((i + 1) * d)])
                 _ = dst.initialize(from: row)
-                if h.distance == .cosine { Vectors.normalize(dst) }
+                if let spaces = h.spaces {
+                    // Each named vector is normalised on its own, by its own distance.
+                    for (k, space) in spaces.enumerated() where space.distance == .cosine {
+                        Vectors.normalize(UnsafeMutableBufferPointer(rebasing: dst[h.offsets[k]..<(h.offsets[k] + space.dimension)]))
+                    }
+                } else if h.distance == .cosine {
+                    Vectors.normalize(dst)
+                }
             }
         }
         let payloadTexts: [String?] = (payloads ?? []).map { p in
@@ -135,7 +142,7 @@ extension Store {
                 h.lock.withWriteLock {
                     guard h.loaded else { return }
                     let needed = h.matrix.count + ids.count
-                    if needed > h.matrix.capacity { h.matrix.reserve(max(needed, h.matrix.capacity + h.matrix.capacity / 2)) }
+                    if needed > h.matrix.capacity { h.reserve(max(needed, h.matrix.capacity + h.matrix.capacity / 2)) }
                     prepared.withUnsafeBufferPointer { buf in
                         for i in 0..<ids.count {
                             let p: Payload? = payloads.flatMap { $0[i].flatMap { $0.isEmpty ? nil : $0 } }
@@ -155,7 +162,7 @@ extension Store {
         }
         let h = try loadedHandle(collection)
         h.lock.withWriteLock {
-            h.matrix.reserve(h.matrix.count + max(0, additional))
+            h.reserve(h.matrix.count + max(0, additional))
             h.rowOf.reserveCapacity(h.rowOf.count + max(0, additional))
             h.payloads.reserveCapacity(h.payloads.count + max(0, additional))
         }

@@ -35,7 +35,27 @@ extension Store {
     func searchBatchUnmeasured(_ collection: String, _ requests: [SearchRequest]) throws(StoreError) -> [[ScoredPoint]] {
         guard !requests.isEmpty else { return [] }
         let h = try loadedHandle(collection)
-        let d = h.dimension
+        // The vector each request searches (nil: the whole row, for a collection without named vectors).
+        var spaceOf: [Int?] = []
+        for (i, r) in requests.enumerated() {
+            do { spaceOf.append(try h.space(r.using)) } catch {
+                throw .invalid("\(requests.count == 1 ? "query" : "query #\(i)"): \(error.message)")
+            }
+        }
+        guard h.spaces != nil else { return try searchSpace(h, nil, requests) }
+        var out = [[ScoredPoint]](repeating: [], count: requests.count)
+        for k in Set(spaceOf.compactMap { $0 }).sorted() {
+            let chosen = requests.indices.filter { spaceOf[$0] == k }
+            let found = try searchSpace(h, k, chosen.map { requests[$0] })
+            for (j, i) in chosen.enumerated() { out[i] = found[j] }
+        }
+        return out
+    }
+
+    /// Searches one vector of the rows: named vector `space`, or the whole row when nil.
+    private func searchSpace(_ h: CollectionHandle, _ space: Int?, _ requests: [SearchRequest]) throws(StoreError) -> [[ScoredPoint]] {
+        let d = space.map { h.spaces![$0].dimension } ?? h.dimension
+        let distance = space.map { h.spaces![$0].distance } ?? h.distance
         var queries = [Float]()
         queries.reserveCapacity(requests.count * d)
         for (i, r) in requests.enumerated() {
@@ -50,7 +70,7 @@ extension Store {
                 throw .invalid("\(which): component \(bad) is not a finite number")
             }
             if let t = r.scoreThreshold, t.isNaN { throw .invalid("\(which): score threshold is NaN") }
-            queries.append(contentsOf: h.distance == .cosine ? Vectors.normalized(r.vector) : r.vector)
+            queries.append(contentsOf: distance == .cosine ? Vectors.normalized(r.vector) : r.vector)
         }
         let threads = max(1, options.searchThreads)
         // How many results each query needs from the kernels: limit + offset, never more than exist
@@ -61,7 +81,7 @@ extension Store {
         }
         h.activeSearches.add(1, ordering: .relaxed)
         defer { h.activeSearches.subtract(1, ordering: .relaxed) }
-        return h.lock.withReadLock { h.matrix.withView { view in
+        return h.lock.withReadLock { (space.map { h.spaceMatrices[$0] } ?? h.matrix).withView { view in
             let depth = depth.map { min($0, max(1, view.count)) }
             var hits = [[SearchHit]](repeating: [], count: requests.count)
             // Unfiltered queries with the same depth go through the batch path together.
@@ -74,7 +94,7 @@ extension Store {
                     hits[i] = queries.withUnsafeBufferPointer { q in
                         rows.withUnsafeBufferPointer { rb in
                             ExactSearch.search(view, query: q.baseAddress! + i * d, k: depth[i],
-                                               distance: h.distance, rows: rb, threads: threads)
+                                               distance: distance, rows: rb, threads: threads)
                         }
                     }
                 } else {
@@ -85,7 +105,7 @@ extension Store {
                 let i = plain[0]
                 hits[i] = queries.withUnsafeBufferPointer { q in
                     ExactSearch.search(view, query: q.baseAddress! + i * d, k: depth[i],
-                                       distance: h.distance, threads: threads)
+                                       distance: distance, threads: threads)
                 }
             } else if !plain.isEmpty {
                 let k = plain.map { depth[$0] }.max() ?? 1
@@ -93,13 +113,13 @@ extension Store {
                 packed.reserveCapacity(plain.count * d)
                 for i in plain { packed.append(contentsOf: queries[(i * d)..<((i + 1) * d)]) }
                 let batch = packed.withUnsafeBufferPointer { q in
-                    ExactSearch.searchBatch(view, queries: q.baseAddress!, count: plain.count, k: k, distance: h.distance, threads: threads)
+                    ExactSearch.searchBatch(view, queries: q.baseAddress!, count: plain.count, k: k, distance: distance, threads: threads)
                 }
                 for (j, i) in plain.enumerated() { hits[i] = Array(batch[j].prefix(depth[i])) }
             }
             return requests.enumerated().map { i, r in
                 hits[i].dropFirst(min(r.offset, hits[i].count)).prefix(r.limit).compactMap { hit -> ScoredPoint? in
-                    if let t = r.scoreThreshold, !h.distance.isStrictlyBetter(hit.score, than: t) { return nil }
+                    if let t = r.scoreThreshold, !distance.isStrictlyBetter(hit.score, than: t) { return nil }
                     let row = Int(hit.row)
                     return ScoredPoint(id: h.pointID(row: row), score: hit.score,
                                        vector: r.withVector ? h.vector(row: row) : nil,

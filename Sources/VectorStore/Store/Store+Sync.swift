@@ -85,7 +85,7 @@ extension Store {
             next.generation = generation
             for r in rows {
                 next.byName[r.name] = byID[r.id] ?? CollectionHandle(
-                    id: r.id, name: r.name, dimension: r.dimension, distance: r.distance, createdAt: r.createdAt)
+                    id: r.id, name: r.name, dimension: r.dimension, distance: r.distance, createdAt: r.createdAt, spaces: r.spaces)
             }
             let nameOf = Dictionary(uniqueKeysWithValues: rows.map { ($0.id, $0.name) })
             for (alias, cid) in aliasRows { if let n = nameOf[cid] { next.aliases[alias] = n } }
@@ -104,17 +104,37 @@ extension Store {
         var dimension: Int
         var distance: Distance
         var createdAt: Date
+        var spaces: [VectorSpace]?
     }
 
     static func readCatalog(_ db: Database) throws -> [CatalogRow] {
-        try Row.fetchAll(db, sql: "SELECT id, name, dimension, distance, created_at FROM vector_collections").map { r in
+        try Row.fetchAll(db, sql: "SELECT id, name, dimension, distance, created_at, vectors FROM vector_collections").map { r in
             let d: String = r[3]
             guard let distance = Distance(rawValue: d) else {
                 throw StoreError(.storage, "collection '\(r[1] as String)' has an unknown distance '\(d)' in the database")
             }
             return CatalogRow(id: r[0], name: r[1], dimension: r[2], distance: distance,
-                              createdAt: Date(timeIntervalSince1970: r[4]))
+                              createdAt: Date(timeIntervalSince1970: r[4]), spaces: try decodeSpaces(r[5], collection: r[1]))
         }
+    }
+
+    /// The named vectors stored as `[{"name", "size", "distance"}, …]`.
+    static func decodeSpaces(_ text: String?, collection: String) throws -> [VectorSpace]? {
+        guard let text else { return nil }
+        guard case .array(let items) = try JSONParser.parse(text) else {
+            throw StoreError(.storage, "collection '\(collection)' has corrupt named vectors in the database")
+        }
+        return try items.map { item in
+            guard let name = item["name"]?.stringValue, let size = item["size"]?.numberValue,
+                  let d = item["distance"]?.stringValue, let distance = Distance(rawValue: d) else {
+                throw StoreError(.storage, "collection '\(collection)' has corrupt named vectors in the database")
+            }
+            return VectorSpace(name: name, dimension: Int(size), distance: distance)
+        }
+    }
+
+    static func encodeSpaces(_ spaces: [VectorSpace]) -> String {
+        JSONValue.array(spaces.map { ["name": .string($0.name), "size": .int(Int64($0.dimension)), "distance": .string($0.distance.rawValue)] }).jsonText
     }
 
     static func decodeVector(_ data: Data, dimension: Int, collection: Int64) throws -> [Float] {
@@ -225,7 +245,7 @@ extension Store {
                             return true
                         }
                         guard whole else { throw StoreError(.storage, "corrupt vector in collection '\(h.name)' (point \(pid))") }
-                        let row = h.matrix.append(scratch, key: pid.rowKey)
+                        let row = h.appendRow(scratch, key: pid.rowKey)
                         h.rowOf[pid] = Int32(row)
                         h.payloads.append(try Self.decodePayload(r[3]))
                         maxSeq = max(maxSeq, seq)
