@@ -153,6 +153,11 @@ public final class ManagedAPI: Sendable {
             try needs("POST")
             try takes()
             return (200, ["operation": try manager.cancel(s[1], user: user).json])
+        case ("compare", 1):
+            route = "/switchyard/v1/compare"
+            try needs("POST")
+            try takes("old", "new", "old_embedder", "new_embedder", "queries", "qrels", "k", "thresholds")
+            return (200, try compare(body))
         case ("limits", 2):
             route = "/switchyard/v1/limits/{owner}"
             try needs("GET", "PUT")
@@ -196,6 +201,40 @@ public final class ManagedAPI: Sendable {
         }
         let (collection, op) = try manager.createCollection(spec, sources: sources, user: user)
         return ["collection": collection.json, "operation": op.json]
+    }
+
+    /// Compares two collections (managed, aliases or physical), each searched with its own embedder; the
+    /// answer is the comparison report (as `switchyard compare --json`). Reads only.
+    private func compare(_ b: Body) throws -> JSONValue {
+        guard let old = try b.string("old"), let new = try b.string("new") else {
+            throw ManagedError(status: 400, message: "Format error in JSON body: give `old` and `new` (collections or aliases)")
+        }
+        let k = try b.count("k") ?? 10
+        guard k >= 1 else { throw ManagedError(status: 400, message: "Format error in JSON body: k must be at least 1") }
+        let queries = try b.string("queries"), qrels = try b.string("qrels")
+        if qrels != nil && queries == nil { throw ManagedError(status: 400, message: "Bad request: qrels needs queries") }
+        for (path, what) in [(queries, "queries"), (qrels, "qrels")] { if let path { try Self.absolute(path, what) } }
+        if let queries { _ = try ValidationInputs.loadQueries(queries, qrels: qrels) }
+        var thresholds: [String: Double] = [:]
+        if case .object(let t)? = b["thresholds"] {
+            for (name, v) in t {
+                guard let x = v.numberValue else { throw ManagedError(status: 400, message: "Format error in JSON body: thresholds.\(name): expected a number") }
+                thresholds[name] = x
+            }
+        } else if b["thresholds"] != nil {
+            throw ManagedError(status: 400, message: "Format error in JSON body: thresholds: expected an object of name: number")
+        }
+        var o = Comparison.Options()
+        o.k = k
+        o.queriesPath = queries
+        o.qrelsPath = qrels
+        o.thresholds = try Thresholds.make(thresholds)
+        let a = try reindex.side("old", old, embedder: try b.string("old_embedder"))
+        let c = try reindex.side("new", new, embedder: try b.string("new_embedder"))
+        if let x = try? reindex.generationConfig(of: a.collection), let y = try? reindex.generationConfig(of: c.collection) {
+            o.sameChunking = x.chunkSize == y.chunkSize && x.chunkOverlap == y.chunkOverlap
+        }
+        return try Comparison(manager: manager, old: a, new: c, options: o).run().json
     }
 
     private func reindexRequest(_ b: Body) throws -> ReindexRequest {

@@ -81,6 +81,16 @@ struct ManagedAPITests {
         let reDone = try await s.call(.GET, "/switchyard/v1/operations/\(reID)")
         #expect(reDone.result["operation"]?["status"] == "completed", "\(reDone.result["operation"]?["error"] ?? .null)")
         #expect(try await s.call(.GET, "/switchyard/v1/collections/docs").result["collection"]?["embedder"] == "hash-v2")
+        // Compare the serving generation with the one it replaced, as `switchyard compare --json` does.
+        let gens = try s.managed.manager.store.collections().map(\.name).filter { $0 != "docs" }
+        let served = try s.managed.manager.collection(named: "docs").vectorStoreName
+        let previous = try #require(gens.first { $0 != served && $0.hasPrefix("col_") || $0.hasPrefix("staging_") && $0 != served })
+        let compared = try await s.call(.POST, "/switchyard/v1/compare", json: ["old": .string(previous), "new": "docs", "k": 5])
+        #expect(compared.status == 200, "\(compared.text)")
+        #expect(compared.result["aggregate"]?["queries"]?.numberValue ?? 0 > 0, "\(compared.text)")
+        let badCompare = try await s.call(.POST, "/switchyard/v1/compare", json: ["old": "docs", "new": "nope"])
+        #expect(badCompare.status == 404 || badCompare.status == 400, "\(badCompare.text)")
+        #expect(try await s.call(.POST, "/switchyard/v1/compare", json: ["old": "docs", "new": "docs", "qrels": .string(fixtures + "/mini-beir/qrels/test.tsv")]).status == 400)
         let back = try await s.call(.POST, "/switchyard/v1/collections/docs/rollback", "{}")
         #expect(back.status == 200 && back.result["embedder"] == "hash-v1", "\(back.text)")
         #expect(try await s.call(.GET, "/switchyard/v1/collections/docs").result["collection"]?["embedder"] == "hash-v1")
