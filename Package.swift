@@ -187,7 +187,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VectorStoreTests",
-            dependencies: ["Locks", "VectorStore", "_SwitchyardTestSupport"],
+            dependencies: ["Locks", "VectorStore", "_SwitchyardTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSettings
         ),
         .testTarget(

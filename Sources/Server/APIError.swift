@@ -34,7 +34,8 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
         case .notFound: return notFound(e.message)
         case .alreadyExists: return APIError(status: 409, "Wrong input: \(e.message)")
         case .busy: return APIError(status: 503, "Service internal error: the store is busy, retry: \(e.message)")
-        case .storage, .io, .constraint, .preconditionFailed: return APIError(status: 500, "Service internal error: \(e.message)")
+        case .preconditionFailed: return APIError(status: 409, "Wrong input: \(e.message); retry")
+        case .storage, .io, .constraint: return APIError(status: 500, "Service internal error: \(e.message)")
         }
     }
 

@@ -118,7 +118,9 @@ enum VectorSelector: Equatable {
     func render(_ vector: [Float]?, spaces: [VectorSpace]?) -> JSONValue? {
         guard let vector, wanted else { return nil }
         func list(_ v: ArraySlice<Float>) -> JSONValue { .array(v.map { .double(Double($0)) }) }
-        guard let spaces else { return list(vector[...]) }
+        // A layout that does not fit the vector (the collection was dropped and made again between reading
+        // its layout and its points) shows the vector whole rather than cutting it wrong.
+        guard let spaces, spaces.reduce(0, { $0 + $1.dimension }) == vector.count else { return list(vector[...]) }
         var out: [String: JSONValue] = [:]
         var at = 0
         for s in spaces {

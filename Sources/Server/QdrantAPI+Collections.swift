@@ -13,7 +13,9 @@ extension QdrantAPI {
         guard let vectors = try f.object("vectors") else {
             throw APIError.wrongInput("collection `\(name)` needs \"vectors\": {\"size\": N, \"distance\": \"Cosine\"|\"Dot\"|\"Euclid\"|\"Manhattan\"}")
         }
-        if !vectors.has("size") && !vectors.has("distance") && !vectors.members.isEmpty && Array(vectors.members.keys) != [""] {
+        // Named vectors: every member is an object of parameters (a vector may even be called "size").
+        let named = !vectors.members.isEmpty && vectors.members.values.allSatisfy { if case .object = $0 { true } else { false } }
+        if named && Array(vectors.members.keys) != [""] {
             return try createNamed(name, vectors)
         }
         if Array(vectors.members.keys) == [""], let only = try vectors.object("") {

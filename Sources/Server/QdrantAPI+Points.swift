@@ -245,8 +245,14 @@ extension QdrantAPI {
     /// Applies one parsed write as one store transaction.
     private func apply(_ op: PointsOp, to target: String) throws(APIError) {
         switch op {
-        case .upsert(let points):
-            if !points.isEmpty { _ = try call { try store.upsert(target, points: points) } }
+        case .upsert(let points, let layout):
+            if !points.isEmpty {
+                if let layout {
+                    _ = try call { try store.upsert(target, points: points, layout: layout) }
+                } else {
+                    _ = try call { try store.upsert(target, points: points) }
+                }
+            }
         case .delete(.ids(let ids)):
             if !ids.isEmpty { _ = try call { try store.delete(target, ids: ids) } }
         case .delete(.filter(let filter)):
@@ -270,7 +276,8 @@ extension QdrantAPI {
 
 /// A points write, parsed and checked whole before anything is written.
 enum PointsOp {
-    case upsert([Point])
+    /// The points and the layout they were built for (checked again when written).
+    case upsert([Point], CollectionShape?)
     case delete(QdrantAPI.Selector)
     case payload(PayloadUpdate, QdrantAPI.Selector)
 
@@ -289,8 +296,8 @@ enum PointsOp {
         case "upsert":
             try f.refuse(["update_filter": "update_filter (conditional upsert)"])
             if let mode = try f.string("update_mode"), mode != "upsert" { throw APIError.unsupported("update_mode \"\(mode)\"") }
-            guard let shape else { return .upsert([]) }
-            return .upsert(try QdrantAPI.parsePoints(f, shape: shape))
+            guard let shape else { return .upsert([], nil) }
+            return .upsert(try QdrantAPI.parsePoints(f, shape: shape), shape)
         case "delete":
             return .delete(try selector())
         case "set_payload", "overwrite_payload":

@@ -144,6 +144,9 @@ extension QdrantAPI {
             // For named vectors: the stored point's vector that the query uses.
             if let spaces = shape.vectors, let using, let k = spaces.firstIndex(where: { $0.name == using }) {
                 let at = spaces[..<k].reduce(0) { $0 + $1.dimension }
+                guard stored.count == spaces.reduce(0, { $0 + $1.dimension }) else {
+                    throw APIError(status: 409, "Wrong input: collection `\(name)` changed during the request; retry")
+                }
                 parsed.request.vector = Array(stored[at..<(at + spaces[k].dimension)])
             }
             // The referenced point is no candidate (as in Qdrant): excluded by the filter, so offsets page

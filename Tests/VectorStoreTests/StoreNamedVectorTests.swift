@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 import VectorMath
 import VectorStore
@@ -106,6 +107,59 @@ struct StoreNamedVectorTests {
             #expect(hits.map(\.id) == Self.expected(Self.points(20), query: [2, 3], space: 1, k: 3))
             try store.upsert("multi", points: [Point(id: .number(100), vector: [0, 0, 1, 2, 3])])
             #expect(try other.search("multi", SearchRequest(vector: [2, 3], limit: 1, using: "img")).first?.id == .number(100))
+        }
+    }
+
+    @Test("a named collection is marked so that a build without named vectors refuses it; a newer schema is refused")
+    func olderAndNewerBuilds() throws {
+        try withStoreDirectory { dir in
+            let store = try Store.open(at: dir.path, options: .testing)
+            try store.createCollection("multi", vectors: Self.spaces)
+            try store.createCollection("plain", dimension: 2, distance: .dot)
+            let marks = try store.readRecords { db in
+                try Row.fetchAll(db, sql: "SELECT name, distance FROM vector_collections ORDER BY name").map { "\($0[0] as String)=\($0[1] as String)" }
+            }
+            // Builds before named vectors know only the four distances: "Named" makes them stop, not misread.
+            #expect(marks == ["multi=Named", "plain=Dot"])
+            #expect(try store.collectionInfo("multi").distance == .cosine, "the first named vector's distance")
+            try store.writeRecords { db in try db.execute(sql: "PRAGMA user_version = 99") }
+            try store.close()
+            let error = expectStoreError(.storage) { try Store.open(at: dir.path, options: .testing) }
+            #expect(error?.message.contains("written by a newer Switchyard") == true, "\(error?.message ?? "")")
+        }
+    }
+
+    @Test("corrupt named-vector settings in the database are refused when read, never trusted", arguments: [
+        #"[{"name": "text", "size": 0, "distance": "Cosine"}, {"name": "img", "size": 5, "distance": "Euclid"}]"#,
+        #"[{"name": "text", "size": 3, "distance": "Cosine"}, {"name": "img", "size": 3, "distance": "Euclid"}]"#,
+        #"[{"name": "text", "size": 3, "distance": "Cosine"}, {"name": "text", "size": 2, "distance": "Euclid"}]"#,
+        #"[{"name": "text", "size": 3.5, "distance": "Cosine"}, {"name": "img", "size": 1.5, "distance": "Euclid"}]"#,
+        #"[]"#, #"{"text": 3}"#,
+    ])
+    func corruptSettings(json: String) throws {
+        try withStoreDirectory { dir in
+            let store = try Store.open(at: dir.path, options: .testing)
+            try store.createCollection("multi", vectors: Self.spaces)
+            try store.writeRecords { db in try db.execute(sql: "UPDATE vector_collections SET vectors = ? WHERE name = 'multi'", arguments: [json]) }
+            try store.close()
+            let error = expectStoreError(.storage) { try Store.open(at: dir.path, options: .testing) }
+            #expect(error?.message.contains("corrupt named vectors") == true, "\(error?.message ?? "")")
+        }
+    }
+
+    @Test("an upsert built for a layout is refused when the collection was made again with another one")
+    func upsertWithLayout() throws {
+        try withStore { store, _ in
+            try store.createCollection("multi", vectors: Self.spaces)
+            let layout = try store.collectionShape("multi")
+            #expect(layout.vectors == Self.spaces)
+            try store.upsert("multi", points: Self.points(2), layout: layout)
+            try store.dropCollection("multi")
+            // Same total size, split differently: the old points would land in the wrong vectors.
+            try store.createCollection("multi", vectors: [VectorSpace(name: "text", dimension: 2, distance: .cosine),
+                                                          VectorSpace(name: "img", dimension: 3, distance: .euclid)])
+            expectStoreError(.preconditionFailed, "changed its vectors") { try store.upsert("multi", points: Self.points(2), layout: layout) }
+            #expect(try store.count("multi") == 0)
         }
     }
 }

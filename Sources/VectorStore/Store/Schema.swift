@@ -45,6 +45,9 @@ enum Schema {
             try db.inTransaction(.immediate) {
                 let current = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
                 let latest = migrations.last?.version ?? 0
+                if current > latest {
+                    throw StoreError(.storage, "the store was written by a newer Switchyard (schema \(current); this build knows up to \(latest)): use that version or newer")
+                }
                 guard current < latest else { return .commit }
                 for m in migrations where m.version > current { try db.execute(sql: m.sql) }
                 try db.execute(sql: "PRAGMA user_version = \(latest)")

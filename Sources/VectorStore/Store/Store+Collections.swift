@@ -65,7 +65,10 @@ extension Store {
             }
             try db.execute(
                 sql: "INSERT INTO vector_collections (name, dimension, distance, created_at, vectors) VALUES (?, ?, ?, ?, ?)",
-                arguments: [name, dimension, distance.rawValue, created.timeIntervalSince1970, spaces.map(Self.encodeSpaces)])
+                // Named vectors: the distance column says so, so a build that predates them refuses the
+                // collection ("unknown distance") instead of reading its rows as one vector.
+                arguments: [name, dimension, spaces == nil ? distance.rawValue : Self.namedDistanceMarker, created.timeIntervalSince1970,
+                            spaces.map(Self.encodeSpaces)])
             try Schema.createCollectionTables(db, id: db.lastInsertedRowID)
             return ((), {})
         }

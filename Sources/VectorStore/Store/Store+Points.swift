@@ -30,9 +30,24 @@ extension Store {
         try upsertPoints(collection, points, precondition: precondition)
     }
 
+    /// Upserts `points` into the collection only if it still has `layout` (name, size, distance and named
+    /// vectors): a caller that built the points from a layout it read earlier never writes them into a
+    /// collection that was dropped and made again with another one.
+    ///
+    /// - Throws: ``StoreError`` `preconditionFailed` when the layout changed (nothing is written), or as
+    ///   ``upsert(_:points:)``.
+    @discardableResult
+    public func upsert(_ collection: String, points: [Point], layout: CollectionShape) throws(StoreError) -> Int {
+        try upsertPoints(collection, points, precondition: nil, layout: layout)
+    }
+
     /// Flattens `points`' vectors into one buffer and upserts them in one transaction.
-    private func upsertPoints(_ collection: String, _ points: [Point], precondition: WritePrecondition?) throws(StoreError) -> Int {
+    private func upsertPoints(_ collection: String, _ points: [Point], precondition: WritePrecondition?,
+                              layout: CollectionShape? = nil) throws(StoreError) -> Int {
         let h = try handle(collection)
+        if let layout, layout != CollectionShape(name: h.name, dimension: h.dimension, distance: h.distance, vectors: h.spaces) {
+            throw StoreError(.preconditionFailed, "collection '\(collection)' changed its vectors since they were read; nothing was written")
+        }
         try Self.checkShapes(points, of: h)
         var flat: [Float] = []
         flat.reserveCapacity(points.count * h.dimension)

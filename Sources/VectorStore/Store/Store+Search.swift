@@ -35,36 +35,57 @@ extension Store {
     func searchBatchUnmeasured(_ collection: String, _ requests: [SearchRequest]) throws(StoreError) -> [[ScoredPoint]] {
         guard !requests.isEmpty else { return [] }
         let h = try loadedHandle(collection)
+        func which(_ i: Int) -> String { requests.count == 1 ? "query" : "query #\(i)" }
         // The vector each request searches (nil: the whole row, for a collection without named vectors).
         var spaceOf: [Int?] = []
         for (i, r) in requests.enumerated() {
-            do { spaceOf.append(try h.space(r.using)) } catch {
-                throw .invalid("\(requests.count == 1 ? "query" : "query #\(i)"): \(error.message)")
-            }
+            do { spaceOf.append(try h.space(r.using)) } catch { throw .invalid("\(which(i)): \(error.message)") }
         }
-        guard h.spaces != nil else { return try searchSpace(h, nil, requests) }
+        // Check and prepare every request first, then search all of them under one read lock, so a batch
+        // sees one state of the collection even when it searches several named vectors.
+        var groups: [PreparedSearch] = []
+        for space in Set(spaceOf.map { $0 ?? -1 }).sorted() {
+            let chosen = requests.indices.filter { (spaceOf[$0] ?? -1) == space }
+            groups.append(try prepare(h, space < 0 ? nil : space, chosen.map { ($0, requests[$0]) }, which: which))
+        }
+        h.activeSearches.add(1, ordering: .relaxed)
+        defer { h.activeSearches.subtract(1, ordering: .relaxed) }
         var out = [[ScoredPoint]](repeating: [], count: requests.count)
-        for k in Set(spaceOf.compactMap { $0 }).sorted() {
-            let chosen = requests.indices.filter { spaceOf[$0] == k }
-            let found = try searchSpace(h, k, chosen.map { requests[$0] })
-            for (j, i) in chosen.enumerated() { out[i] = found[j] }
+        h.lock.withReadLock {
+            for g in groups {
+                for (j, found) in run(h, g).enumerated() { out[g.requests[j].0] = found }
+            }
         }
         return out
     }
 
-    /// Searches one vector of the rows: named vector `space`, or the whole row when nil.
-    private func searchSpace(_ h: CollectionHandle, _ space: Int?, _ requests: [SearchRequest]) throws(StoreError) -> [[ScoredPoint]] {
+    /// Requests of one batch that search the same vector, checked, with their queries normalised.
+    private struct PreparedSearch {
+        /// The named vector, or nil for whole rows.
+        var space: Int?
+        var dimension: Int
+        var distance: Distance
+        /// (index in the batch, request).
+        var requests: [(Int, SearchRequest)]
+        var queries: [Float]
+        /// Results each request needs from the kernels (limit + offset, saturating).
+        var depth: [Int]
+    }
+
+    private func prepare(_ h: CollectionHandle, _ space: Int?, _ requests: [(Int, SearchRequest)],
+                         which: (Int) -> String) throws(StoreError) -> PreparedSearch {
         let d = space.map { h.spaces![$0].dimension } ?? h.dimension
         let distance = space.map { h.spaces![$0].distance } ?? h.distance
+        let shapeName = space.map { "vector '\(h.spaces![$0].name)' of collection '\(h.name)' has size" } ?? "collection '\(h.name)' has dimension"
         var queries = [Float]()
         queries.reserveCapacity(requests.count * d)
-        for (i, r) in requests.enumerated() {
-            let which = requests.count == 1 ? "query" : "query #\(i)"
+        for (index, r) in requests {
+            let which = which(index)
             guard r.limit >= 1 else { throw .invalid("\(which): limit must be at least 1, got \(r.limit)") }
             guard r.offset >= 0 else { throw .invalid("\(which): offset must not be negative, got \(r.offset)") }
             guard !r.vector.isEmpty else { throw .invalid("\(which): empty query vector") }
             guard r.vector.count == d else {
-                throw .invalid("\(which): vector has \(r.vector.count) components, collection '\(h.name)' has dimension \(d)")
+                throw .invalid("\(which): vector has \(r.vector.count) components, \(shapeName) \(d)")
             }
             if let bad = r.vector.withUnsafeBufferPointer({ Vectors.firstNonFinite($0) }) {
                 throw .invalid("\(which): component \(bad) is not a finite number")
@@ -72,17 +93,23 @@ extension Store {
             if let t = r.scoreThreshold, t.isNaN { throw .invalid("\(which): score threshold is NaN") }
             queries.append(contentsOf: distance == .cosine ? Vectors.normalized(r.vector) : r.vector)
         }
-        let threads = max(1, options.searchThreads)
-        // How many results each query needs from the kernels: limit + offset, never more than exist
-        // (saturating: a huge limit or offset must not overflow).
-        let depth = requests.map { r -> Int in
+        // Saturating: a huge limit or offset must not overflow.
+        let depth = requests.map { _, r -> Int in
             let (sum, overflow) = r.limit.addingReportingOverflow(r.offset)
             return overflow ? Int.max : sum
         }
-        h.activeSearches.add(1, ordering: .relaxed)
-        defer { h.activeSearches.subtract(1, ordering: .relaxed) }
-        return h.lock.withReadLock { (space.map { h.spaceMatrices[$0] } ?? h.matrix).withView { view in
-            let depth = depth.map { min($0, max(1, view.count)) }
+        return PreparedSearch(space: space, dimension: d, distance: distance, requests: requests, queries: queries, depth: depth)
+    }
+
+    /// Runs one prepared group; the caller holds the collection's read lock.
+    private func run(_ h: CollectionHandle, _ g: PreparedSearch) -> [[ScoredPoint]] {
+        let threads = max(1, options.searchThreads)
+        let d = g.dimension
+        let distance = g.distance
+        let queries = g.queries
+        let requests = g.requests.map(\.1)
+        return (g.space.map { h.spaceMatrices[$0] } ?? h.matrix).withView { view in
+            let depth = g.depth.map { min($0, max(1, view.count)) }
             var hits = [[SearchHit]](repeating: [], count: requests.count)
             // Unfiltered queries with the same depth go through the batch path together.
             var plain: [Int] = []
@@ -126,6 +153,6 @@ extension Store {
                                        payload: r.withPayload ? (h.payloads[row] ?? [:]) : nil)
                 }
             }
-        } }
+        }
     }
 }

@@ -110,27 +110,40 @@ extension Store {
     static func readCatalog(_ db: Database) throws -> [CatalogRow] {
         try Row.fetchAll(db, sql: "SELECT id, name, dimension, distance, created_at, vectors FROM vector_collections").map { r in
             let d: String = r[3]
-            guard let distance = Distance(rawValue: d) else {
-                throw StoreError(.storage, "collection '\(r[1] as String)' has an unknown distance '\(d)' in the database")
+            let name: String = r[1]
+            let dimension: Int = r[2]
+            if d == namedDistanceMarker {
+                guard let spaces = try decodeSpaces(r[5], collection: name, dimension: dimension) else {
+                    throw StoreError(.storage, "collection '\(name)' is marked as having named vectors but lists none in the database")
+                }
+                return CatalogRow(id: r[0], name: name, dimension: dimension, distance: spaces[0].distance,
+                                  createdAt: Date(timeIntervalSince1970: r[4]), spaces: spaces)
             }
-            return CatalogRow(id: r[0], name: r[1], dimension: r[2], distance: distance,
-                              createdAt: Date(timeIntervalSince1970: r[4]), spaces: try decodeSpaces(r[5], collection: r[1]))
+            guard let distance = Distance(rawValue: d) else {
+                throw StoreError(.storage, "collection '\(name)' has an unknown distance '\(d)' in the database")
+            }
+            return CatalogRow(id: r[0], name: name, dimension: dimension, distance: distance, createdAt: Date(timeIntervalSince1970: r[4]))
         }
     }
 
+    /// The `distance` column of a collection with named vectors (each has its own distance in `vectors`).
+    static let namedDistanceMarker = "Named"
+
     /// The named vectors stored as `[{"name", "size", "distance"}, …]`.
-    static func decodeSpaces(_ text: String?, collection: String) throws -> [VectorSpace]? {
+    static func decodeSpaces(_ text: String?, collection: String, dimension: Int) throws -> [VectorSpace]? {
         guard let text else { return nil }
-        guard case .array(let items) = try JSONParser.parse(text) else {
-            throw StoreError(.storage, "collection '\(collection)' has corrupt named vectors in the database")
-        }
-        return try items.map { item in
-            guard let name = item["name"]?.stringValue, let size = item["size"]?.numberValue,
-                  let d = item["distance"]?.stringValue, let distance = Distance(rawValue: d) else {
-                throw StoreError(.storage, "collection '\(collection)' has corrupt named vectors in the database")
-            }
+        let corrupt = StoreError(.storage, "collection '\(collection)' has corrupt named vectors in the database")
+        guard case .array(let items) = try JSONParser.parse(text), !items.isEmpty else { throw corrupt }
+        var names = Set<String>()
+        let spaces = try items.map { item in
+            guard let name = item["name"]?.stringValue, !name.isEmpty, names.insert(name).inserted,
+                  case .int(let size)? = item["size"], (1...65_536).contains(size),
+                  let d = item["distance"]?.stringValue, let distance = Distance(rawValue: d) else { throw corrupt }
             return VectorSpace(name: name, dimension: Int(size), distance: distance)
         }
+        // The rows hold exactly the named vectors side by side.
+        guard spaces.reduce(0, { $0 + $1.dimension }) == dimension else { throw corrupt }
+        return spaces
     }
 
     static func encodeSpaces(_ spaces: [VectorSpace]) -> String {

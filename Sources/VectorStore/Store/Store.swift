@@ -107,6 +107,8 @@ public final class Store: Sendable {
                 // for it with the busy handler when another process is opening the same file: retry.
                 attempt += 1
                 Thread.sleep(forTimeInterval: 0.01 * Double(min(attempt, 10)))
+            } catch let e as StoreError {
+                throw StoreError(e.code, "cannot open store '\(directory)': \(e.message)", cause: e.cause)
             } catch {
                 throw StoreError(.storage, "cannot open store '\(directory)'", cause: "\(error)")
             }
