@@ -41,6 +41,8 @@ public final class ManagedAPI: Sendable {
             return QdrantAPI.Reply(status: status, body: .result(result), route: route)
         } catch let e as ManagedError {
             return QdrantAPI.Reply(status: e.status, body: .error(e.message), route: route)
+        } catch let e as APIError {
+            return QdrantAPI.Reply(status: e.status, body: .error(e.message), route: route)
         } catch let e as OperationsError {
             return QdrantAPI.Reply(status: Self.status(of: e), body: .error(e.description), route: route)
         } catch {
@@ -68,7 +70,7 @@ public final class ManagedAPI: Sendable {
 
     private func dispatch(_ r: QdrantAPI.Request, _ s: [String], route: inout String) throws -> (Int, JSONValue) {
         let m = r.method
-        let body = try Body(r.body)
+        let body = try Fields(r.body)
         let user = try body.string("user") ?? r.query["user"] ?? CollectionSpec.defaultOwner
         /// Refuses members the endpoint does not take (a misspelt option must not queue work).
         func takes(_ allowed: String...) throws {
@@ -169,10 +171,10 @@ public final class ManagedAPI: Sendable {
                 }
                 let current = try manager.limits(owner: owner)
                 try manager.setLimits(ResourceLimits(
-                    owner: owner, maxCollections: try body.count("max_collections") ?? current.maxCollections,
-                    maxDocuments: try body.count("max_documents") ?? current.maxDocuments,
-                    maxStorageBytes: try body.count("max_storage_bytes") ?? current.maxStorageBytes,
-                    maxOperationsPerHour: try body.count("max_operations_per_hour") ?? current.maxOperationsPerHour))
+                    owner: owner, maxCollections: try body.uint("max_collections") ?? current.maxCollections,
+                    maxDocuments: try body.uint("max_documents") ?? current.maxDocuments,
+                    maxStorageBytes: try body.uint("max_storage_bytes") ?? current.maxStorageBytes,
+                    maxOperationsPerHour: try body.uint("max_operations_per_hour") ?? current.maxOperationsPerHour))
             }
             let reservations = try manager.reservations().filter { $0.owner == owner }
             return (200, ["limits": try manager.limits(owner: owner).json, "usage": try manager.usage(owner: owner).json,
@@ -184,7 +186,7 @@ public final class ManagedAPI: Sendable {
 
     // MARK: - Requests
 
-    private func create(_ b: Body, user: String) throws -> JSONValue {
+    private func create(_ b: Fields, user: String) throws -> JSONValue {
         guard let name = try b.string("name") else { throw ManagedError(status: 400, message: "Format error in JSON body: name: missing field `name`") }
         guard let sources = try b.strings("sources"), !sources.isEmpty else {
             throw ManagedError(status: 400, message: "Format error in JSON body: sources: missing field `sources` (paths on the server)")
@@ -193,8 +195,8 @@ public final class ManagedAPI: Sendable {
         var spec = CollectionSpec(name: name, owner: try b.string("owner") ?? user)
         if let d = try b.string("description") { spec.description = d }
         if let e = try b.string("embedder") { spec.embedder = e }
-        if let n = try b.count("chunk_size") { spec.chunkSize = n }
-        if let n = try b.count("chunk_overlap") { spec.chunkOverlap = n }
+        if let n = try b.uint("chunk_size") { spec.chunkSize = n }
+        if let n = try b.uint("chunk_overlap") { spec.chunkOverlap = n }
         if let d = try b.string("distance") {
             guard let distance = Distance(parsing: d) else { throw ManagedError(status: 400, message: "Format error in JSON body: distance: expected Cosine, Dot, Euclid or Manhattan, got '\(d)'") }
             spec.distance = distance
@@ -205,30 +207,21 @@ public final class ManagedAPI: Sendable {
 
     /// Compares two collections (managed, aliases or physical), each searched with its own embedder; the
     /// answer is the comparison report (as `switchyard compare --json`). Reads only.
-    private func compare(_ b: Body) throws -> JSONValue {
+    private func compare(_ b: Fields) throws -> JSONValue {
         guard let old = try b.string("old"), let new = try b.string("new") else {
             throw ManagedError(status: 400, message: "Format error in JSON body: give `old` and `new` (collections or aliases)")
         }
-        let k = try b.count("k") ?? 10
+        let k = try b.uint("k") ?? 10
         guard k >= 1 else { throw ManagedError(status: 400, message: "Format error in JSON body: k must be at least 1") }
         let queries = try b.string("queries"), qrels = try b.string("qrels")
         if qrels != nil && queries == nil { throw ManagedError(status: 400, message: "Bad request: qrels needs queries") }
         for (path, what) in [(queries, "queries"), (qrels, "qrels")] { if let path { try Self.absolute(path, what) } }
         if let queries { _ = try ValidationInputs.loadQueries(queries, qrels: qrels) }
-        var thresholds: [String: Double] = [:]
-        if case .object(let t)? = b["thresholds"] {
-            for (name, v) in t {
-                guard let x = v.numberValue else { throw ManagedError(status: 400, message: "Format error in JSON body: thresholds.\(name): expected a number") }
-                thresholds[name] = x
-            }
-        } else if b["thresholds"] != nil {
-            throw ManagedError(status: 400, message: "Format error in JSON body: thresholds: expected an object of name: number")
-        }
         var o = Comparison.Options()
         o.k = k
         o.queriesPath = queries
         o.qrelsPath = qrels
-        o.thresholds = try Thresholds.make(thresholds)
+        o.thresholds = try Thresholds.make(try b.numbers("thresholds") ?? [:])
         let a = try reindex.side("old", old, embedder: try b.string("old_embedder"))
         let c = try reindex.side("new", new, embedder: try b.string("new_embedder"))
         if let x = try? reindex.generationConfig(of: a.collection), let y = try? reindex.generationConfig(of: c.collection) {
@@ -237,21 +230,14 @@ public final class ManagedAPI: Sendable {
         return try Comparison(manager: manager, old: a, new: c, options: o).run().json
     }
 
-    private func reindexRequest(_ b: Body) throws -> ReindexRequest {
-        var r = ReindexRequest(embedder: try b.string("embedder"), chunkSize: try b.count("chunk_size"), chunkOverlap: try b.count("chunk_overlap"),
+    private func reindexRequest(_ b: Fields) throws -> ReindexRequest {
+        var r = ReindexRequest(embedder: try b.string("embedder"), chunkSize: try b.uint("chunk_size"), chunkOverlap: try b.uint("chunk_overlap"),
                                queriesPath: try b.string("queries"), qrelsPath: try b.string("qrels"), reportPath: try b.string("report"))
         if let d = try b.string("distance") {
             guard let distance = Distance(parsing: d) else { throw ManagedError(status: 400, message: "Format error in JSON body: distance: expected Cosine, Dot, Euclid or Manhattan, got '\(d)'") }
             r.distance = distance
         }
-        if case .object(let t)? = b["thresholds"] {
-            for (k, v) in t {
-                guard let x = v.numberValue else { throw ManagedError(status: 400, message: "Format error in JSON body: thresholds.\(k): expected a number") }
-                r.thresholds[k] = x
-            }
-        } else if b["thresholds"] != nil {
-            throw ManagedError(status: 400, message: "Format error in JSON body: thresholds: expected an object of name: number")
-        }
+        r.thresholds = try b.numbers("thresholds") ?? [:]
         _ = try Thresholds.make(r.thresholds)  // unknown names are refused now, not when the reindex runs
         for (path, what) in [(r.queriesPath, "queries"), (r.qrelsPath, "qrels"), (r.reportPath, "report")] {
             if let path { try Self.absolute(path, what) }
@@ -268,44 +254,6 @@ public final class ManagedAPI: Sendable {
     static func absolute(_ path: String, _ what: String) throws {
         guard path.hasPrefix("/") else {
             throw ManagedError(status: 400, message: "Bad request: \(what): '\(path)' must be an absolute path on the server")
-        }
-    }
-
-    /// A JSON body's members with typed access; errors name the member.
-    struct Body {
-        let members: [String: JSONValue]
-
-        init(_ v: JSONValue?) throws {
-            switch v {
-            case nil, .null?: members = [:]
-            case .object(let o)?: members = o
-            case let other?: throw ManagedError(status: 400, message: "Format error in JSON body: expected an object, got \(other.typeName)")
-            }
-        }
-
-        subscript(_ k: String) -> JSONValue? { members[k] == .null ? nil : members[k] }
-
-        func string(_ k: String) throws -> String? {
-            guard let v = self[k] else { return nil }
-            guard case .string(let s) = v else { throw ManagedError(status: 400, message: "Format error in JSON body: \(k): expected a string, got \(v.typeName)") }
-            return s
-        }
-
-        func strings(_ k: String) throws -> [String]? {
-            guard let v = self[k] else { return nil }
-            guard case .array(let a) = v else { throw ManagedError(status: 400, message: "Format error in JSON body: \(k): expected a list of strings") }
-            return try a.map { item in
-                guard case .string(let s) = item else { throw ManagedError(status: 400, message: "Format error in JSON body: \(k): expected a list of strings") }
-                return s
-            }
-        }
-
-        func count(_ k: String) throws -> Int? {
-            guard let v = self[k] else { return nil }
-            switch v {
-            case .int(let i) where i >= 0: return Int(i)
-            default: throw ManagedError(status: 400, message: "Format error in JSON body: \(k): expected a non-negative integer")
-            }
         }
     }
 }

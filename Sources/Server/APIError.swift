@@ -18,8 +18,8 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String { "\(status) \(message)" }
 
     static func wrongInput(_ m: String) -> APIError { APIError(status: 400, "Wrong input: \(m)") }
-    static func badRequest(_ m: String) -> APIError { APIError(status: 400, "Bad request: \(m)") }
-    static func format(_ m: String) -> APIError { APIError(status: 400, "Format error in JSON body: \(m)") }
+    package static func badRequest(_ m: String) -> APIError { APIError(status: 400, "Bad request: \(m)") }
+    package static func format(_ m: String) -> APIError { APIError(status: 400, "Format error in JSON body: \(m)") }
     static func validation(_ m: String) -> APIError { APIError(status: 422, "Validation error in JSON body: \(m)") }
     static func notFound(_ m: String) -> APIError { APIError(status: 404, "Not found: \(m)") }
     static func collectionNotFound(_ name: String) -> APIError { notFound("Collection `\(name)` doesn't exist!") }

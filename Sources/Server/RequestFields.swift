@@ -3,12 +3,12 @@ import VectorStore
 
 /// Typed access to a JSON request body's members, with errors that name the member (`Format error in JSON
 /// body: limit: expected an unsigned integer, got string`).
-struct Fields {
-    let members: [String: JSONValue]
+package struct Fields {
+    package let members: [String: JSONValue]
     /// Where these members are, for messages (`searches[2].`).
-    let path: String
+    package let path: String
 
-    init(_ value: JSONValue?, path: String = "") throws(APIError) {
+    package init(_ value: JSONValue?, path: String = "") throws(APIError) {
         switch value {
         case nil, .null?: members = [:]
         case .object(let m)?: members = m
@@ -17,43 +17,66 @@ struct Fields {
         self.path = path
     }
 
-    subscript(_ key: String) -> JSONValue? {
+    package subscript(_ key: String) -> JSONValue? {
         switch members[key] {
         case nil, .null?: nil
         case let v?: v
         }
     }
 
-    func name(_ key: String) -> String { path + key }
+    package func name(_ key: String) -> String { path + key }
 
-    func has(_ key: String) -> Bool { self[key] != nil }
+    package func has(_ key: String) -> Bool { self[key] != nil }
 
-    func object(_ key: String) throws(APIError) -> Fields? {
+    package func object(_ key: String) throws(APIError) -> Fields? {
         guard let v = self[key] else { return nil }
         guard case .object = v else { throw APIError.format("\(name(key)): expected an object, got \(v.typeName)") }
         return try Fields(v, path: "\(name(key)).")
     }
 
-    func array(_ key: String) throws(APIError) -> [JSONValue]? {
+    package func array(_ key: String) throws(APIError) -> [JSONValue]? {
         guard let v = self[key] else { return nil }
         guard case .array(let a) = v else { throw APIError.format("\(name(key)): expected an array, got \(v.typeName)") }
         return a
     }
 
-    func string(_ key: String) throws(APIError) -> String? {
+    package func string(_ key: String) throws(APIError) -> String? {
         guard let v = self[key] else { return nil }
         guard case .string(let s) = v else { throw APIError.format("\(name(key)): expected a string, got \(v.typeName)") }
         return s
     }
 
-    func bool(_ key: String) throws(APIError) -> Bool? {
+    /// A list of strings.
+    package func strings(_ key: String) throws(APIError) -> [String]? {
+        guard let values = try array(key) else { return nil }
+        var out: [String] = []
+        for v in values {
+            guard case .string(let s) = v else { throw APIError.format("\(name(key)): expected a list of strings, got \(v.typeName) in it") }
+            out.append(s)
+        }
+        return out
+    }
+
+    /// An object of names and numbers (`{"min_self_recall": 0.9}`).
+    package func numbers(_ key: String) throws(APIError) -> [String: Double]? {
+        guard let v = self[key] else { return nil }
+        guard case .object(let o) = v else { throw APIError.format("\(name(key)): expected an object of name: number, got \(v.typeName)") }
+        var out: [String: Double] = [:]
+        for (k, x) in o {
+            guard let d = x.numberValue else { throw APIError.format("\(name(key)).\(k): expected a number, got \(x.typeName)") }
+            out[k] = d
+        }
+        return out
+    }
+
+    package func bool(_ key: String) throws(APIError) -> Bool? {
         guard let v = self[key] else { return nil }
         guard case .bool(let b) = v else { throw APIError.format("\(name(key)): expected a boolean, got \(v.typeName)") }
         return b
     }
 
     /// An unsigned integer (`limit`, `offset`, `size`).
-    func uint(_ key: String) throws(APIError) -> Int? {
+    package func uint(_ key: String) throws(APIError) -> Int? {
         guard let v = self[key] else { return nil }
         switch v {
         case .int(let i) where i >= 0: return Int(i)
@@ -62,14 +85,14 @@ struct Fields {
         }
     }
 
-    func float(_ key: String) throws(APIError) -> Float? {
+    package func float(_ key: String) throws(APIError) -> Float? {
         guard let v = self[key] else { return nil }
         guard let d = v.numberValue else { throw APIError.format("\(name(key)): expected a number, got \(v.typeName)") }
         return Float(d)
     }
 
     /// A filter, parsed by the store's Qdrant filter parser.
-    func filter(_ key: String = "filter") throws(APIError) -> Filter? {
+    package func filter(_ key: String = "filter") throws(APIError) -> Filter? {
         guard let v = self[key] else { return nil }
         do { return try Filter(json: v) } catch {
             throw APIError.format("\(name(key)): \(error.message)")
@@ -77,7 +100,7 @@ struct Fields {
     }
 
     /// Rejects members this server does not implement, naming the first one present.
-    func refuse(_ keys: [String: String]) throws(APIError) {
+    package func refuse(_ keys: [String: String]) throws(APIError) {
         for key in keys.keys.sorted() where has(key) { throw APIError.unsupported(keys[key]!) }
     }
 
