@@ -4,7 +4,6 @@ import Locks
 import Logging
 import NIOCore
 import NIOPosix
-import ServiceLifecycle
 
 /// `GET /metrics` (Prometheus text format 0.0.4) and `GET /healthz` on one address, for
 /// `switchyard worker --metrics-port`: the same Hummingbird stack as `switchyard serve`, started and stopped
@@ -16,15 +15,13 @@ import ServiceLifecycle
 /// endpoint.stop()
 /// ```
 public final class MetricsEndpoint: Sendable {
-    /// The bound port (the one chosen when 0 was asked for).
-    public let port: Int
-    private let group: ServiceGroup
-    private let running: Task<Void, any Error>
+    private let server: RunningServer
 
-    private init(port: Int, group: ServiceGroup, running: Task<Void, any Error>) {
-        self.port = port
-        self.group = group
-        self.running = running
+    /// The bound port (the one chosen when 0 was asked for).
+    public var port: Int { server.port }
+
+    private init(server: RunningServer) {
+        self.server = server
     }
 
     /// Binds `host:port` and serves until ``stop()``; returns once the port is bound.
@@ -32,10 +29,9 @@ public final class MetricsEndpoint: Sendable {
     /// - Throws: the bind failure (port in use, bad address).
     @available(*, noasync, message: "blocks until the port is bound; start it from synchronous code")
     public static func start(host: String = "127.0.0.1", port: Int, body: @escaping @Sendable () -> String) throws -> MetricsEndpoint {
-        var logger = Logger(label: "switchyard.metrics")
-        logger.logLevel = .error
-        let bound = Locked<Result<Int, any Error>?>(nil)
-        let ready = DispatchSemaphore(value: 0)
+        var quiet = Logger(label: "switchyard.metrics")
+        quiet.logLevel = .error
+        let logger = quiet
         let responder = CallbackResponder<BasicRequestContext> { request, _ in
             let path = request.uri.path
             guard request.method == .get, path == "/metrics" || path == "/healthz" else {
@@ -45,47 +41,35 @@ public final class MetricsEndpoint: Sendable {
             let text = try await NIOThreadPool.singleton.runIfActive { body() }
             return Self.text(text, status: .ok, type: "text/plain; version=0.0.4")
         }
-        let app = Application(
-            responder: responder, server: .http1(configuration: .init(idleTimeout: .seconds(10))),
-            configuration: .init(address: .hostname(host, port: port)),
-            onServerRunning: { channel in
-                bound.withLock { $0 = .success(channel.localAddress?.port ?? port) }
-                ready.signal()
-            },
-            logger: logger)
-        // No signal handling here: the caller decides when to stop.
-        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
-        let running = Task {
-            do { try await group.run() } catch {
-                let beforeBinding = bound.withLock { b -> Bool in
-                    guard b == nil else { return false }
-                    b = .failure(error)
-                    return true
-                }
-                if beforeBinding { ready.signal() } else { logger.error("the metrics endpoint stopped", metadata: ["error": "\(error)"]) }
-                throw error
+        let server = try blocking {
+            try await RunningServer.start(logger: logger) { onRunning in
+                Application(
+                    responder: responder, server: .http1(configuration: .init(idleTimeout: .seconds(10))),
+                    configuration: .init(address: .hostname(host, port: port)),
+                    onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
+                    logger: logger)
             }
         }
-        ready.wait()
-        switch bound.withLock({ $0 }) {
-        case .success(let p)?: return MetricsEndpoint(port: p, group: group, running: running)
-        case .failure(let error)?: throw error
-        case nil: throw CancellationError()
-        }
+        return MetricsEndpoint(server: server)
     }
 
     /// Stops serving and waits until the port is released.
     @available(*, noasync, message: "blocks until the server has stopped; call it from synchronous code")
     public func stop() {
+        let server = self.server
+        try? Self.blocking { try await server.stop() }
+    }
+
+    /// Runs `body` as a task and waits for it on this (non-async) thread.
+    private static func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+        let result = Locked<Result<T, any Error>?>(nil)
         let done = DispatchSemaphore(value: 0)
-        let group = self.group
-        let running = self.running
         Task {
-            await group.triggerGracefulShutdown()
-            _ = try? await running.value
+            do { let value = try await body(); result.withLock { $0 = .success(value) } } catch { result.withLock { $0 = .failure(error) } }
             done.signal()
         }
         done.wait()
+        return try result.withLock { $0 }!.get()
     }
 
     private static func text(_ s: String, status: HTTPResponse.Status, type: String = "text/plain") -> Response {

@@ -248,15 +248,32 @@ public final class RunningServer: Sendable {
         api: QdrantAPI, configuration: QdrantServer.Configuration, registry: PrometheusCollectorRegistry? = nil,
         logger: Logger = Logger(label: "switchyard.server"), extra: (@Sendable (QdrantAPI.Request) -> QdrantAPI.Reply?)? = nil
     ) async throws -> RunningServer {
+        try await start(logger: logger) { onRunning in
+            QdrantServer.application(api: api, configuration: configuration, registry: registry, logger: logger, extra: extra,
+                                     onRunning: onRunning)
+        }
+    }
+
+    /// Runs the service `make` builds (it passes the bound port to the callback it is given) until
+    /// ``stop()``; returns once the port is bound. A failure after that is logged.
+    package static func start<App: Service>(
+        logger: Logger, _ make: (@escaping @Sendable (Int) async -> Void) -> App
+    ) async throws -> RunningServer {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = QdrantServer.application(api: api, configuration: configuration, registry: registry, logger: logger, extra: extra,
-                                           onRunning: { continuation.yield($0) })
+        let app = make { continuation.yield($0) }
         let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
+        let bound = Locked(false)
         let running = Task {
             defer { continuation.finish() }
-            try await group.run()
+            do { try await group.run() } catch {
+                if bound.withLock({ $0 }) { logger.error("the server stopped", metadata: ["error": "\(error)"]) }
+                throw error
+            }
         }
-        for await port in ports { return RunningServer(port: port, group: group, running: running) }
+        for await port in ports {
+            bound.withLock { $0 = true }
+            return RunningServer(port: port, group: group, running: running)
+        }
         // The stream ended without a port: the server failed to start (for example, the port is taken).
         try await running.value
         throw CancellationError()
