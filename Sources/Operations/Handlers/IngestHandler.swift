@@ -50,10 +50,9 @@ struct IngestHandler: OperationHandler {
             do { catalog = try context.timed("parse") { () throws(EmbeddingError) in try reader.catalog() } } catch {
                 throw OperationsError(.invalidInput, error.message)
             }
-            var plan = try context.timed("commit") { () throws(OperationsError) in
-                try register(catalog, source: source, collection: c, planned: planned, context: context)
+            let plan = try context.timed("commit") { () throws(OperationsError) in
+                try register(catalog, reader: reader, source: source, collection: c, planned: planned, context: context)
             }
-            plan.reader = reader
             context.sampleMemory()  // the catalogue and the plan are at their largest here
             planned.formUnion(plan.toProcess.map(\.document.id))
             summary.add(plan.counts)
@@ -210,7 +209,8 @@ struct IngestHandler: OperationHandler {
     }
 
     struct SourcePlan {
-        var reader = TextSource(kind: .directory, path: "")
+        /// Reads the source's texts again.
+        let reader: TextSource
         var toProcess: [PlannedDocument] = []
         var renamed: [(id: Int64, name: String, path: String)] = []
         /// Old documents to retire once the new content under their name is indexed.
@@ -222,7 +222,7 @@ struct IngestHandler: OperationHandler {
 
     /// Registers the catalogued documents in one transaction (fenced) and plans the work. Each entry is
     /// looked up by its content hash and name (both indexed), so nothing of the collection is loaded whole.
-    private func register(_ catalog: SourceCatalog, source: Source, collection c: ManagedCollection, planned: Set<Int64>,
+    private func register(_ catalog: SourceCatalog, reader: TextSource, source: Source, collection c: ManagedCollection, planned: Set<Int64>,
                           context: OperationContext) throws(OperationsError) -> SourcePlan {
         let op = context.operation
         return try context.manager.fenced("registering documents of \(source.path)", operationID: op.id, taskID: context.taskID) { db in
@@ -241,7 +241,7 @@ struct IngestHandler: OperationHandler {
             var scannedHash: [String: String] = [:]
             scannedHash.reserveCapacity(catalog.entries.count)
             for entry in catalog.entries { scannedHash[entry.id] = entry.contentHash }
-            var plan = SourcePlan()
+            var plan = SourcePlan(reader: reader)
             var seen = Set<String>()
             var moved = Set<Int64>()
             var newEntries: [SourceEntry] = []
