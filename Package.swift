@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // BLAS through the system's libblas.so.3 (OpenBLAS when libopenblas0-pthread is installed).
@@ -137,6 +138,19 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // A Qdrant server over its REST API behind VectorBackend (AsyncHTTPClient, TLS with swift-nio-ssl).
+        .target(
+            name: "QdrantBackend",
+            dependencies: [
+                "Locks", "VectorMath", "VectorStore", "SwitchyardJSON",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // `switchyard bench serve`: the same calls in-process and through the HTTP API.
         .target(
             name: "ServeBenchmark",
@@ -176,7 +190,7 @@ let package = Package(
         ),
         .target(
             name: "_SwitchyardTestSupport",
-            dependencies: ["Locks", "VectorMath", "VectorStore"],
+            dependencies: ["Locks", "VectorMath", "VectorStore", "QdrantBackend"],
             path: "Tests/_SwitchyardTestSupport",
             swiftSettings: strictSettings
         ),
@@ -228,6 +242,12 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "QdrantBackendTests",
+            dependencies: ["QdrantBackend", "VectorStore", "VectorMath", "SwitchyardJSON", "_SwitchyardTestSupport",
+                           .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .testTarget(

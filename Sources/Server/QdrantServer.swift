@@ -29,7 +29,26 @@ public enum QdrantServer {
         public var maxRequestBytes = 32 * 1_048_576
         /// A connection with nothing read or written for this long is closed (half-sent requests).
         public var idleTimeout: Duration = .seconds(60)
+        /// Injected faults, for testing clients (nothing by default).
+        public var faults = Faults()
         public init() {}
+    }
+
+    /// Faults a test server injects into the Qdrant API's calls (never into `/`, health probes or `/metrics`),
+    /// so clients' retries, timeouts and idempotency can be tested against a real server.
+    public struct Faults: Sendable, Equatable {
+        /// Share of calls answered 503 without running them.
+        public var unavailable = 0.0
+        /// Share of calls that run and whose answer is then replaced by a 503 (the client cannot tell they ran).
+        public var lostAnswer = 0.0
+        /// Added before every call is answered.
+        public var delay: Duration = .zero
+        public init(unavailable: Double = 0, lostAnswer: Double = 0, delay: Duration = .zero) {
+            self.unavailable = unavailable
+            self.lostAnswer = lostAnswer
+            self.delay = delay
+        }
+        public var isEmpty: Bool { self == Faults() }
     }
 
     /// Builds the application; `onRunning` receives the bound port (useful with port 0).
@@ -42,8 +61,9 @@ public enum QdrantServer {
         extra: (@Sendable (QdrantAPI.Request) -> QdrantAPI.Reply?)? = nil,
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        let responder = QdrantResponder(api: api, apiKey: c.apiKey.map { Array($0.utf8) }, maxRequestBytes: c.maxRequestBytes,
+        var responder = QdrantResponder(api: api, apiKey: c.apiKey.map { Array($0.utf8) }, maxRequestBytes: c.maxRequestBytes,
                                         registry: registry, logger: logger, extra: extra)
+        responder.faults = c.faults
         let seconds = min(max(c.idleTimeout.components.seconds, 0), 1_000_000_000)  // no overflow below
         let idle = TimeAmount.nanoseconds(seconds * 1_000_000_000 + c.idleTimeout.components.attoseconds / 1_000_000_000)
         return Application(
@@ -65,6 +85,7 @@ struct QdrantResponder: HTTPResponder {
     let logger: Logger
     let metrics: HTTPMetrics
     let extra: (@Sendable (QdrantAPI.Request) -> QdrantAPI.Reply?)?
+    var faults = QdrantServer.Faults()
 
     init(api: QdrantAPI, apiKey: [UInt8]?, maxRequestBytes: Int, registry: PrometheusCollectorRegistry?, logger: Logger,
          extra: (@Sendable (QdrantAPI.Request) -> QdrantAPI.Reply?)? = nil) {
@@ -88,6 +109,16 @@ struct QdrantResponder: HTTPResponder {
             reply = QdrantAPI.Reply(status: method == "GET" ? 200 : 405,
                                     body: method == "GET" ? .text(metricsText()) : .error("Method not allowed: \(method) /metrics"),
                                     route: "/metrics")
+        } else if !faults.isEmpty, !["/", "/healthz", "/livez", "/readyz"].contains(path) {
+            if faults.delay > .zero { try? await Task.sleep(for: faults.delay) }
+            if Double.random(in: 0..<1) < faults.unavailable {
+                reply = QdrantAPI.Reply(status: 503, body: .error("Service unavailable (injected fault)"), route: "fault")
+            } else {
+                reply = await answer(request, path: path, method: method)
+                if Double.random(in: 0..<1) < faults.lostAnswer {
+                    reply = QdrantAPI.Reply(status: 503, body: .error("Service unavailable (injected fault after the call ran)"), route: "fault")
+                }
+            }
         } else {
             reply = await answer(request, path: path, method: method)
         }

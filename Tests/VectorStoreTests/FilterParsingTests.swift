@@ -92,4 +92,18 @@ struct FilterParsingTests {
         #expect(error?.code == .invalidArgument)
         #expect(error?.message.contains(expected) == true, "got: \(error?.message ?? "no error")")
     }
+
+    @Test("a filter encoded to Qdrant JSON parses back to the same filter (what the Qdrant client sends)", arguments: [
+        #"{"must": [{"key": "city", "match": {"value": "Berlin"}}, {"key": "n", "range": {"gte": 1.5, "lt": 9}}]}"#,
+        #"{"should": [{"key": "c", "match": {"any": ["red", "blue"]}}, {"key": "n", "match": {"except": [1, 2]}}], "must_not": [{"is_empty": {"key": "tags"}}]}"#,
+        #"{"must": [{"is_null": {"key": "a.b[].c"}}, {"has_id": [3, 1, "5c56c793-69f3-4fbf-87e6-c4bf54c28c26"]}, {"key": "t", "match": {"text": "x y"}}]}"#,
+        #"{"must": [{"nested": {"key": "diet", "filter": {"must": [{"key": "food", "match": {"value": true}}]}}}, {"must_not": [{"key": "k", "values_count": {"gt": 2}}]}]}"#,
+        #"{"min_should": {"conditions": [{"key": "a", "match": {"value": 1}}, {"key": "b", "match": {"value": 2}}], "min_count": 1}}"#,
+        "{}",
+    ])
+    func encodingRoundTrips(_ text: String) throws {
+        let f = try Filter(json: text)
+        #expect(try Filter(json: f.json) == f)
+        #expect(try Filter(json: f.json.jsonText) == f)
+    }
 }

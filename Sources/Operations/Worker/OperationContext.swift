@@ -72,17 +72,24 @@ public final class OperationContext: Sendable {
     /// owns the operation, checked in the write's own transaction. An attempt abandoned at its hard time
     /// limit (or whose lease was taken over) can therefore write no point after the rollback has run.
     ///
-    /// `nil` when the vectors live elsewhere than the records (another ``VectorBackend``): no transaction
-    /// spans both, and those writes rely on ``ensureActive()`` and the idempotent point ids alone.
+    /// When the vectors live elsewhere than the records (a remote Qdrant), no transaction spans both: the
+    /// check then runs in its own read just before each write, and the idempotent point ids plus the
+    /// rollback's own delete cover the small window left (docs/qdrant.md).
     public var fence: WritePrecondition? {
-        guard let embedded = manager.vectors as? Store, embedded === manager.store else { return nil }
         let id = operation.id, task = taskID
-        return WritePrecondition("attempt \(task) owns operation \(id)") { db in
+        let check: @Sendable (Database) throws -> Void = { db in
             guard try Row.fetchOne(db, sql: "SELECT 1 FROM operations WHERE id = ? AND task_id = ? AND status = 'processing'",
                                    arguments: [id, task]) != nil else {
                 throw OperationsError(.leaseLost, "operation \(id): this attempt (\(task)) no longer owns it")
             }
         }
+        let records = manager.store
+        let separately: @Sendable () throws -> Void = { try records.readRecords(check) }
+        if let embedded = manager.vectors as? Store, embedded === records {
+            return WritePrecondition("attempt \(task) owns operation \(id)", check: check, separately: separately)
+        }
+        // Another embedded store's transaction cannot see these records: it checks them in a read of its own.
+        return WritePrecondition("attempt \(task) owns operation \(id)", check: { _ in try separately() }, separately: separately)
     }
 
     /// Records progress on the operation row (only while this attempt owns it).

@@ -26,6 +26,9 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Seconds a connection may stay idle (or a request half-sent) before it is closed.") var idleTimeout: Double = 60
     @Option(help: "The Qdrant version GET / reports.") var qdrantVersion: String = QdrantAPI.defaultVersion
     @Flag(help: "Refuse every write with 403.") var readOnly = false
+    @Option(help: .hidden) var faultUnavailable: Double = 0
+    @Option(help: .hidden) var faultLostAnswer: Double = 0
+    @Option(help: .hidden) var faultDelayMs: Int = 0
     @Option(help: "Operations run at once by the in-process worker (0: leave the queue to `switchyard worker` processes).")
     var workers: Int = 1
     @Option(name: .customLong("log-level"), help: "Log level (access logs are info). Default: $SWITCHYARD_LOG_LEVEL, else info.")
@@ -45,6 +48,10 @@ struct ServeCommand: ParsableCommand {
             throw ValidationError("--log-level must be one of \(Log.levelNames.joined(separator: ", ")), got '\(level)'")
         }
         guard !store.isEmpty else { throw ValidationError("--store must not be empty") }
+        for (name, p) in [("--fault-unavailable", faultUnavailable), ("--fault-lost-answer", faultLostAnswer)] where !(p >= 0 && p <= 1) {
+            throw ValidationError("\(name) must be a share from 0 to 1, got \(p)")
+        }
+        guard (0...600_000).contains(faultDelayMs) else { throw ValidationError("--fault-delay-ms must be from 0 to 600000, got \(faultDelayMs)") }
         guard (0...64).contains(workers) else { throw ValidationError("--workers must be from 0 to 64, got \(workers)") }
     }
 
@@ -62,6 +69,8 @@ struct ServeCommand: ParsableCommand {
         c.apiKey = apiKey ?? ProcessInfo.processInfo.environment["SWITCHYARD_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         c.maxRequestBytes = Int(maxRequestMb * 1_048_576)
         c.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))
+        c.faults = QdrantServer.Faults(unavailable: faultUnavailable, lostAnswer: faultLostAnswer, delay: .milliseconds(faultDelayMs))
+        if !c.faults.isEmpty { note("injecting faults: \(faultUnavailable) of calls answered 503, \(faultLostAnswer) run and answered 503, \(faultDelayMs) ms delay") }
         let host = self.host
         let keyed = c.apiKey != nil
         // The managed layer (`/switchyard/v1`): not on a read-only server (it would create its tables); its

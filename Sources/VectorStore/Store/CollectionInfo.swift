@@ -28,6 +28,17 @@ public struct CollectionInfo: Sendable, Equatable {
     public var aliases: [String]
     /// The named vectors, in storage order; nil for a collection with one unnamed vector.
     public var vectors: [VectorSpace]? = nil
+
+    public init(name: String, dimension: Int, distance: Distance, createdAt: Date, pointCount: Int, aliases: [String],
+                vectors: [VectorSpace]? = nil) {
+        self.name = name
+        self.dimension = dimension
+        self.distance = distance
+        self.createdAt = createdAt
+        self.pointCount = pointCount
+        self.aliases = aliases
+        self.vectors = vectors
+    }
 }
 
 /// A collection's name (an alias resolved), dimension and distance.
@@ -43,6 +54,11 @@ public struct CollectionShape: Sendable, Equatable {
 public struct AliasInfo: Sendable, Equatable {
     public var alias: String
     public var collection: String
+
+    public init(alias: String, collection: String) {
+        self.alias = alias
+        self.collection = collection
+    }
 }
 
 /// One change to the alias table. A batch of actions is applied all or nothing.
@@ -60,6 +76,11 @@ public struct ScrollPage: Sendable, Equatable {
     public var points: [Record]
     /// The id to pass as `offset` for the next page, or `nil` at the end.
     public var nextPageOffset: PointID?
+
+    public init(points: [Record], nextPageOffset: PointID?) {
+        self.points = points
+        self.nextPageOffset = nextPageOffset
+    }
 }
 
 /// What opening a store found and rebuilt.

@@ -19,13 +19,35 @@ public struct WritePrecondition: Sendable {
     /// What must hold, for the error message.
     public let description: String
     let check: @Sendable (Database) throws -> Void
+    let separately: (@Sendable () throws -> Void)?
 
     /// - Parameters:
     ///   - description: What must hold ("attempt X owns operation Y").
     ///   - check: Throws when it does not hold; runs in the write's transaction.
-    public init(_ description: String, check: @escaping @Sendable (Database) throws -> Void) {
+    ///   - separately: The same check in a transaction of its own, for a backend whose writes cannot share the
+    ///     records' transaction (a remote Qdrant): it runs just before each write, which narrows the window in
+    ///     which a writer that lost its claim can still write but does not close it.
+    public init(_ description: String, check: @escaping @Sendable (Database) throws -> Void,
+                separately: (@Sendable () throws -> Void)? = nil) {
         self.description = description
         self.check = check
+        self.separately = separately
+    }
+
+    /// Runs the check outside any write (for backends whose writes are not in the records' database).
+    ///
+    /// - Throws: ``StoreError`` `preconditionFailed` when it does not hold, or when this precondition can only
+    ///   be checked inside the store's own transaction.
+    public func verifySeparately() throws(StoreError) {
+        guard let separately else {
+            throw StoreError(.preconditionFailed, "write refused: '\(description)' can only be checked inside the store's own transaction")
+        }
+        do { try separately() } catch let e as StoreError where e.code == .preconditionFailed { throw e } catch let e as DatabaseError {
+            throw StoreError(e.resultCode == .SQLITE_BUSY || e.resultCode == .SQLITE_LOCKED ? .busy : .io,
+                             "checking '\(description)' failed", cause: "\(e)")
+        } catch {
+            throw StoreError(.preconditionFailed, "write refused: \(description) no longer holds", cause: "\(error)")
+        }
     }
 
     /// Runs the check, mapping its failure to `preconditionFailed`.
