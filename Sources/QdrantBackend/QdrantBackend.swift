@@ -64,6 +64,8 @@ public final class QdrantBackend: VectorBackend {
     public let configuration: Configuration
     /// The URL without a trailing slash.
     public let baseURL: String
+    public var backendIdentity: String { "qdrant \(baseURL)" }
+    public var isLocal: Bool { false }
     private let client: HTTPClient
     private let logger: Logger
     private let closed = Locked(false)

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Operations
 import Prometheus
 import Telemetry
@@ -44,13 +43,7 @@ public enum StoreMetrics {
                 if let v = op.checkpoint?["validation"]?.objectValue?["seconds"]?.numberValue { t.reindexValidation(seconds: v) }
             }
         }
-        let retried = try manager.store.readRecords { db in
-            try Row.fetchAll(db, sql: """
-                SELECT o.type AS type, count(*) AS n FROM collection_audit_log a JOIN operations o ON o.id = a.operation_id
-                WHERE a.action = 'operation_retried' GROUP BY o.type
-                """).map { ($0["type"] as String, $0["n"] as Int) }
-        }
-        for (type, n) in retried { for _ in 0..<n { t.operationRetried(type: type) } }
+        for (type, n) in try manager.retriedOperationCounts() { for _ in 0..<n { t.operationRetried(type: type) } }
     }
 
     /// The exposition text (Prometheus 0.0.4) of the database's gauges and history.

@@ -30,6 +30,8 @@ public struct ManagedCollection: Sendable, Equatable {
     public var totalSizeBytes: Int
     public var createdAt: Date
     public var updatedAt: Date
+    /// Where its vectors live: `embedded` (the records' store) or `qdrant <url>`.
+    public var backend: String
 
     init(row: Row) throws {
         id = row["id"]
@@ -54,6 +56,7 @@ public struct ManagedCollection: Sendable, Equatable {
         totalSizeBytes = row["total_size_bytes"]
         createdAt = Date(timeIntervalSince1970: row["created_at"])
         updatedAt = Date(timeIntervalSince1970: row["updated_at"])
+        backend = row["backend"] ?? "embedded"
     }
 }
 

@@ -56,6 +56,8 @@ public enum AuditAction: String, Sendable, CaseIterable {
     case operationCancelled = "operation_cancelled"
     case operationRetried = "operation_retried"
     case stagingRemoved = "staging_removed"
+    /// Recovery finished or undid an alias change left half done (a crash, or the vector backend unreachable).
+    case aliasIntentRecovered = "alias_intent_recovered"
     /// A rollback or cleanup step failed (a staging collection not dropped, points not deleted …):
     /// what was left behind and why.
     case cleanupFailed = "cleanup_failed"

@@ -51,6 +51,9 @@ extension CollectionManager {
                 WHERE ((status = 'pending' AND run_after <= ?) OR (status = 'processing' AND lease_expires_at < ? AND attempts < ?))
                 """
             var args: StatementArguments = [now, now, maxAttempts]
+            // Only operations on this worker's backend (a collection already gone is on none: any worker ends it).
+            sql += " AND coalesce((SELECT backend FROM collections WHERE id = operations.collection_id), ?) = ?"
+            args += [backend, backend]
             if let operationID { sql += " AND id = ?"; args += [operationID] }
             if !excluding.isEmpty {
                 sql += " AND id NOT IN (\(excluding.map { _ in "?" }.joined(separator: ", ")))"

@@ -138,5 +138,24 @@ enum OperationsSchema {
         (3, """
             CREATE INDEX documents_by_name ON documents (source_id, name);
             """),
+        // The vector backend a collection lives on ('embedded', or 'qdrant <url>'), so a command pointed at the
+        // other one is refused; and the intents of alias changes that span the records and a remote backend
+        // (switch, rollback, drop): recorded first, applied, then committed or undone by recovery.
+        (4, """
+            ALTER TABLE collections ADD COLUMN backend TEXT NOT NULL DEFAULT 'embedded';
+            CREATE TABLE alias_intents (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                kind TEXT NOT NULL CHECK (kind IN ('switch', 'rollback', 'drop')),
+                collection_id TEXT NOT NULL,
+                alias TEXT NOT NULL,
+                from_collection TEXT,
+                to_collection TEXT NOT NULL,
+                operation_id TEXT,
+                details TEXT NOT NULL CHECK (json_valid(details)),
+                created_at REAL NOT NULL
+            );
+            CREATE UNIQUE INDEX alias_intents_one_flip ON alias_intents (collection_id) WHERE kind IN ('switch', 'rollback');
+            CREATE UNIQUE INDEX alias_intents_one_drop ON alias_intents (to_collection) WHERE kind = 'drop';
+            """),
     ]
 }

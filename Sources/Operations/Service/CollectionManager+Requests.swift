@@ -8,6 +8,17 @@ import VectorStore
 // MARK: - Requests: every one checks its gates and enqueues in one transaction.
 
 extension CollectionManager {
+    /// Refuses to act on a collection whose vectors live on another backend than this manager's (the alias
+    /// would move, and points would be written, in the wrong place).
+    ///
+    /// - Throws: ``OperationsError`` `invalidInput` naming both backends and the option that selects the right one.
+    public func requireBackend(of c: ManagedCollection) throws(OperationsError) {
+        guard c.backend != backend else { return }
+        func describe(_ b: String) -> String { b == "embedded" ? "the embedded store" : b }
+        let hint = c.backend.hasPrefix("qdrant ") ? "give --qdrant-url \(c.backend.dropFirst("qdrant ".count))" : "leave out --qdrant-url"
+        throw OperationsError(.invalidInput, "collection '\(c.name)' lives on \(describe(c.backend)), and this command points at \(describe(backend)); \(hint)")
+    }
+
     /// Creates a managed collection and enqueues the INDEX operation that builds it.
     ///
     /// The collection starts `pending`; its physical collection `col_<uuid>` and its alias (the
@@ -57,10 +68,10 @@ extension CollectionManager {
             let now = WallClock.now()
             try db.execute(sql: """
                 INSERT INTO collections (id, name, description, owner, embedder, dimension, chunk_size, chunk_overlap, distance,
-                    vector_store_name, status, status_message, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 'waiting for its first index', ?, ?)
+                    vector_store_name, status, status_message, created_at, updated_at, backend)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 'waiting for its first index', ?, ?, ?)
                 """, arguments: [id, spec.name, spec.description, spec.owner, spec.embedder, embedder.dimension,
-                                 chunker.size, chunker.overlap, distance.rawValue, "col_\(id)", now, now])
+                                 chunker.size, chunker.overlap, distance.rawValue, "col_\(id)", now, now, backend])
             let collection = try Self.collection(db, id: id)
             try Self.audit(db, collection: collection, operationID: nil, user: user, action: .collectionCreated, details: [
                 "embedder": .string(spec.embedder), "dimension": .int(Int64(embedder.dimension)),
@@ -85,6 +96,7 @@ extension CollectionManager {
         }
         return try write("indexing collection '\(name)'") { db in
             let c = try Self.collection(db, name: name)
+            try requireBackend(of: c)
             guard c.status == .error || c.status == .pending else {
                 throw OperationsError(.conflict, "collection '\(name)' is \(c.status.rawValue): it is indexed already; use append to add a source")
             }
@@ -113,6 +125,7 @@ extension CollectionManager {
         let s = try Self.resolveSource(source)
         return try write("appending to collection '\(name)'") { db in
             let c = try Self.collection(db, name: name)
+            try requireBackend(of: c)
             switch c.status {
             case .error:
                 throw OperationsError(.conflict, "collection '\(name)' is in error (\(c.statusMessage ?? "its index failed")): index it again or delete it before appending")
@@ -138,6 +151,7 @@ extension CollectionManager {
         let path = TextSourcePath.absolute(source)
         return try write("removing a source from collection '\(name)'") { db in
             let c = try Self.collection(db, name: name)
+            try requireBackend(of: c)
             if c.status == .error || c.status == .pending {
                 throw OperationsError(.conflict, "collection '\(name)' is \(c.status.rawValue): index it (or delete it) before removing a source")
             }
@@ -160,6 +174,7 @@ extension CollectionManager {
         try Self.validateUser(user, what: "user")
         return try write("deleting collection '\(name)'") { db in
             let c = try Self.collection(db, name: name)
+            try requireBackend(of: c)
             return try Self.enqueue(db, collection: c, type: .delete, user: user, config: ["collection": .string(c.name)])
         }
     }
@@ -175,6 +190,7 @@ extension CollectionManager {
         try Self.validate(request, collection: name)
         return try write("requesting a reindex of '\(name)'") { db in
             let c = try Self.collection(db, name: name)
+            try requireBackend(of: c)
             switch c.status {
             case .error: throw OperationsError(.conflict, "collection '\(name)' is in error (\(c.statusMessage ?? "its index failed")): it cannot be reindexed")
             case .processing: throw OperationsError(.conflict, "collection '\(name)' is processing another operation: it cannot be reindexed now")

@@ -21,6 +21,9 @@ public final class CollectionManager: Sendable {
     public let store: Store
     /// Where points go (the same store unless another backend is given).
     public let vectors: any VectorBackend
+    /// What collections created through this manager record as their backend: `embedded` when the vectors
+    /// are in the records' store, else the backend's identity (`qdrant http://host:6333`).
+    public let backend: String
 
     /// Opens the managed layer on a store, creating or migrating its tables.
     ///
@@ -31,8 +34,10 @@ public final class CollectionManager: Sendable {
     public init(store: Store, vectors: (any VectorBackend)? = nil) throws(OperationsError) {
         self.store = store
         self.vectors = vectors ?? store
+        if let v = vectors as? Store, v === store { backend = "embedded" } else { backend = vectors.map(\.backendIdentity) ?? "embedded" }
         try Self.guarded("preparing the operations tables") {
             try store.migrateRecords(component: OperationsSchema.component, migrations: OperationsSchema.migrations)
+            try store.migrateRecords(component: GenerationsSchema.component, migrations: GenerationsSchema.migrations)
         }
     }
 

@@ -10,7 +10,10 @@ import Glibc
 /// Grammar: entries separated by `,`; each `point=action[@hits]`:
 /// - points: `operation.start`, `ingest.read` (before a document's text is read again from its
 ///   source), `ingest.embed`, `ingest.batch` (after a batch's points are written, before its documents
-///   are marked done), `ingest.finish`, `remove.batch`;
+///   are marked done), `ingest.finish`, `remove.batch`; the reindex's checkpoints (`reindex.preflight` …
+///   `reindex.cleanup`), the steps of its switch (`reindex.switch.intent` after the intent is recorded,
+///   `reindex.switch.flip` after the alias moved, before the records commit) and of a rollback
+///   (`rollback.intent`, `rollback.flip`);
 /// - actions: `transient` (a retryable error), `invalid` (a permanent error), `crash` (the process
 ///   kills itself with SIGKILL), `sleep:<seconds>`;
 /// - hits (1-based, counted per process): `@3` only the third, `@1-2` the first two, `@4-` from the

@@ -92,6 +92,18 @@ public final class OperationContext: Sendable {
         return WritePrecondition("attempt \(task) owns operation \(id)", check: { _ in try separately() }, separately: separately)
     }
 
+    /// Writes the operation's checkpoint (only while this attempt owns it).
+    /// - Returns: The checkpoint it replaced, read in the same transaction.
+    @discardableResult
+    public func recordCheckpoint(_ checkpoint: [String: JSONValue]) throws(OperationsError) -> [String: JSONValue]? {
+        let id = operation.id
+        return try manager.fenced("recording the checkpoint of \(id)", operationID: id, taskID: taskID) { db in
+            let before = try String.fetchOne(db, sql: "SELECT checkpoint FROM operations WHERE id = ?", arguments: [id])
+            try db.execute(sql: "UPDATE operations SET checkpoint = ? WHERE id = ?", arguments: [JSONValue.object(checkpoint).jsonText, id])
+            return before.flatMap { try? JSONParser.parse($0).objectValue }
+        }
+    }
+
     /// Records progress on the operation row (only while this attempt owns it).
     public func reportProgress(done: Int, total: Int) throws(OperationsError) {
         try manager.fenced("reporting progress of \(operation.id)", operationID: operation.id, taskID: taskID) { db in

@@ -2,7 +2,6 @@ import Logging
 import Telemetry
 import Embedding
 import Foundation
-import GRDB
 import Operations
 import SwitchyardJSON
 import VectorMath
@@ -25,7 +24,7 @@ public struct ReindexHandler: OperationHandler {
             throw OperationsError(.invalidInput, "collection '\(op.collectionName)' no longer exists")
         }
         let manager = context.manager
-        try Generations.prepare(manager)
+        try manager.requireBackend(of: c)
         let target = ReindexTarget(op.config)
         guard let distance = Distance(parsing: target.distance) else {
             throw OperationsError(.invalidInput, "unknown distance '\(target.distance)' in the reindex request")
@@ -46,15 +45,11 @@ public struct ReindexHandler: OperationHandler {
             guard try manager.vectors.collectionExists(c.vectorStoreName) else {
                 throw OperationsError(.invalidInput, "collection '\(c.name)' has no serving collection '\(c.vectorStoreName)'")
             }
-            let size = c.totalSizeBytes + c.vectorCount * max(c.dimension, embedder.dimension) * 4
-            let reserve = 2 * size
-            if let free = Self.freeDiskBytes(manager.store.directory), free < reserve {
-                throw OperationsError(.quotaExceeded, "not enough free disk for the staging copy: \(reserve) bytes needed, \(free) free in \(manager.store.directory)")
-            }
+            let reserve = try Self.stagingReservation(c, embedder: embedder, manager: manager)
             // A repeated preflight (after a crash or a retry) reuses the operation's active reservation.
             let held = try manager.reservations().first { $0.operationID == op.id }?.id
             let reservation = try cp.reservation ?? held ?? manager.reserve(collection: c.name, bytes: reserve, operationID: op.id, purpose: "reindex staging copy").id
-            try Generations.ensureServing(manager, collection: c)
+            try manager.ensureServingGeneration(of: c)
             cp.reservation = reservation
             cp.old = c.vectorStoreName
             cp.stage = .preflight
@@ -130,15 +125,19 @@ public struct ReindexHandler: OperationHandler {
             try context.faults.hit("reindex.validation")
         }
 
-        // 5. switch: alias, record, documents, generations, audit and checkpoint in one transaction.
+        // 5. switch: intent, then the alias batch on the backend, then the records with the checkpoint
+        // (documents, generations, audit) in one fenced transaction.
         if cp.stage == .validation {
             try context.ensureActive()
+            var after = cp
+            after.stage = .switch
+            let plan = SwitchPlan(staging: staging, embedder: target.embedder, dimension: embedder.dimension, chunkSize: target.chunkSize,
+                                  chunkOverlap: target.chunkOverlap, distance: distance, validation: cp.validation, checkpoint: after.json)
             let (total, flip) = try context.timed("switch") { () throws(OperationsError) in
-                try Generations.switchTo(staging, context: context, collection: c, target: target, dimension: embedder.dimension,
-                                         distance: distance, checkpoint: cp)
+                try Generations.switchTo(plan, context: context, collection: c)
             }
             context.telemetry.reindexSwitch(seconds: total)
-            context.telemetry.reindexCheckpoint(ReindexStage.switch.rawValue)  // written inside the switch transaction
+            context.telemetry.reindexCheckpoint(ReindexStage.switch.rawValue)  // written inside the commit's transaction
             cp.switchMilliseconds = total * 1000
             cp.aliasFlipMilliseconds = flip * 1000
             cp.stage = .switch
@@ -179,9 +178,7 @@ public struct ReindexHandler: OperationHandler {
             "validation_passed": .bool(true),
         ]
         if !warnings.isEmpty { result["cleanup_warnings"] = .array(warnings.map { .string($0) }) }
-        return HandlerOutcome(result: result) { db in
-            try db.execute(sql: "DELETE FROM reindex_progress WHERE operation_id = ?", arguments: [opID])
-        }
+        return HandlerOutcome(result: result) { db in try CollectionManager.clearReindexProgress(db, operationID: opID) }
     }
 
     /// Before the switch: drops the staging collection and the resume rows (the final status releases
@@ -207,25 +204,49 @@ public struct ReindexHandler: OperationHandler {
             serving = nil
         }
         guard serving != staging, cp.stage.map({ $0 < .switch }) ?? true else { return }
+        // A switch that began (intent recorded, maybe flipped) is undone first: the alias goes back to the old
+        // collection before staging may go. When the backend cannot be reached, staging stays (an alias may point
+        // at it) and housekeeping finishes the undo later.
+        do {
+            if let intent = try manager.switchIntent(operationID: op.id) {
+                if try manager.aliasTarget(intent.alias) == staging, let from = intent.from {
+                    try CollectionManager.guarded("moving alias '\(intent.alias)' back to '\(from)'") {
+                        try manager.vectors.updateAliases([.create(alias: intent.alias, collection: from)])
+                    }
+                }
+                try manager.discardIntent(intent, reason: "the reindex failed or was cancelled before its switch committed", user: op.user)
+            }
+        } catch {
+            manager.reportCleanupFailure("undoing the switch of reindex \(op.id) (housekeeping finishes it; staging \(staging) kept)", error: error,
+                                         collectionID: collectionID, operationID: op.id, logger: Log.reindex)
+            return
+        }
         do {
             try context.faults.hit("reindex.rollback.drop")
-            if try manager.vectors.collectionExists(staging) { try manager.vectors.dropCollection(staging) }
+            if let reason = Generations.aliasesPointing(manager, at: staging) {
+                throw OperationsError(.conflict, "staging \(staging) kept: \(reason)")
+            }
+            try CollectionManager.guarded("dropping \(staging)") {
+                if try manager.vectors.collectionExists(staging) { try manager.vectors.dropCollection(staging) }
+            }
         } catch {
             manager.reportCleanupFailure("dropping staging collection \(staging) (housekeeping removes it later)", error: error,
                                          collectionID: collectionID, operationID: op.id, logger: Log.reindex)
         }
         do {
-            try manager.write("clearing reindex progress") { db in
-                try db.execute(sql: "DELETE FROM reindex_progress WHERE operation_id = ?", arguments: [op.id])
-            }
+            try manager.clearReindexProgress(operationID: op.id)
         } catch {
             manager.reportCleanupFailure("clearing the resume rows of reindex \(op.id)", error: error,
                                          collectionID: collectionID, operationID: op.id, logger: Log.reindex)
         }
     }
 
-    /// Removes staging collections no operation or record references, older than the minimum age.
+    /// Finishes or undoes alias changes left half done, then removes staging collections no operation or record
+    /// references (older than the minimum age) and retired generations past their grace period.
     public func recover(_ manager: CollectionManager) {
+        for line in manager.recoverAliasIntents(minimumAge: settings.intentMinimumAge, logger: Log.reindex) {
+            Log.reindex.notice("recovered an alias change", metadata: ["intent": "\(line)"])
+        }
         Generations.removeLeftoversOfEndedReindexes(manager)
         do { _ = try Generations.removeOrphanedStaging(manager, minimumAge: settings.stagingMinimumAge) } catch {
             Log.reindex.error("looking for orphaned staging collections failed", metadata: ["error": "\(error)"])
@@ -237,14 +258,10 @@ public struct ReindexHandler: OperationHandler {
 
     private func save(_ cp: ReindexCheckpoint, _ context: OperationContext) throws(OperationsError) {
         let op = context.operation
-        let text = JSONValue.object(cp.json).jsonText
+        _ = op
         // The stage recorded before, read in the same transaction: a checkpoint counts once, also when an
         // attempt that took over records it again.
-        let previous = try context.manager.fenced("recording checkpoint \(cp.stage?.rawValue ?? "start") of \(op.id)", operationID: op.id, taskID: context.taskID) { db in
-            let before = try String.fetchOne(db, sql: "SELECT json_extract(checkpoint, '$.stage') FROM operations WHERE id = ?", arguments: [op.id])
-            try db.execute(sql: "UPDATE operations SET checkpoint = ? WHERE id = ?", arguments: [text, op.id])
-            return before.flatMap(ReindexStage.init(rawValue:))
-        }
+        let previous = try context.recordCheckpoint(cp.json)?["stage"]?.stringValue.flatMap(ReindexStage.init(rawValue:))
         if let stage = cp.stage, stage != previous { context.telemetry.reindexCheckpoint(stage.rawValue) }
     }
 
@@ -255,18 +272,8 @@ public struct ReindexHandler: OperationHandler {
                            context: OperationContext) throws(OperationsError) -> Int {
         let manager = context.manager
         let op = context.operation
-        struct Doc { var id: Int64; var name: String; var path: String; var hash: String; var sourceID: Int64? }
-        let (docs, done, sources): ([Doc], Int, [Int64: CollectionSource]) = try manager.read("listing documents to reindex") { db in
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT id, name, file_path, content_hash, source_id FROM documents d
-                WHERE collection_id = ? AND status = 'completed'
-                  AND NOT EXISTS (SELECT 1 FROM reindex_progress p WHERE p.operation_id = ? AND p.document_id = d.id)
-                ORDER BY id
-                """, arguments: [c.id, op.id])
-            let done = try Int.fetchOne(db, sql: "SELECT count(*) FROM reindex_progress WHERE operation_id = ?", arguments: [op.id]) ?? 0
-            let sources = Dictionary(uniqueKeysWithValues: try CollectionManager.sources(db, collectionID: c.id).map { ($0.id, $0) })
-            return (rows.map { Doc(id: $0["id"], name: $0["name"], path: $0["file_path"], hash: $0["content_hash"], sourceID: $0["source_id"]) }, done, sources)
-        }
+        let plan = try manager.reprocessPlan(collectionID: c.id, operationID: op.id)
+        let (docs, done, sources) = (plan.remaining, plan.done, plan.sources)
         let total = done + docs.count
         try context.reportProgress(done: done, total: total)
         // Where each text is, by content hash, from each source the remaining documents come from; the
@@ -290,14 +297,13 @@ public struct ReindexHandler: OperationHandler {
         let opID = op.id
         var writer = BatchWriter(context: context, collection: c, embedder: embedder, total: total, target: staging, initialDone: done,
                                  faultPoint: "reindex.batch") { db, finished in
-            let insert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO reindex_progress (operation_id, document_id, chunk_count) VALUES (?, ?, ?)")
-            for (id, chunks) in finished { try insert.execute(arguments: [opID, id, chunks]) }
+            try CollectionManager.recordReindexProgress(db, operationID: opID, finished: finished)
         }
         var failed = 0
         for d in docs {
             try context.ensureActive()
             var text: String?
-            for copy in entries[d.hash] ?? [] where text == nil {
+            for copy in entries[d.contentHash] ?? [] where text == nil {
                 do {
                     text = try context.timed("parse") { () throws(EmbeddingError) in try copy.reader.read(copy.entry).fullText }
                 } catch where error.code == .io {
@@ -323,6 +329,24 @@ public struct ReindexHandler: OperationHandler {
         f.timeZone = TimeZone(identifier: "UTC")
         f.dateFormat = "yyyyMMdd_HHmmss"
         return "staging_col_\(collectionID)_\(f.string(from: Date()))"
+    }
+
+    /// Bytes reserved (against the owner's storage quota) for the staging copy: twice the collection's content and
+    /// vectors. With the vectors on this machine the free disk must hold it too; with a remote backend the
+    /// server's own count of the serving collection's points sizes the vectors instead (its disk is not ours to check).
+    static func stagingReservation(_ c: ManagedCollection, embedder: any Embedder, manager: CollectionManager) throws(OperationsError) -> Int {
+        let width = max(c.dimension, embedder.dimension) * 4
+        if manager.vectors.isLocal {
+            let reserve = 2 * (c.totalSizeBytes + c.vectorCount * width)
+            if let free = freeDiskBytes(manager.store.directory), free < reserve {
+                throw OperationsError(.quotaExceeded, "not enough free disk for the staging copy: \(reserve) bytes needed, \(free) free in \(manager.store.directory)")
+            }
+            return reserve
+        }
+        let points = try CollectionManager.guarded("reading '\(c.vectorStoreName)' on \(manager.backend)") {
+            try manager.vectors.collectionInfo(c.vectorStoreName).pointCount
+        }
+        return 2 * (c.totalSizeBytes + points * width)
     }
 
     static func freeDiskBytes(_ path: String) -> Int? {

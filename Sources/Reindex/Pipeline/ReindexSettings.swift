@@ -12,6 +12,9 @@ public struct ReindexSettings: Sendable {
     /// Longest wait, after the grace period, for searches still running on a collection to be dropped.
     public var searchDrainTimeout: Double = 30
 
+    /// Housekeeping resolves an alias change left half done (a rollback's or a drop's; a switch's once its
+    /// reindex ended) only when its intent is at least this old, in seconds: a younger one may still be running.
+    public var intentMinimumAge: Double = 30
     public init() {}
 
     /// The grace period for a generation of `vectors` points.

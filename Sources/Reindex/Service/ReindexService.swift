@@ -1,7 +1,7 @@
 import Locks
+import Telemetry
 import Embedding
 import Foundation
-import GRDB
 import Operations
 import SwitchyardJSON
 import VectorMath
@@ -21,96 +21,54 @@ public final class ReindexService: Sendable {
 
     public init(manager: CollectionManager) throws(OperationsError) {
         self.manager = manager
-        try Generations.prepare(manager)
     }
 
     /// A managed collection's generations, newest first.
     public func generations(of name: String) throws(OperationsError) -> [Generation] {
         let c = try manager.collection(named: name)
-        return try manager.read("listing generations of '\(name)'") { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM collection_generations WHERE collection_id = ? ORDER BY created_at DESC",
-                             arguments: [c.id]).map(Generation.init(row:))
-        }
+        return try manager.generations(collectionID: c.id)
     }
 
-    /// Points the alias back at the newest kept generation, in one transaction with the collection's
-    /// record (embedder, chunking, counts), the generations and the audit row (`reindex_rolled_back`).
-    /// The generation that was serving is kept in turn (so a rollback can be undone by another one) and
-    /// keeps its validation report.
+    /// Points the alias back at the newest kept generation, as intent → flip → commit (docs/reindex.md): the
+    /// intent is recorded after the checks (no active operation, no document changed since that generation
+    /// served), the alias moves on the backend in one atomic batch, and the collection's record (embedder,
+    /// chunking, counts), the generations and the audit row (`reindex_rolled_back`) commit together. The
+    /// generation that was serving is kept in turn (so a rollback can be undone by another one) and keeps its
+    /// validation report. A crash or an unreachable backend between the steps leaves the intent, which
+    /// housekeeping (or the next rollback) finishes or undoes by reading the alias.
     ///
     /// - Returns: The generation now serving.
-    /// - Throws: ``OperationsError``: `notFound` (no kept generation), `conflict` (an operation is active,
-    ///   or documents changed since that generation served — a rollback would lose them).
+    /// - Throws: ``OperationsError``: `notFound` (no kept generation, or it no longer exists), `conflict` (an
+    ///   operation is active, documents changed since that generation served, another alias change is in progress).
     @discardableResult
     public func rollback(_ name: String, user: String = CollectionSpec.defaultOwner) throws(OperationsError) -> Generation {
         let c = try manager.collection(named: name)
-        let (target, counts) = try manager.read("finding the previous generation of '\(name)'") { db -> (Generation, [String: JSONValue]?) in
-            guard let row = try Row.fetchOne(db, sql: """
-                SELECT * FROM collection_generations WHERE collection_id = ? AND status = 'kept' ORDER BY retired_at DESC LIMIT 1
-                """, arguments: [c.id]) else {
-                throw OperationsError(.notFound, "collection '\(name)' has no kept generation to roll back to")
-            }
-            // Chunk counts are kept only when that generation's chunking differs from its successor's.
-            let counts = (row["chunk_counts"] as String?).flatMap { try? JSONParser.parse($0).objectValue }
-            return (Generation(row: row), counts)
+        try manager.requireBackend(of: c)
+        // An intent of this collection left by an interrupted rollback is resolved first (it is not running: this
+        // command would be it).
+        if try manager.aliasIntents().contains(where: { $0.kind == .rollback && $0.collectionID == c.id }) {
+            manager.recoverAliasIntents(minimumAge: 0, collectionID: c.id, logger: Log.reindex)
         }
-        guard try CollectionManager.guarded("checking '\(target.vectorStoreName)'", { try manager.vectors.collectionExists(target.vectorStoreName) }) else {
-            throw OperationsError(.notFound, "the kept generation '\(target.vectorStoreName)' of '\(name)' no longer exists")
+        guard let kept = try manager.keptGenerations(collectionID: c.id).first else {
+            throw OperationsError(.notFound, "collection '\(name)' has no kept generation to roll back to")
         }
-        var inner: (any Error)?
+        guard try CollectionManager.guarded("checking '\(kept.vectorStoreName)'", { try manager.vectors.collectionExists(kept.vectorStoreName) }) else {
+            throw OperationsError(.notFound, "the kept generation '\(kept.vectorStoreName)' of '\(name)' no longer exists")
+        }
+        let faults = try FaultInjector.fromEnvironment()
+        let (intent, target) = try manager.recordRollbackIntent(name, user: user)
+        try faults.hit("rollback.intent")
         do {
-            try manager.store.updateAliases([.delete(alias: c.name), .create(alias: c.name, collection: target.vectorStoreName)]) { db in
-                do {
-                    let now = WallClock.now()
-                    let current = try CollectionManager.collection(db, id: c.id)
-                    // What was read before the transaction must still hold (a reindex may have ended meanwhile).
-                    let newest = try String.fetchOne(db, sql: """
-                        SELECT vector_store_name FROM collection_generations WHERE collection_id = ? AND status = 'kept' ORDER BY retired_at DESC LIMIT 1
-                        """, arguments: [c.id])
-                    guard newest == target.vectorStoreName, current.vectorStoreName == c.vectorStoreName else {
-                        throw OperationsError(.conflict, "the generations of '\(name)' changed while the rollback was prepared; try again")
-                    }
-                    if let active = try String.fetchOne(db, sql: "SELECT id FROM operations WHERE collection_id = ? AND status IN ('pending', 'processing')",
-                                                        arguments: [c.id]) {
-                        throw OperationsError(.conflict, "collection '\(name)' has an active operation \(active); wait for it or cancel it before a rollback")
-                    }
-                    let rechunked = target.chunkSize != current.chunkSize || target.chunkOverlap != current.chunkOverlap
-                    let changed = try Bool.fetchOne(db, sql: """
-                        SELECT EXISTS (SELECT 1 FROM documents WHERE collection_id = ? AND updated_at > ?)
-                        """, arguments: [c.id, target.retiredAt?.timeIntervalSince1970 ?? 0]) ?? true
-                    let live = rechunked
-                        ? try Int64.fetchAll(db, sql: "SELECT id FROM documents WHERE collection_id = ? AND status = 'completed'", arguments: [c.id]) : []
-                    if changed || (rechunked && (counts.map { Set(live.map(String.init)) != Set($0.keys) } ?? true)) {
-                        throw OperationsError(.conflict, "documents of '\(name)' changed since '\(target.vectorStoreName)' served; a rollback would lose them — reindex instead")
-                    }
-                    var snapshot: String?
-                    if rechunked {
-                        snapshot = try Generations.chunkCounts(db, collectionID: c.id)
-                        let update = try db.cachedStatement(sql: "UPDATE documents SET chunk_count = ? WHERE id = ?")
-                        for (id, n) in counts ?? [:] { try update.execute(arguments: [Int(n.numberValue ?? 0), Int64(id) ?? -1]) }
-                    }
-                    try db.execute(sql: """
-                        UPDATE collection_generations SET status = 'kept', retired_at = ?, chunk_counts = ? WHERE vector_store_name = ?
-                        """, arguments: [now, snapshot, current.vectorStoreName])
-                    try db.execute(sql: "UPDATE collection_generations SET status = 'serving', retired_at = NULL, chunk_counts = NULL WHERE vector_store_name = ?",
-                                   arguments: [target.vectorStoreName])
-                    try db.execute(sql: """
-                        UPDATE collections SET vector_store_name = ?, embedder = ?, dimension = ?, chunk_size = ?, chunk_overlap = ?, distance = ?,
-                            status = 'ready', status_message = ?, updated_at = ? WHERE id = ?
-                        """, arguments: [target.vectorStoreName, target.embedder, target.dimension, target.chunkSize, target.chunkOverlap, target.distance,
-                                         "rolled back from \(current.vectorStoreName)", now, c.id])
-                    if rechunked { try PointLayout.recount(db, collectionID: c.id) }  // else every count is unchanged
-                    try CollectionManager.audit(db, collection: c, operationID: nil, user: user, action: .reindexRolledBack, details: [
-                        "from": .string(current.vectorStoreName), "to": .string(target.vectorStoreName), "embedder": .string(target.embedder),
-                    ])
-                } catch {
-                    inner = error
-                    throw error
-                }
+            try CollectionManager.guarded("moving alias '\(c.name)' to '\(target.vectorStoreName)'") {
+                try manager.vectors.updateAliases([.create(alias: c.name, collection: target.vectorStoreName)])
             }
         } catch {
-            throw CollectionManager.classify(inner ?? error, doing: "rolling back '\(name)'")
+            // The batch is atomic on the backend: when it failed, the alias did not move (or recovery sees that it did).
+            if error.code != .transient { try? manager.discardIntent(intent, reason: "the alias batch was refused: \(error)", user: user) }
+            throw error
         }
+        try faults.hit("rollback.flip")
+        try manager.commitRollback(intent)
         return try generations(of: name).first { $0.vectorStoreName == target.vectorStoreName }!
     }
 
@@ -119,32 +77,12 @@ public final class ReindexService: Sendable {
     ///
     /// - Throws: ``OperationsError`` `notFound` for a collection the managed layer does not know.
     public func embedderSpec(ofPhysical name: String) throws(OperationsError) -> String {
-        try manager.read("finding the embedder of '\(name)'") { db in
-            if let e = try String.fetchOne(db, sql: "SELECT embedder FROM collection_generations WHERE vector_store_name = ?", arguments: [name]) { return e }
-            if let e = try String.fetchOne(db, sql: "SELECT embedder FROM collections WHERE vector_store_name = ?", arguments: [name]) { return e }
-            for row in try Row.fetchAll(db, sql: "SELECT config, checkpoint FROM operations WHERE type = 'reindex' AND checkpoint LIKE '%' || ? || '%'", arguments: [name]) {
-                if let cp = (row["checkpoint"] as String?).flatMap({ try? JSONParser.parse($0).objectValue }), cp["staging"]?.stringValue == name,
-                   let e = (row["config"] as String?).flatMap({ try? JSONParser.parse($0).objectValue })?["embedder"]?.stringValue { return e }
-            }
-            throw OperationsError(.notFound, "'\(name)' is not a collection the managed layer knows: give its embedder")
-        }
+        try manager.embedderSpec(ofPhysical: name)
     }
 
     /// The generation record of a physical collection (recorded by a reindex, or the serving one).
     public func generationConfig(of physical: String) throws(OperationsError) -> Generation {
-        try manager.read("reading generation '\(physical)'") { db in
-            if let row = try Row.fetchOne(db, sql: "SELECT * FROM collection_generations WHERE vector_store_name = ?", arguments: [physical]) {
-                return Generation(row: row)
-            }
-            guard let c = try Row.fetchOne(db, sql: "SELECT * FROM collections WHERE vector_store_name = ?", arguments: [physical]) else {
-                throw OperationsError(.notFound, "'\(physical)' is not a generation of a managed collection")
-            }
-            return Generation(row: Row([
-                "vector_store_name": physical, "collection_id": c["id"], "embedder": c["embedder"], "dimension": c["dimension"],
-                "chunk_size": c["chunk_size"], "chunk_overlap": c["chunk_overlap"], "distance": c["distance"], "status": "serving",
-                "operation_id": nil, "validation": nil, "created_at": c["created_at"], "retired_at": nil,
-            ] as [String: (any DatabaseValueConvertible)?]))
-        }
+        try manager.generationConfig(of: physical)
     }
 
     /// A comparison side for a managed collection's name, an alias, or a physical collection.

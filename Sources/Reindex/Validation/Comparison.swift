@@ -1,6 +1,5 @@
 import Embedding
 import Foundation
-import GRDB
 import Operations
 import SwitchyardJSON
 import VectorStore
@@ -147,34 +146,20 @@ public struct Comparison: Sendable {
 
     /// The managed collection the old side is a generation of (`nil` for an unmanaged collection).
     private func managedCollectionID() throws(OperationsError) -> String? {
-        let collection = old.collection
-        return try manager.read("finding the managed collection of '\(collection)'") { db in
-            try String.fetchOne(db, sql: """
-                SELECT collection_id FROM collection_generations WHERE vector_store_name = ?
-                UNION SELECT id FROM collections WHERE vector_store_name = ? LIMIT 1
-                """, arguments: [collection, collection])
-        }
+        try manager.managedCollectionID(ofPhysical: old.collection)
     }
 
     /// The managed collection's completed documents (DESIGN's "live documents"); for an unmanaged
     /// collection, every document the old side has chunks of.
     private func liveDocuments(_ collectionID: String?, oldSide: Coverage) throws(OperationsError) -> Set<Int64> {
         guard let collectionID else { return oldSide.documents }
-        return Set(try manager.read("reading live documents") { db in
-            try Int64.fetchAll(db, sql: "SELECT id FROM documents WHERE collection_id = ? AND status = 'completed'", arguments: [collectionID])
-        })
+        return try manager.completedDocumentIDs(collectionID: collectionID)
     }
 
     /// Document names (what qrels call corpus ids) of the managed collection's documents.
     private func documentNames(_ collectionID: String?) throws(OperationsError) -> [Int64: String] {
         guard let collectionID else { return [:] }
-        return try manager.read("reading document names") { db in
-            var out: [Int64: String] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT id, name FROM documents WHERE collection_id = ?", arguments: [collectionID]) {
-                out[row["id"]] = row["name"]
-            }
-            return out
-        }
+        return try manager.documentNames(collectionID: collectionID)
     }
 
     struct SampledChunk {

@@ -80,6 +80,13 @@ public enum PayloadUpdate: Sendable, Equatable {
 /// ``Store`` (embedded, SQLite) is the first implementation; a Qdrant REST client can be a second, so
 /// the same harness drives a real Qdrant cluster. Every name parameter accepts a collection or an alias.
 public protocol VectorBackend: Sendable {
+    /// Names where the vectors live (`embedded <directory>`, `qdrant <url>`): the managed layer records it
+    /// with each collection and refuses to run a collection's commands against another backend.
+    var backendIdentity: String { get }
+    /// Whether the vectors are on this machine's disk (disk-space checks apply) or elsewhere (a server
+    /// reports its collections' sizes instead).
+    var isLocal: Bool { get }
+
     // Collections
     @discardableResult
     func createCollection(_ name: String, dimension: Int, distance: Distance) throws(StoreError) -> CollectionInfo
@@ -124,4 +131,7 @@ public protocol VectorBackend: Sendable {
     func activeSearches(_ nameOrAlias: String) throws(StoreError) -> Int
 }
 
-extension Store: VectorBackend {}
+extension Store: VectorBackend {
+    public var backendIdentity: String { "embedded \(directory)" }
+    public var isLocal: Bool { true }
+}

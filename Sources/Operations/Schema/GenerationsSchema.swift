@@ -1,10 +1,12 @@
-/// The reindex layer's tables (component `reindex` in the store's database).
+/// The generations' tables (component `reindex` in the store's database: the name they had when the
+/// reindex layer created them, kept so that existing stores migrate in place). Operations owns them and
+/// exposes them as transactional record APIs; the reindex layer writes no SQL of its own.
 ///
 /// - `collection_generations`: every physical collection a managed collection has served from, with the
 ///   configuration its vectors were made with (`serving`, `kept` for rollback, or `dropped`), the
 ///   documents' chunk counts while kept (restored by a rollback) and its validation report.
 /// - `reindex_progress`: documents a reindex has written into its staging collection (resume point).
-enum ReindexSchema {
+enum GenerationsSchema {
     static let component = "reindex"
 
     static let migrations: [(version: Int, sql: String)] = [
