@@ -180,6 +180,7 @@ let package = Package(
                 "Server",
                 "ManagedServer",
                 "ServeBenchmark",
+                "QdrantBackend",
                 "Locks",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

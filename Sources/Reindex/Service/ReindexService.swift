@@ -87,6 +87,7 @@ public final class ReindexService: Sendable {
 
     /// A comparison side for a managed collection's name, an alias, or a physical collection.
     public func side(_ label: String, _ nameOrAlias: String, embedder: String? = nil) throws(OperationsError) -> ComparisonSide {
+        try checkBackend(nameOrAlias)
         let physical = try CollectionManager.guarded("resolving '\(nameOrAlias)'") { try manager.vectors.resolve(nameOrAlias) }
         let spec: String
         if let embedder { spec = embedder } else { spec = try embedderSpec(ofPhysical: physical) }
@@ -97,6 +98,7 @@ public final class ReindexService: Sendable {
     /// embeds with that generation's embedder, searches that physical collection. If the generation is
     /// dropped between the two steps (the alias moved on), it resolves again.
     public func search(_ name: String, text: String, limit: Int = 10, filter: Filter? = nil, withPayload: Bool = true) throws(OperationsError) -> (collection: String, hits: [ScoredPoint]) {
+        try checkBackend(name)
         var lastError: OperationsError?
         for _ in 0..<5 {
             let physical = try CollectionManager.guarded("resolving '\(name)'") { try manager.vectors.resolve(name) }
@@ -113,6 +115,13 @@ public final class ReindexService: Sendable {
             }
         }
         throw lastError ?? OperationsError(.notFound, "'\(name)' kept moving while it was searched")
+    }
+
+    /// A managed collection of that name must live on this manager's backend.
+    private func checkBackend(_ name: String) throws(OperationsError) {
+        let c: ManagedCollection
+        do { c = try manager.collection(named: name) } catch where error.code == .notFound { return }
+        try manager.requireBackend(of: c)
     }
 
     private func embed(_ text: String, spec: String) throws(OperationsError) -> [Float] {

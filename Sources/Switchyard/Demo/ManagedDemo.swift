@@ -23,6 +23,9 @@ public enum ManagedDemo {
         /// Where to write the HTML validation report (`nil`: `report.html` in the store directory).
         public var reportPath: String?
 
+        /// Where the vectors live (`nil`: the embedded store in ``storeDirectory``; or a Qdrant server).
+        public var vectors: (any VectorBackend)?
+
         public init(storeDirectory: String, datasetDirectory: String) {
             self.storeDirectory = storeDirectory
             self.datasetDirectory = datasetDirectory
@@ -61,7 +64,7 @@ public enum ManagedDemo {
         let start = ContinuousClock.now
         let store = try Store.open(at: c.storeDirectory)
         defer { try? store.close() }
-        let manager = try CollectionManager(store: store)
+        let manager = try CollectionManager(store: store, vectors: c.vectors)
         let service = try ReindexService(manager: manager)
         try manager.setLimits(ResourceLimits(owner: "demo", maxCollections: 100, maxDocuments: 10_000_000, maxStorageBytes: Int.max / 4,
                                              maxOperationsPerHour: 1_000))
@@ -75,6 +78,7 @@ public enum ManagedDemo {
 
         // 1. A managed collection, indexed by an INDEX operation.
         progress("store: \(c.storeDirectory) (interrupt at any moment: `switchyard worker --store DIR` finishes or rolls back)")
+        if manager.backend != "embedded" { progress("vectors: \(manager.backend)") }
         let (_, indexOp) = try manager.createCollection(CollectionSpec(name: c.collection, owner: "demo", embedder: c.oldEmbedder),
                                                         sources: [c.datasetDirectory], user: "demo")
         progress("INDEX \(c.datasetDirectory) into '\(c.collection)' with \(c.oldEmbedder) (operation \(indexOp.id))")

@@ -20,6 +20,7 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Embedder of the reindex.") var new: String = "hash-v2"
     @Option(help: "Where to write the HTML report (default: report.html in the store).") var report: String?
     @Option(help: "Datasets folder.") var root: String?
+    @OptionGroup var qdrant: QdrantOptions
 
     func run() throws {
         guard readers >= 0 else { throw CLIFailure(message: "--readers must not be negative") }
@@ -38,6 +39,7 @@ struct DemoCommand: ParsableCommand {
         c.oldEmbedder = old
         c.newEmbedder = new
         c.reportPath = report
+        c.vectors = try qdrant.backend()
         let display = ProgressDisplay()
         var lastStage: String?
         let r = try ManagedDemo.run(c, progress: { display.finish(); emit($0) }, onOperation: { op in

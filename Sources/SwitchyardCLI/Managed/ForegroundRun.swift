@@ -63,7 +63,8 @@ struct WorkerSettings: ParsableArguments {
 
 /// Options of commands that open the managed layer.
 struct ManagedLocation: ParsableArguments {
-    @Option(name: .long, help: "The store directory.") var store: String
+    @Option(name: .long, help: "The store directory (the records; also the vectors, without --qdrant-url).") var store: String
+    @OptionGroup var qdrant: QdrantOptions
 
     func open(create: Bool = false, telemetry: Telemetry? = nil) throws -> CollectionManager {
         if !create, !FileManager.default.fileExists(atPath: (store as NSString).appendingPathComponent(Store.databaseFileName)) {
@@ -73,9 +74,10 @@ struct ManagedLocation: ParsableArguments {
         o.create = create
         o.preload = false
         if let telemetry { o.telemetry = telemetry }
+        let vectors = try qdrant.backend()
         let s = try Store.open(at: store, options: o)
         BLASRuntime.warnIfSlowOnce()
-        return try CollectionManager(store: s)
+        return try CollectionManager(store: s, vectors: vectors)
     }
 }
 

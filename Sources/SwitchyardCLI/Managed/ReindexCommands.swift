@@ -121,8 +121,9 @@ struct SearchCommand: ParsableCommand {
                 throw CLIFailure(message: "--vector-file '\(path)' must hold a non-empty JSON array of numbers")
             }
             let values = array.compactMap(\.numberValue)
-            collectionName = try manager.store.resolve(collection)
-            hits = try manager.store.search(collectionName, SearchRequest(vector: values.map(Float.init), limit: k, filter: f, withPayload: true))
+            if let c = try? manager.collection(named: collection) { try manager.requireBackend(of: c) }
+            collectionName = try manager.vectors.resolve(collection)
+            hits = try manager.vectors.search(collectionName, SearchRequest(vector: values.map(Float.init), limit: k, filter: f, withPayload: true))
         }
         if json {
             emit(JSONValue.object(["collection": .string(collectionName), "hits": .array(hits.map(\.json))]).jsonText)
