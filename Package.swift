@@ -191,7 +191,7 @@ let package = Package(
         ),
         .target(
             name: "_SwitchyardTestSupport",
-            dependencies: ["Locks", "VectorMath", "VectorStore", "QdrantBackend"],
+            dependencies: ["Locks", "VectorMath", "VectorStore", "QdrantBackend", .product(name: "Logging", package: "swift-log")],
             path: "Tests/_SwitchyardTestSupport",
             swiftSettings: strictSettings
         ),
@@ -253,7 +253,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Locks", "Switchyard", "_SwitchyardTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["Locks", "Switchyard", "QdrantBackend", "_SwitchyardTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             exclude: ["Scripts"],
             swiftSettings: strictSettings
         ),

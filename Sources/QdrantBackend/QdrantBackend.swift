@@ -26,7 +26,7 @@ import VectorStore
 ///   request is idempotent (upserts carry their ids, deletes and alias batches name their end state), so
 ///   a retry after a lost answer is safe; a create whose first answer was lost is recognised by its 409.
 /// - Errors map onto ``StoreError``: 404 `notFound`, 409 `alreadyExists`, 400/422 `invalidArgument`,
-///   401/403 `storage` (naming the API key), and exhausted retries `io` (so the operations layer retries the
+///   401/403 `invalidArgument` (naming the API key), and exhausted retries `io` (so the operations layer retries the
 ///   attempt later).
 /// - What Qdrant cannot give: a collection's creation time (reported as `distantPast`), the searches running
 ///   on it (0), and a write checked in the same transaction as the records (see ``WritePrecondition``).
@@ -536,7 +536,7 @@ public final class QdrantBackend: VectorBackend {
         switch status {
         case 404: StoreError(.notFound, "\(what): \(message)")
         case 409: StoreError(.alreadyExists, "\(what): \(message)")
-        case 401, 403: StoreError(.storage, "\(what): Qdrant refused the request (\(status)); check the API key (--qdrant-api-key or SWITCHYARD_QDRANT_API_KEY)", cause: message)
+        case 401, 403: StoreError(.invalidArgument, "\(what): Qdrant refused the request (\(status)); check the API key (--qdrant-api-key or SWITCHYARD_QDRANT_API_KEY)", cause: message)
         case 400, 413, 422: StoreError(.invalidArgument, "\(what): \(message)")
         default: StoreError(.storage, "\(what): Qdrant answered \(status)", cause: message)
         }

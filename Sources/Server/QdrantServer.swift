@@ -43,12 +43,15 @@ public enum QdrantServer {
         public var lostAnswer = 0.0
         /// Added before every call is answered.
         public var delay: Duration = .zero
-        public init(unavailable: Double = 0, lostAnswer: Double = 0, delay: Duration = .zero) {
+        /// Only calls whose path contains this (all calls when nil).
+        public var path: String?
+        public init(unavailable: Double = 0, lostAnswer: Double = 0, delay: Duration = .zero, path: String? = nil) {
             self.unavailable = unavailable
             self.lostAnswer = lostAnswer
             self.delay = delay
+            self.path = path
         }
-        public var isEmpty: Bool { self == Faults() }
+        public var isEmpty: Bool { unavailable == 0 && lostAnswer == 0 && delay == .zero }
     }
 
     /// Builds the application; `onRunning` receives the bound port (useful with port 0).
@@ -109,7 +112,7 @@ struct QdrantResponder: HTTPResponder {
             reply = QdrantAPI.Reply(status: method == "GET" ? 200 : 405,
                                     body: method == "GET" ? .text(metricsText()) : .error("Method not allowed: \(method) /metrics"),
                                     route: "/metrics")
-        } else if !faults.isEmpty, !["/", "/healthz", "/livez", "/readyz"].contains(path) {
+        } else if !faults.isEmpty, !["/", "/healthz", "/livez", "/readyz"].contains(path), faults.path.map({ path.contains($0) }) ?? true {
             if faults.delay > .zero { try? await Task.sleep(for: faults.delay) }
             if Double.random(in: 0..<1) < faults.unavailable {
                 reply = QdrantAPI.Reply(status: 503, body: .error("Service unavailable (injected fault)"), route: "fault")

@@ -64,7 +64,7 @@ struct OperationsCLITests {
             // Exactly the expected points: every chunk of every completed document, nothing else.
             let s = try Store.open(at: store)
             defer { try? s.close() }
-            let manager = try CollectionManager(store: s)
+            let manager = try CollectionManager(store: s, vectors: try BackendMatrix.vectors(for: store))
             let docs = try manager.documents(of: "defs")
             #expect(docs.allSatisfy { $0.status == .completed })
             let miniDocs = try JSONLinesCount.lines(Self.mini + "/corpus.jsonl")
@@ -74,7 +74,7 @@ struct OperationsCLITests {
             var seen = Set<PointID>()
             var offset: PointID?
             repeat {
-                let page = try s.scroll("defs", filter: nil, limit: 1000, offset: offset, withVector: false, withPayload: false)
+                let page = try manager.vectors.scroll("defs", filter: nil, limit: 1000, offset: offset, withVector: false, withPayload: false)
                 for r in page.points { #expect(seen.insert(r.id).inserted) }
                 offset = page.nextPageOffset
             } while offset != nil

@@ -47,7 +47,7 @@ struct HeartbeatTests {
         Thread { _ = try? a.runUntilIdle(); done.signal() }.start()
         while try h.manager.operation(op.id).status == .pending { Thread.sleep(forTimeInterval: 0.01) }
         // A second worker, ready to take over any lease that lapses.
-        let other = try CollectionManager(store: try Store.open(at: h.dir.appending("store")))
+        let other = try CollectionManager(store: try Store.open(at: h.dir.appending("store")), vectors: try BackendMatrix.vectors(for: h.dir.appending("store")))
         var fast = options
         fast.name = "other"
         let b = Worker(manager: other, options: fast, handlers: [.index: SlowHandler(seconds: 0)])

@@ -21,7 +21,7 @@ struct IngestTests {
         #expect(done.startedAt != nil && done.completedAt != nil)
         let c = try h.manager.collection(named: "docs")
         #expect(c.status == .ready)
-        #expect(try h.store.resolve("docs") == c.vectorStoreName)
+        #expect(try h.vectors.resolve("docs") == c.vectorStoreName)
         let (docs, points) = try h.expectConsistent("docs")
         #expect(docs == c.documentCount && points == c.vectorCount && docs > 0)
         // Every payload carries the six fields, and doc_id is the document's database id.
@@ -238,8 +238,8 @@ struct IngestTests {
         try h.manager.deleteCollection("gone")
         try h.work()
         #expect(throws: OperationsError.self) { try h.manager.collection(named: "gone") }
-        #expect(try !h.store.collectionExists(c.vectorStoreName))
-        #expect(try !h.store.aliases().contains { $0.alias == "gone" })
+        #expect(try !h.vectors.collectionExists(c.vectorStoreName))
+        #expect(try !h.vectors.aliases().contains { $0.alias == "gone" })
         #expect(try h.manager.audit(collection: "gone").last?.action == "collection_deleted")
         #expect(try h.manager.operations(collection: "gone").count == 2)
         // The name is free again.

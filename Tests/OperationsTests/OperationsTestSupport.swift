@@ -15,8 +15,11 @@ final class Harness: Sendable {
         var o = Store.Options()
         o.searchThreads = 1
         store = try Store.open(at: dir.appending("store"), options: o)
-        manager = try CollectionManager(store: store)
+        manager = try CollectionManager(store: store, vectors: try BackendMatrix.vectors(for: dir.appending("store")))
     }
+
+    /// Where the points are (the store, or the Qdrant server under `SWITCHYARD_TEST_BACKEND=qdrant`).
+    var vectors: any VectorBackend { manager.vectors }
 
     deinit { try? store.close() }
 
@@ -53,7 +56,7 @@ final class Harness: Sendable {
         var out: [PointID: Payload] = [:]
         var offset: PointID?
         repeat {
-            let page = try store.scroll(name, filter: nil, limit: 500, offset: offset, withVector: false, withPayload: true)
+            let page = try manager.vectors.scroll(name, filter: nil, limit: 500, offset: offset, withVector: false, withPayload: true)
             for r in page.points { out[r.id] = r.payload ?? [:] }
             offset = page.nextPageOffset
         } while offset != nil

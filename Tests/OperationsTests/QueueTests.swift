@@ -163,7 +163,7 @@ struct QueueTests {
         Thread.sleep(forTimeInterval: 1.6)  // the abandoned thread wakes up and tries its upsert
         #expect(try h.manager.operation(op.id).status == .failed)
         let physical = try h.manager.collection(named: "c").vectorStoreName
-        #expect(try h.store.count(physical, filter: nil) == 0, "points written by an abandoned attempt after its rollback")
+        #expect(try h.vectors.count(physical, filter: nil) == 0, "points written by an abandoned attempt after its rollback")
     }
 
     @Test func hardTimeLimitAbandonsTheAttempt() throws {
@@ -181,7 +181,7 @@ struct QueueTests {
         #expect(try h.manager.collection(named: "c").status == .error)
         Thread.sleep(forTimeInterval: 2.2)  // the abandoned thread wakes up and must not write anything
         #expect(try h.manager.operation(op.id).status == .failed)
-        #expect(try h.store.count(try h.manager.collection(named: "c").vectorStoreName, filter: nil) == 0)
+        #expect(try h.vectors.count(try h.manager.collection(named: "c").vectorStoreName, filter: nil) == 0)
     }
 
     @Test func cancelPendingAndProcessingOperations() throws {
@@ -245,7 +245,7 @@ struct QueueTests {
         // A second store instance on the same files stands for a second process.
         let other = try Store.open(at: h.dir.appending("store"))
         defer { try? other.close() }
-        let otherManager = try CollectionManager(store: other)
+        let otherManager = try CollectionManager(store: other, vectors: try BackendMatrix.vectors(for: h.dir.appending("store")))
         let w1 = Worker(manager: h.manager, options: try Harness.options())
         let w2 = Worker(manager: otherManager, options: try Harness.options())
         let results = Results()

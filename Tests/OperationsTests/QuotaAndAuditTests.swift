@@ -22,7 +22,7 @@ struct QuotaAndAuditTests {
         let failed = try h.manager.operation(op.id)
         #expect(failed.status == .failed && failed.attempts == 1)
         #expect(failed.error?.contains("max_documents is 2, 0 in use, this source adds 3") == true)
-        #expect(try h.store.count(try h.manager.collection(named: "a").vectorStoreName, filter: nil) == 0)
+        #expect(try h.vectors.count(try h.manager.collection(named: "a").vectorStoreName, filter: nil) == 0)
         // Operations per hour: create + index again = 2 of 3; a third request is allowed, a fourth not.
         try h.manager.setLimits(ResourceLimits(owner: "ana", maxCollections: 1, maxDocuments: 10, maxStorageBytes: 1_000_000, maxOperationsPerHour: 3))
         try h.manager.reindexFromSources("a", sources: [src], user: "ana")

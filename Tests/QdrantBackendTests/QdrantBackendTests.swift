@@ -187,7 +187,7 @@ struct QdrantBackendTests {
         let anonymous = try Self.fast(server.url)
         defer { anonymous.close() }
         let denied = #expect(throws: StoreError.self) { try anonymous.collections() }
-        #expect(denied?.code == .storage)
+        #expect(denied?.code == .invalidArgument)
         #expect(denied?.message.contains("API key") == true)
         var keyed = QdrantBackend.Configuration(url: server.url, apiKey: "s3cret")
         keyed.collectionOptions = ["hnsw_config": ["m": 0], "on_disk": true, "quantization_config": ["scalar": ["type": "int8"]]]

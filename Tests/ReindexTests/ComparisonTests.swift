@@ -1,6 +1,6 @@
 import Foundation
 import Operations
-import Reindex
+@testable import Reindex
 import SwitchyardJSON
 import Testing
 import VectorStore
@@ -18,7 +18,7 @@ struct ComparisonTests {
             try text.write(toFile: "\(src)/f\(i).txt", atomically: true, encoding: .utf8)
         }
         let store = try Store.open(at: dir.appending("store"))
-        let manager = try CollectionManager(store: store)
+        let manager = try CollectionManager(store: store, vectors: try BackendMatrix.vectors(for: dir.appending("store")))
         try manager.createCollection(CollectionSpec(name: "c", embedder: embedder), sources: [src])
         try Worker(manager: manager).runUntilIdle()
         return (dir, store, manager)
@@ -49,7 +49,7 @@ struct ComparisonTests {
     }
 
     @Test func aDeliberatelyStrictThresholdRejectsAndRollsBack() throws {
-        let (dir, store, manager) = try Self.harness()
+        let (dir, _, manager) = try Self.harness()
         defer { withExtendedLifetime(dir) {} }
         let before = try manager.collection(named: "c")
         let op = try manager.requestReindex("c", ReindexRequest(embedder: "hash-v2", thresholds: ["min_self_recall": 1.01]))
@@ -65,13 +65,13 @@ struct ComparisonTests {
         let after = try manager.collection(named: "c")
         #expect(after.vectorStoreName == before.vectorStoreName && after.status == .ready && after.embedder == "hash-v1")
         #expect(after.statusMessage?.contains("still serving \(before.vectorStoreName)") == true)
-        #expect(try store.collections().map(\.name) == [before.vectorStoreName])
+        #expect(try manager.vectors.collections().map(\.name) == [before.vectorStoreName])
         #expect(try manager.reservations().isEmpty)
         #expect(try manager.audit(collection: "c").last?.action == "reindex_failed")
     }
 
     @Test func chunkingChangeSwitchesAndKeepsTheOldGeneration() throws {
-        let (dir, store, manager) = try Self.harness()
+        let (dir, _, manager) = try Self.harness()
         defer { withExtendedLifetime(dir) {} }
         let before = try manager.collection(named: "c")
         let op = try manager.requestReindex("c", ReindexRequest(embedder: "hash-v2", chunkSize: 4, chunkOverlap: 1))
@@ -82,7 +82,7 @@ struct ComparisonTests {
         #expect(done.status == .completed, "\(done.error ?? "") \(done.checkpoint.map { JSONValue.object($0).jsonText } ?? "")")
         let after = try manager.collection(named: "c")
         #expect(after.chunkSize == 4 && after.vectorCount > before.vectorCount)
-        #expect(try store.count("c", filter: nil) == after.vectorCount)
+        #expect(try manager.vectors.count("c", filter: nil) == after.vectorCount)
         let checks = done.checkpoint?["validation"]?.objectValue?["checks"]?.arrayValue ?? []
         #expect(checks.contains { $0.objectValue?["name"] == "vector_ratio" && $0.objectValue?["verdict"] == "info" })
         let gens = try ReindexService(manager: manager).generations(of: "c")
@@ -97,31 +97,51 @@ struct ComparisonTests {
         try Worker(manager: manager).runUntilIdle()
         let refused = #expect(throws: OperationsError.self) { try ReindexService(manager: manager).rollback("c") }
         #expect(refused?.code == .conflict && refused?.message.contains("changed since") == true)
-        #expect(try store.resolve("c") == after.vectorStoreName)
+        #expect(try manager.vectors.resolve("c") == after.vectorStoreName)
     }
 }
 
 @Suite("Orphaned staging collections")
 struct OrphanTests {
     @Test func workersRemoveUnreferencedStagingCollectionsOnly() throws {
-        let (dir, store, manager) = try ComparisonTests.harness(files: 12)
+        let (dir, _, manager) = try ComparisonTests.harness(files: 12)
         defer { withExtendedLifetime(dir) {} }
         let c = try manager.collection(named: "c")
-        let orphan = "staging_\(c.vectorStoreName)_20260101_000000"
-        try store.createCollection(orphan, dimension: 4, distance: .cosine)
-        try store.createCollection("staging_unrelated_x", dimension: 4, distance: .cosine)
-        try store.updateAliases([.create(alias: "pinned", collection: "staging_unrelated_x")])
+        // Named as a reindex names it, with the time it was made (a remote backend reports no creation time).
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyyMMdd_HHmmss"
+        let orphan = "staging_\(c.vectorStoreName)_\(f.string(from: Date()))"
+        try manager.vectors.createCollection(orphan, dimension: 4, distance: .cosine)
+        try manager.vectors.createCollection("staging_unrelated_x", dimension: 4, distance: .cosine)
+        try manager.vectors.updateAliases([.create(alias: "pinned", collection: "staging_unrelated_x")])
         var young = ReindexSettings()
         young.stagingMinimumAge = 3600
         ReindexHandler(settings: young).recover(manager)
-        #expect(try store.collectionExists(orphan))  // younger than the minimum age
+        #expect(try manager.vectors.collectionExists(orphan))  // younger than the minimum age
         var settings = ReindexSettings()
         settings.stagingMinimumAge = 0
         ReindexHandler(settings: settings).recover(manager)
-        #expect(try !store.collectionExists(orphan))
-        #expect(try store.collectionExists("staging_unrelated_x"))  // an alias points to it
-        #expect(try store.collectionExists(c.vectorStoreName))
+        #expect(try !manager.vectors.collectionExists(orphan))
+        #expect(try manager.vectors.collectionExists("staging_unrelated_x"))  // an alias points to it
+        #expect(try manager.vectors.collectionExists(c.vectorStoreName))
         let last = try #require(try manager.audit(collection: "c").last)
         #expect(last.action == "staging_removed" && last.details["staging"] == .string(orphan))
+    }
+}
+
+@Suite("Staging names")
+struct StagingNameTests {
+    /// Two reindexes of one collection within the same second once got the same staging name, and the second
+    /// replaced the first one's (serving) collection.
+    @Test func namesAreUniqueWithinASecondAndTellTheirAge() throws {
+        let names = (0..<50).map { _ in ReindexHandler.stagingName(collectionID: "abc") }
+        #expect(Set(names).count == names.count)
+        for name in names.prefix(3) + ["staging_col_abc_20260101_000000"] {
+            let info = CollectionInfo(name: name, dimension: 4, distance: .cosine, createdAt: .distantPast, pointCount: 0, aliases: [])
+            let age = Date().timeIntervalSince(Generations.createdAt(info))
+            #expect(name.hasSuffix("_20260101_000000") ? age > 86_400 : abs(age) < 5, "\(name): \(age)")
+        }
     }
 }

@@ -29,6 +29,7 @@ public enum CLI {
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = args
         var env = ProcessInfo.processInfo.environment
+        for (k, v) in try BackendMatrix.environment(for: args) { env[k] = v }
         for (k, v) in environment { env[k] = v }
         p.environment = env
         let out = Pipe(), err = Pipe()
@@ -56,6 +57,7 @@ public enum CLI {
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = args
         var env = ProcessInfo.processInfo.environment
+        for (k, v) in try BackendMatrix.environment(for: args) { env[k] = v }
         for (k, v) in environment { env[k] = v }
         p.environment = env
         p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outputFile))

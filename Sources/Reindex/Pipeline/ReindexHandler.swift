@@ -65,6 +65,10 @@ public struct ReindexHandler: OperationHandler {
                 cp.staging = name
                 try save(cp, context)
             }
+            // A collection of that name that serves, is kept or belongs to another operation is never reused or dropped.
+            if try manager.isLiveGeneration(name) || manager.isReferenced(name, exceptOperation: op.id) {
+                throw OperationsError(.conflict, "staging collection '\(name)' is in use by a collection or another operation")
+            }
             try CollectionManager.guarded("creating staging collection '\(name)'") {
                 if try manager.vectors.collectionExists(name) {
                     let info = try manager.vectors.collectionInfo(name)
@@ -323,12 +327,16 @@ public struct ReindexHandler: OperationHandler {
 
     /// `staging_col_<collection id>_<UTC yyyyMMdd_HHmmss>`: DESIGN's `staging_<vector_store_name>_…` for the
     /// first generation (`col_<id>`), and the same base for later ones, so names never nest and grow.
+    ///
+    /// A random suffix keeps two reindexes of the same collection within one second apart (the second would
+    /// otherwise find, and could replace, the first one's collection).
     static func stagingName(collectionID: String) -> String {
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX")
         f.timeZone = TimeZone(identifier: "UTC")
         f.dateFormat = "yyyyMMdd_HHmmss"
-        return "staging_col_\(collectionID)_\(f.string(from: Date()))"
+        let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        return "staging_col_\(collectionID)_\(f.string(from: Date()))_\(String(repeating: "0", count: 8 - suffix.count))\(suffix)"
     }
 
     /// Bytes reserved (against the owner's storage quota) for the staging copy: twice the collection's content and

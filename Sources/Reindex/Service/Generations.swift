@@ -155,11 +155,12 @@ enum Generations {
         }
     }
 
-    /// When a staging collection was made: from its name (`staging_col_<id>_<yyyyMMdd_HHmmss>`), since a remote
-    /// backend does not report creation times; else what the backend reports.
+    /// When a staging collection was made: from its name (`staging_col_<id>_<yyyyMMdd_HHmmss>[_<suffix>]`), since a
+    /// remote backend does not report creation times; else what the backend reports.
     static func createdAt(_ info: CollectionInfo) -> Date {
-        let parts = info.name.split(separator: "_")
-        if parts.count >= 2 {
+        var parts = info.name.split(separator: "_")
+        if parts.count >= 6 { parts = Array(parts.prefix(5)) }  // drop the random suffix
+        if parts.count >= 5 {
             let f = DateFormatter()
             f.locale = Locale(identifier: "en_US_POSIX")
             f.timeZone = TimeZone(identifier: "UTC")

@@ -29,6 +29,7 @@ struct ServeCommand: ParsableCommand {
     @Option(help: .hidden) var faultUnavailable: Double = 0
     @Option(help: .hidden) var faultLostAnswer: Double = 0
     @Option(help: .hidden) var faultDelayMs: Int = 0
+    @Option(help: .hidden) var faultPath: String?
     @Option(help: "Operations run at once by the in-process worker (0: leave the queue to `switchyard worker` processes).")
     var workers: Int = 1
     @Option(name: .customLong("log-level"), help: "Log level (access logs are info). Default: $SWITCHYARD_LOG_LEVEL, else info.")
@@ -69,7 +70,7 @@ struct ServeCommand: ParsableCommand {
         c.apiKey = apiKey ?? ProcessInfo.processInfo.environment["SWITCHYARD_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         c.maxRequestBytes = Int(maxRequestMb * 1_048_576)
         c.idleTimeout = .milliseconds(Int64(idleTimeout * 1000))
-        c.faults = QdrantServer.Faults(unavailable: faultUnavailable, lostAnswer: faultLostAnswer, delay: .milliseconds(faultDelayMs))
+        c.faults = QdrantServer.Faults(unavailable: faultUnavailable, lostAnswer: faultLostAnswer, delay: .milliseconds(faultDelayMs), path: faultPath)
         if !c.faults.isEmpty { note("injecting faults: \(faultUnavailable) of calls answered 503, \(faultLostAnswer) run and answered 503, \(faultDelayMs) ms delay") }
         let host = self.host
         let keyed = c.apiKey != nil

@@ -11,6 +11,8 @@ struct QdrantOptions: ParsableArguments {
     var qdrantURL: String?
     @Option(help: "The Qdrant API key (default: $SWITCHYARD_QDRANT_API_KEY).") var qdrantApiKey: String?
     @Option(help: "Seconds a Qdrant request may take before it is retried.") var qdrantTimeout: Double = 30
+    @Option(help: "Retries of a Qdrant request after a transient failure (no connection, a timeout, 429, 502, 503, 504), with exponential backoff and jitter.")
+    var qdrantRetries: Int = 5
     @Option(help: "PEM file of certificate authorities to trust for an https:// Qdrant (default: the system's).") var qdrantCaFile: String?
     @Option(help: "JSON passed through when Qdrant collections are created: hnsw_config, optimizers_config, quantization_config, on_disk (inline or @file).")
     var qdrantCollectionOptions: String?
@@ -32,6 +34,7 @@ struct QdrantOptions: ParsableArguments {
         guard qdrantTimeout.isFinite, qdrantTimeout > 0, qdrantTimeout <= 3600 else {
             throw ValidationError("--qdrant-timeout must be a number of seconds above 0 and at most 3600, got \(qdrantTimeout)")
         }
+        guard (0...100).contains(qdrantRetries) else { throw ValidationError("--qdrant-retries must be from 0 to 100, got \(qdrantRetries)") }
         if let key = qdrantApiKey, key.isEmpty { throw ValidationError("--qdrant-api-key must not be empty") }
         do { _ = try configuration() } catch let e as StoreError { throw ValidationError(e.description) }
     }
@@ -41,6 +44,8 @@ struct QdrantOptions: ParsableArguments {
         guard let url else { return nil }
         var c = QdrantBackend.Configuration(url: url, apiKey: qdrantApiKey ?? Self.environment("SWITCHYARD_QDRANT_API_KEY"))
         c.timeout = .milliseconds(Int64(qdrantTimeout * 1000))
+        c.connectTimeout = .milliseconds(Int64(min(qdrantTimeout, 5) * 1000))
+        c.maxAttempts = qdrantRetries + 1
         c.caFile = qdrantCaFile
         if let text = qdrantCollectionOptions {
             let raw: String
@@ -59,11 +64,12 @@ struct QdrantOptions: ParsableArguments {
         return c
     }
 
-    /// The backend, checked to answer as a Qdrant server; `nil` for the embedded store.
+    /// The backend, checked to answer as a Qdrant server and to accept the key; `nil` for the embedded store.
     func backend() throws -> QdrantBackend? {
         guard let c = try configuration() else { return nil }
         let b = try QdrantBackend(c)
-        do { _ = try b.serverVersion() } catch {
+        // GET / answers without a key (as Qdrant's does); listing aliases checks the key too.
+        do { _ = try b.serverVersion(); _ = try b.aliases() } catch {
             b.close()
             throw CLIFailure(message: "cannot use the Qdrant server at \(b.baseURL): \(error)", exitCode: error.isRuntimeFailure ? 1 : 2)
         }

@@ -1,0 +1,269 @@
+import Foundation
+import Operations
+import QdrantBackend
+import SwitchyardJSON
+import Testing
+import VectorStore
+import _SwitchyardTestSupport
+
+/// The managed commands with their vectors in a `switchyard serve` process over Qdrant's REST API: refusals
+/// before anything is written, and the switch, rollback and cleanup across the two systems with the server
+/// stopped or the client killed between their steps (docs/reindex.md, "The switch across two systems").
+@Suite("Managed commands against a Qdrant server", .serialized)
+struct QdrantCLITests {
+    /// A server of its own, the store's records, and the options that point the CLI at that server with short
+    /// timeouts (a stopped server fails fast).
+    struct Setup {
+        let dir: TemporaryDirectory
+        let server: ServeProcess
+        let store: String
+        let source: String
+        var qdrant: [String] { ["--qdrant-url", server.url, "--qdrant-timeout", "1", "--qdrant-retries", "1"] }
+
+        init(_ dir: TemporaryDirectory) throws {
+            self.dir = dir
+            server = try ServeProcess()
+            store = dir.appending("store")
+            source = try ReindexCLITests.corpus(dir, count: 200)
+        }
+
+        func run(_ args: [String], faults: String? = nil) throws -> CLI.Result {
+            try CLI.run(args + ["--store", store] + qdrant, environment: faults.map { ["SWITCHYARD_FAULTS": $0] } ?? [:])
+        }
+
+        func start(_ args: [String], name: String, faults: String) throws -> Process {
+            try CLI.start(args + ["--store", store] + qdrant, outputFile: dir.appending("\(name).out"), errorFile: dir.appending("\(name).err"),
+                          environment: ["SWITCHYARD_FAULTS": faults])
+        }
+
+        func client() throws -> QdrantBackend { try QdrantBackend(.init(url: server.url)) }
+
+        /// The records, read with the library (as another process).
+        func records<T>(_ body: (CollectionManager) throws -> T) throws -> T {
+            let s = try Store.open(at: store)
+            defer { try? s.close() }
+            return try body(try CollectionManager(store: s, vectors: try client()))
+        }
+
+        func show() throws -> [String: JSONValue] {
+            try ReindexCLITests.json(try run(["collections", "show", "--collection", "c", "--json"]).stdout)
+        }
+
+        /// Waits until `condition` holds (checked every 20 ms, for at most 60 s).
+        func wait(_ what: String, _ condition: () throws -> Bool) throws {
+            let deadline = Date().addingTimeInterval(60)
+            while Date() < deadline {
+                if try condition() { return }
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+            throw ServeProcessError(message: "timed out waiting for \(what)")
+        }
+    }
+
+    @Test("bad Qdrant options and an unreachable server are refused before the store is touched")
+    func refusals() throws {
+        try withTemporaryDirectory { dir in
+            let store = dir.appending("store")
+            let source = try ReindexCLITests.corpus(dir, count: 20)
+            let base = ["index", "--store", store, "--collection", "c", "--source", source]
+            let noEnvironment = ["SWITCHYARD_QDRANT_URL": ""]
+            for (args, status, message) in [
+                (["--qdrant-url", "localhost:6333"], Int32(2), "expected http://HOST:PORT"),
+                (["--qdrant-url", "http://127.0.0.1:1", "--qdrant-collection-options", #"{"shard_number": 2}"#], 2, "shard_number"),
+                (["--qdrant-url", "http://127.0.0.1:1", "--qdrant-collection-options", "[1]"], 2, "must be a JSON object"),
+                (["--qdrant-url", "http://127.0.0.1:1", "--qdrant-timeout", "0"], 2, "--qdrant-timeout"),
+                (["--qdrant-api-key", "k"], 2, "need --qdrant-url"),
+                (["--qdrant-url", "http://127.0.0.1:1", "--qdrant-timeout", "0.5", "--qdrant-retries", "0"], 1, "cannot use the Qdrant server at http://127.0.0.1:1"),
+            ] {
+                let r = try CLI.run(base + args, environment: noEnvironment)
+                #expect(r.status == status, "\(args): \(r.stderr)")
+                #expect(r.stderr.contains(message), "\(args): \(r.stderr)")
+                #expect(!FileManager.default.fileExists(atPath: store), "\(args) created the store")
+            }
+            let server = try ServeProcess(arguments: ["--api-key", "s3cret"])
+            let denied = try CLI.run(base + ["--qdrant-url", server.url, "--qdrant-api-key", "wrong"], environment: noEnvironment)
+            #expect(denied.status == 2 && denied.stderr.contains("check the API key"), "\(denied.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: store))
+            server.stop()
+        }
+    }
+
+    @Test("a collection is refused by commands pointed at the other backend, with nothing queued")
+    func backendMismatch() throws {
+        try withTemporaryDirectory { dir in
+            let s = try Setup(dir)
+            #expect(try s.run(["index", "--collection", "c", "--source", s.source, "--embedder", "hash-v1"]).status == 0)
+            let local = ["--store", s.store]
+            for args in [["append", "--collection", "c", "--source", s.source], ["reindex", "--collection", "c", "--embedder", "hash-v2"],
+                         ["rollback", "--collection", "c"], ["remove-source", "--collection", "c", "--source", s.source],
+                         ["search", "--collection", "c", "--text", "w1"], ["collections", "delete", "--collection", "c"]] {
+                let r = try CLI.run(args + local, environment: ["SWITCHYARD_QDRANT_URL": ""])
+                #expect(r.status == 2, "\(args): \(r.stderr)")
+                #expect(r.stderr.contains("collection 'c' lives on qdrant \(s.server.url)") && r.stderr.contains("give --qdrant-url \(s.server.url)"),
+                        "\(args): \(r.stderr)")
+            }
+            let ops = try s.records { try $0.operations(collection: "c", status: nil, limit: 100) }
+            #expect(ops.count == 1, "only the INDEX was queued")
+            s.server.stop()
+        }
+    }
+
+    /// The server goes away after the switch's intent is recorded, before the alias moves: the reindex fails
+    /// with nothing flipped, staging is kept (its alias state is unknown), and once the server is back a worker's
+    /// recovery reads the alias, discards the intent and drops staging. The old collection served throughout.
+    @Test("server stopped before the flip: the reindex fails, recovery undoes the intent")
+    func serverStoppedBeforeTheFlip() throws {
+        try withTemporaryDirectory { dir in
+            let s = try Setup(dir)
+            #expect(try s.run(["index", "--collection", "c", "--source", s.source, "--embedder", "hash-v1"]).status == 0)
+            let old = try #require(try s.show()["vector_store_name"]?.stringValue)
+            let p = try s.start(["reindex", "--collection", "c", "--embedder", "hash-v2", "--max-retries", "0", "--grace-seconds", "0"],
+                                name: "reindex", faults: "reindex.switch.intent=sleep:2")
+            try s.wait("the switch intent") { try !s.records { try $0.aliasIntents() }.isEmpty }
+            s.server.killNow()
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 1, "\(readGrowingFile(dir.appending("reindex.err")))")
+            #expect(try s.records { try $0.aliasIntents().map(\.kind) } == [.switch], "the undo waits for the server")
+            try s.server.start()
+            let client = try s.client()
+            #expect(try client.resolve("c") == old)
+            let w = try s.run(["worker", "--until-idle", "--intent-min-age", "0", "--staging-min-age", "0"])
+            #expect(w.status == 0, "\(w.stderr)")
+            #expect(try s.records { try $0.aliasIntents() }.isEmpty)
+            #expect(try client.collections().map(\.name) == [old])
+            #expect(try client.resolve("c") == old)
+            let show = try s.show()
+            #expect(show["vector_store_name"] == .string(old) && show["status"] == "ready" && show["embedder"] == "hash-v1")
+            #expect(try s.run(["search", "--collection", "c", "--text", "w1 w2", "--json"]).status == 0)
+            #expect(try s.run(["audit", "--collection", "c"]).stdout.contains("alias_intent_recovered"))
+            s.server.stop()
+        }
+    }
+
+    /// The server goes away right after the alias moved: the records commit locally, so the reindex completes
+    /// (its cleanup keeps what it cannot check), and the server, once back, serves what the records say.
+    @Test("server stopped after the flip: the switch commits and the reindex completes")
+    func serverStoppedAfterTheFlip() throws {
+        try withTemporaryDirectory { dir in
+            let s = try Setup(dir)
+            #expect(try s.run(["index", "--collection", "c", "--source", s.source, "--embedder", "hash-v1"]).status == 0)
+            let old = try #require(try s.show()["vector_store_name"]?.stringValue)
+            let p = try s.start(["reindex", "--collection", "c", "--embedder", "hash-v2", "--max-retries", "0", "--grace-seconds", "0",
+                                 "--keep-generations", "0"], name: "reindex", faults: "reindex.switch.flip=sleep:3")
+            let client = try s.client()
+            try s.wait("the alias to move") { (try? client.resolve("c")).map { $0 != old } ?? false }
+            // The batch's answer reaches the client within moments; the fault holds the commit for 3 s.
+            Thread.sleep(forTimeInterval: 0.5)
+            s.server.killNow()
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 0, "\(readGrowingFile(dir.appending("reindex.err")))")
+            try s.server.start()
+            let show = try s.show()
+            let new = try #require(show["vector_store_name"]?.stringValue)
+            #expect(new != old && show["embedder"] == "hash-v2" && show["status"] == "ready")
+            #expect(try client.resolve("c") == new)
+            #expect(try s.records { try $0.aliasIntents() }.isEmpty)
+            // The old generation could not be dropped while the server was away; housekeeping does it now.
+            #expect(try client.collectionExists(old))
+            let w = try s.run(["worker", "--until-idle", "--grace-seconds", "0", "--keep-generations", "0"])
+            #expect(w.status == 0, "\(w.stderr)")
+            #expect(try client.collections().map(\.name) == [new])
+            s.server.stop()
+        }
+    }
+
+    /// The alias batch is applied but its answer never arrives (the server fails after applying it, every
+    /// time): the reindex fails, its undo cannot be confirmed either, and recovery, with the server healthy
+    /// again, finds the alias where it was before and removes the staging collection.
+    @Test("the flip applied but its answer lost: the reindex fails, recovery leaves the old collection serving")
+    func flipAnswerLost() throws {
+        try withTemporaryDirectory { dir in
+            let s = try Setup(dir)
+            #expect(try s.run(["index", "--collection", "c", "--source", s.source, "--embedder", "hash-v1"]).status == 0)
+            let old = try #require(try s.show()["vector_store_name"]?.stringValue)
+            s.server.stop()
+            try s.server.start(arguments: ["--fault-lost-answer", "1", "--fault-path", "/collections/aliases"])
+            let r = try s.run(["reindex", "--collection", "c", "--embedder", "hash-v2", "--max-retries", "0"])
+            #expect(r.status == 1, "\(r.stderr)")
+            #expect(r.stderr.contains("still answered 503"), "\(r.stderr)")
+            s.server.stop()
+            try s.server.start(arguments: [])
+            let w = try s.run(["worker", "--until-idle", "--intent-min-age", "0", "--staging-min-age", "0"])
+            #expect(w.status == 0, "\(w.stderr)")
+            let client = try s.client()
+            #expect(try client.resolve("c") == old)
+            #expect(try client.collections().map(\.name) == [old])
+            #expect(try s.records { try $0.aliasIntents() }.isEmpty)
+            let show = try s.show()
+            #expect(show["vector_store_name"] == .string(old) && show["status"] == "ready" && show["embedder"] == "hash-v1")
+            s.server.stop()
+        }
+    }
+
+    /// A rollback killed after its alias batch: recovery commits it (the alias moved). A rollback whose server
+    /// stopped before the batch: it fails; run again, it discards the stale intent (the alias never moved) and
+    /// completes.
+    @Test("rollback killed after the flip is finished by recovery; one stopped before the flip is run again")
+    func rollbackAcrossFailures() throws {
+        try withTemporaryDirectory { dir in
+            let s = try Setup(dir)
+            #expect(try s.run(["index", "--collection", "c", "--source", s.source, "--embedder", "hash-v1"]).status == 0)
+            let v1 = try #require(try s.show()["vector_store_name"]?.stringValue)
+            #expect(try s.run(["reindex", "--collection", "c", "--embedder", "hash-v2", "--grace-seconds", "0"]).status == 0)
+            let v2 = try #require(try s.show()["vector_store_name"]?.stringValue)
+            let client = try s.client()
+
+            let killed = try s.start(["rollback", "--collection", "c"], name: "rollback1", faults: "rollback.flip=crash")
+            killed.waitUntilExit()
+            #expect(killed.terminationReason == .uncaughtSignal)
+            #expect(try client.resolve("c") == v1, "the alias moved before the crash")
+            #expect(try s.show()["vector_store_name"] == .string(v2), "the records did not commit")
+            let w = try s.run(["worker", "--until-idle", "--intent-min-age", "0"])
+            #expect(w.status == 0, "\(w.stderr)")
+            var show = try s.show()
+            #expect(show["vector_store_name"] == .string(v1) && show["embedder"] == "hash-v1")
+            #expect(try s.records { try $0.aliasIntents() }.isEmpty)
+
+            let stopped = try s.start(["rollback", "--collection", "c"], name: "rollback2", faults: "rollback.intent=sleep:2")
+            try s.wait("the rollback intent") { try !s.records { try $0.aliasIntents() }.isEmpty }
+            s.server.killNow()
+            stopped.waitUntilExit()
+            #expect(stopped.terminationStatus == 1, "\(readGrowingFile(dir.appending("rollback2.err")))")
+            try s.server.start()
+            #expect(try client.resolve("c") == v1)
+            let again = try s.run(["rollback", "--collection", "c", "--json"])
+            #expect(again.status == 0, "\(again.stderr)")
+            show = try s.show()
+            #expect(show["vector_store_name"] == .string(v2) && show["embedder"] == "hash-v2")
+            #expect(try client.resolve("c") == v2)
+            #expect(try s.records { try $0.aliasIntents() }.isEmpty)
+            let audit = try s.run(["audit", "--collection", "c"]).stdout
+            #expect(audit.components(separatedBy: "reindex_rolled_back").count - 1 == 2)
+            s.server.stop()
+        }
+    }
+
+    /// Cleanup drops retired generations on the server only when no alias points at them, including an alias
+    /// someone else made outside Switchyard (Qdrant would delete it with the collection).
+    @Test("cleanup keeps a retired generation that a foreign alias points at")
+    func cleanupKeepsForeignAliases() throws {
+        try withTemporaryDirectory { dir in
+            let s = try Setup(dir)
+            #expect(try s.run(["index", "--collection", "c", "--source", s.source, "--embedder", "hash-v1"]).status == 0)
+            let v1 = try #require(try s.show()["vector_store_name"]?.stringValue)
+            #expect(try s.run(["reindex", "--collection", "c", "--embedder", "hash-v2", "--grace-seconds", "0"]).status == 0)
+            let v2 = try #require(try s.show()["vector_store_name"]?.stringValue)
+            let client = try s.client()
+            try client.updateAliases([.create(alias: "pinned", collection: v1)])
+            let r = try s.run(["reindex", "--collection", "c", "--embedder", "hash-v1", "--grace-seconds", "0", "--keep-generations", "0", "--json"])
+            #expect(r.status == 0, "\(r.stderr)")
+            let warnings = try ReindexCLITests.json(r.stdout)["result"]?.objectValue?["cleanup_warnings"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            #expect(warnings.contains { $0.contains("kept \(v1)") && $0.contains("pinned") }, "\(warnings)")
+            let v3 = try #require(try s.show()["vector_store_name"]?.stringValue)
+            #expect(Set(try client.collections().map(\.name)) == [v1, v3], "v2 dropped, v1 kept for its alias")
+            #expect(try client.resolve("pinned") == v1 && client.resolve("c") == v3)
+            _ = v2
+            s.server.stop()
+        }
+    }
+}
