@@ -20,12 +20,14 @@ extension ManagedCollection {
             "status_message": statusMessage.map { .string($0) } ?? .null,
             "document_count": .int(Int64(documentCount)), "vector_count": .int(Int64(vectorCount)),
             "total_size_bytes": .int(Int64(totalSizeBytes)), "created_at": iso(createdAt), "updated_at": iso(updatedAt),
+            "backend": .string(backend),
         ]
     }
 
     public var line: String {
         let message = statusMessage.map { " — \($0)" } ?? ""
-        return "\(name)  \(status.rawValue)  documents=\(documentCount)  vectors=\(vectorCount)  embedder=\(embedder)  serving=\(vectorStoreName)\(message)"
+        let on = backend == "embedded" ? "" : " on \(backend)"
+        return "\(name)  \(status.rawValue)  documents=\(documentCount)  vectors=\(vectorCount)  embedder=\(embedder)  serving=\(vectorStoreName)\(on)\(message)"
     }
 }
 

@@ -108,6 +108,46 @@ struct QdrantCLITests {
         }
     }
 
+    /// A server that answers 503 to a fifth of the calls (a third of those after running them) and takes 20 ms
+    /// over each: INDEX, APPEND, REINDEX, a rollback and DELETE all complete, and the points are exactly the
+    /// completed documents' chunks throughout.
+    @Test("an unreliable, slow server: every operation completes and no point is lost or duplicated")
+    func unreliableServer() throws {
+        try withTemporaryDirectory { dir in
+            let server = try ServeProcess(arguments: ["--fault-unavailable", "0.15", "--fault-lost-answer", "0.05", "--fault-delay-ms", "20"])
+            let store = dir.appending("store")
+            let q = ["--store", store, "--qdrant-url", server.url, "--qdrant-retries", "12"]
+            let retry = ["--retry-delay", "0.1"]
+            let first = try ReindexCLITests.corpus(dir, count: 120)
+            let more = dir.appending("more.jsonl")
+            try (0..<40).map { #"{"id": "m\#($0)", "text": "another record \#($0) w\#($0 * 7) w\#($0 * 11)"}"# }.joined(separator: "\n")
+                .write(toFile: more, atomically: true, encoding: .utf8)
+            for (step, args) in [["index", "--collection", "c", "--source", first, "--embedder", "hash-v1"] + retry,
+                         ["append", "--collection", "c", "--source", more] + retry,
+                         ["reindex", "--collection", "c", "--embedder", "hash-v2", "--grace-seconds", "0"] + retry, ["rollback", "--collection", "c"]]
+                .enumerated() {
+                let r = try CLI.run(args + q)
+                #expect(r.status == 0, "\(args[0]): \(r.stderr)")
+                let s = try Store.open(at: store)
+                let manager = try CollectionManager(store: s, vectors: try QdrantBackend(.init(url: server.url)))
+                let c = try manager.collection(named: "c")
+                let docs = try manager.documents(of: "c", status: .completed)
+                // Counted on the server through a client without faults in its way: retries until it gets an answer.
+                var count = -1
+                for _ in 0..<50 where count < 0 { count = (try? manager.vectors.count("c", filter: nil)) ?? -1 }
+                #expect(count == c.vectorCount && docs.reduce(0) { $0 + $1.chunkCount } == count, "after \(args[0])")
+                #expect(docs.count == (step == 0 ? 120 : 160))
+                try s.close()
+            }
+            let ops = try ReindexCLITests.json(try CLI.run(["ops", "list", "--json"] + q).stdout)
+            let statuses = ops["operations"]?.arrayValue?.compactMap { $0.objectValue?["status"]?.stringValue } ?? []
+            #expect(statuses == ["completed", "completed", "completed"], "\(statuses)")
+            let gone = try CLI.run(["collections", "delete", "--collection", "c"] + q + retry)
+            #expect(gone.status == 0, "\(gone.stderr)")
+            server.stop()
+        }
+    }
+
     /// The server goes away after the switch's intent is recorded, before the alias moves: the reindex fails
     /// with nothing flipped, staging is kept (its alias state is unknown), and once the server is back a worker's
     /// recovery reads the alias, discards the intent and drops staging. The old collection served throughout.
