@@ -23,8 +23,10 @@ import VectorStore
 ///   has a deadline of ``Configuration/timeout``.
 /// - Transient failures (no connection, a timeout, 429, 502, 503, 504) are retried with exponential
 ///   backoff and full jitter, up to ``Configuration/maxAttempts`` attempts; 4xx answers never are. Every
-///   request is idempotent (upserts carry their ids, deletes and alias batches name their end state), so
-///   a retry after a lost answer is safe; a create whose first answer was lost is recognised by its 409.
+///   request the managed layer sends is idempotent (upserts carry their ids, deletes name their selection, alias
+///   batches of `create`/`delete` name their end state), so a retry after a lost answer is safe; a create whose
+///   first answer was lost is recognised by its 409. (`rename` is not: a retry after a lost answer finds the old
+///   name gone, 404.)
 /// - Errors map onto ``StoreError``: 404 `notFound`, 409 `alreadyExists`, 400/422 `invalidArgument`,
 ///   401/403 `invalidArgument` (naming the API key), and exhausted retries `io` (so the operations layer retries the
 ///   attempt later).
@@ -66,6 +68,22 @@ public final class QdrantBackend: VectorBackend {
     public let baseURL: String
     public var backendIdentity: String { "qdrant \(baseURL)" }
     public var isLocal: Bool { false }
+    /// Every attempt's deadline plus every backoff at its cap.
+    public var longestCallSeconds: Double {
+        var total = 0.0
+        for attempt in 1...configuration.maxAttempts {
+            total += configuration.timeout.seconds
+            if attempt < configuration.maxAttempts {
+                total += min(configuration.maxBackoff.seconds, configuration.baseBackoff.seconds * pow(2, Double(attempt - 1)))
+            }
+        }
+        return total
+    }
+
+    public func collectionNames() throws(StoreError) -> [String] {
+        let result = try call(.GET, "/collections", what: "listing collections")
+        return (result["collections"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }.sorted()
+    }
     private let client: HTTPClient
     private let logger: Logger
     private let closed = Locked(false)
@@ -80,7 +98,7 @@ public final class QdrantBackend: VectorBackend {
         var url = configuration.url.trimmingCharacters(in: .whitespaces)
         while url.hasSuffix("/") { url.removeLast() }
         guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), ["http", "https"].contains(scheme),
-              let host = parsed.host, !host.isEmpty, parsed.query == nil, parsed.user == nil
+              parsed.host?.isEmpty == false, parsed.query == nil, parsed.user == nil, url.lowercased().hasPrefix(scheme + "://")
         else {
             throw .invalid("--qdrant-url '\(configuration.url)': expected http://HOST:PORT or https://HOST:PORT")
         }
@@ -90,7 +108,10 @@ public final class QdrantBackend: VectorBackend {
         guard configuration.maxAttempts >= 1, configuration.upsertBatch >= 1 else {
             throw .invalid("Qdrant client: maxAttempts and upsertBatch must be at least 1")
         }
-        baseURL = url
+        // Scheme and host are case-insensitive: one server has one identity (collections record it).
+        let rest = url[url.index(url.startIndex, offsetBy: scheme.count + 3)...]
+        let authority = rest.prefix { $0 != "/" }
+        baseURL = scheme + "://" + authority.lowercased() + rest.dropFirst(authority.count)
         var tls = TLSConfiguration.makeClientConfiguration()
         if let caFile = configuration.caFile {
             do { tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile)) } catch {
@@ -286,7 +307,9 @@ public final class QdrantBackend: VectorBackend {
 
     @discardableResult
     public func updatePayload(_ collection: String, _ update: PayloadUpdate, ids: [PointID]?, filter: Filter?) throws(StoreError) -> Int {
-        guard ids != nil || filter != nil else { throw .invalid("payload update of '\(collection)': give ids or a filter") }
+        guard (ids == nil) != (filter == nil) else {
+            throw .invalid("payload update of '\(collection)': give ids or a filter, not both (Qdrant would update their union)")
+        }
         var selector: [String: JSONValue] = [:]
         if let ids { selector["points"] = .array(ids.map(\.json)) }
         if let filter { selector["filter"] = filter.json }

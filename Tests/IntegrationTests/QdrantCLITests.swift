@@ -240,10 +240,10 @@ struct QdrantCLITests {
         }
     }
 
-    /// A rollback killed after its alias batch: recovery commits it (the alias moved). A rollback whose server
-    /// stopped before the batch: it fails; run again, it discards the stale intent (the alias never moved) and
-    /// completes.
-    @Test("rollback killed after the flip is finished by recovery; one stopped before the flip is run again")
+    /// A rollback killed after its alias batch: running `rollback` again finishes that one (the alias moved) and
+    /// does not roll back a second time. A rollback whose server stopped before the batch: it fails; run again, it
+    /// discards the stale intent (the alias never moved) and completes.
+    @Test("rollback killed after the flip is finished by the next rollback; one stopped before the flip is run again")
     func rollbackAcrossFailures() throws {
         try withTemporaryDirectory { dir in
             let s = try Setup(dir)
@@ -258,10 +258,12 @@ struct QdrantCLITests {
             #expect(killed.terminationReason == .uncaughtSignal)
             #expect(try client.resolve("c") == v1, "the alias moved before the crash")
             #expect(try s.show()["vector_store_name"] == .string(v2), "the records did not commit")
-            let w = try s.run(["worker", "--until-idle", "--intent-min-age", "0"])
-            #expect(w.status == 0, "\(w.stderr)")
+            let finish = try s.run(["rollback", "--collection", "c", "--json"])
+            #expect(finish.status == 0, "\(finish.stderr)")
+            #expect(try ReindexCLITests.json(finish.stdout)["serving"] == .string(v1), "the interrupted rollback is finished, not repeated")
             var show = try s.show()
             #expect(show["vector_store_name"] == .string(v1) && show["embedder"] == "hash-v1")
+            #expect(try client.resolve("c") == v1)
             #expect(try s.records { try $0.aliasIntents() }.isEmpty)
 
             let stopped = try s.start(["rollback", "--collection", "c"], name: "rollback2", faults: "rollback.intent=sleep:2")
@@ -279,6 +281,38 @@ struct QdrantCLITests {
             #expect(try s.records { try $0.aliasIntents() }.isEmpty)
             let audit = try s.run(["audit", "--collection", "c"]).stdout
             #expect(audit.components(separatedBy: "reindex_rolled_back").count - 1 == 2)
+            s.server.stop()
+        }
+    }
+
+    /// One store with a collection on each backend: workers of either backend leave the other's operations,
+    /// generations and alias changes alone, and housekeeping never drops collections of ids this store does not
+    /// own (a shared Qdrant server holds other stores' collections).
+    @Test("a store with collections on both backends: each backend's workers touch only their own")
+    func mixedBackends() throws {
+        try withTemporaryDirectory { dir in
+            let s = try Setup(dir)
+            #expect(try s.run(["index", "--collection", "c", "--source", s.source, "--embedder", "hash-v1"]).status == 0)
+            let v1 = try #require(try s.show()["vector_store_name"]?.stringValue)
+            #expect(try s.run(["reindex", "--collection", "c", "--embedder", "hash-v2", "--grace-seconds", "0"]).status == 0)
+            let v2 = try #require(try s.show()["vector_store_name"]?.stringValue)
+            let local = ["--store", s.store]
+            let embedded = ["SWITCHYARD_QDRANT_URL": ""]
+            #expect(try CLI.run(["index", "--collection", "here", "--source", s.source] + local, environment: embedded).status == 0)
+            // Someone else's staging-like collection on the shared server.
+            let client = try s.client()
+            let foreign = "staging_col_00000000-0000-4000-8000-000000000000_20200101_000000"
+            try client.createCollection(foreign, dimension: 4, distance: .cosine)
+            let w = try CLI.run(["worker", "--until-idle", "--grace-seconds", "0", "--keep-generations", "0", "--intent-min-age", "0",
+                                 "--staging-min-age", "0"] + local, environment: embedded)
+            #expect(w.status == 0, "\(w.stderr)")
+            #expect(try client.collectionExists(v1), "an embedded worker dropped a Qdrant generation")
+            #expect(try s.records { try $0.keptGenerations(collectionID: try $0.collection(named: "c").id).map(\.vectorStoreName) } == [v1])
+            let q = try s.run(["worker", "--until-idle", "--grace-seconds", "0", "--keep-generations", "0", "--staging-min-age", "0"])
+            #expect(q.status == 0, "\(q.stderr)")
+            #expect(Set(try client.collectionNames()) == [v2, foreign], "the Qdrant worker drops its own retired generation only")
+            let here = try ReindexCLITests.json(try CLI.run(["collections", "show", "--collection", "here", "--json"] + local, environment: embedded).stdout)
+            #expect(here["backend"] == "embedded" && here["status"] == "ready")
             s.server.stop()
         }
     }

@@ -101,7 +101,7 @@ struct QdrantBackendTests {
         server.stop()
     }
 
-    @Test("503s at random, before or after the call ran: every write lands exactly once")
+    @Test("503s at random, before or after the call ran: no write is lost, every call ends as if it ran once")
     func unavailableAtRandom() throws {
         let server = try ServeProcess(arguments: ["--fault-unavailable", "0.25", "--fault-lost-answer", "0.15"])
         let remote = try Self.fast(server.url, attempts: 30)

@@ -144,7 +144,7 @@ extension CollectionManager {
             try db.execute(sql: """
                 INSERT INTO alias_intents (kind, collection_id, alias, from_collection, to_collection, operation_id, details, created_at)
                 VALUES ('switch', ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [c.id, c.name, c.vectorStoreName, plan.staging, operationID, plan.json.jsonText, WallClock.now()])
+                """, arguments: [c.id, c.name, c.vectorStoreName, plan.staging, operationID, Self.withOwner(plan.json).jsonText, WallClock.now()])
             return AliasIntent(row: try Row.fetchOne(db, sql: "SELECT * FROM alias_intents WHERE id = ?", arguments: [db.lastInsertedRowID])!)
         }
     }
@@ -247,7 +247,7 @@ extension CollectionManager {
                 INSERT INTO alias_intents (kind, collection_id, alias, from_collection, to_collection, operation_id, details, created_at)
                 VALUES ('rollback', ?, ?, ?, ?, NULL, ?, ?)
                 """, arguments: [c.id, c.name, c.vectorStoreName, target.vectorStoreName,
-                                 JSONValue.object(["user": .string(user)]).jsonText, WallClock.now()])
+                                 Self.withOwner(["user": .string(user)]).jsonText, WallClock.now()])
             let intent = AliasIntent(row: try Row.fetchOne(db, sql: "SELECT * FROM alias_intents WHERE id = ?", arguments: [db.lastInsertedRowID])!)
             return (intent, target)
         }
@@ -321,8 +321,8 @@ extension CollectionManager {
             }
             try db.execute(sql: """
                 INSERT INTO alias_intents (kind, collection_id, alias, from_collection, to_collection, operation_id, details, created_at)
-                VALUES ('drop', ?, '', NULL, ?, NULL, '{}', ?)
-                """, arguments: [collectionID, physical, WallClock.now()])
+                VALUES ('drop', ?, '', NULL, ?, NULL, ?, ?)
+                """, arguments: [collectionID, physical, Self.withOwner([:]).jsonText, WallClock.now()])
             return (AliasIntent(row: try Row.fetchOne(db, sql: "SELECT * FROM alias_intents WHERE id = ?", arguments: [db.lastInsertedRowID])!), nil)
         }
     }
@@ -336,6 +336,24 @@ extension CollectionManager {
         }
     }
 
+    // MARK: - Owners
+
+    /// `details` with the process making the change (host and pid), so recovery can tell a change whose
+    /// process is gone from one still running.
+    static func withOwner(_ details: JSONValue) -> JSONValue {
+        var o = details.objectValue ?? [:]
+        o["owner"] = ["host": .string(ProcessOwner.host), "pid": .int(Int64(getpid()))]
+        return .object(o)
+    }
+
+    /// Whether the process that recorded `intent` is certainly gone (same host, no such process); `false` when
+    /// it may still run (alive, this process, another host, or not recorded).
+    static func ownerIsGone(_ intent: AliasIntent) -> Bool {
+        guard let o = intent.details["owner"]?.objectValue, o["host"]?.stringValue == ProcessOwner.host,
+              let pid = o["pid"]?.numberValue.map({ pid_t($0) }), pid > 0, pid != getpid() else { return false }
+        return kill(pid, 0) != 0 && errno == ESRCH
+    }
+
     // MARK: - Recovery
 
     /// Where the backend's alias `alias` points now (`nil`: no such alias).
@@ -343,28 +361,49 @@ extension CollectionManager {
         try Self.guarded("reading alias '\(alias)'") { try vectors.aliases().first { $0.alias == alias }?.collection }
     }
 
-    /// Finishes or undoes intents left behind by a crash or an unreachable backend, older than `minimumAge` seconds
-    /// (younger ones may still be in progress): reads each alias on the backend and
-    /// - a switch whose operation is no longer active: moves the alias back if it moved, and discards the intent
-    ///   (the failed reindex's staging collection is removed by housekeeping); a switch whose operation is still
-    ///   pending or processing is left to its next attempt;
+    /// How long after it began an alias change left behind may be resolved although its process may still run:
+    /// twice the backend's longest call (retries included) and 5 s, so the change's own alias batch is over.
+    public var intentSafeAge: Double { 2 * vectors.longestCallSeconds + 5 }
+
+    /// What recovery did with an intent.
+    public enum IntentOutcome: String, Sendable {
+        /// The change was completed (its alias had moved).
+        case finished
+        /// The change was undone (the alias is, or was put back, where it was before).
+        case undone
+        /// Left alone: its process may still run, or its operation is active.
+        case left
+    }
+
+    /// Finishes or undoes intents of this backend's collections left behind by a crash or an unreachable backend:
+    /// those whose process is gone, or older than `minimumAge` seconds (default ``intentSafeAge``); a younger one
+    /// may still be running. For each it reads the alias on the backend and
+    /// - a switch whose operation is no longer pending or processing: moves the alias back if it moved, and
+    ///   discards the intent (the failed reindex's staging collection is removed by housekeeping); a switch whose
+    ///   operation is active is left to its next attempt;
     /// - a rollback: commits it if the alias moved, else discards it;
     /// - a drop: drops the collection unless an alias (anyone's) points at it, then commits; or discards it.
     ///
     /// A backend that cannot be reached leaves the intent for the next pass.
     /// - Returns: One line per intent resolved.
     @discardableResult
-    public func recoverAliasIntents(minimumAge: Double, collectionID: String? = nil, logger: Logger) -> [String] {
+    public func recoverAliasIntents(minimumAge: Double? = nil, collectionID: String? = nil, logger: Logger) -> [String] {
         let intents: [AliasIntent]
-        do { intents = try aliasIntents() } catch {
+        do {
+            intents = try read("listing alias intents") { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT * FROM alias_intents i WHERE coalesce((SELECT backend FROM collections WHERE id = i.collection_id), ?) = ? ORDER BY id
+                    """, arguments: [backend, backend]).map(AliasIntent.init(row:))
+            }
+        } catch {
             logger.error("could not list alias intents", metadata: ["error": "\(error)"])
             return []
         }
         var done: [String] = []
-        for intent in intents where WallClock.now() - intent.createdAt.timeIntervalSince1970 >= minimumAge
-            && (collectionID == nil || intent.collectionID == collectionID) {
+        for intent in intents where collectionID == nil || intent.collectionID == collectionID {
             do {
-                if let line = try recover(intent) { done.append(line) }
+                let outcome = try recover(intent, minimumAge: minimumAge ?? intentSafeAge)
+                if outcome != .left { done.append("\(intent.kind.rawValue) \(intent.alias) -> \(intent.to): \(outcome.rawValue)") }
             } catch {
                 logger.warning("an alias intent could not be resolved yet; the next pass tries again", metadata: [
                     "intent": "\(intent.id)", "kind": "\(intent.kind.rawValue)", "to": "\(intent.to)", "error": "\(error)",
@@ -374,12 +413,17 @@ extension CollectionManager {
         return done
     }
 
-    private func recover(_ intent: AliasIntent) throws(OperationsError) -> String? {
+    /// Resolves one intent as ``recoverAliasIntents(minimumAge:collectionID:logger:)`` does.
+    public func recover(_ intent: AliasIntent, minimumAge: Double) throws(OperationsError) -> IntentOutcome {
+        let stale = Self.ownerIsGone(intent) || WallClock.now() - intent.createdAt.timeIntervalSince1970 >= minimumAge
         switch intent.kind {
         case .switch:
-            if let op = intent.operationID, let status = try? operation(op).status, status == .pending || status == .processing {
-                return nil  // its next attempt resolves it
+            if let op = intent.operationID {
+                // A read that fails leaves it: undoing a live reindex's switch is the worse error.
+                let status = try operation(op).status
+                if status == .pending || status == .processing { return .left }
             }
+            guard stale else { return .left }
             let now = try aliasTarget(intent.alias)
             if now == intent.to, let from = intent.from {
                 try Self.guarded("moving alias '\(intent.alias)' back to '\(from)'") {
@@ -388,29 +432,40 @@ extension CollectionManager {
             }
             try discardIntent(intent, reason: now == intent.to ? "the reindex ended before its switch committed; alias moved back"
                                 : "the reindex ended before its switch", user: "recovery")
-            return "switch \(intent.alias) -> \(intent.to): undone"
+            return .undone
         case .rollback:
+            guard stale else { return .left }
             let now = try aliasTarget(intent.alias)
             if now == intent.to {
                 try write("auditing recovery") { db in try Self.auditIntent(db, intent, user: "recovery", outcome: "finished", reason: "the alias had moved") }
                 try commitRollback(intent)
-                return "rollback \(intent.alias) -> \(intent.to): finished"
+                return .finished
             }
             try discardIntent(intent, reason: now == intent.from ? "the alias never moved" : "the alias points elsewhere (\(now ?? "nowhere"))",
                               user: "recovery")
-            return "rollback \(intent.alias) -> \(intent.to): undone"
+            return .undone
         case .drop:
+            guard stale else { return .left }
             let exists = try Self.guarded("checking \(intent.to)") { try vectors.collectionExists(intent.to) }
             if exists {
                 let pointing = try Self.guarded("reading aliases") { try vectors.aliases().filter { $0.collection == intent.to }.map(\.alias) }
                 if !pointing.isEmpty {
                     try discardIntent(intent, reason: "aliases point at it: \(pointing.joined(separator: ", "))", user: "recovery")
-                    return "drop \(intent.to): kept (aliases point at it)"
+                    return .undone
                 }
                 try Self.guarded("dropping \(intent.to)") { try vectors.dropCollection(intent.to) }
             }
             try commitDrop(intent)
-            return "drop \(intent.to): finished"
+            return .finished
         }
     }
+}
+
+/// This process's host name, for the owners of alias intents.
+enum ProcessOwner {
+    static let host: String = {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count) == 0 else { return "unknown" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }()
 }

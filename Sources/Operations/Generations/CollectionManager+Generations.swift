@@ -95,10 +95,24 @@ extension CollectionManager {
         }
     }
 
-    /// Collections that have kept generations (housekeeping drops those past their grace period).
+    /// Collections on this manager's backend that have kept generations (housekeeping drops those past their
+    /// grace period; another backend's are that backend's workers' to drop).
     public func collectionsWithKeptGenerations() throws(OperationsError) -> [String] {
         try read("listing collections with kept generations") { db in
-            try String.fetchAll(db, sql: "SELECT DISTINCT collection_id FROM collection_generations WHERE status = 'kept'")
+            try String.fetchAll(db, sql: """
+                SELECT DISTINCT collection_id FROM collection_generations g WHERE status = 'kept'
+                  AND coalesce((SELECT backend FROM collections WHERE id = g.collection_id), ?) = ?
+                """, arguments: [backend, backend])
+        }
+    }
+
+    /// Whether a collection id belongs to this store on this manager's backend: a collection of this backend, or
+    /// one that is gone but has operations here. Housekeeping touches staging collections of such ids only (a
+    /// shared Qdrant server holds other stores' collections too).
+    public func ownsCollectionID(_ id: String) throws(OperationsError) -> Bool {
+        try read("checking collection \(id)") { db in
+            if let b = try String.fetchOne(db, sql: "SELECT backend FROM collections WHERE id = ?", arguments: [id]) { return b == backend }
+            return try Row.fetchOne(db, sql: "SELECT 1 FROM operations WHERE collection_id = ?", arguments: [id]) != nil
         }
     }
 
@@ -253,7 +267,8 @@ extension CollectionManager {
                 SELECT id, collection_id, checkpoint FROM operations WHERE type = 'reindex' AND status IN ('completed', 'failed', 'cancelled')
                   AND (id IN (SELECT DISTINCT operation_id FROM reindex_progress) OR checkpoint LIKE '%"staging"%')
                   AND completed_at > ?
-                """, arguments: [WallClock.now() - days * 86_400]).map { row in
+                  AND coalesce((SELECT backend FROM collections WHERE id = operations.collection_id), ?) = ?
+                """, arguments: [WallClock.now() - days * 86_400, backend, backend]).map { row in
                 EndedReindex(operationID: row["id"], collectionID: row["collection_id"],
                              checkpoint: (row["checkpoint"] as String?).flatMap { try? JSONParser.parse($0).objectValue } ?? [:])
             }

@@ -248,9 +248,11 @@ extension CollectionManager {
         let report = try write("recovering interrupted operations") { db in
             var report = RecoveryReport()
             let now = WallClock.now()
+            // Only operations of this manager's backend: their rollback acts on that backend's collections.
             let stale = try Row.fetchAll(db, sql: """
                 SELECT * FROM operations WHERE status = 'processing' AND lease_expires_at < ? AND (attempts >= ? OR cancel_requested = 1)
-                """, arguments: [now, maxAttempts]).map { try OperationRecord(row: $0) }
+                  AND coalesce((SELECT backend FROM collections WHERE id = operations.collection_id), ?) = ?
+                """, arguments: [now, maxAttempts, backend, backend]).map { try OperationRecord(row: $0) }
             for op in stale {
                 if op.cancelRequested {
                     try Self.finish(db, op, status: .cancelled, error: "cancelled (its worker stopped before it could finish)", user: op.user)

@@ -299,6 +299,11 @@ extension CollectionManager {
             """, arguments: [c.id]) {
             throw OperationsError(.conflict, "collection '\(c.name)' already has an active operation \(active["id"] as String) (\(active["type"] as String), \(active["status"] as String)); wait for it or cancel it")
         }
+        // A rollback between its intent and its commit checked that no operation runs and no document changed;
+        // nothing may start until it commits (or recovery undoes it).
+        if try Row.fetchOne(db, sql: "SELECT 1 FROM alias_intents WHERE collection_id = ? AND kind = 'rollback'", arguments: [c.id]) != nil {
+            throw OperationsError(.conflict, "collection '\(c.name)' has a rollback in progress; try again once it has finished (or once recovery has undone it)")
+        }
         let id = UUID().uuidString.lowercased()
         let now = WallClock.now()
         let seq = (try Int64.fetchOne(db, sql: "SELECT max(seq) FROM operations") ?? 0) + 1

@@ -68,6 +68,11 @@ public final class OperationContext: Sendable {
     func markLost() { state.bitwiseOr(Self.lostBit, ordering: .releasing) }
     var isLost: Bool { state.load(ordering: .acquiring) & Self.lostBit != 0 }
 
+    /// Whether the attempt may still be running somewhere while this context rolls it back: it was abandoned
+    /// at its hard time limit, or its lease lapsed (its process may only be stalled). A rollback then leaves
+    /// what that attempt could still change (an alias batch in flight) to housekeeping.
+    public var attemptMayStillRun: Bool { isLost }
+
     /// The fence of this attempt's point writes: a write carrying it happens only while the attempt still
     /// owns the operation, checked in the write's own transaction. An attempt abandoned at its hard time
     /// limit (or whose lease was taken over) can therefore write no point after the rollback has run.

@@ -385,6 +385,7 @@ public final class Worker: Sendable {
         let context = OperationContext(manager: manager, claim: ClaimedOperation(operation: op, taskID: op.taskID ?? ""),
                                        collection: collection, faults: .none, softTimeLimit: options.softTimeLimit,
                                        telemetry: options.telemetry)
+        context.markLost()  // its lease lapsed: the attempt's process may only be stalled
         handler.rollBack(context)
     }
 }

@@ -213,6 +213,14 @@ public struct ReindexHandler: OperationHandler {
         // at it) and housekeeping finishes the undo later.
         do {
             if let intent = try manager.switchIntent(operationID: op.id) {
+                // An attempt abandoned at its time limit, or whose lease lapsed, may still have its alias batch in
+                // flight: moving the alias back now could be overtaken by it. Housekeeping undoes the intent once
+                // that batch is certainly over, and then drops staging.
+                if context.attemptMayStillRun {
+                    Log.reindex.notice("the attempt that began this switch may still run; housekeeping undoes it later",
+                                       metadata: ["operation": "\(op.id)", "staging": "\(staging)"])
+                    return
+                }
                 if try manager.aliasTarget(intent.alias) == staging, let from = intent.from {
                     try CollectionManager.guarded("moving alias '\(intent.alias)' back to '\(from)'") {
                         try manager.vectors.updateAliases([.create(alias: intent.alias, collection: from)])

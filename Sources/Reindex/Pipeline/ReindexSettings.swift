@@ -13,8 +13,10 @@ public struct ReindexSettings: Sendable {
     public var searchDrainTimeout: Double = 30
 
     /// Housekeeping resolves an alias change left half done (a rollback's or a drop's; a switch's once its
-    /// reindex ended) only when its intent is at least this old, in seconds: a younger one may still be running.
-    public var intentMinimumAge: Double = 30
+    /// reindex ended) when the process that began it is gone, or when its intent is at least this old, in
+    /// seconds: a younger one may still be running. `nil`: twice the backend's longest call plus 5 s
+    /// (``CollectionManager/intentSafeAge``).
+    public var intentMinimumAge: Double?
     public init() {}
 
     /// The grace period for a generation of `vectors` points.

@@ -158,16 +158,19 @@ enum Generations {
     /// When a staging collection was made: from its name (`staging_col_<id>_<yyyyMMdd_HHmmss>[_<suffix>]`), since a
     /// remote backend does not report creation times; else what the backend reports.
     static func createdAt(_ info: CollectionInfo) -> Date {
-        var parts = info.name.split(separator: "_")
+        stagingTime(info.name).map { max($0, info.createdAt) } ?? info.createdAt
+    }
+
+    /// The time in a staging name (`staging_col_<id>_<yyyyMMdd_HHmmss>[_<suffix>]`), if it has one.
+    static func stagingTime(_ name: String) -> Date? {
+        var parts = name.split(separator: "_")
         if parts.count >= 6 { parts = Array(parts.prefix(5)) }  // drop the random suffix
-        if parts.count >= 5 {
-            let f = DateFormatter()
-            f.locale = Locale(identifier: "en_US_POSIX")
-            f.timeZone = TimeZone(identifier: "UTC")
-            f.dateFormat = "yyyyMMdd_HHmmss"
-            if let d = f.date(from: "\(parts[parts.count - 2])_\(parts[parts.count - 1])") { return max(d, info.createdAt) }
-        }
-        return info.createdAt
+        guard parts.count >= 5 else { return nil }
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyyMMdd_HHmmss"
+        return f.date(from: "\(parts[parts.count - 2])_\(parts[parts.count - 1])")
     }
 
     /// Staging collections (`staging_*`) that no collection, generation or active operation references,
@@ -175,26 +178,37 @@ enum Generations {
     /// audited on the collection the name belongs to.
     @discardableResult
     static func removeOrphanedStaging(_ manager: CollectionManager, minimumAge: Double) throws(OperationsError) -> [String] {
-        let candidates = try CollectionManager.guarded("listing collections") { try manager.vectors.collections() }
-            .filter { $0.name.hasPrefix("staging_") && WallClock.now() - createdAt($0).timeIntervalSince1970 >= minimumAge }
+        // Only `staging_col_<id>_…` of collection ids this store owns on this backend: a shared Qdrant server
+        // holds other stores' (and other people's) collections too.
+        var candidates: [String] = []
+        for name in try CollectionManager.guarded("listing collections", { try manager.vectors.collectionNames() }) where name.hasPrefix("staging_col_") {
+            let parts = name.split(separator: "_")
+            guard parts.count >= 3, try manager.ownsCollectionID(String(parts[2])) else { continue }
+            let made: Date
+            if let d = stagingTime(name) { made = d } else {
+                guard let info = try? manager.vectors.collectionInfo(name) else { continue }
+                made = info.createdAt
+            }
+            if WallClock.now() - made.timeIntervalSince1970 >= minimumAge { candidates.append(name) }
+        }
         var removed: [String] = []
-        for info in candidates {
-            guard try !manager.isLiveGeneration(info.name), unsafeToDrop(manager, info.name) == nil else { continue }
+        for name in candidates {
+            guard try !manager.isLiveGeneration(name), unsafeToDrop(manager, name) == nil else { continue }
             // staging_col_<collection id>_<time>
-            let parts = info.name.split(separator: "_")
+            let parts = name.split(separator: "_")
             let owner = parts.count >= 3 && parts[1] == "col" ? String(parts[2]) : nil
             do {
-                try CollectionManager.guarded("dropping orphaned \(info.name)") { try manager.vectors.dropCollection(info.name) }
+                try CollectionManager.guarded("dropping orphaned \(name)") { try manager.vectors.dropCollection(name) }
             } catch {
-                manager.reportCleanupFailure("dropping orphaned staging collection \(info.name)", error: error,
+                manager.reportCleanupFailure("dropping orphaned staging collection \(name)", error: error,
                                              collectionID: owner, operationID: nil, logger: Log.reindex)
                 continue
             }
-            removed.append(info.name)
-            Log.reindex.notice("removed an orphaned staging collection", metadata: ["staging": "\(info.name)"])
+            removed.append(name)
+            Log.reindex.notice("removed an orphaned staging collection", metadata: ["staging": "\(name)"])
             if let owner {
-                do { try manager.auditStagingRemoved(collectionID: owner, staging: info.name, reason: "orphaned (no operation references it)") } catch {
-                    Log.reindex.error("could not audit the removal of an orphaned staging collection", metadata: ["staging": "\(info.name)", "error": "\(error)"])
+                do { try manager.auditStagingRemoved(collectionID: owner, staging: name, reason: "orphaned (no operation references it)") } catch {
+                    Log.reindex.error("could not audit the removal of an orphaned staging collection", metadata: ["staging": "\(name)", "error": "\(error)"])
                 }
             }
         }

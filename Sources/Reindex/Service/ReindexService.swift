@@ -1,4 +1,5 @@
 import Locks
+import Logging
 import Telemetry
 import Embedding
 import Foundation
@@ -44,10 +45,18 @@ public final class ReindexService: Sendable {
     public func rollback(_ name: String, user: String = CollectionSpec.defaultOwner) throws(OperationsError) -> Generation {
         let c = try manager.collection(named: name)
         try manager.requireBackend(of: c)
-        // An intent of this collection left by an interrupted rollback is resolved first (it is not running: this
-        // command would be it).
-        if try manager.aliasIntents().contains(where: { $0.kind == .rollback && $0.collectionID == c.id }) {
-            manager.recoverAliasIntents(minimumAge: 0, collectionID: c.id, logger: Log.reindex)
+        // An interrupted rollback of this collection is resolved first, once its process is gone (or long enough
+        // ago that its alias batch is over). If it had moved the alias, finishing it is what was asked for.
+        if let earlier = try manager.aliasIntents().first(where: { $0.kind == .rollback && $0.collectionID == c.id }) {
+            switch try manager.recover(earlier, minimumAge: manager.intentSafeAge) {
+            case .finished:
+                if let g = try generations(of: name).first(where: { $0.vectorStoreName == earlier.to }) { return g }
+            case .undone: break
+            case .left:
+                let age = Int(WallClock.now() - earlier.createdAt.timeIntervalSince1970)
+                let owner = earlier.details["owner"]?["pid"].map { " by process \($0.jsonText)" } ?? ""
+                throw OperationsError(.conflict, "a rollback of '\(name)' began \(age) s ago\(owner) and may still be running; try again once it has finished (at the latest in \(max(1, Int(manager.intentSafeAge) - age)) s)")
+            }
         }
         guard let kept = try manager.keptGenerations(collectionID: c.id).first else {
             throw OperationsError(.notFound, "collection '\(name)' has no kept generation to roll back to")
@@ -63,8 +72,16 @@ public final class ReindexService: Sendable {
                 try manager.vectors.updateAliases([.create(alias: c.name, collection: target.vectorStoreName)])
             }
         } catch {
-            // The batch is atomic on the backend: when it failed, the alias did not move (or recovery sees that it did).
-            if error.code != .transient { try? manager.discardIntent(intent, reason: "the alias batch was refused: \(error)", user: user) }
+            // The batch is atomic on the backend, but its answer may have been lost after it was applied: the intent
+            // is discarded only when the alias is certainly where it was; otherwise recovery resolves it.
+            do {
+                if try manager.aliasTarget(c.name) == intent.from {
+                    try manager.discardIntent(intent, reason: "the alias batch failed: \(error)", user: user)
+                }
+            } catch let check {
+                Log.reindex.warning("the rollback's alias batch failed and the alias could not be checked; recovery resolves it",
+                                    metadata: ["collection": "\(name)", "error": "\(check)"])
+            }
             throw error
         }
         try faults.hit("rollback.flip")

@@ -14,8 +14,8 @@ struct WorkerSettings: ParsableArguments {
     var graceSeconds: Double?
     @Option(help: "Retired generations a reindex keeps for rollback.") var keepGenerations: Int = 1
     @Option(help: "Orphaned staging collections younger than this (seconds) are left alone.") var stagingMinAge: Double = 3600
-    @Option(help: "Alias changes left half done (a crash, or Qdrant unreachable) younger than this (seconds) are left to the process making them.")
-    var intentMinAge: Double = 30
+    @Option(help: "Alias changes left half done (a crash, or Qdrant unreachable) younger than this (seconds) are left to the process making them, unless it is gone (default: twice the vector backend's longest call, retries included, plus 5 s).")
+    var intentMinAge: Double?
     @Option(help: "Log messages from this level on, to standard error: trace, debug, info, notice, warning, error or critical (default: $SWITCHYARD_LOG_LEVEL, else warning).")
     var logLevel: String?
 
@@ -34,8 +34,8 @@ struct WorkerSettings: ParsableArguments {
         guard stagingMinAge.isFinite, stagingMinAge >= 0, stagingMinAge <= 1e8 else {
             throw ValidationError("--staging-min-age must be a number of seconds from 0 to 100000000, got \(stagingMinAge)")
         }
-        guard intentMinAge.isFinite, intentMinAge >= 0, intentMinAge <= 1e8 else {
-            throw ValidationError("--intent-min-age must be a number of seconds from 0 to 100000000, got \(intentMinAge)")
+        if let a = intentMinAge, !(a.isFinite && a >= 0 && a <= 1e8) {
+            throw ValidationError("--intent-min-age must be a number of seconds from 0 to 100000000, got \(a)")
         }
         do { _ = try FaultInjector.fromEnvironment() } catch { throw ValidationError(error.description) }
         if let logLevel, Log.level(named: logLevel) == nil {

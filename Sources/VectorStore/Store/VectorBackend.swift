@@ -86,6 +86,11 @@ public protocol VectorBackend: Sendable {
     /// Whether the vectors are on this machine's disk (disk-space checks apply) or elsewhere (a server
     /// reports its collections' sizes instead).
     var isLocal: Bool { get }
+    /// The longest one call may take, retries included, in seconds: a change another process began is
+    /// certainly over (applied or failed) this long after it began.
+    var longestCallSeconds: Double { get }
+    /// The names of the collections (cheaper than ``collections()`` on a remote backend).
+    func collectionNames() throws(StoreError) -> [String]
 
     // Collections
     @discardableResult
@@ -134,4 +139,7 @@ public protocol VectorBackend: Sendable {
 extension Store: VectorBackend {
     public var backendIdentity: String { "embedded \(directory)" }
     public var isLocal: Bool { true }
+    /// A write waits at most the busy timeout for the database lock.
+    public var longestCallSeconds: Double { Double(options.busyTimeout.components.seconds) + 1 }
+    public func collectionNames() throws(StoreError) -> [String] { try collections().map(\.name) }
 }
