@@ -167,7 +167,7 @@ let package = Package(
         .target(
             name: "Switchyard",
             dependencies: [
-                "VectorMath", "VectorStore", "Embedding", "Operations", "Reindex", "Telemetry",
+                "VectorMath", "VectorStore", "Embedding", "Operations", "Reindex", "Telemetry", "QdrantBackend",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],

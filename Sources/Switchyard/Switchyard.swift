@@ -4,3 +4,4 @@
 @_exported import Operations
 @_exported import Reindex
 @_exported import Telemetry
+@_exported import QdrantBackend

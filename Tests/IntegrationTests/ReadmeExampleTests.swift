@@ -52,6 +52,26 @@ extension ReadmeExampleTests {
     }
 }
 
+extension ReadmeExampleTests {
+    @Test("the Qdrant library example runs as written, against a serve process")
+    func qdrantExample() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let server = try ServeProcess()
+        defer { server.stop() }
+        try withTemporaryDirectory { dir in
+            let key: String? = nil
+            let qdrant = try QdrantBackend(QdrantBackend.Configuration(url: server.url, apiKey: key))
+            let manager = try CollectionManager(store: try Store.open(at: dir.appending("ops")), vectors: qdrant)
+            let (_, op) = try manager.createCollection(CollectionSpec(name: "defs", embedder: "hash-v2"),
+                                                       sources: [root + "/Datasets/fixtures/mini-beir"])
+            try Worker(manager: manager).runUntilIdle()
+            #expect(try manager.operation(op.id).status == .completed)
+            #expect(try qdrant.resolve("defs") == manager.collection(named: "defs").vectorStoreName)
+            #expect(try qdrant.count("defs", filter: nil) == manager.collection(named: "defs").vectorCount)
+        }
+    }
+}
+
 /// `withTemporaryDirectory` for async bodies.
 func withTemporaryDirectoryAsync<T>(_ body: (TemporaryDirectory) async throws -> T) async throws -> T {
     let dir = try TemporaryDirectory()

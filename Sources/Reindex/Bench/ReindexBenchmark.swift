@@ -5,7 +5,7 @@ import SwitchyardJSON
 import VectorStore
 
 /// Measures a blue-green reindex on a fresh durable store: throughput alone and with readers searching
-/// through the alias, the readers' latency idle vs during the reindex, and the switch transaction.
+/// through the alias, the readers' latency idle vs during the reindex, and the switch (intent, alias batch, commit).
 ///
 /// ```swift
 /// let r = try ReindexBenchmark.run(.init(source: "Datasets/wordnet-defs"))
