@@ -206,6 +206,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "SwitchyardJSONTests",
+            dependencies: ["SwitchyardJSON", "_SwitchyardTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "EmbeddingTests",
             dependencies: [
                 "Embedding", "_SwitchyardTestSupport",

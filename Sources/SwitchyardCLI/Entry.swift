@@ -9,9 +9,22 @@ struct SwitchyardCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchyard",
         abstract: "An embedded Qdrant stand-in and blue-green reindex harness.",
-        subcommands: [DemoCommand.self, ManagedCollectionsCommand.self, IndexCommand.self, AppendCommand.self, RemoveSourceCommand.self,
-                      ReindexCommand.self, RollbackCommand.self, CompareCommand.self, SearchCommand.self,
-                      WorkerCommand.self, ServeCommand.self, OpsCommand.self, MetricsCommand.self, AuditCommand.self, LimitsCommand.self, StoreCommand.self, EmbedCommand.self, DatasetsCommand.self, BenchCommand.self, DebugCommand.self]
+        subcommands: [DebugCommand.self],
+        // The groups of docs/cli.md, in its order.
+        groupedSubcommands: [
+            CommandGroup(name: "The main job", subcommands: [DemoCommand.self]),
+            CommandGroup(name: "Managed collections and their operations", subcommands: [
+                IndexCommand.self, AppendCommand.self, RemoveSourceCommand.self, ManagedCollectionsCommand.self, OpsCommand.self,
+                WorkerCommand.self, AuditCommand.self, LimitsCommand.self,
+            ]),
+            CommandGroup(name: "Blue-green reindex and quality", subcommands: [
+                ReindexCommand.self, RollbackCommand.self, CompareCommand.self, SearchCommand.self,
+            ]),
+            CommandGroup(name: "Serving and metrics", subcommands: [ServeCommand.self, MetricsCommand.self]),
+            CommandGroup(name: "The physical store", subcommands: [StoreCommand.self]),
+            CommandGroup(name: "Embedders and data", subcommands: [EmbedCommand.self, DatasetsCommand.self]),
+            CommandGroup(name: "Benchmarks", subcommands: [BenchCommand.self]),
+        ]
     )
 
     /// Parses, runs, and maps failures to the exit codes of the CLI contract:

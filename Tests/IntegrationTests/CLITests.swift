@@ -153,4 +153,11 @@ struct CLITests {
             #expect(v["n"] == .int(3000))
         }
     }
+
+    @Test("shell completions are generated for bash, zsh and fish, with the commands and their options", arguments: ["bash", "zsh", "fish"])
+    func completions(_ shell: String) throws {
+        let r = try CLI.run(["--generate-completion-script", shell])
+        #expect(r.status == 0, "\(r.stderr)")
+        for word in ["reindex", "rollback", "qdrant-url", "collection"] { #expect(r.stdout.contains(word), "\(shell): \(word)") }
+    }
 }

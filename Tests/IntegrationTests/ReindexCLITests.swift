@@ -349,6 +349,14 @@ struct ReindexCLITests {
             #expect(j["same_embedder"] == .bool(false))
             #expect((j["per_query"]?.arrayValue?.count ?? 0) >= 10)
             try Self.checkHTML(dir.appending("cmp.html"), charts: 2)  // no labels: no nDCG chart
+            // A failed check: the report is still written and printed, and the exit status is 1.
+            let strict = dir.appending("strict.json")
+            let failed = try CLI.run(["compare", "--store", store, "--old", old, "--new", "c", "--threshold", "min_self_recall=1.5",
+                                      "--report", strict, "--json"])
+            #expect(failed.status == 1, "\(failed.stderr)")
+            #expect(failed.stderr.contains("comparison failed: self_recall"), "\(failed.stderr)")
+            #expect(try Self.json(failed.stdout)["passed"] == .bool(false))
+            #expect(try Self.json(try String(contentsOfFile: strict, encoding: .utf8))["passed"] == .bool(false))
         }
     }
 }

@@ -1,5 +1,5 @@
 import Testing
-import VectorStore
+import SwitchyardJSON
 import _SwitchyardTestSupport
 
 @Suite("JSONParser")

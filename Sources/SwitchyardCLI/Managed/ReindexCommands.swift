@@ -52,7 +52,7 @@ struct RollbackCommand: ParsableCommand {
 
 struct CompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "compare", abstract: "Compare two collections (each searched with its own embedder): overlap, rank agreement, scores, quality.")
+        commandName: "compare", abstract: "Compare two collections (each searched with its own embedder): overlap, rank agreement, scores, quality; exit 1 when a check fails.")
     @OptionGroup var location: ManagedLocation
     @Option(help: "The old side: a managed collection, an alias or a physical collection.") var old: String
     @Option(help: "The new side.") var new: String
@@ -84,6 +84,10 @@ struct CompareCommand: ParsableCommand {
         let r = try Comparison(manager: service.manager, old: a, new: b, options: o).run()
         if let report { try r.write(to: report) }
         emit(json ? r.json.prettyJSONText : r.markdown)
+        // As `reindex` rejects: the report is written and printed first, then a failed check is exit 1.
+        guard r.passed else {
+            throw CLIFailure(message: "comparison failed: \(r.failing.joined(separator: ", ")) (see the report)", exitCode: 1)
+        }
     }
 }
 
