@@ -17,7 +17,7 @@ struct MetricsCLITests {
         p.arguments = [candidate, "-c", "import prometheus_client"]
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return false }
+        guard (try? CLI.launching({ try p.run() })) != nil else { return false }
         p.waitUntilExit()
         return p.terminationStatus == 0
     }
@@ -28,10 +28,13 @@ struct MetricsCLITests {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = [python, script, source]
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
+        let (out, err) = try CLI.launching { () throws -> (Pipe, Pipe) in
+            let out = Pipe(), err = Pipe()
+            p.standardOutput = out
+            p.standardError = err
+            try p.run()
+            return (out, err)
+        }
         let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)

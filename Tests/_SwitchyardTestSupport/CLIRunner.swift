@@ -32,10 +32,13 @@ public enum CLI {
         for (k, v) in try BackendMatrix.environment(for: args) { env[k] = v }
         for (k, v) in environment { env[k] = v }
         p.environment = env
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
+        let (out, err) = try launching { () throws -> (Pipe, Pipe) in
+            let out = Pipe(), err = Pipe()
+            p.standardOutput = out
+            p.standardError = err
+            try p.run()
+            return (out, err)
+        }
         // Drain both pipes concurrently so a chatty child cannot block on a full pipe.
         let errData = LockedData()
         let t = Thread { errData.set(err.fileHandleForReading.readDataToEndOfFile()) }
@@ -69,8 +72,22 @@ public enum CLI {
         } else {
             p.standardError = FileHandle.nullDevice
         }
-        try p.run()
+        try launching { try p.run() }
         return p
+    }
+
+    private static let spawning = NSLock()
+
+    /// Runs `body` — which creates a child's pipes and starts it — while no other thread of this process starts
+    /// a child. A child inherits every descriptor open at the moment it starts, and Foundation's `Process` does
+    /// not close them: a child started while another thread held a fresh pipe, or the socket through which
+    /// Foundation learns that a child exited, keeps that descriptor open for as long as it runs. With a
+    /// long-lived child (a `serve` process) the other command's output then never ends and its exit is never
+    /// noticed. Every test that starts a process goes through here.
+    public static func launching<T>(_ body: () throws -> T) rethrows -> T {
+        spawning.lock()
+        defer { spawning.unlock() }
+        return try body()
     }
 }
 
