@@ -40,7 +40,8 @@ struct DemoCommand: ParsableCommand {
         c.newEmbedder = new
         c.reportPath = report
         c.vectors = try qdrant.backend()
-        let display = ProgressDisplay()
+        // The checkpoints are the demo's own output (stdout); in-place progress only on a terminal.
+        let display = ProgressDisplay(enabled: isatty(STDERR_FILENO) != 0)
         var lastStage: String?
         let r = try ManagedDemo.run(c, progress: { display.finish(); emit($0) }, onOperation: { op in
             // Every checkpoint passed since the last poll, in order (polling may see several at once).

@@ -94,48 +94,116 @@ func currentUser(_ given: String?) -> String {
     return env["SWITCHYARD_USER"] ?? env["USER"] ?? CollectionSpec.defaultOwner
 }
 
-/// Progress of a running operation: one line updated in place on a terminal, plain lines every two
-/// seconds otherwise (both on standard error).
+/// Progress of a running operation, from its own record (so `ops watch` shows another process's operation the
+/// same way), on standard error only:
+/// - on a terminal, one line updated in place at most 10 times a second: the step, done/total, the rate and an
+///   estimate of the time left;
+/// - otherwise (a pipe, a file, CI logs), one line per step: the reindex's checkpoints, or an operation starting
+///   and ending;
+/// - nothing at all with `--json` (`enabled: false`).
 final class ProgressDisplay {
-    private let tty = isatty(STDERR_FILENO) != 0
+    private let enabled: Bool
+    private let tty: Bool
+    private var lastDraw = Date.distantPast
     private var lastText = ""
-    private var lastPrint = Date.distantPast
-    private let start = Date()
     private var drew = false
+    private var lastStep: String?
+    /// The last reindex checkpoint a line was printed for (off a terminal).
+    private var printedThrough = -1
+    /// Where the rate is measured from: the step and its first progress sample.
+    private var rateBase: (step: String, done: Int, at: Date)?
+    private let start = Date()
+
+    init(enabled: Bool = true, terminal: Bool = isatty(STDERR_FILENO) != 0) {
+        self.enabled = enabled
+        self.tty = terminal
+    }
 
     func update(_ op: OperationRecord) {
-        let text = describe(op)
+        guard enabled else { return }
+        let step = Self.step(of: op)
+        let now = Date()
+        if rateBase?.step != step.name { rateBase = (step.name, op.progressDone, now) }
         if tty {
-            guard text != lastText else { return }
+            let text = describe(op, step: step, now: now)
+            // At most 10 redraws a second; a new step or a final status always shows.
+            guard text != lastText, step.name != lastStep || op.status.isFinal || now.timeIntervalSince(lastDraw) >= 0.1 else {
+                lastStep = step.name
+                return
+            }
             FileHandle.standardError.write(Data("\r\u{1B}[2K\(text)".utf8))
             drew = true
-        } else {
-            guard text != lastText, Date().timeIntervalSince(lastPrint) >= 2 else { return }
-            note(text)
-            lastPrint = Date()
+            lastDraw = now
+            lastText = text
+        } else if op.type == .reindex {
+            // One line per checkpoint begun, in order, also for those a poll skipped; then the final status.
+            let order = ReindexStage.allCases.map(\.rawValue)
+            let recorded = op.checkpoint?["stage"]?.stringValue.flatMap { order.firstIndex(of: $0) } ?? -1
+            let through = op.status == .processing ? min(recorded + 1, order.count - 1) : op.status.isFinal ? recorded : -1
+            if printedThrough < through {
+                for i in (printedThrough + 1)...through {
+                    var running = op
+                    running.status = .processing
+                    running.checkpoint = (op.checkpoint ?? [:]).merging(["stage": i > 0 ? .string(order[i - 1]) : .null]) { $1 }
+                    note(Step(name: order[i], counted: false).line(running, elapsed: now.timeIntervalSince(start)))
+                }
+                printedThrough = through
+            }
+            if (op.status.isFinal || op.status == .pending) && step.name != lastStep {
+                note(step.line(op, elapsed: now.timeIntervalSince(start)))
+            }
+        } else if step.name != lastStep {
+            note(step.line(op, elapsed: now.timeIntervalSince(start)))
         }
-        lastText = text
+        lastStep = step.name
     }
 
     func finish() {
-        if tty && drew { FileHandle.standardError.write(Data("\n".utf8)) }
+        if enabled && tty && drew { FileHandle.standardError.write(Data("\n".utf8)) }
     }
 
-    private func describe(_ op: OperationRecord) -> String {
-        let elapsed = String(format: "%.1fs", Date().timeIntervalSince(start))
-        if op.type == .reindex {
-            let done = op.checkpoint?["stage"]?.stringValue
-            let stages = ReindexStage.allCases.map(\.rawValue)
-            let next = done.flatMap { d in stages.firstIndex(of: d).map { $0 + 1 < stages.count ? stages[$0 + 1] : "finishing" } } ?? "preflight"
-            let count = op.progressTotal > 0 && next == "reprocessing" ? " \(op.progressDone)/\(op.progressTotal)" : ""
-            return "reindex \(op.collectionName): checkpoint \(done ?? "-") done, \(op.status == .processing ? "running \(next)" : op.status.rawValue)\(count) \(elapsed)"
+    /// What the operation is doing: a reindex's next checkpoint, else its status.
+    struct Step {
+        var name: String
+        /// Whether done/total count this step's work.
+        var counted: Bool
+
+        func line(_ op: OperationRecord, elapsed: Double) -> String {
+            let t = String(format: "%.1fs", elapsed)
+            if op.type == .reindex, op.status == .processing, name != "processing" {
+                let done = op.checkpoint?["stage"]?.stringValue ?? "-"
+                return "reindex \(op.collectionName): checkpoint \(done) done, running \(name) (\(t))"
+            }
+            return "\(op.type.rawValue) \(op.collectionName): \(name) (\(t))"
         }
-        guard op.progressTotal > 0 else { return "\(op.type.rawValue) \(op.collectionName): \(op.status.rawValue) \(elapsed)" }
-        let fraction = Double(op.progressDone) / Double(op.progressTotal)
-        let width = 30
-        let filled = Int((fraction * Double(width)).rounded(.down))
-        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        return "\(op.type.rawValue) \(op.collectionName) [\(bar)] \(op.progressDone)/\(op.progressTotal) \(Int(fraction * 100))% \(elapsed)"
+    }
+
+    static func step(of op: OperationRecord) -> Step {
+        guard op.status == .processing else { return Step(name: op.status.rawValue, counted: false) }
+        guard op.type == .reindex else { return Step(name: "processing", counted: true) }
+        let stages = ReindexStage.allCases.map(\.rawValue)
+        let done = op.checkpoint?["stage"]?.stringValue
+        let next = done.flatMap { d in stages.firstIndex(of: d).map { $0 + 1 < stages.count ? stages[$0 + 1] : "finishing" } } ?? "preflight"
+        return Step(name: next, counted: next == "reprocessing")
+    }
+
+    private func describe(_ op: OperationRecord, step: Step, now: Date) -> String {
+        var text = step.line(op, elapsed: now.timeIntervalSince(start))
+        guard step.counted, op.progressTotal > 0 else { return text }
+        let fraction = min(1, Double(op.progressDone) / Double(op.progressTotal))
+        text += String(format: " %d/%d %d%%", op.progressDone, op.progressTotal, Int(fraction * 100))
+        if let base = rateBase, op.progressDone > base.done, now.timeIntervalSince(base.at) > 0.2 {
+            let rate = Double(op.progressDone - base.done) / now.timeIntervalSince(base.at)
+            let left = Double(op.progressTotal - op.progressDone) / rate
+            text += String(format: ", %.0f/s, ETA %@", rate, Self.duration(left))
+        }
+        return text
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite else { return "?" }
+        let s = Int(seconds.rounded(.up))
+        return s >= 3600 ? "\(s / 3600)h\(String(format: "%02d", s % 3600 / 60))m" : s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
     }
 }
 
@@ -148,7 +216,7 @@ func runInForeground(_ op: OperationRecord, manager: CollectionManager, options:
         return
     }
     let worker = Worker(manager: manager, options: options, handlers: standardHandlers(reindex))
-    let display = ProgressDisplay()
+    let display = ProgressDisplay(enabled: !json)
     let final = try worker.runOperation(op.id) { display.update($0) }
     display.finish()
     let metrics = try manager.metrics(of: final.id)

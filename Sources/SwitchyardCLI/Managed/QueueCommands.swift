@@ -102,7 +102,53 @@ struct MetricsCommand: ParsableCommand {
 
 struct OpsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "ops", abstract: "List, show and cancel operations.", subcommands: [List.self, Show.self, Cancel.self])
+        commandName: "ops", abstract: "List, show, follow and cancel operations.", subcommands: [List.self, Show.self, Watch.self, Cancel.self])
+
+    struct Watch: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Follow an operation, run by any worker in any process, until it ends: progress on stderr, then its summary; exit 1 when it failed or was cancelled.")
+        @OptionGroup var location: ManagedLocation
+        @Argument(help: "The operation id (or a unique prefix of 8+ characters).") var id: String
+        @Option(help: "Seconds between two reads of the operation's record.") var interval: Double = 0.1
+        @Option(help: "Give up (exit 1) after this many seconds; default: until the operation ends.") var timeout: Double?
+        @Flag(help: "Print only the final record, as JSON (no progress).") var json = false
+
+        func validate() throws {
+            guard interval.isFinite, interval >= 0.01, interval <= 60 else {
+                throw ValidationError("--interval must be from 0.01 to 60 seconds, got \(interval)")
+            }
+            if let t = timeout, !(t.isFinite && t > 0 && t <= 1e8) { throw ValidationError("--timeout must be a number of seconds above 0, got \(t)") }
+        }
+
+        func run() throws {
+            let manager = try location.open()
+            var op = try manager.operation(id)
+            let display = ProgressDisplay(enabled: !json)
+            let deadline = timeout.map { Date().addingTimeInterval($0) }
+            while !op.status.isFinal {
+                display.update(op)
+                if let deadline, Date() >= deadline {
+                    display.finish()
+                    throw CLIFailure(message: "operation \(op.id) is still \(op.status.rawValue) after \(Int(timeout ?? 0)) s", exitCode: 1)
+                }
+                Thread.sleep(forTimeInterval: interval)
+                op = try manager.operation(op.id)
+            }
+            display.update(op)
+            display.finish()
+            let metrics = try manager.metrics(of: op.id)
+            if json {
+                var o = op.json.objectValue ?? [:]
+                o["metrics"] = metricsJSON(metrics)
+                emit(JSONValue.object(o).jsonText)
+            } else {
+                emit(summary(of: op, metrics: metrics))
+            }
+            if op.status != .completed {
+                throw CLIFailure(message: "operation \(op.id) \(op.status.rawValue): \(op.error ?? "no error recorded")", exitCode: 1)
+            }
+        }
+    }
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List operations, newest first.")
