@@ -219,6 +219,11 @@ func runInForeground(_ op: OperationRecord, manager: CollectionManager, options:
     let display = ProgressDisplay(enabled: !json)
     let final = try worker.runOperation(op.id) { display.update($0) }
     display.finish()
+    try reportOutcome(final, manager: manager, json: json)
+}
+
+/// Prints a finished operation (JSON with its metrics, or a person's summary); a failed or cancelled one is exit 1.
+func reportOutcome(_ final: OperationRecord, manager: CollectionManager, json: Bool) throws {
     let metrics = try manager.metrics(of: final.id)
     if json {
         var o = final.json.objectValue ?? [:]

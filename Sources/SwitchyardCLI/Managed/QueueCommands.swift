@@ -136,17 +136,7 @@ struct OpsCommand: ParsableCommand {
             }
             display.update(op)
             display.finish()
-            let metrics = try manager.metrics(of: op.id)
-            if json {
-                var o = op.json.objectValue ?? [:]
-                o["metrics"] = metricsJSON(metrics)
-                emit(JSONValue.object(o).jsonText)
-            } else {
-                emit(summary(of: op, metrics: metrics))
-            }
-            if op.status != .completed {
-                throw CLIFailure(message: "operation \(op.id) \(op.status.rawValue): \(op.error ?? "no error recorded")", exitCode: 1)
-            }
+            try reportOutcome(op, manager: manager, json: json)
         }
     }
 
