@@ -139,8 +139,7 @@ struct StagingNameTests {
         let names = (0..<50).map { _ in ReindexHandler.stagingName(collectionID: "abc") }
         #expect(Set(names).count == names.count)
         for name in names.prefix(3) + ["staging_col_abc_20260101_000000"] {
-            let info = CollectionInfo(name: name, dimension: 4, distance: .cosine, createdAt: .distantPast, pointCount: 0, aliases: [])
-            let age = Date().timeIntervalSince(Generations.createdAt(info))
+            let age = Date().timeIntervalSince(try #require(Generations.stagingTime(name)))
             #expect(name.hasSuffix("_20260101_000000") ? age > 86_400 : abs(age) < 5, "\(name): \(age)")
         }
     }

@@ -155,12 +155,6 @@ enum Generations {
         }
     }
 
-    /// When a staging collection was made: from its name (`staging_col_<id>_<yyyyMMdd_HHmmss>[_<suffix>]`), since a
-    /// remote backend does not report creation times; else what the backend reports.
-    static func createdAt(_ info: CollectionInfo) -> Date {
-        stagingTime(info.name).map { max($0, info.createdAt) } ?? info.createdAt
-    }
-
     /// The time in a staging name (`staging_col_<id>_<yyyyMMdd_HHmmss>[_<suffix>]`), if it has one.
     static func stagingTime(_ name: String) -> Date? {
         var parts = name.split(separator: "_")
