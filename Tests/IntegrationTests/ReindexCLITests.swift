@@ -123,7 +123,7 @@ struct ReindexCLITests {
             // keep-generations 0: the old generation is gone, only the serving one is left.
             let names = try Self.physical(store)
             #expect(names == [show["vector_store_name"]?.stringValue ?? "?"])
-            try Self.checkHTML(report, charts: 3)
+            try Self.checkHTML(report, charts: 5)  // overlap@k, overlap@5, top-1 scores, nDCG change, nDCG scatter
         }
     }
 
@@ -348,7 +348,7 @@ struct ReindexCLITests {
             #expect(j["old"]?.objectValue?["embedder"] == "hash-v1" && j["new"]?.objectValue?["embedder"] == "hash-v2")
             #expect(j["same_embedder"] == .bool(false))
             #expect((j["per_query"]?.arrayValue?.count ?? 0) >= 10)
-            try Self.checkHTML(dir.appending("cmp.html"), charts: 2)  // no labels: no nDCG chart
+            try Self.checkHTML(dir.appending("cmp.html"), charts: 3)  // no labels: no nDCG charts
             // A failed check: the report is still written and printed, and the exit status is 1.
             let strict = dir.appending("strict.json")
             let failed = try CLI.run(["compare", "--store", store, "--old", old, "--new", "c", "--threshold", "min_self_recall=1.5",

@@ -101,6 +101,106 @@ struct ComparisonTests {
     }
 }
 
+@Suite("Per-query changes in the comparison report")
+struct ComparisonChangesTests {
+    @Test func theBootstrapIntervalIsDeterministicAndCoversTheMean() throws {
+        let constant = try #require(PairedBootstrap.meanInterval([Double](repeating: -0.25, count: 40)))
+        #expect(constant.low == -0.25 && constant.high == -0.25 && constant.excludesZero)
+        // ±1 alternately: mean 0, standard deviation 1, so the 95% interval is about ±1.96/√n.
+        let n = 400
+        let symmetric = (0..<n).map { $0 % 2 == 0 ? 1.0 : -1.0 }
+        let ci = try #require(PairedBootstrap.meanInterval(symmetric))
+        #expect(ci == PairedBootstrap.meanInterval(symmetric))
+        #expect(ci.low < 0 && ci.high > 0 && !ci.excludesZero)
+        let expected = 1.96 / Double(n).squareRoot()
+        #expect(abs(-ci.low - expected) < 0.15 * expected && abs(ci.high - expected) < 0.15 * expected, "\(ci)")
+        // A shifted sample: the interval moves with it and excludes zero.
+        let shifted = try #require(PairedBootstrap.meanInterval(symmetric.map { $0 * 0.1 - 0.05 }))
+        #expect(shifted.high < 0 && shifted.low > -0.1)
+        #expect(PairedBootstrap.meanInterval([]) == nil)
+    }
+
+    /// Labels for the harness' corpus: every other document's text is a query that only that document answers.
+    static func labelled(_ dir: TemporaryDirectory, documents: Int = 60) throws -> (queries: String, qrels: String) {
+        var queries = "", qrels = "query-id\tcorpus-id\tscore\n"
+        for i in stride(from: 0, to: documents, by: 2) {
+            let text = try String(contentsOfFile: dir.appending("src/f\(i).txt"), encoding: .utf8)
+            queries += "{\"_id\": \"q\(i)\", \"text\": \"\(text)\"}\n"
+            qrels += "q\(i)\tf\(i).txt\t1\n"
+        }
+        try queries.write(toFile: dir.appending("queries.jsonl"), atomically: true, encoding: .utf8)
+        try qrels.write(toFile: dir.appending("qrels.tsv"), atomically: true, encoding: .utf8)
+        return (dir.appending("queries.jsonl"), dir.appending("qrels.tsv"))
+    }
+
+    @Test func aWorseEmbedderShowsItsDropsWithTextTopResultsAndAnInterval() throws {
+        let (dir, _, manager) = try ComparisonTests.harness(embedder: "hash-v2")
+        defer { withExtendedLifetime(dir) {} }
+        let files = try Self.labelled(dir)
+        let before = try manager.collection(named: "c").vectorStoreName
+        // Reindex to a much poorer embedder, with checks loose enough to switch, then compare the generations.
+        _ = try manager.requestReindex("c", ReindexRequest(embedder: "hash:dim=8", thresholds: ["min_self_recall": 0, "max_self_recall_drop": 1]))
+        var settings = ReindexSettings()
+        settings.gracePeriod = 0
+        try Worker(manager: manager, handlers: [.reindex: ReindexHandler(settings: settings)]).runUntilIdle()
+        let service = try ReindexService(manager: manager)
+        var options = Comparison.Options()
+        options.queriesPath = files.queries
+        options.qrelsPath = files.qrels
+        let r = try Comparison(manager: manager, old: try service.side("old", before), new: try service.side("new", "c"), options: options).run()
+        let c = r.changes
+        #expect(c.labelled && c.improved + c.unchanged + c.worsened == r.queries.count && r.queries.count == 30)
+        #expect(c.worsened > c.improved, "\(c.improved) improved, \(c.worsened) worsened")
+        let mean = try #require(c.meanDifference), ci = try #require(c.interval)
+        #expect(mean < 0 && ci.low <= mean && mean <= ci.high && ci.high < 0, "\(mean) \(ci)")
+        #expect(abs(mean - ((r.newSummary?.ndcg ?? 0) - (r.oldSummary?.ndcg ?? 0))) < 1e-9)
+        // The drops, worst first, each with both sides' top results; the relevant document is marked.
+        #expect(!c.drops.isEmpty && c.drops.count <= ComparisonReport.Changes.listed)
+        let deltas = c.drops.compactMap(\.delta)
+        #expect(deltas.count == c.drops.count && deltas.allSatisfy { $0 < 0 } && deltas == deltas.sorted())
+        #expect(c.gains.compactMap(\.delta).allSatisfy { $0 > 0 })
+        for d in c.drops {
+            let relevant = "f\(d.id.dropFirst()).txt"
+            #expect(d.text.contains(" item ") && d.oldHits.count == ComparisonReport.shownHits)
+            #expect(d.oldHits.allSatisfy { !$0.snippet.isEmpty && $0.isMarked == ($0.document == relevant) })
+            #expect(d.newHits.allSatisfy { $0.isMarked == ($0.document == relevant) && $0.relevance != nil })
+            // The old side found it (its nDCG was above 0), so it is marked among the old top results.
+            #expect(d.oldHits.contains { $0.isMarked } || (d.old ?? 0) == 0 || r.k > ComparisonReport.shownHits)
+        }
+        let worst = try #require(c.drops.first)
+        let json = try #require(r.json.objectValue?["changes"]?.objectValue)
+        #expect(json["worsened"] == .int(Int64(c.worsened)) && json["ci95"]?.objectValue?["excludes_zero"] == .bool(true))
+        #expect(json["largest_drops"]?.arrayValue?.first?.objectValue?["id"] == .string(worst.id))
+        let md = r.markdown
+        #expect(md.contains("## Per-query changes") && md.contains("### Largest drops") && md.contains("**\(worst.id)**"))
+        #expect(md.contains("confidence interval") && md.contains("worsened"))
+        let html = r.html
+        #expect(html.contains("<h3>Largest drops</h3>") && html.contains("class=\"rel\"") && html.contains("−max_ndcg_drop"))
+    }
+
+    @Test func withoutLabelsTheMostChangedQueriesAreListedWithTheirSourceDocument() throws {
+        let (dir, _, manager) = try ComparisonTests.harness()
+        defer { withExtendedLifetime(dir) {} }
+        let before = try manager.collection(named: "c").vectorStoreName
+        _ = try manager.requestReindex("c", ReindexRequest(embedder: "hash:dim=8", thresholds: ["min_self_recall": 0, "max_self_recall_drop": 1]))
+        var settings = ReindexSettings()
+        settings.gracePeriod = 0
+        try Worker(manager: manager, handlers: [.reindex: ReindexHandler(settings: settings)]).runUntilIdle()
+        let service = try ReindexService(manager: manager)
+        let r = try Comparison(manager: manager, old: try service.side("old", before), new: try service.side("new", "c"), options: .init()).run()
+        let c = r.changes
+        #expect(!c.labelled && c.identical + c.partial + c.disjoint == r.queries.count && c.interval == nil && c.gains.isEmpty)
+        #expect(!c.drops.isEmpty && c.drops.map(\.overlap) == c.drops.map(\.overlap).sorted())
+        // Each query was sampled from a document; where that document ranks, it is marked.
+        for d in c.drops {
+            let marked = (d.oldHits + d.newHits).filter(\.isMarked)
+            #expect(marked.allSatisfy { $0.isSource && $0.relevance == nil })
+        }
+        #expect(c.drops.contains { $0.oldHits.contains(where: \.isSource) })
+        #expect(r.markdown.contains("Most changed (lowest overlap@10)") && r.markdown.contains("identical"))
+    }
+}
+
 @Suite("Orphaned staging collections")
 struct OrphanTests {
     @Test func workersRemoveUnreferencedStagingCollectionsOnly() throws {

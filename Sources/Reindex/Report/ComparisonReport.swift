@@ -24,16 +24,112 @@ public struct ComparisonReport: Sendable {
     public struct QueryRow: Sendable {
         public var id: String
         public var text: String
+        /// Documents in both top-k lists …
         public var overlap: Int
+        /// … out of this many (k, or fewer when neither side returned k documents).
+        public var depth: Int
         public var overlapAt5: Int
         public var rankCorrelation: Double?
         public var top1Agrees: Bool
         public var oldTop1: Double?
         public var newTop1: Double?
+        /// The top documents on each side (at most ``ComparisonReport/shownHits``).
         public var oldTop: [String]
         public var newTop: [String]
         public var old: Quality?
         public var new: Quality?
+
+        /// The change of nDCG@k (new − old), with labels.
+        public var ndcgDelta: Double? {
+            guard let o = old?.ndcg, let n = new?.ndcg else { return nil }
+            return n - o
+        }
+    }
+
+    /// How many results per side the report shows for a changed query.
+    public static let shownHits = 5
+
+    /// One of a query's top results on one side.
+    public struct Hit: Sendable, Equatable {
+        /// The document's name (what labels call its corpus id).
+        public var document: String
+        /// The start of the document's best-ranked chunk.
+        public var snippet: String
+        /// The judged grade (0: not judged relevant); `nil` without labels.
+        public var relevance: Int?
+        /// Whether the query was sampled from this document (queries sampled from chunks).
+        public var isSource: Bool
+        /// Relevant by the labels, or the document the query was sampled from.
+        public var isMarked: Bool { (relevance ?? 0) > 0 || isSource }
+    }
+
+    /// A query that changed most, with both sides' top results.
+    public struct QueryChange: Sendable {
+        public var id: String
+        public var text: String
+        /// nDCG@k on each side (with labels).
+        public var old: Double?
+        public var new: Double?
+        public var overlap: Int
+        public var oldHits: [Hit]
+        public var newHits: [Hit]
+        /// new − old nDCG@k (with labels).
+        public var delta: Double? {
+            guard let old, let new else { return nil }
+            return new - old
+        }
+    }
+
+    /// How the queries changed between the sides.
+    ///
+    /// With labels, by nDCG@k: the shares improved, unchanged and worsened, the mean difference with a paired
+    /// bootstrap 95% interval, and the largest drops and gains. Without labels there is no direction: the
+    /// shares of identical, partly overlapping and disjoint top-k lists, and the queries that changed most
+    /// (lowest overlap).
+    public struct Changes: Sendable {
+        /// How many queries each list holds at most.
+        public static let listed = 20
+
+        public var labelled: Bool
+        public var improved = 0, unchanged = 0, worsened = 0
+        public var identical = 0, partial = 0, disjoint = 0
+        /// Mean nDCG@k difference (new − old) over the labelled queries.
+        public var meanDifference: Double?
+        public var interval: PairedBootstrap.Interval?
+        /// With labels: the largest nDCG drops, worst first; without: the lowest overlaps.
+        public var drops: [QueryChange] = []
+        /// With labels: the largest nDCG gains, best first; empty without labels.
+        public var gains: [QueryChange] = []
+        var dropIndices: [Int] = []
+        var gainIndices: [Int] = []
+
+        init(labelled: Bool) { self.labelled = labelled }
+
+        /// The statistics of `rows`, and which rows to list (their top results are filled in by the caller).
+        static func summarising(_ rows: [QueryRow], labelled: Bool) -> Changes {
+            var c = Changes(labelled: labelled)
+            if labelled {
+                let deltas = rows.enumerated().compactMap { i, r in r.ndcgDelta.map { (i, $0) } }
+                for (_, d) in deltas {
+                    if abs(d) <= 1e-12 { c.unchanged += 1 } else if d > 0 { c.improved += 1 } else { c.worsened += 1 }
+                }
+                c.meanDifference = RetrievalMetrics.mean(deltas.map(\.1))
+                c.interval = PairedBootstrap.meanInterval(deltas.map(\.1))
+                c.dropIndices = deltas.filter { $0.1 < -1e-12 }.sorted { ($0.1, rows[$0.0].id) < ($1.1, rows[$1.0].id) }
+                    .prefix(listed).map(\.0)
+                c.gainIndices = deltas.filter { $0.1 > 1e-12 }.sorted { (-$0.1, rows[$0.0].id) < (-$1.1, rows[$1.0].id) }
+                    .prefix(listed).map(\.0)
+            } else {
+                for r in rows {
+                    let depth = r.depth
+                    if r.overlap == 0 && depth > 0 { c.disjoint += 1 } else if r.overlap >= depth { c.identical += 1 } else { c.partial += 1 }
+                }
+                c.dropIndices = rows.indices.filter { rows[$0].overlap < rows[$0].depth }
+                    .sorted { (rows[$0].overlap, rows[$0].id) < (rows[$1].overlap, rows[$1].id) }
+                    .prefix(listed).map { $0 }
+            }
+            return c
+        }
     }
 
     public struct SelfRetrieval: Sendable {
@@ -62,7 +158,11 @@ public struct ComparisonReport: Sendable {
     public var selfRetrieval: SelfRetrieval
     public var sameEmbedder: Bool
     public var sameChunking: Bool
+    /// The thresholds the checks applied.
+    public var thresholds: Thresholds
     public var checks: [Check]
+    /// Per-query changes: statistics, the largest drops and gains.
+    public var changes: Changes
     public var seconds: Double
 
     /// Whether no check failed.
@@ -121,11 +221,14 @@ public struct ComparisonReport: Sendable {
             }),
             "per_query": .array(queries.map { q in
                 [
-                    "id": .string(q.id), "text": .string(q.text), "overlap_at_k": .int(Int64(q.overlap)), "overlap_at_5": .int(Int64(q.overlapAt5)),
+                    "id": .string(q.id), "text": .string(q.text), "overlap_at_k": .int(Int64(q.overlap)), "overlap_depth": .int(Int64(q.depth)),
+                    "overlap_at_5": .int(Int64(q.overlapAt5)),
                     "rank_correlation": num(q.rankCorrelation), "top1_agrees": .bool(q.top1Agrees), "top1_old": num(q.oldTop1), "top1_new": num(q.newTop1),
-                    "old": quality(q.old), "new": quality(q.new),
+                    "old_top": .array(q.oldTop.map { .string($0) }), "new_top": .array(q.newTop.map { .string($0) }),
+                    "old": quality(q.old), "new": quality(q.new), "ndcg_delta": num(q.ndcgDelta),
                 ]
             }),
+            "changes": changes.json,
             "seconds": .double(seconds),
         ]
     }
@@ -151,11 +254,7 @@ public struct ComparisonReport: Sendable {
         out += "- mean overlap@\(k): \(f(meanOverlap)); top-1 agreement: \(f(top1Agreement)); mean rank correlation: \(f(meanRankCorrelation))\n"
         out += "- documents missing from new: \(missingDocuments); only in new: \(extraDocuments); failed while building: \(failedDocuments)\n"
         out += "- same embedder: \(sameEmbedder ? "yes" : "no"); same chunking: \(sameChunking ? "yes" : "no")\n\n"
-        let worst = queries.sorted { ($0.overlap, $0.id) < ($1.overlap, $1.id) }.prefix(10)
-        if !worst.isEmpty {
-            out += "## Lowest-overlap queries\n\n| query | overlap@\(k) | top-1 old | top-1 new |\n|---|---|---|---|\n"
-            for q in worst { out += "| \(escape(q.text.prefix(60))) | \(q.overlap) | \(q.oldTop.first ?? "–") | \(q.newTop.first ?? "–") |\n" }
-        }
+        out += changes.markdown(k: k)
         return out
     }
 

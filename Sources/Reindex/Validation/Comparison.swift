@@ -44,7 +44,6 @@ public struct Comparison: Sendable {
     /// - Throws: ``OperationsError`` when a side cannot be read or searched, or a query file is unusable.
     public func run() throws(OperationsError) -> ComparisonReport {
         let start = ContinuousClock.now
-        let backend = manager.vectors
         let k = options.k
         guard k >= 1 else { throw OperationsError(.invalidInput, "k must be at least 1, got \(k)") }
         // Documents (id → name) and each side's coverage.
@@ -52,70 +51,137 @@ public struct Comparison: Sendable {
         let newCoverage = try coverage(new.collection)
         let managedID = try managedCollectionID()
         let names = try documentNames(managedID)
-
         // The sample of chunks for self-retrieval (and as queries when no query file is given).
         let sample = try sampleChunks(from: old.collection, documents: oldCoverage.documents.sorted())
-        var queries: [(id: String, text: String)]
+        let queries = try querySet(sample: sample, names: names)
+        let ranked = try rankQueries(queries, names: names)
+
+        var report = ComparisonReport(
+            old: .init(label: old.label, collection: old.collection, embedder: old.embedderSpec, vectors: oldCoverage.vectors, documents: oldCoverage.documents.count),
+            new: .init(label: new.label, collection: new.collection, embedder: new.embedderSpec, vectors: newCoverage.vectors, documents: newCoverage.documents.count),
+            k: k, queriesSource: queries.source, labelled: queries.labelled, queries: ranked.rows,
+            missingDocuments: try liveDocuments(managedID, oldSide: oldCoverage).subtracting(newCoverage.documents).count,
+            extraDocuments: newCoverage.documents.subtracting(oldCoverage.documents).count,
+            failedDocuments: options.failedDocuments,
+            selfRetrieval: try selfRetrieval(sample),
+            sameEmbedder: options.sameEmbedder ?? (old.embedderSpec == new.embedderSpec), sameChunking: options.sameChunking,
+            thresholds: options.thresholds, checks: [], changes: .init(labelled: queries.labelled), seconds: 0)
+        report.changes = try changes(report, queries: queries, ranked: ranked, names: names)
+        report.checks = Self.checks(report, options.thresholds)
+        report.seconds = (ContinuousClock.now - start).inSeconds
+        return report
+    }
+
+    // MARK: - Steps
+
+    /// The queries, with their labels when there are any.
+    struct QuerySet {
+        var items: [(id: String, text: String)]
         var qrels: [String: [String: Int]] = [:]
-        var queriesSource = "sampled chunk texts"
+        /// For queries sampled from chunks: the name of the document each was sampled from.
+        var sources: [String: String] = [:]
+        var source: String
+        var labelled: Bool { !qrels.isEmpty }
+    }
+
+    private func querySet(sample: [SampledChunk], names: [Int64: String]) throws(OperationsError) -> QuerySet {
         if let q = options.queriesPath {
             let set = try ValidationInputs.loadQueries(q, qrels: options.qrelsPath)
-            queries = set.queries
-            qrels = set.qrels
-            queriesSource = q
-        } else {
-            queries = sample.map { ("doc-\($0.document)", $0.text) }
+            return QuerySet(items: set.queries, qrels: set.qrels, source: q)
         }
-        let hasLabels = !qrels.isEmpty
+        var set = QuerySet(items: sample.map { ("doc-\($0.document)", $0.text) }, source: "sampled chunk texts")
+        for s in sample { set.sources["doc-\(s.document)"] = names[s.document] ?? "doc-\(s.document)" }
+        return set
+    }
 
-        let oldRanks = try old.rankDocuments(queries.map(\.text), k: k, vectors: backend)
-        let newRanks = try new.rankDocuments(queries.map(\.text), k: k, vectors: backend)
+    /// Both sides' rankings for every query, and the per-query rows.
+    struct Ranked {
         var rows: [ComparisonReport.QueryRow] = []
-        for (i, q) in queries.enumerated() {
-            let a = oldRanks[i].documents.map { names[$0] ?? "doc-\($0)" }
-            let b = newRanks[i].documents.map { names[$0] ?? "doc-\($0)" }
+        var old: [RankedDocuments] = []
+        var new: [RankedDocuments] = []
+    }
+
+    private func rankQueries(_ queries: QuerySet, names: [Int64: String]) throws(OperationsError) -> Ranked {
+        let k = options.k
+        var ranked = Ranked()
+        ranked.old = try old.rankDocuments(queries.items.map(\.text), k: k, vectors: manager.vectors)
+        ranked.new = try new.rankDocuments(queries.items.map(\.text), k: k, vectors: manager.vectors)
+        for (i, q) in queries.items.enumerated() {
+            let a = ranked.old[i].documents.map { names[$0] ?? "doc-\($0)" }
+            let b = ranked.new[i].documents.map { names[$0] ?? "doc-\($0)" }
             var row = ComparisonReport.QueryRow(
                 id: q.id, text: String(q.text.prefix(160)),
-                overlap: RetrievalMetrics.overlap(at: k, a, b), overlapAt5: RetrievalMetrics.overlap(at: 5, a, b),
+                overlap: RetrievalMetrics.overlap(at: k, a, b), depth: min(k, max(a.count, b.count)), overlapAt5: RetrievalMetrics.overlap(at: 5, a, b),
                 rankCorrelation: RetrievalMetrics.spearman(Array(a.prefix(k)), Array(b.prefix(k))),
                 top1Agrees: a.first != nil && a.first == b.first,
-                oldTop1: oldRanks[i].topScore, newTop1: newRanks[i].topScore,
-                oldTop: Array(a.prefix(3)), newTop: Array(b.prefix(3)))
-            if hasLabels, let rel = qrels[q.id] {
+                oldTop1: ranked.old[i].topScore, newTop1: ranked.new[i].topScore,
+                oldTop: Array(a.prefix(ComparisonReport.shownHits)), newTop: Array(b.prefix(ComparisonReport.shownHits)))
+            if let rel = queries.qrels[q.id] {
                 row.old = .init(recall: RetrievalMetrics.recall(at: k, ranked: a, relevant: rel), ndcg: RetrievalMetrics.ndcg(at: k, ranked: a, relevant: rel),
                                 mrr: RetrievalMetrics.mrr(at: k, ranked: a, relevant: rel))
                 row.new = .init(recall: RetrievalMetrics.recall(at: k, ranked: b, relevant: rel), ndcg: RetrievalMetrics.ndcg(at: k, ranked: b, relevant: rel),
                                 mrr: RetrievalMetrics.mrr(at: k, ranked: b, relevant: rel))
             }
-            rows.append(row)
+            ranked.rows.append(row)
         }
+        return ranked
+    }
 
-        // Self-retrieval: on each side, the side's own first chunk of each sampled document, searched by
-        // its text, should find its document in the top 10 (each side with its own chunking).
-        let selfK = 10
-        let newSample = try sampleChunks(from: new.collection, documents: sample.map(\.document), exactly: true)
-        func selfRecall(_ side: ComparisonSide, _ chunks: [SampledChunk]) throws(OperationsError) -> Double? {
+    /// Self-retrieval: on each side, the side's own first chunk of each sampled document, searched by its
+    /// text, should find its document in the top 10 (each side with its own chunking).
+    private func selfRetrieval(_ sample: [SampledChunk]) throws(OperationsError) -> ComparisonReport.SelfRetrieval {
+        let backend = manager.vectors
+        func recall(_ side: ComparisonSide, _ chunks: [SampledChunk]) throws(OperationsError) -> Double? {
             guard !chunks.isEmpty else { return nil }
-            let ranks = try side.rankDocuments(chunks.map(\.text), k: selfK, vectors: backend)
+            let ranks = try side.rankDocuments(chunks.map(\.text), k: 10, vectors: backend)
             let hits = zip(chunks, ranks).filter { $0.1.documents.contains($0.0.document) }.count
             return Double(hits) / Double(sample.count)
         }
-        let oldSelfRecall = try selfRecall(old, sample)
-        let newSelfRecall = try selfRecall(new, newSample)
+        let newSample = try sampleChunks(from: new.collection, documents: sample.map(\.document), exactly: true)
+        let oldRecall = try recall(old, sample)
+        let newRecall = try recall(new, newSample)
+        return .init(sample: sample.count, old: oldRecall, new: sample.isEmpty ? nil : (newRecall ?? 0))
+    }
 
-        var report = ComparisonReport(
-            old: .init(label: old.label, collection: old.collection, embedder: old.embedderSpec, vectors: oldCoverage.vectors, documents: oldCoverage.documents.count),
-            new: .init(label: new.label, collection: new.collection, embedder: new.embedderSpec, vectors: newCoverage.vectors, documents: newCoverage.documents.count),
-            k: k, queriesSource: queriesSource, labelled: hasLabels, queries: rows,
-            missingDocuments: try liveDocuments(managedID, oldSide: oldCoverage).subtracting(newCoverage.documents).count,
-            extraDocuments: newCoverage.documents.subtracting(oldCoverage.documents).count,
-            failedDocuments: options.failedDocuments,
-            selfRetrieval: .init(sample: sample.count, old: oldSelfRecall, new: sample.isEmpty ? nil : (newSelfRecall ?? 0)),
-            sameEmbedder: options.sameEmbedder ?? (old.embedderSpec == new.embedderSpec), sameChunking: options.sameChunking,
-            checks: [], seconds: 0)
-        report.checks = Self.checks(report, options.thresholds)
-        report.seconds = (ContinuousClock.now - start).inSeconds
-        return report
+    /// The statistics of per-query changes, and the queries that changed most with both sides' top
+    /// results (document, snippet of its best chunk, relevance).
+    private func changes(_ report: ComparisonReport, queries: QuerySet, ranked: Ranked,
+                         names: [Int64: String]) throws(OperationsError) -> ComparisonReport.Changes {
+        var changes = ComparisonReport.Changes.summarising(report.queries, labelled: queries.labelled)
+        let picked = changes.dropIndices + changes.gainIndices
+        let oldSnippets = try snippets(old.collection, picked.flatMap { ranked.old[$0].chunks.prefix(ComparisonReport.shownHits) })
+        let newSnippets = try snippets(new.collection, picked.flatMap { ranked.new[$0].chunks.prefix(ComparisonReport.shownHits) })
+        func hits(_ r: RankedDocuments, _ snippets: [PointID: String], query: String) -> [ComparisonReport.Hit] {
+            zip(r.documents, r.chunks).prefix(ComparisonReport.shownHits).map { document, chunk in
+                let name = names[document] ?? "doc-\(document)"
+                return ComparisonReport.Hit(document: name, snippet: snippets[chunk] ?? "",
+                                            relevance: queries.labelled ? (queries.qrels[query]?[name] ?? 0) : nil,
+                                            isSource: queries.sources[query] == name)
+            }
+        }
+        func change(_ i: Int) -> ComparisonReport.QueryChange {
+            let row = report.queries[i]
+            return .init(id: row.id, text: row.text, old: row.old?.ndcg, new: row.new?.ndcg, overlap: row.overlap,
+                         oldHits: hits(ranked.old[i], oldSnippets, query: row.id), newHits: hits(ranked.new[i], newSnippets, query: row.id))
+        }
+        changes.drops = changes.dropIndices.map(change)
+        changes.gains = changes.gainIndices.map(change)
+        return changes
+    }
+
+    /// The start of each chunk's text (at most 160 characters), by point id.
+    private func snippets(_ collection: String, _ ids: [PointID]) throws(OperationsError) -> [PointID: String] {
+        guard !ids.isEmpty else { return [:] }
+        let records: [VectorStore.Record]
+        do { records = try manager.vectors.get(collection, ids: Array(Set(ids)), withVector: false, withPayload: true) } catch {
+            throw OperationsError(.storage, "reading result snippets of '\(collection)'", cause: "\(error)")
+        }
+        var out: [PointID: String] = [:]
+        for r in records {
+            guard let text = r.payload?["text"]?.stringValue else { continue }
+            out[r.id] = text.count > 160 ? String(text.prefix(159)) + "…" : text
+        }
+        return out
     }
 
     // MARK: - Inputs

@@ -40,7 +40,10 @@ public struct ComparisonSide: Sendable {
                 guard case .number(let raw) = h.id else { continue }
                 let doc = Int64(raw >> PointLayout.chunkBits)
                 if ranked.topScore == nil { ranked.topScore = Double(h.score) }
-                if seen.insert(doc).inserted { ranked.documents.append(doc) }
+                if seen.insert(doc).inserted {
+                    ranked.documents.append(doc)
+                    ranked.chunks.append(h.id)
+                }
                 if ranked.documents.count == k { break }
             }
             return ranked
@@ -51,5 +54,7 @@ public struct ComparisonSide: Sendable {
 /// Documents in rank order for one query on one side.
 struct RankedDocuments: Sendable {
     var documents: [Int64] = []
+    /// Each document's best chunk, in the same order.
+    var chunks: [PointID] = []
     var topScore: Double?
 }
