@@ -11,6 +11,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Switchyard", targets: ["Switchyard"]),
+        // The benchmark harnesses behind `switchyard bench` and the package-benchmark suites in Benchmarks/.
+        .library(name: "SwitchyardBench", targets: ["SwitchyardBench"]),
         .executable(name: "switchyard", targets: ["SwitchyardCLI"]),
     ],
     dependencies: [
@@ -96,6 +98,7 @@ let package = Package(
                 "Embedding",
                 "SwitchyardJSON",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strictSettings
         ),
@@ -151,11 +154,23 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Benchmark harnesses: synthetic data, exact search, APPEND, REINDEX under readers (`switchyard bench …`).
+        .target(
+            name: "SwitchyardBench",
+            dependencies: ["Locks", "VectorMath", "VectorStore", "Embedding", "Operations", "Reindex", "Telemetry", "SwitchyardJSON"],
+            swiftSettings: strictSettings
+        ),
+        // `switchyard demo`: a blue-green reindex end to end, with readers, metrics and the report.
+        .target(
+            name: "SwitchyardDemo",
+            dependencies: ["VectorStore", "Embedding", "Operations", "Reindex", "QdrantBackend", "SwitchyardJSON"],
+            swiftSettings: strictSettings
+        ),
         // `switchyard bench serve`: the same calls in-process and through the HTTP API.
         .target(
             name: "ServeBenchmark",
             dependencies: [
-                "Server", "Locks", "VectorMath", "VectorStore", "SwitchyardJSON",
+                "Server", "SwitchyardBench", "Locks", "VectorMath", "VectorStore", "SwitchyardJSON",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -164,19 +179,18 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The library's one import: re-exports the modules above, holds nothing of its own.
         .target(
             name: "Switchyard",
-            dependencies: [
-                "VectorMath", "VectorStore", "Embedding", "Operations", "Reindex", "Telemetry", "QdrantBackend",
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-            ],
+            dependencies: ["VectorMath", "VectorStore", "Embedding", "Operations", "Reindex", "Telemetry", "QdrantBackend"],
             swiftSettings: strictSettings
         ),
         .executableTarget(
             name: "SwitchyardCLI",
             dependencies: [
                 "Switchyard",
+                "SwitchyardBench",
+                "SwitchyardDemo",
                 "Server",
                 "ManagedServer",
                 "ServeBenchmark",
@@ -203,6 +217,11 @@ let package = Package(
         .testTarget(
             name: "VectorStoreTests",
             dependencies: ["Locks", "VectorStore", "_SwitchyardTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SwitchyardBenchTests",
+            dependencies: ["SwitchyardBench", "VectorMath", "_SwitchyardTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

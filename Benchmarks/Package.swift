@@ -13,6 +13,7 @@ let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingL
 let benchmarkDependencies: [Target.Dependency] = [
     .product(name: "Benchmark", package: "benchmark"),
     .product(name: "Switchyard", package: root),
+    .product(name: "SwitchyardBench", package: root),
 ]
 
 let package = Package(

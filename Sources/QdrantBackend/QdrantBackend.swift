@@ -573,10 +573,6 @@ extension TimeAmount {
     }
 }
 
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}
-
 extension StoreError {
     static func invalid(_ message: String, cause: String? = nil) -> StoreError { StoreError(.invalidArgument, message, cause: cause) }
     static func notFound(_ message: String) -> StoreError { StoreError(.notFound, message) }

@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import Server
+import SwitchyardBench
 import SwitchyardJSON
 import VectorMath
 import VectorStore

@@ -10,6 +10,7 @@ import Prometheus
 import ServiceLifecycle
 import SwitchyardJSON
 import Telemetry
+import VectorStore
 
 /// `switchyard serve`: ``QdrantAPI`` over HTTP/1.1 with Hummingbird.
 ///
@@ -257,10 +258,6 @@ final class HTTPMetrics: Sendable {
         }
         timer.record(seconds)
     }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
 
 /// A server started in this process on a port of its own (`port: 0` picks a free one), for tests,

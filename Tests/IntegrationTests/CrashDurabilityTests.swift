@@ -17,7 +17,7 @@ struct CrashDurabilityTests {
             let child = try CLI.start(
                 ["debug", "write-loop", "--store", store, "--collection", "c", "--batches", "100000",
                  "--batch-size", String(batchSize), "--dim", "8"], outputFile: out)
-            var rng = VectorStore.SplitMix64(seed: UInt64(1234 + trial))
+            var rng = SplitMix64(seed: UInt64(1234 + trial))
             // Wait until some batches are acknowledged, then a random extra delay, then kill.
             let deadline = Date().addingTimeInterval(30)
             while Date() < deadline {

@@ -1,7 +1,7 @@
-// The seeded generator for property tests is the library's own `SplitMix64` (VectorStore, used by
-// the benchmarks' synthetic data), re-exported here so test targets that do not import VectorStore
+// The seeded generator for property tests is the library's own `SplitMix64` (VectorMath, used by
+// the benchmarks' synthetic data), re-exported here so test targets that do not import VectorMath
 // see it too, and so that no second type of the same name makes `SplitMix64(seed:)` ambiguous.
-@_exported import struct VectorStore.SplitMix64
+@_exported import struct VectorMath.SplitMix64
 
 extension SplitMix64 {
     /// A float uniformly drawn from `[-1, 1)`.

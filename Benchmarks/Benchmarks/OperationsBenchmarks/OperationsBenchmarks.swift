@@ -1,6 +1,7 @@
 import Benchmark
 import Foundation
 import Switchyard
+import SwitchyardBench
 
 /// APPEND of the bundled dataset with hash-v2, and a hash-v1 → hash-v2 REINDEX of it, end to end on a
 /// fresh durable store each time (the figures `switchyard bench append|reindex` also report).

@@ -1,6 +1,7 @@
 import Benchmark
 import Foundation
 import Switchyard
+import SwitchyardBench
 
 /// Exact search through a store: single queries, batches of 100, and filtered single queries, at 10k
 /// and 100k 384-d points (cosine).

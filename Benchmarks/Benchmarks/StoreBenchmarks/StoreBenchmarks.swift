@@ -1,6 +1,7 @@
 import Benchmark
 import Foundation
 import Switchyard
+import SwitchyardBench
 
 /// Durable ingest (synchronous=FULL, 5,000 points per transaction) and the alias switch.
 let benchmarks: @Sendable () -> Void = {

@@ -1,5 +1,6 @@
 import Benchmark
 import Switchyard
+import SwitchyardBench
 
 /// The scoring kernels (dot product and squared L2, the runtime-selected SIMD level) over 10,000 rows,
 /// at the dimensions embedders use: throughput is rows scored per second.

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SwitchyardJSON
+import VectorStore
 
 /// An operation a worker has claimed: the record as claimed and the attempt's task id.
 public struct ClaimedOperation: Sendable {
@@ -69,7 +70,7 @@ extension CollectionManager {
                 UPDATE operations SET task_id = ?, status = 'processing', lease_owner = ?, lease_expires_at = ?,
                     attempts = attempts + 1, started_at = coalesce(started_at, ?)
                 WHERE id = ?
-                """, arguments: [taskID, worker, now + lease.inSeconds, now, op.id])
+                """, arguments: [taskID, worker, now + lease.seconds, now, op.id])
             try db.execute(sql: """
                 UPDATE collections SET status = 'processing', status_message = ?, updated_at = ? WHERE id = ?
                 """, arguments: ["\(op.type.rawValue) operation \(op.id) running", now, op.collectionID])
@@ -94,7 +95,7 @@ extension CollectionManager {
         try write("renewing the lease of \(operationID)") { db in
             try db.execute(sql: """
                 UPDATE operations SET lease_expires_at = ? WHERE id = ? AND task_id = ? AND status = 'processing'
-                """, arguments: [WallClock.now() + lease.inSeconds, operationID, taskID])
+                """, arguments: [WallClock.now() + lease.seconds, operationID, taskID])
             guard db.changesCount == 1 else { return (false, false) }
             let cancel = try Bool.fetchOne(db, sql: "SELECT cancel_requested FROM operations WHERE id = ?", arguments: [operationID]) ?? false
             return (true, cancel)
@@ -122,12 +123,12 @@ extension CollectionManager {
             try db.execute(sql: """
                 UPDATE operations SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL, run_after = ?, error = ?
                 WHERE id = ?
-                """, arguments: [WallClock.now() + delay.inSeconds, "attempt \(op.attempts) failed, retrying: \(error.description)", op.id])
+                """, arguments: [WallClock.now() + delay.seconds, "attempt \(op.attempts) failed, retrying: \(error.description)", op.id])
             try Self.recordMetrics(db, operationID: op.id, attempt: op.attempts, metrics)
             try Self.audit(db, collectionID: op.collectionID, collectionName: op.collectionName, operationID: op.id, user: op.user,
                            action: .operationRetried, details: [
                                "type": .string(op.type.rawValue), "attempt": .int(Int64(op.attempts)),
-                               "error": .string(error.description), "delay_seconds": .double(delay.inSeconds),
+                               "error": .string(error.description), "delay_seconds": .double(delay.seconds),
                            ])
         }
     }

@@ -5,10 +5,3 @@ package enum WallClock {
     package static func now() -> Double { Date().timeIntervalSince1970 }
 }
 
-extension Duration {
-    /// The duration in seconds.
-    package var inSeconds: Double {
-        let c = components
-        return Double(c.seconds) + Double(c.attoseconds) / 1e18
-    }
-}

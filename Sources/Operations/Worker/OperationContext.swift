@@ -60,7 +60,7 @@ public final class OperationContext: Sendable {
         }
         if s & Self.cancelBit != 0 { throw OperationsError(.cancelled, "cancelled by request") }
         if ContinuousClock.now - started > softTimeLimit {
-            throw OperationsError(.timeLimit, "soft time limit exceeded (\(Int(softTimeLimit.inSeconds)) s)")
+            throw OperationsError(.timeLimit, "soft time limit exceeded (\(Int(softTimeLimit.seconds)) s)")
         }
     }
 
@@ -121,7 +121,7 @@ public final class OperationContext: Sendable {
     public func timed<T, E: Error>(_ stage: String, _ body: () throws(E) -> T) throws(E) -> T {
         let t0 = ContinuousClock.now
         defer {
-            let dt = (ContinuousClock.now - t0).inSeconds
+            let dt = (ContinuousClock.now - t0).seconds
             stages.withLock { $0[stage, default: 0] += dt }
         }
         return try body()
@@ -139,7 +139,7 @@ public final class OperationContext: Sendable {
         sampleMemory()
         let peakMemory = memory.withLock { $0 }
         var m: [String: Double] = [
-            "duration_seconds": (ContinuousClock.now - started).inSeconds,
+            "duration_seconds": (ContinuousClock.now - started).seconds,
             "cpu_user_seconds": max(0, cpu.user - cpuStart.user),
             "cpu_system_seconds": max(0, cpu.system - cpuStart.system),
             "memory_peak_bytes": Double(peakMemory.peak),

@@ -1,10 +1,11 @@
-import Locks
 import Foundation
 import GRDB
+import Locks
 import Logging
-import Synchronization
 import SwitchyardJSON
+import Synchronization
 import Telemetry
+import VectorStore
 
 /// Runs queued operations: claims them (acks-late, with a lease), runs each on its own thread, renews
 /// leases, retries transient failures, enforces time limits, and always writes a final status.
@@ -120,7 +121,7 @@ public final class Worker: Sendable {
         func start(every interval: Duration, beat: @escaping @Sendable (OperationContext) -> Void) {
             let thread = Thread { [self] in
                 defer { finished.signal() }
-                let step = min(0.05, max(0.001, interval.inSeconds / 4))
+                let step = min(0.05, max(0.001, interval.seconds / 4))
                 var next = ContinuousClock.now + interval
                 while !stopped.load(ordering: .acquiring) {
                     if ContinuousClock.now >= next {
@@ -199,7 +200,7 @@ public final class Worker: Sendable {
                 if stop() { return }
                 if untilIdle, let active = try transientTolerant({ () throws(OperationsError) in try manager.hasActiveOperations() }), !active { return }
             }
-            Thread.sleep(forTimeInterval: options.pollInterval.inSeconds)
+            Thread.sleep(forTimeInterval: options.pollInterval.seconds)
         }
     }
 
@@ -246,7 +247,7 @@ public final class Worker: Sendable {
 
     private func abandon(_ context: OperationContext) {
         context.markLost()
-        let message = "hard time limit exceeded (\(Int(options.hardTimeLimit.inSeconds)) s): attempt \(context.operation.attempts) abandoned"
+        let message = "hard time limit exceeded (\(Int(options.hardTimeLimit.seconds)) s): attempt \(context.operation.attempts) abandoned"
         var metrics = context.metrics(success: false, cpuStart: CPUSample(user: 0, system: 0))
         metrics["cpu_user_seconds"] = nil
         metrics["cpu_system_seconds"] = nil

@@ -1,7 +1,8 @@
-import Locks
 import Foundation
+import Locks
 import Operations
 import Synchronization
+import VectorStore
 
 /// Reader threads searching a collection by text through its alias until stopped, as the demo and the
 /// reindex benchmark run them beside a reindex: queries, errors, empty results, generations seen, latency.
@@ -59,7 +60,7 @@ public final class AliasReaders: Sendable {
                     let t0 = ContinuousClock.now
                     do {
                         let (physical, hits) = try service.search(collection, text: q, limit: 10, withPayload: false)
-                        local.append((ContinuousClock.now - t0).inSeconds)
+                        local.append((ContinuousClock.now - t0).seconds)
                         tally.withLock { t in
                             t.queries += 1
                             if hits.isEmpty { t.empty += 1 }

@@ -33,11 +33,11 @@ enum Generations {
             try CollectionManager.guarded("moving alias '\(c.name)' to '\(plan.staging)'") {
                 try manager.vectors.updateAliases([.create(alias: c.name, collection: plan.staging)])
             }
-            flip = (ContinuousClock.now - flipStart).inSeconds
+            flip = (ContinuousClock.now - flipStart).seconds
         }
         try context.faults.hit("reindex.switch.flip")
         try manager.commitSwitch(intent, taskID: context.taskID, user: op.user)
-        return ((ContinuousClock.now - start).inSeconds, flip)
+        return ((ContinuousClock.now - start).seconds, flip)
     }
 
     /// Drops retired generations beyond the newest `keepGenerations` whose grace period is over (without

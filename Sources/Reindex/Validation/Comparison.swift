@@ -68,7 +68,7 @@ public struct Comparison: Sendable {
             thresholds: options.thresholds, checks: [], changes: .init(labelled: queries.labelled), seconds: 0)
         report.changes = try changes(report, queries: queries, ranked: ranked, names: names)
         report.checks = Self.checks(report, options.thresholds)
-        report.seconds = (ContinuousClock.now - start).inSeconds
+        report.seconds = (ContinuousClock.now - start).seconds
         return report
     }
 

@@ -1,3 +1,5 @@
+import VectorMath
+
 /// A paired bootstrap confidence interval for the mean of per-query differences (new − old).
 ///
 /// Each resample draws `n` queries with replacement and takes the mean of their differences; the interval
@@ -52,18 +54,5 @@ public enum PairedBootstrap {
             return means[lower] + (means[upper] - means[lower]) * fraction
         }
         return Interval(low: quantile(tail), high: quantile(1 - tail), level: level, resamples: resamples)
-    }
-}
-
-/// SplitMix64: small, fast, and good enough for resampling indices.
-struct SplitMix64 {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

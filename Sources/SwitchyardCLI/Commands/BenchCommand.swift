@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Switchyard
+import SwitchyardBench
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Switchyard
+import SwitchyardDemo
 
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -190,7 +190,8 @@ extension Store {
 }
 
 extension Duration {
-    var seconds: Double {
+    /// The duration in seconds.
+    package var seconds: Double {
         let c = components
         return Double(c.seconds) + Double(c.attoseconds) / 1e18
     }

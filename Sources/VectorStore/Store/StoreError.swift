@@ -49,6 +49,6 @@ public struct StoreError: Error, CustomStringConvertible, Equatable, Sendable {
         }
     }
 
-    static func invalid(_ message: String) -> StoreError { StoreError(.invalidArgument, message) }
+    package static func invalid(_ message: String) -> StoreError { StoreError(.invalidArgument, message) }
     static func notFound(_ message: String) -> StoreError { StoreError(.notFound, message) }
 }

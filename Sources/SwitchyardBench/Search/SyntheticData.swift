@@ -1,6 +1,10 @@
+import Embedding
 import Foundation
+import Operations
+import Reindex
 import SwitchyardJSON
 import VectorMath
+import VectorStore
 
 /// Deterministic clustered unit vectors with exact ground truth, for benchmarks and tests.
 ///

@@ -1,6 +1,7 @@
 import Foundation
 import Operations
 import SwitchyardJSON
+import VectorMath
 
 // JSON and one-line renderings of the managed layer's records, shared by the CLI (`--json`) and the
 // server's `/switchyard/v1` API.

@@ -1,5 +1,10 @@
+import Embedding
 import Foundation
+import Operations
+import Reindex
 import SwitchyardJSON
+import VectorMath
+import VectorStore
 
 /// A deterministic JSON Lines corpus of made-up words, for measuring ingestion at sizes the bundled
 /// datasets do not reach: record `i` is `{"id": "d<i>", "text": …}` with `words` words drawn from

@@ -1,7 +1,9 @@
 import Embedding
 import Foundation
 import Operations
+import Reindex
 import SwitchyardJSON
+import VectorMath
 import VectorStore
 
 /// Measures a blue-green reindex on a fresh durable store: throughput alone and with readers searching
@@ -122,7 +124,7 @@ public enum ReindexBenchmark {
         for _ in 0..<c.switches {
             let t0 = ContinuousClock.now
             try service.rollback("alone", user: "bench")
-            samples.append((ContinuousClock.now - t0).inSeconds * 1000)
+            samples.append((ContinuousClock.now - t0).seconds * 1000)
         }
         samples.sort()
         func pct(_ s: [Double], _ p: Double) -> Double { s.isEmpty ? 0 : s[min(s.count - 1, Int(Double(s.count) * p))] }
@@ -141,7 +143,7 @@ public enum ReindexBenchmark {
                     // A remote backend: the alias batch's round trip is the flip.
                     let t0 = ContinuousClock.now
                     try CollectionManager.guarded("flipping an alias") { try manager.vectors.updateAliases([actions.last!]) }
-                    let ms = (ContinuousClock.now - t0).inSeconds * 1000
+                    let ms = (ContinuousClock.now - t0).seconds * 1000
                     flips.append(ms)
                     calls.append(ms)
                 }
@@ -167,7 +169,7 @@ public enum ReindexBenchmark {
         let op = try manager.requestReindex(name, ReindexRequest(embedder: embedder), user: "bench")
         let done = try worker.runOperation(op.id)
         guard done.status == .completed else { throw OperationsError(.storage, "the benchmark's reindex \(done.status.rawValue): \(done.error ?? "")") }
-        return ((ContinuousClock.now - t0).inSeconds, done.result ?? [:])
+        return ((ContinuousClock.now - t0).seconds, done.result ?? [:])
     }
 
     /// Runs `body` while `count` readers search "busy" through its alias; returns their latencies.

@@ -1,5 +1,10 @@
+import Embedding
 import Foundation
+import Operations
+import Reindex
+import SwitchyardJSON
 import VectorMath
+import VectorStore
 
 /// `switchyard bench search`: ingest base vectors into a fresh durable store, then time single
 /// queries and one batch over all queries, and measure recall against ground truth.

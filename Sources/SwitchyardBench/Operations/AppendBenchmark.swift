@@ -1,5 +1,9 @@
+import Embedding
 import Foundation
+import Operations
+import Reindex
 import SwitchyardJSON
+import VectorMath
 import VectorStore
 
 /// Times an APPEND end to end on a fresh durable store: a managed collection is created from a
@@ -92,7 +96,7 @@ public enum AppendBenchmark {
         let start = ContinuousClock.now
         let op = try manager.append("bench", source: source, user: "bench")
         let final = try worker.runOperation(op.id)
-        let seconds = (ContinuousClock.now - start).inSeconds
+        let seconds = (ContinuousClock.now - start).seconds
         guard final.status == .completed else {
             throw OperationsError(.storage, "the benchmark's append \(final.status.rawValue): \(final.error ?? "")")
         }

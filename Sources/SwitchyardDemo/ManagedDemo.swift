@@ -126,6 +126,6 @@ public enum ManagedDemo {
                                        p50Milliseconds: seen.percentileMilliseconds(0.5), p99Milliseconds: seen.percentileMilliseconds(0.99),
                                        firstError: seen.firstError),
                       reportPath: report, metrics: metrics,
-                      seconds: (ContinuousClock.now - start).inSeconds)
+                      seconds: (ContinuousClock.now - start).seconds)
     }
 }
