@@ -242,6 +242,7 @@ let package = Package(
             dependencies: [
                 "Telemetry", "Operations", "Reindex", "_SwitchyardTestSupport",
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strictSettings
         ),

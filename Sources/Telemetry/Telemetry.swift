@@ -14,7 +14,7 @@ import Prometheus
 /// print(registry.emitToString())
 /// ```
 ///
-/// Labels never carry unbounded values other than collection names.
+/// Labels never carry unbounded values other than collection names and ids. Label values are snake_case.
 public struct Telemetry: Sendable {
     /// Metric names (Prometheus, with the `switchyard_` prefix).
     public enum Name {
@@ -42,7 +42,7 @@ public struct Telemetry: Sendable {
         public static let pointsUpserted = "switchyard_points_upserted_total"
     }
 
-    /// Histogram buckets by metric name (seconds).
+    /// Histogram buckets by metric name (seconds, except `search_results_total`: points).
     public static let buckets: [String: [Double]] = [
         Name.operationDuration: [1, 5, 10, 30, 60, 300, 600, 1800, 3600, 7200],
         Name.reindexValidationDuration: [0.5, 1, 2, 5, 10, 30, 60],
@@ -51,6 +51,8 @@ public struct Telemetry: Sendable {
         Name.documentDuration: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
         Name.queueWait: [0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600],
         Name.storeDuration: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+        // Not seconds: the number of points a search returned.
+        Name.searchResults: [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
         "switchyard_http_request_duration_seconds": [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     ]
 
@@ -115,17 +117,21 @@ public struct Telemetry: Sendable {
     // MARK: - Operations
 
     /// An operation reached a final status (each operation counted once).
-    public func operationFinished(type: String, status: String, seconds: Double, errorType: String? = nil) {
-        counter(Name.operationsTotal, [("operation_type", type), ("status", status)]).increment()
-        recorder(Name.operationDuration, [("operation_type", type)]).record(seconds)
+    ///
+    /// - Parameters:
+    ///   - errorType: Why it did not complete: an error code (`invalidInput`, `timeLimit`, …; written as
+    ///     snake_case, `invalid_input`) or a reason (`worker_lost`, `hard_time_limit`, `cancelled`).
+    public func operationFinished(type: String, collectionID: String, status: String, seconds: Double, errorType: String? = nil) {
+        counter(Name.operationsTotal, [("operation_type", type), ("status", status), ("collection_id", collectionID)]).increment()
+        recorder(Name.operationDuration, [("operation_type", type), ("collection_id", collectionID)]).record(seconds)
         if let errorType {
-            counter(Name.operationErrors, [("operation_type", type), ("error_type", errorType)]).increment()
+            counter(Name.operationErrors, [("operation_type", type), ("error_type", Self.snakeCase(errorType)), ("collection_id", collectionID)]).increment()
         }
     }
 
     /// A transient failure was scheduled for a retry.
-    public func operationRetried(type: String) {
-        counter(Name.operationRetries, [("operation_type", type)]).increment()
+    public func operationRetried(type: String, collectionID: String) {
+        counter(Name.operationRetries, [("operation_type", type), ("collection_id", collectionID)]).increment()
     }
 
     /// The resources an attempt used.
@@ -134,14 +140,29 @@ public struct Telemetry: Sendable {
         floatCounter(Name.cpuSeconds, [("operation_type", type)]).increment(by: max(0, cpuSeconds))
     }
 
-    /// Documents an operation finished (`status` `success` or `failure`), and the mean time per document.
-    public func documentsProcessed(type: String, status: String, count: Int, secondsEach: Double? = nil) {
+    /// Documents an operation finished (`status` `success` or `failure`), counted when it ends.
+    public func documentsProcessed(type: String, collectionID: String, status: String, count: Int) {
         guard count > 0 else { return }
-        counter(Name.documentsProcessed, [("operation_type", type), ("status", status)]).increment(by: count)
-        if let secondsEach {
-            // One observation per call: the mean time per document of that operation.
-            recorder(Name.documentDuration, [("operation_type", type)]).record(secondsEach)
+        counter(Name.documentsProcessed, [("operation_type", type), ("status", status), ("collection_id", collectionID)]).increment(by: count)
+    }
+
+    /// One document's processing time (chunking, embedding, writing and committing its points).
+    public func documentProcessed(type: String, collectionID: String, seconds: Double) {
+        recorder(Name.documentDuration, [("operation_type", type), ("collection_id", collectionID)]).record(max(0, seconds))
+    }
+
+    /// `invalidInput` → `invalid_input`; snake_case stays as it is.
+    public static func snakeCase(_ value: String) -> String {
+        var out = ""
+        for ch in value {
+            if ch.isUppercase {
+                if !out.isEmpty && out.last != "_" { out.append("_") }
+                out += ch.lowercased()
+            } else {
+                out.append(ch)
+            }
         }
+        return out
     }
 
     /// How long a claimed operation waited in the queue.
@@ -161,11 +182,12 @@ public struct Telemetry: Sendable {
         recorder(Name.collectionsTotal, [("status", status)], aggregate: false).record(count)
     }
 
-    /// One collection's size (gauges).
-    public func collection(_ name: String, documents: Int, vectors: Int, sizeBytes: Int) {
-        recorder(Name.collectionDocuments, [("collection", name)], aggregate: false).record(documents)
-        recorder(Name.collectionVectors, [("collection", name)], aggregate: false).record(vectors)
-        recorder(Name.collectionSize, [("collection", name)], aggregate: false).record(sizeBytes)
+    /// One collection's size (gauges), labelled with its id and its name.
+    public func collection(id: String, name: String, documents: Int, vectors: Int, sizeBytes: Int) {
+        let labels = [("collection_id", id), ("collection", name)]
+        recorder(Name.collectionDocuments, labels, aggregate: false).record(documents)
+        recorder(Name.collectionVectors, labels, aggregate: false).record(vectors)
+        recorder(Name.collectionSize, labels, aggregate: false).record(sizeBytes)
     }
 
     // MARK: - Reindex
@@ -195,9 +217,9 @@ public struct Telemetry: Sendable {
         counter(Name.pointsUpserted, [("collection", collection)]).increment(by: count)
     }
 
-    /// A search (or one query of a batch) and the points it returned.
+    /// A search (or one query of a batch) and the number of points it returned (a histogram).
     public func search(seconds: Double, results: Int) {
         recorder(Name.searchLatency).record(seconds)
-        counter(Name.searchResults).increment(by: results)
+        recorder(Name.searchResults).record(results)
     }
 }

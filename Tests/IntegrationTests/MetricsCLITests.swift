@@ -58,18 +58,19 @@ struct MetricsCLITests {
             let f = try Self.parse(dir.appending("m.txt"))
             // The parser drops a counter's `_total` suffix from the family name.
             let expected: [(String, String, [String])] = [
-                ("switchyard_collection_operations", "counter", ["operation_type", "status"]),
-                ("switchyard_collection_operation_duration_seconds", "histogram", ["operation_type"]),
+                ("switchyard_collection_operations", "counter", ["operation_type", "status", "collection_id"]),
+                ("switchyard_collection_operation_duration_seconds", "histogram", ["operation_type", "collection_id"]),
                 ("switchyard_collections_total", "gauge", ["status"]),
-                ("switchyard_collection_documents_total", "gauge", ["collection"]),
-                ("switchyard_collection_vectors_total", "gauge", ["collection"]),
-                ("switchyard_collection_size_bytes", "gauge", ["collection"]),
+                ("switchyard_collection_documents_total", "gauge", ["collection_id", "collection"]),
+                ("switchyard_collection_vectors_total", "gauge", ["collection_id", "collection"]),
+                ("switchyard_collection_size_bytes", "gauge", ["collection_id", "collection"]),
                 ("switchyard_reindex_checkpoints", "counter", ["checkpoint"]),
                 ("switchyard_reindex_switch_duration_seconds", "histogram", []),
                 ("switchyard_reindex_validation_duration_seconds", "histogram", []),
                 ("switchyard_collection_memory_usage_bytes", "gauge", ["operation_type"]),
                 ("switchyard_collection_cpu_seconds", "counter", ["operation_type"]),
-                ("switchyard_documents_processed", "counter", ["operation_type", "status"]),
+                ("switchyard_documents_processed", "counter", ["operation_type", "status", "collection_id"]),
+                ("switchyard_document_processing_duration_seconds", "histogram", ["operation_type", "collection_id"]),
                 ("switchyard_operation_queue_size", "gauge", ["operation_type"]),
                 ("switchyard_operation_queue_wait_time_seconds", "histogram", ["operation_type"]),
             ]
@@ -81,7 +82,16 @@ struct MetricsCLITests {
                 }
             }
             let ops = f["switchyard_collection_operations"]?.objectValue?["samples"]?.arrayValue ?? []
-            #expect(ops.contains { $0.arrayValue?[1] == .object(["operation_type": "reindex", "status": "completed"]) && $0.arrayValue?[2].numberValue == 1 })
+            let docsID = Self.labels(f, "switchyard_collection_documents_total").first { $0["collection"] == "docs" }?["collection_id"]
+            #expect(docsID != nil)
+            #expect(ops.contains {
+                $0.arrayValue?[1] == .object(["operation_type": "reindex", "status": "completed", "collection_id": docsID ?? .null]) && $0.arrayValue?[2].numberValue == 1
+            })
+            // One observation per document of the mini corpus (6) for each of the demo's INDEX and REINDEX.
+            let counts = (f["switchyard_document_processing_duration_seconds"]?.objectValue?["samples"]?.arrayValue ?? []).filter {
+                $0.arrayValue?[0].stringValue == "switchyard_document_processing_duration_seconds_count"
+            }
+            #expect(counts.compactMap { $0.arrayValue?[2].numberValue } == [6, 6], "\(counts)")
             let checkpoints = Set(Self.labels(f, "switchyard_reindex_checkpoints").compactMap { $0["checkpoint"]?.stringValue })
             #expect(checkpoints == ["preflight", "staging", "reprocessing", "validation", "switch", "cleanup"])
             // Buckets as specified.
@@ -115,7 +125,7 @@ struct MetricsCLITests {
             while Date() < deadline {
                 families = try Self.parse("http://127.0.0.1:\(p)/metrics")
                 let done = families["switchyard_collection_operations"]?.objectValue?["samples"]?.arrayValue ?? []
-                if done.contains(where: { $0.arrayValue?[1] == .object(["operation_type": "index", "status": "completed"]) }) { break }
+                if done.contains(where: { $0.arrayValue?[1].objectValue?["operation_type"] == "index" && $0.arrayValue?[1].objectValue?["status"] == "completed" }) { break }
                 Thread.sleep(forTimeInterval: 0.1)
             }
             #expect(Self.labels(families, "switchyard_collection_documents_total").contains { $0["collection"] == "docs" })

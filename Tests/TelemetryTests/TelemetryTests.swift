@@ -1,6 +1,7 @@
 import Foundation
 import MetricsTestKit
 import Operations
+import Prometheus
 import Reindex
 import Telemetry
 import Testing
@@ -34,11 +35,17 @@ struct TelemetryTests {
         try manager.requestReindex("c", ReindexRequest(embedder: "hash-v2"))
         try worker.runUntilIdle()
 
-        #expect(try metrics.expectCounter(Telemetry.Name.operationsTotal, [("operation_type", "index"), ("status", "completed")]).values == [1])
-        #expect(try metrics.expectCounter(Telemetry.Name.operationsTotal, [("operation_type", "reindex"), ("status", "completed")]).values == [1])
-        #expect(try metrics.expectCounter(Telemetry.Name.operationRetries, [("operation_type", "index")]).values == [1])
-        #expect(try metrics.expectCounter(Telemetry.Name.documentsProcessed, [("operation_type", "index"), ("status", "success")]).values == [30])
-        #expect(try metrics.expectRecorder(Telemetry.Name.operationDuration, [("operation_type", "index")]).values.count == 1)
+        let id = c.id
+        #expect(try metrics.expectCounter(Telemetry.Name.operationsTotal, [("operation_type", "index"), ("status", "completed"), ("collection_id", id)]).values == [1])
+        #expect(try metrics.expectCounter(Telemetry.Name.operationsTotal, [("operation_type", "reindex"), ("status", "completed"), ("collection_id", id)]).values == [1])
+        #expect(try metrics.expectCounter(Telemetry.Name.operationRetries, [("operation_type", "index"), ("collection_id", id)]).values == [1])
+        #expect(try metrics.expectCounter(Telemetry.Name.documentsProcessed, [("operation_type", "index"), ("status", "success"), ("collection_id", id)]).values == [30])
+        #expect(try metrics.expectRecorder(Telemetry.Name.operationDuration, [("operation_type", "index"), ("collection_id", id)]).values.count == 1)
+        // One observation per document: the 30 of the INDEX (its retried first attempt committed none), the 30 the REINDEX wrote.
+        for type in ["index", "reindex"] {
+            let each = try metrics.expectRecorder(Telemetry.Name.documentDuration, [("operation_type", type), ("collection_id", id)]).values
+            #expect(each.count == 30 && each.allSatisfy { $0 >= 0 && $0 < 60 }, "\(type): \(each.count)")
+        }
         for stage in ReindexStage.allCases {
             #expect(try metrics.expectCounter(Telemetry.Name.reindexCheckpoints, [("checkpoint", stage.rawValue)]).values == [1], "\(stage)")
         }
@@ -50,6 +57,9 @@ struct TelemetryTests {
             #expect(upserts.values.count >= 2)
             #expect(try metrics.expectCounter(Telemetry.Name.pointsUpserted, [("collection", c.vectorStoreName)]).values.reduce(0, +) == 30)
             #expect(try metrics.expectRecorder(Telemetry.Name.searchLatency).values.count > 0)  // validation searched
+            // Result counts, one per query: validation asks for 4·k = 40 chunks of a 30-point collection.
+            let results = try metrics.expectRecorder(Telemetry.Name.searchResults).values
+            #expect(!results.isEmpty && results.allSatisfy { $0 >= 0 && $0 <= 40 } && results.contains(30))
         }
         // A failure is counted once, with a bounded error type.
         let more = dir.appending("more")
@@ -59,7 +69,28 @@ struct TelemetryTests {
         var failing = o
         failing.faults = try FaultInjector.parse("ingest.embed=invalid")
         try Worker(manager: manager, options: failing).runUntilIdle()
-        #expect(try metrics.expectCounter(Telemetry.Name.operationsTotal, [("operation_type", "append"), ("status", "failed")]).values == [1])
-        #expect(try metrics.expectCounter(Telemetry.Name.operationErrors, [("operation_type", "append"), ("error_type", "invalidInput")]).values == [1])
+        #expect(try metrics.expectCounter(Telemetry.Name.operationsTotal, [("operation_type", "append"), ("status", "failed"), ("collection_id", id)]).values == [1])
+        // Error types are snake_case, like the reasons a worker gives (`worker_lost`).
+        #expect(try metrics.expectCounter(Telemetry.Name.operationErrors, [("operation_type", "append"), ("error_type", "invalid_input"), ("collection_id", id)]).values == [1])
+    }
+
+    /// In the Prometheus exposition, the result counts are a histogram with its own buckets (points, not seconds).
+    @Test func searchResultsAreAHistogramOfResultCounts() {
+        let registry = PrometheusCollectorRegistry()
+        let t = Telemetry(factory: Telemetry.makePrometheusFactory(registry: registry))
+        for n in [0, 3, 10, 10, 400] { t.search(seconds: 0.001, results: n) }
+        let text = registry.emitToString()
+        #expect(text.contains("# TYPE switchyard_search_results_total histogram"))
+        #expect(text.contains("switchyard_search_results_total_bucket{le=\"0.0\"} 1"))
+        #expect(text.contains("switchyard_search_results_total_bucket{le=\"10.0\"} 4"))
+        #expect(text.contains("switchyard_search_results_total_bucket{le=\"500.0\"} 5"))
+        #expect(text.contains("switchyard_search_results_total_sum 423"))
+        #expect(text.contains("switchyard_search_results_total_count 5"))
+    }
+
+    @Test(arguments: [("invalidInput", "invalid_input"), ("timeLimit", "time_limit"), ("worker_lost", "worker_lost"), ("transient", "transient"),
+                      ("quotaExceeded", "quota_exceeded")])
+    func errorTypesAreSnakeCase(_ value: String, _ expected: String) {
+        #expect(Telemetry.snakeCase(value) == expected)
     }
 }

@@ -285,13 +285,14 @@ extension CollectionManager {
         }
     }
 
-    /// Operations retried, by type (from the audit log), for the metrics exposition.
-    public func retriedOperationCounts() throws(OperationsError) -> [(type: String, count: Int)] {
+    /// Operations retried, by type and collection (from the audit log), for the metrics exposition.
+    public func retriedOperationCounts() throws(OperationsError) -> [(type: String, collectionID: String, count: Int)] {
         try read("counting retried operations") { db in
             try Row.fetchAll(db, sql: """
-                SELECT o.type AS type, count(*) AS n FROM collection_audit_log a JOIN operations o ON o.id = a.operation_id
-                WHERE a.action = 'operation_retried' GROUP BY o.type
-                """).map { ($0["type"] as String, $0["n"] as Int) }
+                SELECT o.type AS type, o.collection_id AS collection_id, count(*) AS n
+                FROM collection_audit_log a JOIN operations o ON o.id = a.operation_id
+                WHERE a.action = 'operation_retried' GROUP BY o.type, o.collection_id
+                """).map { ($0["type"] as String, $0["collection_id"] as String, $0["n"] as Int) }
         }
     }
 }

@@ -2,6 +2,7 @@ import Embedding
 import Foundation
 import GRDB
 import SwitchyardJSON
+import Telemetry
 import VectorStore
 
 /// Turns documents' chunks into points 100 at a time: embed, upsert (one durable store transaction),
@@ -25,6 +26,9 @@ package struct BatchWriter {
     private var done = 0
     /// The progress last written to the operation.
     private var reported = -1
+    /// When the documents not yet committed began: their time, shared by chunk count, is each one's
+    /// processing time (`document_processing_duration_seconds`).
+    private var segmentStart = ContinuousClock.now
 
     /// Records documents as done inside the batch's transaction; by default marks them `completed`
     /// with their chunk counts.
@@ -117,8 +121,23 @@ package struct BatchWriter {
             }
         }
         context.count(documents: finished.count)
+        recordDocumentDurations(finished)
         reported = progress
         finishing.removeAll(keepingCapacity: true)
+    }
+
+    /// Shares the time since the last commit among the documents it completed, by chunk count (an empty
+    /// document counts as one chunk's worth: it was read and chunked too).
+    private mutating func recordDocumentDurations(_ finished: [(Int64, Int)]) {
+        let now = ContinuousClock.now
+        let elapsed = (now - segmentStart).seconds
+        segmentStart = now
+        let weight = finished.reduce(0) { $0 + max(1, $1.1) }
+        guard weight > 0 else { return }
+        let type = context.operation.type.rawValue, collectionID = collection.id
+        for (_, chunks) in finished {
+            context.telemetry.documentProcessed(type: type, collectionID: collectionID, seconds: elapsed * Double(max(1, chunks)) / Double(weight))
+        }
     }
 
     private func embed(_ texts: [String]) throws(OperationsError) -> [[Float]] {

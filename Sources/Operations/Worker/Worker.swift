@@ -216,7 +216,7 @@ public final class Worker: Sendable {
             guard let op = try? manager.operation(id) else { continue }
             let seconds = (try? manager.metrics(of: id))?.last { $0.name == "duration_seconds" }?.value
                 ?? op.completedAt.map { $0.timeIntervalSince(op.startedAt ?? $0) } ?? 0
-            options.telemetry.operationFinished(type: op.type.rawValue, status: op.status.rawValue, seconds: seconds,
+            options.telemetry.operationFinished(type: op.type.rawValue, collectionID: op.collectionID, status: op.status.rawValue, seconds: seconds,
                                                 errorType: op.status == .completed ? nil : (op.status == .cancelled ? "cancelled" : "worker_lost"))
         }
     }
@@ -316,7 +316,7 @@ public final class Worker: Sendable {
                 do {
                     try manager.scheduleRetry(context.claim, error: e, delay: options.retryDelay, metrics: metrics)
                     summary.withLock { $0.retries += 1 }
-                    options.telemetry.operationRetried(type: op.type.rawValue)
+                    options.telemetry.operationRetried(type: op.type.rawValue, collectionID: op.collectionID)
                     Log.worker.notice("transient failure; retry scheduled", metadata: ["operation": "\(op.id)", "attempt": "\(op.attempts)", "error": "\(e)"])
                 } catch {
                     // The lease runs out and another worker (or recovery) takes the operation over.
@@ -363,12 +363,12 @@ public final class Worker: Sendable {
         let seconds = metrics["duration_seconds"] ?? 0
         // The final status may differ from the attempt's (a reindex failing after its switch completes).
         let final = (try? manager.operation(op.id).status) ?? status
-        t.operationFinished(type: type, status: final.rawValue, seconds: seconds, errorType: final == .completed ? nil : errorType)
+        t.operationFinished(type: type, collectionID: op.collectionID, status: final.rawValue, seconds: seconds, errorType: final == .completed ? nil : errorType)
         t.operationResources(type: type, memoryBytes: metrics["memory_peak_bytes"] ?? 0,
                              cpuSeconds: (metrics["cpu_user_seconds"] ?? 0) + (metrics["cpu_system_seconds"] ?? 0))
         let docs = Int(metrics["documents_processed"] ?? 0)
-        t.documentsProcessed(type: type, status: final == .completed ? "success" : "failure", count: docs,
-                             secondsEach: docs > 0 ? seconds / Double(docs) : nil)
+        // Each document's time was recorded as it was committed (BatchWriter).
+        t.documentsProcessed(type: type, collectionID: op.collectionID, status: final == .completed ? "success" : "failure", count: docs)
     }
 
     private func count(_ status: OperationStatus) {
