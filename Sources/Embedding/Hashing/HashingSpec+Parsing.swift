@@ -22,6 +22,26 @@ extension HashingSpec {
             try self.init(parsing: expansion)
             return
         }
+        let values = SpecValues(spec: spec, values: try Self.parameters(of: text, spec: spec))
+        // Checked in this order, so a spec with several mistakes names the same one every time.
+        try values.checkVersion()
+        let dimension = try values.dimension()
+        let wordNGrams = try values.lengths("words", default: 1...1, max: Self.maxWordNGram)
+        let charNGrams = try values.lengths("chars", default: nil, max: Self.maxCharNGram)
+        let seed = try values.seed()
+        let termFrequency = try values.termFrequency()
+        let normalization = try values.normalization()
+        let idfPath = try values.idfPath()
+        guard wordNGrams != nil || charNGrams != nil else {
+            throw .invalidSpec("embedder spec '\(spec)' has no features: words=0 and chars=0")
+        }
+        try self.init(
+            dimension: dimension, wordNGrams: wordNGrams, charNGrams: charNGrams, seed: seed,
+            termFrequency: termFrequency, idfPath: idfPath, normalization: normalization)
+    }
+
+    /// The `key=value` parameters after `hash:`, each key known and given once.
+    private static func parameters(of text: String, spec: String) throws(EmbeddingError) -> [String: String] {
         let scheme: Substring
         let body: Substring
         if let colon = text.firstIndex(of: ":") {
@@ -35,108 +55,92 @@ extension HashingSpec {
             let known = (Self.presets.keys.sorted() + ["hash:key=value,…"]).joined(separator: ", ")
             throw .invalidSpec("unknown embedder '\(scheme)' in embedder spec '\(spec)' (known: \(known))")
         }
-
         var values: [String: String] = [:]
-        if !body.allSatisfy(\.isWhitespace) {
-            for item in body.split(separator: ",", omittingEmptySubsequences: false) {
-                let parameter = String(item).trimmingWhitespace()
-                guard !parameter.isEmpty else {
-                    throw .invalidSpec(
-                        "empty parameter in embedder spec '\(spec)' (parameters are key=value, separated by commas)")
-                }
-                guard let equals = parameter.firstIndex(of: "=") else {
-                    throw .invalidSpec(
-                        "parameter '\(parameter)' in embedder spec '\(spec)' has no value (expected key=value)")
-                }
-                let key = String(parameter[..<equals]).trimmingWhitespace()
-                let value = String(parameter[parameter.index(after: equals)...]).trimmingWhitespace()
-                guard Self.knownKeys.contains(key) else {
-                    let known = Self.knownKeys.joined(separator: ", ")
-                    throw .invalidSpec("unknown key '\(key)' in embedder spec '\(spec)' (known: \(known))")
-                }
-                guard values[key] == nil else {
-                    throw .invalidSpec("key '\(key)' is given twice in embedder spec '\(spec)'")
-                }
-                values[key] = value
+        guard !body.allSatisfy(\.isWhitespace) else { return values }
+        for item in body.split(separator: ",", omittingEmptySubsequences: false) {
+            let parameter = String(item).trimmingWhitespace()
+            guard !parameter.isEmpty else {
+                throw .invalidSpec("empty parameter in embedder spec '\(spec)' (parameters are key=value, separated by commas)")
             }
+            guard let equals = parameter.firstIndex(of: "=") else {
+                throw .invalidSpec("parameter '\(parameter)' in embedder spec '\(spec)' has no value (expected key=value)")
+            }
+            let key = String(parameter[..<equals]).trimmingWhitespace()
+            let value = String(parameter[parameter.index(after: equals)...]).trimmingWhitespace()
+            guard Self.knownKeys.contains(key) else {
+                throw .invalidSpec("unknown key '\(key)' in embedder spec '\(spec)' (known: \(Self.knownKeys.joined(separator: ", ")))")
+            }
+            guard values[key] == nil else { throw .invalidSpec("key '\(key)' is given twice in embedder spec '\(spec)'") }
+            values[key] = value
         }
+        return values
+    }
+
+    /// A spec's parameters, read one key at a time with its default and its range.
+    private struct SpecValues {
+        let spec: String
+        let values: [String: String]
 
         func bad(_ key: String, _ expected: String) -> EmbeddingError {
-            .invalidSpec(
-                "invalid value '\(values[key] ?? "")' for '\(key)' in embedder spec '\(spec)': expected \(expected)")
+            .invalidSpec("invalid value '\(values[key] ?? "")' for '\(key)' in embedder spec '\(spec)': expected \(expected)")
         }
 
-        if let v = values["v"] {
-            guard let version = Self.parseInteger(v, max: UInt64(Int32.max)) else {
-                throw bad("v", "the algorithm version \(Self.algorithmVersion)")
+        func checkVersion() throws(EmbeddingError) {
+            guard let v = values["v"] else { return }
+            guard let version = HashingSpec.parseInteger(v, max: UInt64(Int32.max)) else {
+                throw bad("v", "the algorithm version \(HashingSpec.algorithmVersion)")
             }
-            guard version == Self.algorithmVersion else {
-                throw .invalidSpec(
-                    "embedder spec '\(spec)' asks for hashing algorithm v=\(version), "
-                        + "but this build implements v=\(Self.algorithmVersion)")
+            guard version == HashingSpec.algorithmVersion else {
+                throw .invalidSpec("embedder spec '\(spec)' asks for hashing algorithm v=\(version), "
+                    + "but this build implements v=\(HashingSpec.algorithmVersion)")
             }
         }
 
-        var dimension = 256
-        if let v = values["dim"] {
-            guard let d = Self.parseInteger(v, max: UInt64(Self.maxDimension)), d >= 1 else {
-                throw bad("dim", "an integer from 1 to \(Self.maxDimension)")
+        func dimension() throws(EmbeddingError) -> Int {
+            guard let v = values["dim"] else { return 256 }
+            guard let d = HashingSpec.parseInteger(v, max: UInt64(HashingSpec.maxDimension)), d >= 1 else {
+                throw bad("dim", "an integer from 1 to \(HashingSpec.maxDimension)")
             }
-            dimension = d
+            return d
         }
 
-        var wordNGrams: ClosedRange<Int>? = 1...1
-        if let v = values["words"] {
-            guard let r = Self.parseRange(v, max: Self.maxWordNGram) else {
-                throw bad("words", "0 (off), n or n-m with 1 ≤ n ≤ m ≤ \(Self.maxWordNGram)")
+        func lengths(_ key: String, default value: ClosedRange<Int>?, max: Int) throws(EmbeddingError) -> ClosedRange<Int>? {
+            guard let v = values[key] else { return value }
+            guard let r = HashingSpec.parseRange(v, max: max) else {
+                throw bad(key, "0 (off), n or n-m with 1 ≤ n ≤ m ≤ \(max)")
             }
-            wordNGrams = r.range
+            return r.range
         }
 
-        var charNGrams: ClosedRange<Int>? = nil
-        if let v = values["chars"] {
-            guard let r = Self.parseRange(v, max: Self.maxCharNGram) else {
-                throw bad("chars", "0 (off), n or n-m with 1 ≤ n ≤ m ≤ \(Self.maxCharNGram)")
-            }
-            charNGrams = r.range
-        }
-
-        var seed: UInt32 = 0
-        if let v = values["seed"] {
-            guard let s = Self.parseInteger(v, max: UInt64(UInt32.max)) else {
+        func seed() throws(EmbeddingError) -> UInt32 {
+            guard let v = values["seed"] else { return 0 }
+            guard let s = HashingSpec.parseInteger(v, max: UInt64(UInt32.max)) else {
                 throw bad("seed", "an integer from 0 to \(UInt32.max)")
             }
-            seed = UInt32(s)
+            return UInt32(s)
         }
 
-        var termFrequency = TermFrequency.log
-        if let v = values["tf"] {
+        func termFrequency() throws(EmbeddingError) -> TermFrequency {
+            guard let v = values["tf"] else { return .log }
             guard let tf = TermFrequency(rawValue: v) else { throw bad("tf", "'log' or 'raw'") }
-            termFrequency = tf
+            return tf
         }
 
-        var normalization = Normalization.l2
-        if let v = values["norm"] {
+        func normalization() throws(EmbeddingError) -> Normalization {
+            guard let v = values["norm"] else { return .l2 }
             guard let n = Normalization(rawValue: v) else { throw bad("norm", "'l2' or 'none'") }
-            normalization = n
+            return n
         }
 
-        var idfPath: String? = nil
-        if let v = values["idf"] {
+        func idfPath() throws(EmbeddingError) -> String? {
+            guard let v = values["idf"] else { return nil }
             guard !v.isEmpty else { throw bad("idf", "the path of an IDF table file, or 'none'") }
-            idfPath = v == "none" ? nil : v
+            return v == "none" ? nil : v
         }
-
-        guard wordNGrams != nil || charNGrams != nil else {
-            throw .invalidSpec("embedder spec '\(spec)' has no features: words=0 and chars=0")
-        }
-        try self.init(
-            dimension: dimension, wordNGrams: wordNGrams, charNGrams: charNGrams, seed: seed,
-            termFrequency: termFrequency, idfPath: idfPath, normalization: normalization)
     }
 
     /// A decimal integer made of ASCII digits only, at most `max`.
-    private static func parseInteger(_ text: String, max: UInt64) -> Int? {
+    fileprivate static func parseInteger(_ text: String, max: UInt64) -> Int? {
         guard !text.isEmpty, text.utf8.count <= 20, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
             let value = UInt64(text), value <= max
         else { return nil }
@@ -144,7 +148,7 @@ extension HashingSpec {
     }
 
     /// An n-gram length setting: off, or a range of lengths.
-    private enum LengthSetting {
+    fileprivate enum LengthSetting {
         case off
         case lengths(ClosedRange<Int>)
 
@@ -155,7 +159,7 @@ extension HashingSpec {
     }
 
     /// `0` (off), `n`, or `n-m` with `1 ≤ n ≤ m ≤ max`; `nil` when malformed.
-    private static func parseRange(_ text: String, max: Int) -> LengthSetting? {
+    fileprivate static func parseRange(_ text: String, max: Int) -> LengthSetting? {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
         switch parts.count {
         case 1:

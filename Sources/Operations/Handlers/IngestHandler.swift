@@ -27,7 +27,26 @@ struct IngestHandler: OperationHandler {
         guard let c = context.collection else {
             throw OperationsError(.invalidInput, "collection '\(op.collectionName)' no longer exists")
         }
-        let manager = context.manager
+        let embedder = try Self.embedder(of: c)
+        let chunker = try CollectionManager.chunker(size: c.chunkSize, overlap: c.chunkOverlap)
+        let sources = try Self.sources(of: op)
+        if op.type == .index { try prepareCollection(c, context: context) }
+
+        var (plans, summary) = try planSources(sources, collection: c, context: context)
+        try applyMoves(plans, collection: c, context: context)
+        try writeDocuments(&plans, summary: &summary, collection: c, embedder: embedder, chunker: chunker, context: context)
+        try retireReplaced(plans, collection: c, context: context)
+        try context.faults.hit("ingest.finish")
+
+        let collectionID = c.id
+        return HandlerOutcome(result: summary.json) { db in
+            try PointLayout.recount(db, collectionID: collectionID)
+            try db.execute(sql: "UPDATE collection_sources SET last_indexed_at = ? WHERE collection_id = ?", arguments: [WallClock.now(), collectionID])
+        }
+    }
+
+    /// The collection's embedder, checked against its dimension.
+    static func embedder(of c: ManagedCollection) throws(OperationsError) -> any Embedder {
         let embedder: any Embedder
         do { embedder = try Embedders.make(spec: c.embedder) } catch {
             throw OperationsError(.invalidInput, "collection '\(c.name)' has an unusable embedder: \(error.description)")
@@ -35,10 +54,12 @@ struct IngestHandler: OperationHandler {
         guard embedder.dimension == c.dimension else {
             throw OperationsError(.invalidInput, "embedder '\(c.embedder)' gives \(embedder.dimension)-d vectors; collection '\(c.name)' has \(c.dimension)")
         }
-        let chunker = try CollectionManager.chunker(size: c.chunkSize, overlap: c.chunkOverlap)
-        let sources = try Self.sources(of: op)
-        if op.type == .index { try prepareCollection(c, context: context) }
+        return embedder
+    }
 
+    /// Catalogues each source and registers its documents: what to process, what moved, what was replaced.
+    private func planSources(_ sources: [Source], collection c: ManagedCollection,
+                             context: OperationContext) throws -> ([SourcePlan], IngestSummary) {
         var summary = IngestSummary()
         var plans: [SourcePlan] = []
         var planned = Set<Int64>()
@@ -59,24 +80,32 @@ struct IngestHandler: OperationHandler {
             summary.issues += catalog.issues.map(\.description)
             plans.append(plan)
         }
-        // Moved documents: their payloads' path first, then the record (so a retry still sees the move).
-        for plan in plans where !plan.renamed.isEmpty {
-            for move in plan.renamed {
-                try context.ensureActive()
-                let fence = context.fence
-                _ = try CollectionManager.guarded("updating the path of document \(move.id)") {
-                    let update = PayloadUpdate.merge(["path": .string(move.path)])
-                    let filter = Filter(must: [.field(key: try PayloadPath("doc_id"), FieldCondition(match: .value(.int(move.id))))])
-                    if let fence { return try manager.vectors.updatePayload(c.vectorStoreName, update, ids: nil, filter: filter, precondition: fence) }
-                    return try manager.vectors.updatePayload(c.vectorStoreName, update, ids: nil, filter: filter)
-                }
-                try manager.fenced("recording the move of document \(move.id)", operationID: op.id, taskID: context.taskID) { db in
-                    try db.execute(sql: "UPDATE documents SET name = ?, file_path = ?, updated_at = ? WHERE id = ?",
-                                   arguments: [move.name, move.path, WallClock.now(), move.id])
-                }
+        return (plans, summary)
+    }
+
+    /// Moved documents: their payloads' path first, then the record (so a retry still sees the move).
+    private func applyMoves(_ plans: [SourcePlan], collection c: ManagedCollection, context: OperationContext) throws {
+        let manager = context.manager
+        for move in plans.flatMap(\.renamed) {
+            try context.ensureActive()
+            let fence = context.fence
+            _ = try CollectionManager.guarded("updating the path of document \(move.id)") {
+                let update = PayloadUpdate.merge(["path": .string(move.path)])
+                let filter = Filter(must: [.field(key: try PayloadPath("doc_id"), FieldCondition(match: .value(.int(move.id))))])
+                if let fence { return try manager.vectors.updatePayload(c.vectorStoreName, update, ids: nil, filter: filter, precondition: fence) }
+                return try manager.vectors.updatePayload(c.vectorStoreName, update, ids: nil, filter: filter)
+            }
+            try manager.fenced("recording the move of document \(move.id)", operationID: context.operation.id, taskID: context.taskID) { db in
+                try db.execute(sql: "UPDATE documents SET name = ?, file_path = ?, updated_at = ? WHERE id = ?",
+                               arguments: [move.name, move.path, WallClock.now(), move.id])
             }
         }
+    }
 
+    /// Reads, chunks, embeds and writes every planned document, 100 points per batch. A document that can
+    /// no longer be read fails alone (an I/O error fails the attempt, which is retried).
+    private func writeDocuments(_ plans: inout [SourcePlan], summary: inout IngestSummary, collection c: ManagedCollection,
+                                embedder: any Embedder, chunker: Chunker, context: OperationContext) throws {
         let total = plans.reduce(0) { $0 + $1.toProcess.count }
         try context.reportProgress(done: 0, total: total)
         var writer = BatchWriter(context: context, collection: c, embedder: embedder, total: total)
@@ -107,15 +136,18 @@ struct IngestHandler: OperationHandler {
         try writer.flush()
         summary.chunks = writer.chunksWritten
         summary.emptyDocuments = writer.emptyDocuments
+    }
 
-        // Changed files: their new content is indexed; now retire the old documents (first, so no
-        // `completed` document is ever left without its points) and delete their chunks. An old document
-        // whose new content could not be read stays as it is.
+    /// Changed files: their new content is indexed; now retire the old documents (first, so no `completed`
+    /// document is ever left without its points) and delete their chunks. An old document whose new
+    /// content could not be read stays as it is.
+    private func retireReplaced(_ plans: [SourcePlan], collection c: ManagedCollection, context: OperationContext) throws {
+        let manager = context.manager
         for plan in plans {
             let retired = plan.replaced.filter { !plan.unread.contains($0.name) }.map(\.id)
             guard !retired.isEmpty else { continue }
             try context.ensureActive()
-            try manager.fenced("retiring replaced documents", operationID: op.id, taskID: context.taskID) { db in
+            try manager.fenced("retiring replaced documents", operationID: context.operation.id, taskID: context.taskID) { db in
                 for id in retired {
                     try db.execute(sql: "UPDATE documents SET status = 'deleted', updated_at = ? WHERE id = ?", arguments: [WallClock.now(), id])
                 }
@@ -124,13 +156,6 @@ struct IngestHandler: OperationHandler {
                 try PointLayout.deletePoints(of: retired, in: c.vectorStoreName, vectors: manager.vectors,
                                              precondition: context.fence, between: context.ensureActive)
             }
-        }
-        try context.faults.hit("ingest.finish")
-
-        let collectionID = c.id
-        return HandlerOutcome(result: summary.json) { db in
-            try PointLayout.recount(db, collectionID: collectionID)
-            try db.execute(sql: "UPDATE collection_sources SET last_indexed_at = ? WHERE collection_id = ?", arguments: [WallClock.now(), collectionID])
         }
     }
 

@@ -1,5 +1,4 @@
 import Foundation
-import Operations
 import Prometheus
 import Telemetry
 import VectorStore

@@ -19,170 +19,21 @@ public struct ReindexHandler: OperationHandler {
     }
 
     public func run(_ context: OperationContext) throws -> HandlerOutcome {
-        let op = context.operation
-        guard let c = context.collection else {
-            throw OperationsError(.invalidInput, "collection '\(op.collectionName)' no longer exists")
+        let run = try ReindexRun(handler: self, context: context)
+        var cp = ReindexCheckpoint(try context.manager.operation(context.operation.id).checkpoint)
+        // Each step records its checkpoint before the next begins; a redelivered attempt starts at the first
+        // step its checkpoint has not passed.
+        if cp.stage == nil { try run.preflight(&cp) }
+        if cp.stage == .preflight { try run.createStaging(&cp) }
+        guard let staging = cp.staging else {
+            throw OperationsError(.storage, "reindex \(context.operation.id) has no staging collection recorded")
         }
-        let manager = context.manager
-        try manager.requireBackend(of: c)
-        let target = ReindexTarget(op.config)
-        guard let distance = Distance(parsing: target.distance) else {
-            throw OperationsError(.invalidInput, "unknown distance '\(target.distance)' in the reindex request")
-        }
-        let embedder: any Embedder
-        do { embedder = try Embedders.make(spec: target.embedder) } catch {
-            throw OperationsError(.invalidInput, "reindex embedder '\(target.embedder)': \(error.description)")
-        }
-        let chunker = try CollectionManager.chunker(size: target.chunkSize, overlap: target.chunkOverlap)
-        var cp = ReindexCheckpoint(try manager.operation(op.id).checkpoint)
-
-        // 1. preflight
-        if cp.stage == nil {
-            try context.ensureActive()
-            guard c.documentCount > 0, c.vectorCount > 0 else {
-                throw OperationsError(.invalidInput, "collection '\(c.name)' is empty: nothing to reindex")
-            }
-            guard try manager.vectors.collectionExists(c.vectorStoreName) else {
-                throw OperationsError(.invalidInput, "collection '\(c.name)' has no serving collection '\(c.vectorStoreName)'")
-            }
-            let reserve = try Self.stagingReservation(c, embedder: embedder, manager: manager)
-            // A repeated preflight (after a crash or a retry) reuses the operation's active reservation.
-            let held = try manager.reservations().first { $0.operationID == op.id }?.id
-            let reservation = try cp.reservation ?? held ?? manager.reserve(collection: c.name, bytes: reserve, operationID: op.id, purpose: "reindex staging copy").id
-            try manager.ensureServingGeneration(of: c)
-            cp.reservation = reservation
-            cp.old = c.vectorStoreName
-            cp.stage = .preflight
-            try save(cp, context)
-            try context.faults.hit("reindex.preflight")
-        }
-
-        // 2. staging: the name is recorded before the collection exists.
-        if cp.stage == .preflight {
-            try context.ensureActive()
-            let name = cp.staging ?? Self.stagingName(collectionID: c.id)
-            if cp.staging == nil {
-                cp.staging = name
-                try save(cp, context)
-            }
-            // A collection of that name that serves, is kept or belongs to another operation is never reused or dropped.
-            if try manager.isLiveGeneration(name) || manager.isReferenced(name, exceptOperation: op.id) {
-                throw OperationsError(.conflict, "staging collection '\(name)' is in use by a collection or another operation")
-            }
-            try CollectionManager.guarded("creating staging collection '\(name)'") {
-                if try manager.vectors.collectionExists(name) {
-                    let info = try manager.vectors.collectionInfo(name)
-                    if info.dimension != embedder.dimension || info.distance != distance {
-                        try manager.vectors.dropCollection(name)
-                        try manager.vectors.createCollection(name, dimension: embedder.dimension, distance: distance)
-                    }
-                } else {
-                    try manager.vectors.createCollection(name, dimension: embedder.dimension, distance: distance)
-                }
-            }
-            cp.stage = .staging
-            try save(cp, context)
-            try context.faults.hit("reindex.staging")
-        }
-        guard let staging = cp.staging else { throw OperationsError(.storage, "reindex \(op.id) has no staging collection recorded") }
-
-        // 3. reprocessing: every completed document, resumable from the last finished batch.
-        if cp.stage == .staging {
-            let failed = try context.timed("reprocessing") { () throws(OperationsError) in
-                try reprocess(c, into: staging, embedder: embedder, chunker: chunker, context: context)
-            }
-            cp.failedDocuments = failed
-            cp.stage = .reprocessing
-            try save(cp, context)
-            try context.faults.hit("reindex.reprocessing")
-        }
-
-        // 4. validation
-        if cp.stage == .reprocessing {
-            try context.ensureActive()
-            var options = Comparison.Options()
-            options.queriesPath = target.queries
-            options.qrelsPath = target.qrels
-            options.thresholds = try Thresholds.make(target.thresholds)
-            // Scores and rankings are comparable only with the same embedder and the same distance.
-            options.sameEmbedder = target.embedder == c.embedder && distance == c.distance
-            options.sameChunking = target.chunkSize == c.chunkSize && target.chunkOverlap == c.chunkOverlap
-            options.failedDocuments = cp.failedDocuments
-            let report = try context.timed("validation") { () throws(OperationsError) in
-                try Comparison(manager: manager,
-                               old: try ComparisonSide(label: "old", collection: c.vectorStoreName, embedderSpec: c.embedder),
-                               new: try ComparisonSide(label: "new", collection: staging, embedderSpec: target.embedder),
-                               options: options).run()
-            }
-            context.telemetry.reindexValidation(seconds: report.seconds)
-            if let path = target.report { try report.write(to: path) }
-            cp.validation = report.json
-            try save(cp, context)
-            guard report.passed else {
-                let failing = report.checks.filter { $0.verdict == .fail }.map { c in
-                    "\(c.name) = \(c.value.map { String(format: "%.4f", $0) } ?? "n/a") (needs \(c.threshold))"
-                }
-                throw OperationsError(.rejected, "validation rejected the new collection: \(failing.joined(separator: "; "))")
-            }
-            cp.stage = .validation
-            try save(cp, context)
-            try context.faults.hit("reindex.validation")
-        }
-
-        // 5. switch: intent, then the alias batch on the backend, then the records with the checkpoint
-        // (documents, generations, audit) in one fenced transaction.
-        if cp.stage == .validation {
-            try context.ensureActive()
-            var after = cp
-            after.stage = .switch
-            let plan = SwitchPlan(staging: staging, embedder: target.embedder, dimension: embedder.dimension, chunkSize: target.chunkSize,
-                                  chunkOverlap: target.chunkOverlap, distance: distance, validation: cp.validation, checkpoint: after.json)
-            let (total, flip) = try context.timed("switch") { () throws(OperationsError) in
-                try Generations.switchTo(plan, context: context, collection: c)
-            }
-            context.telemetry.reindexSwitch(seconds: total)
-            context.telemetry.reindexCheckpoint(ReindexStage.switch.rawValue)  // written inside the commit's transaction
-            cp.switchMilliseconds = total * 1000
-            cp.aliasFlipMilliseconds = flip * 1000
-            cp.stage = .switch
-            try save(cp, context)
-            try context.faults.hit("reindex.switch")
-        }
-
-        // 6. cleanup: retired generations beyond the kept ones whose grace period is over (the others are
-        // dropped by workers' housekeeping later, so the collection is not held); the reservation.
-        // The new collection serves already: nothing here may fail the operation.
+        if cp.stage == .staging { try run.reprocess(&cp, into: staging) }
+        if cp.stage == .reprocessing { try run.validate(&cp, staging: staging) }
+        if cp.stage == .validation { try run.switchAlias(&cp, to: staging) }
         var warnings: [String] = []
-        if cp.stage == .switch {
-            warnings = context.timed("cleanup") { Generations.cleanUp(manager, collectionID: c.id, settings: settings, exceptOperation: op.id) }
-            if let r = cp.reservation {
-                // The final status releases it too; a failure here only delays that.
-                do { try manager.release(reservation: r) } catch {
-                    Log.reindex.warning("could not release the reservation at cleanup", metadata: ["operation": "\(op.id)", "error": "\(error)"])
-                }
-            }
-            cp.stage = .cleanup
-            do { try save(cp, context) } catch {
-                let e = CollectionManager.classify(error, doing: "recording the cleanup checkpoint")
-                if e.code == .leaseLost { throw e }
-                warnings.append("could not record the cleanup checkpoint: \(e)")
-            }
-            do { try context.faults.hit("reindex.cleanup") } catch {
-                warnings.append("injected fault at cleanup: \(error)")  // after the switch nothing may fail the operation
-            }
-        }
-
-        let opID = op.id
-        var result: [String: JSONValue] = [
-            "old": .string(cp.old ?? c.vectorStoreName), "new": .string(staging), "embedder": .string(target.embedder),
-            "chunk_size": .int(Int64(target.chunkSize)), "chunk_overlap": .int(Int64(target.chunkOverlap)),
-            "failed_documents": .int(Int64(cp.failedDocuments)),
-            "switch_ms": cp.switchMilliseconds.map { .double($0) } ?? .null,
-            "alias_flip_ms": cp.aliasFlipMilliseconds.map { .double($0) } ?? .null,
-            "validation_passed": .bool(true),
-        ]
-        if !warnings.isEmpty { result["cleanup_warnings"] = .array(warnings.map { .string($0) }) }
-        return HandlerOutcome(result: result) { db in try CollectionManager.clearReindexProgress(db, operationID: opID) }
+        if cp.stage == .switch { warnings = try run.cleanUp(&cp) }
+        return run.outcome(cp, staging: staging, warnings: warnings)
     }
 
     /// Before the switch: drops the staging collection and the resume rows (the final status releases
@@ -268,7 +119,7 @@ public struct ReindexHandler: OperationHandler {
 
     // MARK: - Steps
 
-    private func save(_ cp: ReindexCheckpoint, _ context: OperationContext) throws(OperationsError) {
+    func save(_ cp: ReindexCheckpoint, _ context: OperationContext) throws(OperationsError) {
         let op = context.operation
         _ = op
         // The stage recorded before, read in the same transaction: a checkpoint counts once, also when an
@@ -280,7 +131,7 @@ public struct ReindexHandler: OperationHandler {
     /// Re-chunks and re-embeds every completed document into staging (texts re-read from the sources,
     /// matched by content hash); documents already written by an earlier attempt are skipped.
     /// - Returns: Documents whose content could not be found any more (counted, not fatal).
-    private func reprocess(_ c: ManagedCollection, into staging: String, embedder: any Embedder, chunker: Chunker,
+    func reprocess(_ c: ManagedCollection, into staging: String, embedder: any Embedder, chunker: Chunker,
                            context: OperationContext) throws(OperationsError) -> Int {
         let manager = context.manager
         let op = context.operation
