@@ -68,10 +68,13 @@ public final class ManagedAPI: Sendable {
 
     // MARK: - Routing
 
-    private func dispatch(_ r: QdrantAPI.Request, _ s: [String], route: inout String) throws -> (Int, JSONValue) {
-        let m = r.method
-        let body = try Fields(r.body)
-        let user = try body.string("user") ?? r.query["user"] ?? CollectionSpec.defaultOwner
+    /// One request's method, body and user, its route label, and the method and body checks.
+    private struct Routing {
+        let method: String
+        let body: Fields
+        let user: String
+        var route = "unknown"
+
         /// Refuses members the endpoint does not take (a misspelt option must not queue work).
         func takes(_ allowed: String...) throws {
             let extra = Set(body.members.keys).subtracting(allowed + ["user"])
@@ -79,109 +82,144 @@ public final class ManagedAPI: Sendable {
                 throw ManagedError(status: 400, message: "Format error in JSON body: unknown field `\(first)` (this endpoint takes \((allowed + ["user"]).map { "`\($0)`" }.joined(separator: ", ")))")
             }
         }
+
         func needs(_ methods: String...) throws {
-            guard methods.contains(m) else { throw ManagedError(status: 405, message: "Method not allowed: \(m) \(route) (allowed: \(methods.joined(separator: ", ")))") }
+            guard methods.contains(method) else {
+                throw ManagedError(status: 405, message: "Method not allowed: \(method) \(route) (allowed: \(methods.joined(separator: ", ")))")
+            }
         }
+    }
+
+    private func dispatch(_ r: QdrantAPI.Request, _ s: [String], route: inout String) throws -> (Int, JSONValue) {
+        let body = try Fields(r.body)
+        var ctx = Routing(method: r.method, body: body, user: try body.string("user") ?? r.query["user"] ?? CollectionSpec.defaultOwner, route: route)
+        defer { route = ctx.route }
+        let reply: (Int, JSONValue)?
         switch (s.first, s.count) {
-        case ("collections", 1):
-            route = "/switchyard/v1/collections"
-            try needs("GET", "POST")
-            if m == "GET" { return (200, ["collections": .array(try manager.collections().map(\.json))]) }
-            try takes("name", "sources", "owner", "description", "embedder", "chunk_size", "chunk_overlap", "distance")
-            return (202, try create(body, user: user))
-        case ("collections", 2):
-            route = "/switchyard/v1/collections/{name}"
-            try needs("GET", "DELETE")
-            let name = s[1]
-            if m == "GET" {
-                let c = try manager.collection(named: name)
-                return (200, ["collection": c.json, "sources": .array(try manager.sources(of: name).map(\.json)),
-                              "operations": .array(try manager.operations(collection: name, limit: 10).map(\.json))])
-            }
-            try takes()
-            return (202, ["operation": try manager.deleteCollection(name, user: user).json])
-        case ("collections", 3):
-            let name = s[1]
-            switch s[2] {
-            case "append", "remove-source":
-                route = "/switchyard/v1/collections/{name}/\(s[2])"
-                try needs("POST")
-                try takes("source")
-                guard let source = try body.string("source"), !source.isEmpty else { throw ManagedError(status: 400, message: "Format error in JSON body: source: missing field `source` (a path on the server)") }
-                try Self.absolute(source, "source")
-                let op = s[2] == "append" ? try manager.append(name, source: source, user: user) : try manager.removeSource(name, source: source, user: user)
-                return (202, ["operation": op.json])
-            case "reindex":
-                route = "/switchyard/v1/collections/{name}/reindex"
-                try needs("POST")
-                try takes("embedder", "chunk_size", "chunk_overlap", "distance", "queries", "qrels", "thresholds", "report")
-                return (202, ["operation": try manager.requestReindex(name, try reindexRequest(body), user: user).json])
-            case "rollback":
-                route = "/switchyard/v1/collections/{name}/rollback"
-                try needs("POST")
-                try takes()
-                // The answer comes from the rollback itself: nothing may fail after it committed (a client
-                // retrying a rollback would flip back).
-                let g = try reindex.rollback(name, user: user)
-                return (200, ["collection": .string(name), "serving": .string(g.vectorStoreName), "embedder": .string(g.embedder),
-                              "chunk_size": .int(Int64(g.chunkSize)), "chunk_overlap": .int(Int64(g.chunkOverlap))])
-            case "audit":
-                route = "/switchyard/v1/collections/{name}/audit"
-                try needs("GET")
-                return (200, ["entries": .array(try manager.audit(collection: name).map(\.json))])
-            default: break
-            }
-        case ("operations", 1):
-            route = "/switchyard/v1/operations"
-            try needs("GET")
-            let status = try r.query["status"].map { text throws in
-                guard let s = OperationStatus(rawValue: text) else { throw ManagedError(status: 400, message: "Bad request: status '\(text)' is not one of pending, processing, completed, failed, cancelled") }
-                return s
-            }
-            var limit = 100
-            if let text = r.query["limit"] {
-                guard let n = Int(text) else { throw ManagedError(status: 400, message: "Bad request: limit must be a number from 1 to 10000, got '\(text)'") }
-                limit = n
-            }
-            guard (1...10_000).contains(limit) else { throw ManagedError(status: 400, message: "Bad request: limit must be from 1 to 10000") }
-            return (200, ["operations": .array(try manager.operations(collection: r.query["collection"], status: status, limit: limit).map(\.json))])
+        case ("collections", 1): reply = try collections(&ctx)
+        case ("collections", 2): reply = try collection(s[1], &ctx)
+        case ("collections", 3): reply = try collectionAction(s[1], s[2], &ctx)
+        case ("operations", 1): reply = try operations(r.query, &ctx)
         case ("operations", 2):
-            route = "/switchyard/v1/operations/{id}"
-            try needs("GET")
+            ctx.route = "/switchyard/v1/operations/{id}"
+            try ctx.needs("GET")
             let op = try manager.operation(s[1])
-            return (200, ["operation": op.json, "metrics": metricsJSON(try manager.metrics(of: op.id))])
+            reply = (200, ["operation": op.json, "metrics": metricsJSON(try manager.metrics(of: op.id))])
         case ("operations", 3) where s[2] == "cancel":
-            route = "/switchyard/v1/operations/{id}/cancel"
-            try needs("POST")
-            try takes()
-            return (200, ["operation": try manager.cancel(s[1], user: user).json])
+            ctx.route = "/switchyard/v1/operations/{id}/cancel"
+            try ctx.needs("POST")
+            try ctx.takes()
+            reply = (200, ["operation": try manager.cancel(s[1], user: ctx.user).json])
         case ("compare", 1):
-            route = "/switchyard/v1/compare"
-            try needs("POST")
-            try takes("old", "new", "old_embedder", "new_embedder", "queries", "qrels", "k", "thresholds")
-            return (200, try compare(body))
-        case ("limits", 2):
-            route = "/switchyard/v1/limits/{owner}"
-            try needs("GET", "PUT")
-            let owner = s[1]
-            if m == "PUT" {
-                try takes("max_collections", "max_documents", "max_storage_bytes", "max_operations_per_hour")
-                guard body.members.keys.contains(where: { $0 != "user" }) else {
-                    throw ManagedError(status: 400, message: "Format error in JSON body: give at least one of `max_collections`, `max_documents`, `max_storage_bytes`, `max_operations_per_hour`")
-                }
-                let current = try manager.limits(owner: owner)
-                try manager.setLimits(ResourceLimits(
-                    owner: owner, maxCollections: try body.uint("max_collections") ?? current.maxCollections,
-                    maxDocuments: try body.uint("max_documents") ?? current.maxDocuments,
-                    maxStorageBytes: try body.uint("max_storage_bytes") ?? current.maxStorageBytes,
-                    maxOperationsPerHour: try body.uint("max_operations_per_hour") ?? current.maxOperationsPerHour))
-            }
-            let reservations = try manager.reservations().filter { $0.owner == owner }
-            return (200, ["limits": try manager.limits(owner: owner).json, "usage": try manager.usage(owner: owner).json,
-                          "reservations": .array(reservations.map(\.json))])
-        default: break
+            ctx.route = "/switchyard/v1/compare"
+            try ctx.needs("POST")
+            try ctx.takes("old", "new", "old_embedder", "new_embedder", "queries", "qrels", "k", "thresholds")
+            reply = (200, try compare(body))
+        case ("limits", 2): reply = try limits(s[1], &ctx)
+        default: reply = nil
         }
-        throw ManagedError(status: 404, message: "Not found: no endpoint \(m) /switchyard/v1/\(s.joined(separator: "/"))")
+        guard let reply else { throw ManagedError(status: 404, message: "Not found: no endpoint \(r.method) /switchyard/v1/\(s.joined(separator: "/"))") }
+        return reply
+    }
+
+    /// `GET` lists the collections; `POST` creates one and queues its INDEX.
+    private func collections(_ ctx: inout Routing) throws -> (Int, JSONValue) {
+        ctx.route = "/switchyard/v1/collections"
+        try ctx.needs("GET", "POST")
+        if ctx.method == "GET" { return (200, ["collections": .array(try manager.collections().map(\.json))]) }
+        try ctx.takes("name", "sources", "owner", "description", "embedder", "chunk_size", "chunk_overlap", "distance")
+        return (202, try create(ctx.body, user: ctx.user))
+    }
+
+    /// `GET` shows a collection with its sources and latest operations; `DELETE` queues its deletion.
+    private func collection(_ name: String, _ ctx: inout Routing) throws -> (Int, JSONValue) {
+        ctx.route = "/switchyard/v1/collections/{name}"
+        try ctx.needs("GET", "DELETE")
+        if ctx.method == "GET" {
+            let c = try manager.collection(named: name)
+            return (200, ["collection": c.json, "sources": .array(try manager.sources(of: name).map(\.json)),
+                          "operations": .array(try manager.operations(collection: name, limit: 10).map(\.json))])
+        }
+        try ctx.takes()
+        return (202, ["operation": try manager.deleteCollection(name, user: ctx.user).json])
+    }
+
+    /// `append`, `remove-source`, `reindex`, `rollback` and `audit` of one collection.
+    private func collectionAction(_ name: String, _ action: String, _ ctx: inout Routing) throws -> (Int, JSONValue)? {
+        let user = ctx.user
+        switch action {
+        case "append", "remove-source":
+            ctx.route = "/switchyard/v1/collections/{name}/\(action)"
+            try ctx.needs("POST")
+            try ctx.takes("source")
+            guard let source = try ctx.body.string("source"), !source.isEmpty else {
+                throw ManagedError(status: 400, message: "Format error in JSON body: source: missing field `source` (a path on the server)")
+            }
+            try Self.absolute(source, "source")
+            let op = action == "append" ? try manager.append(name, source: source, user: user) : try manager.removeSource(name, source: source, user: user)
+            return (202, ["operation": op.json])
+        case "reindex":
+            ctx.route = "/switchyard/v1/collections/{name}/reindex"
+            try ctx.needs("POST")
+            try ctx.takes("embedder", "chunk_size", "chunk_overlap", "distance", "queries", "qrels", "thresholds", "report")
+            return (202, ["operation": try manager.requestReindex(name, try reindexRequest(ctx.body), user: user).json])
+        case "rollback":
+            ctx.route = "/switchyard/v1/collections/{name}/rollback"
+            try ctx.needs("POST")
+            try ctx.takes()
+            // The answer comes from the rollback itself: nothing may fail after it committed (a client
+            // retrying a rollback would flip back).
+            let g = try reindex.rollback(name, user: user)
+            return (200, ["collection": .string(name), "serving": .string(g.vectorStoreName), "embedder": .string(g.embedder),
+                          "chunk_size": .int(Int64(g.chunkSize)), "chunk_overlap": .int(Int64(g.chunkOverlap))])
+        case "audit":
+            ctx.route = "/switchyard/v1/collections/{name}/audit"
+            try ctx.needs("GET")
+            return (200, ["entries": .array(try manager.audit(collection: name).map(\.json))])
+        default:
+            return nil
+        }
+    }
+
+    /// The operations, filtered by `collection` and `status`, newest first, at most `limit`.
+    private func operations(_ query: [String: String], _ ctx: inout Routing) throws -> (Int, JSONValue) {
+        ctx.route = "/switchyard/v1/operations"
+        try ctx.needs("GET")
+        let status = try query["status"].map { text throws in
+            guard let s = OperationStatus(rawValue: text) else {
+                throw ManagedError(status: 400, message: "Bad request: status '\(text)' is not one of pending, processing, completed, failed, cancelled")
+            }
+            return s
+        }
+        var limit = 100
+        if let text = query["limit"] {
+            guard let n = Int(text) else { throw ManagedError(status: 400, message: "Bad request: limit must be a number from 1 to 10000, got '\(text)'") }
+            limit = n
+        }
+        guard (1...10_000).contains(limit) else { throw ManagedError(status: 400, message: "Bad request: limit must be from 1 to 10000") }
+        return (200, ["operations": .array(try manager.operations(collection: query["collection"], status: status, limit: limit).map(\.json))])
+    }
+
+    /// An owner's limits, usage and reservations; `PUT` changes the limits given.
+    private func limits(_ owner: String, _ ctx: inout Routing) throws -> (Int, JSONValue) {
+        ctx.route = "/switchyard/v1/limits/{owner}"
+        try ctx.needs("GET", "PUT")
+        let body = ctx.body
+        if ctx.method == "PUT" {
+            try ctx.takes("max_collections", "max_documents", "max_storage_bytes", "max_operations_per_hour")
+            guard body.members.keys.contains(where: { $0 != "user" }) else {
+                throw ManagedError(status: 400, message: "Format error in JSON body: give at least one of `max_collections`, `max_documents`, `max_storage_bytes`, `max_operations_per_hour`")
+            }
+            let current = try manager.limits(owner: owner)
+            try manager.setLimits(ResourceLimits(
+                owner: owner, maxCollections: try body.uint("max_collections") ?? current.maxCollections,
+                maxDocuments: try body.uint("max_documents") ?? current.maxDocuments,
+                maxStorageBytes: try body.uint("max_storage_bytes") ?? current.maxStorageBytes,
+                maxOperationsPerHour: try body.uint("max_operations_per_hour") ?? current.maxOperationsPerHour))
+        }
+        let reservations = try manager.reservations().filter { $0.owner == owner }
+        return (200, ["limits": try manager.limits(owner: owner).json, "usage": try manager.usage(owner: owner).json,
+                      "reservations": .array(reservations.map(\.json))])
     }
 
     // MARK: - Requests

@@ -89,188 +89,216 @@ public final class QdrantAPI: Sendable {
 
     // MARK: - Routing
 
-    private func dispatch(_ r: Request, route: inout String) throws(APIError) -> Reply {
-        let s = r.segments
-        let m = r.method
+    /// What every route handler needs: the request's method, body and `wait` flag, the route label (a
+    /// fixed template, never a client's path), and the method and read-only checks.
+    private struct Routing {
+        let method: String
+        let body: JSONValue?
+        let wait: Bool
+        let readOnly: Bool
+        var route = "unknown"
+
         func needs(_ methods: String...) throws(APIError) {
-            guard methods.contains(m) else {
-                throw APIError(status: 405, "Method not allowed: \(m) \(route) (allowed: \(methods.joined(separator: ", ")))")
+            guard methods.contains(method) else {
+                throw APIError(status: 405, "Method not allowed: \(method) \(route) (allowed: \(methods.joined(separator: ", ")))")
             }
         }
+
         func writable() throws(APIError) {
             if readOnly { throw APIError(status: 403, "Forbidden: this server is read-only (--read-only)") }
         }
-        let body = r.body
-        let wait = try waitFlag(r.query)
+    }
 
+    private func dispatch(_ r: Request, route: inout String) throws(APIError) -> Reply {
+        let s = r.segments
+        var ctx = Routing(method: r.method, body: r.body, wait: try waitFlag(r.query), readOnly: readOnly)
+        defer { route = ctx.route }
+        let reply: Reply?
         switch s.count {
-        case 0:
-            route = "/"
-            try needs("GET")
-            return Reply(status: 200, body: .bare(["title": "qdrant - vector search engine", "version": .string(version), "commit": "switchyard"]), route: route)
-        case 1:
-            switch s[0] {
-            case "healthz", "livez":
-                route = "/" + s[0]
-                try needs("GET")
-                return Reply(status: 200, body: .text("healthz check passed"), route: route)
-            case "readyz":
-                route = "/readyz"
-                try needs("GET")
-                return Reply(status: 200, body: .text("all shards are ready"), route: route)
-            case "collections":
-                route = "/collections"
-                try needs("GET")
-                return .ok(["collections": .array(try call { try store.collections() }.map { ["name": .string($0.name)] })], route)
-            case "aliases":
-                route = "/aliases"
-                try needs("GET")
-                return .ok(["aliases": .array(try call { try store.aliases() }.sorted { $0.alias < $1.alias }.map(Self.aliasJSON))], route)
-            case "cluster", "snapshots", "telemetry", "locks", "issues":
-                route = "/" + s[0]
-                throw APIError.unsupported("/\(s[0])")
-            default: break
-            }
-        default:
-            break
-        }
-        guard s.first == "collections", s.count >= 2 else {
-            throw APIError(status: 404, "Not found: no endpoint \(m) /\(s.joined(separator: "/"))")
-        }
-        let name = s[1]
-        if s.count == 2 && name == "aliases" && m == "POST" {
-            route = "/collections/aliases"
-            try needs("POST")
-            try writable()
-            return .ok(try updateAliases(body), route)
-        }
-        switch s.count {
-        case 2:
-            route = "/collections/{name}"
-            try needs("GET", "PUT", "DELETE", "PATCH")
-            switch m {
-            case "GET": return .ok(try collectionInfo(name), route)
-            case "PUT":
-                try writable()
-                return .ok(try createCollection(name, body), route)
-            case "DELETE":
-                try writable()
-                return .ok(try deleteCollection(name), route)
-            default:
-                try writable()
-                _ = try resolve(name)
-                try Fields(body).refuse(["sparse_vectors": "updating sparse vectors", "vectors": "changing vector parameters"])
-                return .ok(true, route)
-            }
-        case 3:
-            switch s[2] {
-            case "exists":
-                route = "/collections/{name}/exists"
-                try needs("GET")
-                do {
-                    _ = try store.resolve(name)
-                    return .ok(["exists": true], route)
-                } catch where error.code == .notFound || error.code == .invalidArgument {
-                    return .ok(["exists": false], route)
-                } catch {
-                    throw APIError.from(error)
-                }
-            case "aliases":
-                route = "/collections/{name}/aliases"
-                try needs("GET")
-                let target = try resolve(name)
-                let list = try call { try store.aliases() }.filter { $0.collection == target }.sorted { $0.alias < $1.alias }
-                return .ok(["aliases": .array(list.map(Self.aliasJSON))], route)
-            case "index":
-                route = "/collections/{name}/index"
-                try needs("PUT")
-                try writable()
-                return .ok(try createPayloadIndex(name, body, wait: wait), route)
-            case "points":
-                route = "/collections/{name}/points"
-                try needs("PUT", "POST")
-                if m == "PUT" {
-                    try writable()
-                    return .ok(try upsert(name, body, wait: wait), route)
-                }
-                return .ok(try retrieve(name, body), route)
-            case "snapshots", "shards", "cluster", "facet":
-                route = "/collections/{name}/\(s[2])"
-                throw APIError.unsupported("/collections/{name}/\(s[2])")
-            default: break
-            }
-        case 4 where s[2] == "points":
-            let op = s[3]
-            route = "/collections/{name}/points/\(op)"
-            switch op {
-            case "delete":
-                try needs("POST")
-                try writable()
-                return .ok(try deletePoints(name, body, wait: wait), route)
-            case "payload":
-                try needs("POST", "PUT")
-                try writable()
-                return .ok(try setPayload(name, body, overwrite: m == "PUT", wait: wait), route)
-            case "batch":
-                try needs("POST")
-                try writable()
-                return .ok(try batch(name, body, wait: wait), route)
-            case "scroll":
-                try needs("POST")
-                return .ok(try scroll(name, body), route)
-            case "count":
-                try needs("POST")
-                return .ok(try count(name, body), route)
-            case "search":
-                try needs("POST")
-                return .ok(.array(try search(name, try parseSearch(body, field: ""))), route)
-            case "query":
-                try needs("POST")
-                return .ok(["points": .array(try query(name, body, field: ""))], route)
-            case "vectors":
-                throw APIError.unsupported("updating or deleting vectors alone (/points/vectors)")
-            case "recommend", "discover", "groups":
-                throw APIError.unsupported("/points/\(op)")
-            default:
-                route = "/collections/{name}/points/{id}"
-                try needs("GET")
-                return .ok(try point(name, id: op), route)
-            }
-        case 5 where s[2] == "points":
-            // Route labels are fixed templates: a client's path segments never become metric labels.
-            let known: Set<String> = ["search/batch", "query/batch", "payload/delete", "payload/clear", "vectors/delete",
-                                      "recommend/batch", "discover/batch", "recommend/groups", "search/groups", "query/groups"]
-            route = known.contains("\(s[3])/\(s[4])") ? "/collections/{name}/points/\(s[3])/\(s[4])" : "unknown"
-            switch (s[3], s[4]) {
-            case ("search", "batch"):
-                try needs("POST")
-                return .ok(try searchBatch(name, body), route)
-            case ("query", "batch"):
-                try needs("POST")
-                return .ok(try queryBatch(name, body), route)
-            case ("payload", "delete"):
-                try needs("POST")
-                try writable()
-                return .ok(try deletePayload(name, body, wait: wait), route)
-            case ("payload", "clear"):
-                try needs("POST")
-                try writable()
-                return .ok(try clearPayload(name, body, wait: wait), route)
-            case ("vectors", "delete"):
-                throw APIError.unsupported("deleting vectors alone (/points/vectors/delete)")
-            case ("recommend", "batch"), ("discover", "batch"), ("recommend", "groups"), ("search", "groups"), ("query", "groups"):
-                throw APIError.unsupported("/points/\(s[3])/\(s[4])")
-            default: break
-            }
+        case 0, 1: reply = try dispatchTopLevel(s, &ctx)
+        case _ where s.first != "collections": reply = nil
+        case 2: reply = try dispatchCollection(s[1], &ctx)
+        case 3: reply = try dispatchCollectionResource(s[1], s[2], &ctx)
         case 4 where s[2] == "index":
-            route = "/collections/{name}/index/{field}"
-            try needs("DELETE")
-            try writable()
-            return .ok(try deletePayloadIndex(name, field: s[3], wait: wait), route)
-        default:
-            break
+            ctx.route = "/collections/{name}/index/{field}"
+            try ctx.needs("DELETE")
+            try ctx.writable()
+            reply = .ok(try deletePayloadIndex(s[1], field: s[3], wait: ctx.wait), ctx.route)
+        case 4 where s[2] == "points": reply = try dispatchPoints(s[1], s[3], &ctx)
+        case 5 where s[2] == "points": reply = try dispatchPointsBatch(s[1], s[3], s[4], &ctx)
+        default: reply = nil
         }
-        throw APIError(status: 404, "Not found: no endpoint \(m) /\(s.joined(separator: "/"))")
+        guard let reply else { throw APIError(status: 404, "Not found: no endpoint \(r.method) /\(s.joined(separator: "/"))") }
+        return reply
+    }
+
+    /// `/`, the health checks, `/collections` and `/aliases`.
+    private func dispatchTopLevel(_ s: [String], _ ctx: inout Routing) throws(APIError) -> Reply? {
+        guard let first = s.first else {
+            ctx.route = "/"
+            try ctx.needs("GET")
+            return Reply(status: 200, body: .bare(["title": "qdrant - vector search engine", "version": .string(version), "commit": "switchyard"]),
+                         route: ctx.route)
+        }
+        switch first {
+        case "healthz", "livez":
+            ctx.route = "/" + first
+            try ctx.needs("GET")
+            return Reply(status: 200, body: .text("healthz check passed"), route: ctx.route)
+        case "readyz":
+            ctx.route = "/readyz"
+            try ctx.needs("GET")
+            return Reply(status: 200, body: .text("all shards are ready"), route: ctx.route)
+        case "collections":
+            ctx.route = "/collections"
+            try ctx.needs("GET")
+            return .ok(["collections": .array(try call { try store.collections() }.map { ["name": .string($0.name)] })], ctx.route)
+        case "aliases":
+            ctx.route = "/aliases"
+            try ctx.needs("GET")
+            return .ok(["aliases": .array(try call { try store.aliases() }.sorted { $0.alias < $1.alias }.map(Self.aliasJSON))], ctx.route)
+        case "cluster", "snapshots", "telemetry", "locks", "issues":
+            ctx.route = "/" + first
+            throw APIError.unsupported("/\(first)")
+        default:
+            return nil
+        }
+    }
+
+    /// `/collections/{name}` (and `POST /collections/aliases`).
+    private func dispatchCollection(_ name: String, _ ctx: inout Routing) throws(APIError) -> Reply {
+        if name == "aliases" && ctx.method == "POST" {
+            ctx.route = "/collections/aliases"
+            try ctx.writable()
+            return .ok(try updateAliases(ctx.body), ctx.route)
+        }
+        ctx.route = "/collections/{name}"
+        try ctx.needs("GET", "PUT", "DELETE", "PATCH")
+        switch ctx.method {
+        case "GET": return .ok(try collectionInfo(name), ctx.route)
+        case "PUT":
+            try ctx.writable()
+            return .ok(try createCollection(name, ctx.body), ctx.route)
+        case "DELETE":
+            try ctx.writable()
+            return .ok(try deleteCollection(name), ctx.route)
+        default:
+            try ctx.writable()
+            _ = try resolve(name)
+            try Fields(ctx.body).refuse(["sparse_vectors": "updating sparse vectors", "vectors": "changing vector parameters"])
+            return .ok(true, ctx.route)
+        }
+    }
+
+    /// `/collections/{name}/exists`, `/aliases`, `/index` and `/points`.
+    private func dispatchCollectionResource(_ name: String, _ resource: String, _ ctx: inout Routing) throws(APIError) -> Reply? {
+        switch resource {
+        case "exists":
+            ctx.route = "/collections/{name}/exists"
+            try ctx.needs("GET")
+            do {
+                _ = try store.resolve(name)
+                return .ok(["exists": true], ctx.route)
+            } catch where error.code == .notFound || error.code == .invalidArgument {
+                return .ok(["exists": false], ctx.route)
+            } catch {
+                throw APIError.from(error)
+            }
+        case "aliases":
+            ctx.route = "/collections/{name}/aliases"
+            try ctx.needs("GET")
+            let target = try resolve(name)
+            let list = try call { try store.aliases() }.filter { $0.collection == target }.sorted { $0.alias < $1.alias }
+            return .ok(["aliases": .array(list.map(Self.aliasJSON))], ctx.route)
+        case "index":
+            ctx.route = "/collections/{name}/index"
+            try ctx.needs("PUT")
+            try ctx.writable()
+            return .ok(try createPayloadIndex(name, ctx.body, wait: ctx.wait), ctx.route)
+        case "points":
+            ctx.route = "/collections/{name}/points"
+            try ctx.needs("PUT", "POST")
+            if ctx.method == "PUT" {
+                try ctx.writable()
+                return .ok(try upsert(name, ctx.body, wait: ctx.wait), ctx.route)
+            }
+            return .ok(try retrieve(name, ctx.body), ctx.route)
+        case "snapshots", "shards", "cluster", "facet":
+            ctx.route = "/collections/{name}/\(resource)"
+            throw APIError.unsupported("/collections/{name}/\(resource)")
+        default:
+            return nil
+        }
+    }
+
+    /// `/collections/{name}/points/{op}`, and `GET /collections/{name}/points/{id}`.
+    private func dispatchPoints(_ name: String, _ op: String, _ ctx: inout Routing) throws(APIError) -> Reply {
+        ctx.route = "/collections/{name}/points/\(op)"
+        let body = ctx.body, wait = ctx.wait
+        switch op {
+        case "delete":
+            try ctx.needs("POST")
+            try ctx.writable()
+            return .ok(try deletePoints(name, body, wait: wait), ctx.route)
+        case "payload":
+            try ctx.needs("POST", "PUT")
+            try ctx.writable()
+            return .ok(try setPayload(name, body, overwrite: ctx.method == "PUT", wait: wait), ctx.route)
+        case "batch":
+            try ctx.needs("POST")
+            try ctx.writable()
+            return .ok(try batch(name, body, wait: wait), ctx.route)
+        case "scroll":
+            try ctx.needs("POST")
+            return .ok(try scroll(name, body), ctx.route)
+        case "count":
+            try ctx.needs("POST")
+            return .ok(try count(name, body), ctx.route)
+        case "search":
+            try ctx.needs("POST")
+            return .ok(.array(try search(name, try parseSearch(body, field: ""))), ctx.route)
+        case "query":
+            try ctx.needs("POST")
+            return .ok(["points": .array(try query(name, body, field: ""))], ctx.route)
+        case "vectors":
+            throw APIError.unsupported("updating or deleting vectors alone (/points/vectors)")
+        case "recommend", "discover", "groups":
+            throw APIError.unsupported("/points/\(op)")
+        default:
+            ctx.route = "/collections/{name}/points/{id}"
+            try ctx.needs("GET")
+            return .ok(try point(name, id: op), ctx.route)
+        }
+    }
+
+    /// `/collections/{name}/points/{a}/{b}`: the batch searches and the payload deletions.
+    private func dispatchPointsBatch(_ name: String, _ a: String, _ b: String, _ ctx: inout Routing) throws(APIError) -> Reply? {
+        // Route labels are fixed templates: a client's path segments never become metric labels.
+        let known: Set<String> = ["search/batch", "query/batch", "payload/delete", "payload/clear", "vectors/delete",
+                                  "recommend/batch", "discover/batch", "recommend/groups", "search/groups", "query/groups"]
+        ctx.route = known.contains("\(a)/\(b)") ? "/collections/{name}/points/\(a)/\(b)" : "unknown"
+        switch (a, b) {
+        case ("search", "batch"):
+            try ctx.needs("POST")
+            return .ok(try searchBatch(name, ctx.body), ctx.route)
+        case ("query", "batch"):
+            try ctx.needs("POST")
+            return .ok(try queryBatch(name, ctx.body), ctx.route)
+        case ("payload", "delete"):
+            try ctx.needs("POST")
+            try ctx.writable()
+            return .ok(try deletePayload(name, ctx.body, wait: ctx.wait), ctx.route)
+        case ("payload", "clear"):
+            try ctx.needs("POST")
+            try ctx.writable()
+            return .ok(try clearPayload(name, ctx.body, wait: ctx.wait), ctx.route)
+        case ("vectors", "delete"):
+            throw APIError.unsupported("deleting vectors alone (/points/vectors/delete)")
+        case ("recommend", "batch"), ("discover", "batch"), ("recommend", "groups"), ("search", "groups"), ("query", "groups"):
+            throw APIError.unsupported("/points/\(a)/\(b)")
+        default:
+            return nil
+        }
     }
 
     // MARK: - Helpers
