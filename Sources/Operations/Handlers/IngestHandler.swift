@@ -251,29 +251,54 @@ struct IngestHandler: OperationHandler {
                           context: OperationContext) throws(OperationsError) -> SourcePlan {
         let op = context.operation
         return try context.manager.fenced("registering documents of \(source.path)", operationID: op.id, taskID: context.taskID) { db in
-            let now = WallClock.now()
-            try db.execute(sql: """
-                INSERT INTO collection_sources (collection_id, source_path, source_type, created_at) VALUES (?, ?, ?, ?)
-                ON CONFLICT (collection_id, source_path) DO UPDATE SET source_type = excluded.source_type
-                """, arguments: [c.id, source.path, source.kind.rawValue, now])
-            let sourceID = try Int64.fetchOne(db, sql: "SELECT id FROM collection_sources WHERE collection_id = ? AND source_path = ?",
-                                              arguments: [c.id, source.path])!
+            let registration = Registration(db: db, collection: c, source: source, sourceID: try Self.sourceID(db, collection: c, source: source),
+                                            operationID: op.id, now: WallClock.now())
+            var plan = SourcePlan(reader: reader)
+            let (newEntries, moved) = try registration.matchKnown(catalog, planned: planned, into: &plan)
+            try registration.planReplacements(catalog, moved: moved, into: &plan)
+            try checkQuota(db, collection: c, adding: newEntries)
+            try registration.insert(newEntries, into: &plan)
+            plan.counts.failedDocuments = catalog.issues.count
+            return plan
+        }
+    }
+
+    /// The source's row, created on first use.
+    private static func sourceID(_ db: Database, collection c: ManagedCollection, source: Source) throws -> Int64 {
+        try db.execute(sql: """
+            INSERT INTO collection_sources (collection_id, source_path, source_type, created_at) VALUES (?, ?, ?, ?)
+            ON CONFLICT (collection_id, source_path) DO UPDATE SET source_type = excluded.source_type
+            """, arguments: [c.id, source.path, source.kind.rawValue, WallClock.now()])
+        return try Int64.fetchOne(db, sql: "SELECT id FROM collection_sources WHERE collection_id = ? AND source_path = ?",
+                                  arguments: [c.id, source.path])!
+    }
+
+    /// One source's registration inside the transaction.
+    private struct Registration {
+        let db: Database
+        let collection: ManagedCollection
+        let source: Source
+        let sourceID: Int64
+        let operationID: String
+        let now: Double
+
+        /// Entries whose content the collection has seen: unchanged, moved (renamed), duplicates, or
+        /// pending/failed/deleted ones taken up again. Returns the entries with new content, and the
+        /// documents that moved.
+        func matchKnown(_ catalog: SourceCatalog, planned: Set<Int64>,
+                        into plan: inout SourcePlan) throws -> (new: [SourceEntry], moved: Set<Int64>) {
             let byHash = try db.cachedStatement(sql: "SELECT id, source_id, name, status FROM documents WHERE collection_id = ? AND content_hash = ?")
-            let liveByName = try db.cachedStatement(sql: """
-                SELECT id, content_hash FROM documents WHERE source_id = ? AND name = ? AND status <> 'deleted'
-                """)
             // Catalog ids are unique within a source.
             var scannedHash: [String: String] = [:]
             scannedHash.reserveCapacity(catalog.entries.count)
             for entry in catalog.entries { scannedHash[entry.id] = entry.contentHash }
-            var plan = SourcePlan(reader: reader)
             var seen = Set<String>()
             var moved = Set<Int64>()
             var newEntries: [SourceEntry] = []
             for entry in catalog.entries {
-                let path = Self.path(of: entry, kind: source.kind)
+                let path = IngestHandler.path(of: entry, kind: source.kind)
                 guard seen.insert(entry.contentHash).inserted else { plan.counts.duplicates += 1; continue }
-                guard let row = try Row.fetchOne(byHash, arguments: [c.id, entry.contentHash]) else { newEntries.append(entry); continue }
+                guard let row = try Row.fetchOne(byHash, arguments: [collection.id, entry.contentHash]) else { newEntries.append(entry); continue }
                 let knownID: Int64 = row["id"], knownSource: Int64? = row["source_id"], knownName: String = row["name"]
                 let status = DocumentStatus(rawValue: row["status"]) ?? .failed
                 // Already planned from another source of this operation (overlapping sources).
@@ -296,35 +321,43 @@ struct IngestHandler: OperationHandler {
                     try db.execute(sql: """
                         UPDATE documents SET source_id = ?, name = ?, file_path = ?, size_bytes = ?, status = 'pending', error = NULL,
                             operation_id = ?, updated_at = ? WHERE id = ?
-                        """, arguments: [sourceID, entry.id, path, entry.size, op.id, now, knownID])
+                        """, arguments: [sourceID, entry.id, path, entry.size, operationID, now, knownID])
                     plan.toProcess.append(PlannedDocument(
                         document: PendingDocument(id: knownID, name: entry.id, path: path, size: entry.size), entry: entry))
                 }
             }
-            // Changed files: live documents whose name now holds other content are replaced once the new
-            // content is indexed (unless the document moved to another name above). That includes a
-            // document left pending or failed with content that no longer exists (a file changed after an
-            // earlier operation failed). Documents resumed above hold their entry's content, so they stay.
+            return (newEntries, moved)
+        }
+
+        /// Changed files: live documents whose name now holds other content are replaced once the new
+        /// content is indexed (unless the document moved to another name). That includes a document left
+        /// pending or failed with content that no longer exists (a file changed after an earlier operation
+        /// failed). Documents resumed above hold their entry's content, so they stay.
+        func planReplacements(_ catalog: SourceCatalog, moved: Set<Int64>, into plan: inout SourcePlan) throws {
+            let liveByName = try db.cachedStatement(sql: """
+                SELECT id, content_hash FROM documents WHERE source_id = ? AND name = ? AND status <> 'deleted'
+                """)
             for entry in catalog.entries {
                 for old in try Row.fetchAll(liveByName, arguments: [sourceID, entry.id]) {
                     let oldID: Int64 = old["id"], oldHash: String = old["content_hash"]
                     if oldHash != entry.contentHash && !moved.contains(oldID) { plan.replaced.append((oldID, entry.id)) }
                 }
             }
-            try checkQuota(db, collection: c, adding: newEntries)
+        }
+
+        /// New content becomes pending documents of this operation.
+        func insert(_ entries: [SourceEntry], into plan: inout SourcePlan) throws {
             let insert = try db.cachedStatement(sql: """
                 INSERT INTO documents (collection_id, source_id, name, file_path, size_bytes, content_hash, status, operation_id, created_at, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)
                 """)
-            for entry in newEntries {
-                let path = Self.path(of: entry, kind: source.kind)
-                try insert.execute(arguments: [c.id, sourceID, entry.id, path, entry.size, entry.contentHash, op.id, now, now])
+            for entry in entries {
+                let path = IngestHandler.path(of: entry, kind: source.kind)
+                try insert.execute(arguments: [collection.id, sourceID, entry.id, path, entry.size, entry.contentHash, operationID, now, now])
                 plan.toProcess.append(PlannedDocument(
                     document: PendingDocument(id: db.lastInsertedRowID, name: entry.id, path: path, size: entry.size), entry: entry))
                 plan.counts.added += 1
             }
-            plan.counts.failedDocuments = catalog.issues.count
-            return plan
         }
     }
 

@@ -150,20 +150,7 @@ extension CollectionManager {
     static func finish(_ db: Database, _ op: OperationRecord, status: OperationStatus, error: String?, user: String,
                        result: [String: JSONValue]? = nil) throws {
         precondition(status.isFinal)
-        var status = status
-        var error = error
-        var result = result
-        if status == .failed, op.type == .reindex,
-           let stage = (try String.fetchOne(db, sql: "SELECT json_extract(checkpoint, '$.stage') FROM operations WHERE id = ?", arguments: [op.id])),
-           stage == "switch" || stage == "cleanup" {
-            // The new collection serves already: what failed after the switch (cleanup, a lost worker)
-            // does not undo it. Left-over generations are dropped by workers' housekeeping.
-            var r = result ?? [:]
-            r["after_switch"] = .string(error ?? "interrupted after the switch")
-            result = r
-            status = .completed
-            error = nil
-        }
+        let (status, error, result) = try afterSwitch(db, op, status: status, error: error, result: result)
         let now = WallClock.now()
         let message = status == .completed ? nil : (error ?? "\(op.type.rawValue) \(status.rawValue)")
         try db.execute(sql: """
@@ -175,10 +162,38 @@ extension CollectionManager {
         // A DELETE removed the collection's record: nothing left to update or audit on it.
         guard let c = try? collection(db, id: op.collectionID) else { return }
         let touched = op.startedAt != nil || status != .cancelled
-        var details: [String: JSONValue] = ["type": .string(op.type.rawValue), "attempts": .int(Int64(op.attempts))]
-        if let result { details["result"] = .object(result) }
-        if let message { details["error"] = .string(message) }
         let failedDocuments = Int(result?["failed_documents"]?.numberValue ?? 0)
+        let (next, action) = outcome(of: op, status: status, message: message, collection: c, failedDocuments: failedDocuments, touched: touched)
+        if touched || next.0 != c.status {
+            try db.execute(sql: "UPDATE collections SET status = ?, status_message = ?, updated_at = ? WHERE id = ?",
+                           arguments: [next.0.rawValue, next.1, now, c.id])
+        }
+        if let action {
+            var details: [String: JSONValue] = ["type": .string(op.type.rawValue), "attempts": .int(Int64(op.attempts))]
+            if let result { details["result"] = .object(result) }
+            if let message { details["error"] = .string(message) }
+            try audit(db, collection: c, operationID: op.id, user: user, action: action, details: details)
+        }
+    }
+
+    /// A REINDEX that fails at or after its switch completed: the new collection serves already, and what
+    /// failed after it (cleanup, a lost worker) does not undo it. Left-over generations are dropped by
+    /// workers' housekeeping.
+    private static func afterSwitch(_ db: Database, _ op: OperationRecord, status: OperationStatus, error: String?,
+                                    result: [String: JSONValue]?) throws -> (OperationStatus, String?, [String: JSONValue]?) {
+        guard status == .failed, op.type == .reindex,
+              let stage = try String.fetchOne(db, sql: "SELECT json_extract(checkpoint, '$.stage') FROM operations WHERE id = ?", arguments: [op.id]),
+              stage == "switch" || stage == "cleanup"
+        else { return (status, error, result) }
+        var r = result ?? [:]
+        r["after_switch"] = .string(error ?? "interrupted after the switch")
+        return (.completed, nil, r)
+    }
+
+    /// The collection's next status (and message) and the audit action for an operation's final status.
+    /// `touched`: the operation ran, or ended other than by a cancel before it started.
+    private static func outcome(of op: OperationRecord, status: OperationStatus, message: String?, collection c: ManagedCollection,
+                                failedDocuments: Int, touched: Bool) -> ((CollectionStatus, String?), AuditAction?) {
         var next: (CollectionStatus, String?) = (c.status, c.statusMessage)
         var action: AuditAction?
         switch (status, op.type) {
@@ -218,13 +233,7 @@ extension CollectionManager {
         default: break
         }
         if status == .failed { action = .failed(op.type) }
-        if touched || next.0 != c.status {
-            try db.execute(sql: "UPDATE collections SET status = ?, status_message = ?, updated_at = ? WHERE id = ?",
-                           arguments: [next.0.rawValue, next.1, now, c.id])
-        }
-        if let action {
-            try audit(db, collection: c, operationID: op.id, user: user, action: action, details: details)
-        }
+        return (next, action)
     }
 
     static func recordMetrics(_ db: Database, operationID: String, attempt: Int, _ metrics: [String: Double]) throws {
