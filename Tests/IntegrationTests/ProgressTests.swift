@@ -101,4 +101,38 @@ struct ProgressTests {
             #expect(try CLI.run(["ops", "watch", "nonexistent-id", "--store", store]).status == 2)
         }
     }
+
+    @Test("a worker shows the progress of what it runs: in place on a terminal, one line per step otherwise, none with --json")
+    func workerProgress() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "util-linux script is needed for a pseudo-terminal")
+        try withTemporaryDirectory { dir in
+            let store = dir.appending("store")
+            let q = try CLI.run(["index", "--store", store, "--collection", "defs", "--source", Self.wordnet, "--embedder", "hash-v1", "--no-wait"])
+            #expect(q.status == 0, "\(q.stderr)")
+            let tty = try Self.underPTY(["worker", "--store", store, "--until-idle"], environment: ["SWITCHYARD_FAULTS": "ingest.batch=sleep:0.04"])
+            #expect(tty.status == 0, "\(tty.screen)")
+            let redraws = tty.screen.components(separatedBy: "\r\u{1B}[2K").count - 1
+            #expect(redraws >= 3, "\(redraws) redraws")
+            #expect(tty.screen.contains("index defs: processing") && tty.screen.contains("/6000 "), "\(tty.screen.suffix(400))")
+            #expect(tty.screen.contains("index defs: completed") && tty.screen.contains("worker done: completed 1"))
+
+            // Not a terminal: the reindex's checkpoints, one line each, and nothing on stdout.
+            let r = try CLI.run(["reindex", "--store", store, "--collection", "defs", "--embedder", "hash-v2", "--no-wait"])
+            #expect(r.status == 0, "\(r.stderr)")
+            let plain = try CLI.run(["worker", "--store", store, "--until-idle", "--grace-seconds", "0"],
+                                    environment: ["SWITCHYARD_FAULTS": "reindex.batch=sleep:0.02"])
+            #expect(plain.status == 0, "\(plain.stderr)")
+            #expect(!plain.stderr.contains("\r"))
+            let lines = plain.stderr.split(separator: "\n").map(String.init)
+            for stage in ["preflight", "staging", "reprocessing", "validation", "switch", "cleanup"] {
+                #expect(lines.filter { $0.contains("running \(stage) (") }.count == 1, "\(stage): \(plain.stderr)")
+            }
+            #expect(lines.contains { $0.hasPrefix("reindex defs: completed") }, "\(plain.stderr)")
+            #expect(!plain.stdout.contains("running "), "progress on stdout: \(plain.stdout)")
+
+            _ = try CLI.run(["reindex", "--store", store, "--collection", "defs", "--embedder", "hash-v1", "--no-wait"])
+            let quiet = try CLI.run(["worker", "--store", store, "--until-idle", "--grace-seconds", "0", "--json"])
+            #expect(quiet.status == 0 && !quiet.stderr.contains("reindex defs"), "\(quiet.stderr)")
+        }
+    }
 }

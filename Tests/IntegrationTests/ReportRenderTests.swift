@@ -75,8 +75,8 @@ struct ReportRenderTests {
         p.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--user-data-dir=\(profile)",
                        "--enable-logging=stderr", "--v=0", "--window-size=1200,900", "--dump-dom", URL(fileURLWithPath: file).absoluteString]
         let out = dir(profile).appending("dom.txt"), err = dir(profile).appending("stderr.txt")
-        FileManager.default.createFile(atPath: out, contents: nil)
-        FileManager.default.createFile(atPath: err, contents: nil)
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        _ = FileManager.default.createFile(atPath: err, contents: nil)
         try CLI.launching {
             p.standardOutput = FileHandle(forWritingAtPath: out)
             p.standardError = FileHandle(forWritingAtPath: err)

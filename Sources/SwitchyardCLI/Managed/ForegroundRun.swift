@@ -278,3 +278,61 @@ func summary(of op: OperationRecord, metrics: [OperationMetric]) -> String {
 func standardHandlers(_ settings: ReindexSettings) -> [OperationType: any OperationHandler] {
     [.reindex: ReindexHandler(settings: settings)]
 }
+
+/// Progress of the operations a `worker` process runs, read from their records every 100 ms on a thread of
+/// its own: each operation this worker holds the lease of gets a ``ProgressDisplay``, which shows its final
+/// status when it leaves `processing` (in place on a terminal, one line per step otherwise).
+final class WorkerProgress: @unchecked Sendable {
+    // `displays`, `stopped` and `thread` are touched only under `lock`; the poll runs on one thread at a time.
+    private let manager: CollectionManager
+    private let workerName: String
+    private let lock = NSLock()
+    private var displays: [String: ProgressDisplay] = [:]
+    private var stopped = false
+    private var thread: Thread?
+
+    init(manager: CollectionManager, workerName: String) {
+        self.manager = manager
+        self.workerName = workerName
+    }
+
+    func start() {
+        let t = Thread { [self] in
+            while !lock.withLock({ stopped }) {
+                poll()
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+        }
+        t.name = "switchyard-progress"
+        lock.withLock { thread = t }
+        t.start()
+    }
+
+    /// Stops polling after one last look, so operations that ended meanwhile show their final status.
+    func stop() {
+        let t = lock.withLock { () -> Thread? in
+            stopped = true
+            return thread
+        }
+        while let t, !t.isFinished { Thread.sleep(forTimeInterval: 0.01) }
+        poll()
+    }
+
+    private func poll() {
+        lock.lock()
+        defer { lock.unlock() }
+        let running = ((try? manager.operations(status: .processing, limit: 1000)) ?? []).filter { $0.leaseOwner == workerName }
+        let runningIDs = Set(running.map(\.id))
+        // Those that left `processing` (finished, or back to pending for a retry): their last state, then a line break.
+        for (id, display) in displays where !runningIDs.contains(id) {
+            if let op = try? manager.operation(id) { display.update(op) }
+            display.finish()
+            displays[id] = nil
+        }
+        for op in running.sorted(by: { $0.sequence < $1.sequence }) {
+            let display = displays[op.id] ?? ProgressDisplay()
+            displays[op.id] = display
+            display.update(op)
+        }
+    }
+}

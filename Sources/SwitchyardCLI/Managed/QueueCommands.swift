@@ -41,12 +41,18 @@ struct WorkerCommand: ParsableCommand {
         defer { server?.stop() }
         let worker = Worker(manager: manager, options: options, handlers: standardHandlers(settings.reindexSettings()))
         note("worker \(options.name) on \(location.store) (concurrency \(concurrency))")
+        // Progress of what it runs on stderr (none with --json), as the foreground commands show it.
+        let progress = json ? nil : WorkerProgress(manager: manager, workerName: options.name)
+        progress?.start()
         let summary: Worker.Summary
-        if untilIdle {
-            summary = try worker.runUntilIdle()
-        } else {
-            SignalFlag.install()
-            summary = try worker.run(until: { SignalFlag.raised })
+        do {
+            defer { progress?.stop() }
+            if untilIdle {
+                summary = try worker.runUntilIdle()
+            } else {
+                SignalFlag.install()
+                summary = try worker.run(until: { SignalFlag.raised })
+            }
         }
         if json {
             let r = summary.recovered
