@@ -135,4 +135,22 @@ struct ProgressTests {
             #expect(quiet.status == 0 && !quiet.stderr.contains("reindex defs"), "\(quiet.stderr)")
         }
     }
+
+    @Test("benchmarks show their steps: in place with done/total, rate and time left on a terminal, one line per step otherwise")
+    func benchProgress() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "util-linux script is needed for a pseudo-terminal")
+        let tty = try Self.underPTY(["bench", "append", "--repeats", "1"], environment: ["SWITCHYARD_FAULTS": "ingest.batch=sleep:0.02"])
+        #expect(tty.status == 0, "\(tty.screen)")
+        let redraws = tty.screen.components(separatedBy: "\r\u{1B}[2K").count - 1
+        #expect(redraws >= 3, "\(redraws) redraws")
+        #expect(tty.screen.contains("run 1/1: append (") && tty.screen.contains("/6000 ") && tty.screen.contains("/s, ETA "), "\(tty.screen.suffix(400))")
+        #expect(tty.screen.contains("run 1: 6000 documents"))
+
+        let plain = try CLI.run(["bench", "embed", "--repeats", "2"])
+        #expect(plain.status == 0, "\(plain.stderr)")
+        #expect(!plain.stderr.contains("\r") && plain.stderr.split(separator: "\n").count == 1, "\(plain.stderr)")
+        #expect(plain.stderr.hasPrefix("embedding ") && plain.stdout.contains(" MB/s"), "\(plain.stderr)")
+        let quiet = try CLI.run(["bench", "embed", "--repeats", "1", "--json"])
+        #expect(quiet.status == 0 && quiet.stderr.isEmpty, "\(quiet.stderr)")
+    }
 }

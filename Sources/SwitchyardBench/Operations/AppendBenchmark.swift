@@ -66,7 +66,7 @@ public enum AppendBenchmark {
     /// Runs one measurement in a temporary directory (removed afterwards).
     ///
     /// - Throws: ``OperationsError`` when the source cannot be used or the operation fails.
-    public static func run(_ c: Configuration) throws(OperationsError) -> Result {
+    public static func run(_ c: Configuration, progress: @escaping (BenchProgress) -> Void = { _ in }) throws(OperationsError) -> Result {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("switchyard-bench-append-\(UUID().uuidString.prefix(8))").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let seedDir = dir + "/seed"
@@ -95,7 +95,7 @@ public enum AppendBenchmark {
         _ = try worker.runUntilIdle()
         let start = ContinuousClock.now
         let op = try manager.append("bench", source: source, user: "bench")
-        let final = try worker.runOperation(op.id)
+        let final = try worker.runOperation(op.id) { op in progress(BenchProgress("append", done: op.progressDone, total: op.progressTotal)) }
         let seconds = (ContinuousClock.now - start).seconds
         guard final.status == .completed else {
             throw OperationsError(.storage, "the benchmark's append \(final.status.rawValue): \(final.error ?? "")")

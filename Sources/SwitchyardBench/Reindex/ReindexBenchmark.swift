@@ -79,7 +79,7 @@ public enum ReindexBenchmark {
     }
 
     /// Runs the benchmark in a temporary directory (removed afterwards).
-    public static func run(_ c: Configuration, progress: (String) -> Void = { _ in }) throws(OperationsError) -> Result {
+    public static func run(_ c: Configuration, progress: (BenchProgress) -> Void = { _ in }) throws(OperationsError) -> Result {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("switchyard-bench-reindex-\(UUID().uuidString.prefix(8))").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let store: Store
@@ -94,7 +94,7 @@ public enum ReindexBenchmark {
         var settings = ReindexSettings()
         settings.gracePeriod = 0
         let worker = Worker(manager: manager, options: wo, handlers: [.reindex: ReindexHandler(settings: settings)])
-        progress("indexing \(c.source) twice with \(c.from)")
+        progress(BenchProgress("indexing \(c.source) twice with \(c.from)"))
         for name in ["alone", "busy"] {
             try manager.createCollection(CollectionSpec(name: name, owner: "bench", embedder: c.from), sources: [c.source], user: "bench")
         }
@@ -106,12 +106,12 @@ public enum ReindexBenchmark {
 
         // One query per reader first, untimed: the first search of a process loads what it needs.
         for q in queries.prefix(c.readers) { _ = try service.search("busy", text: q, limit: 10, withPayload: false) }
-        progress("readers idle for \(c.idleSeconds) s")
+        progress(BenchProgress("readers idle for \(c.idleSeconds) s"))
         let idle = try readers(c.readers, interval: c.readerInterval, service: service, queries: queries) { Thread.sleep(forTimeInterval: c.idleSeconds) }
 
-        progress("reindex alone")
+        progress(BenchProgress("reindex alone"))
         let alone = try reindex("alone", to: c.to, manager: manager, worker: worker)
-        progress("reindex with \(c.readers) readers")
+        progress(BenchProgress("reindex with \(c.readers) readers"))
         var busy: (seconds: Double, result: [String: JSONValue])!
         var caught: OperationsError?
         let during = try readers(c.readers, interval: c.readerInterval, service: service, queries: queries) {
@@ -119,12 +119,14 @@ public enum ReindexBenchmark {
         }
         if let caught { throw caught }
 
-        progress("\(c.switches) switches of a \(vectors)-point collection")
+        let switchStep = "switches of a \(vectors)-point collection"
+        progress(BenchProgress(switchStep, done: 0, total: c.switches))
         var samples: [Double] = []
-        for _ in 0..<c.switches {
+        for i in 0..<c.switches {
             let t0 = ContinuousClock.now
             try service.rollback("alone", user: "bench")
             samples.append((ContinuousClock.now - t0).seconds * 1000)
+            progress(BenchProgress(switchStep, done: i + 1, total: c.switches))
         }
         samples.sort()
         func pct(_ s: [Double], _ p: Double) -> Double { s.isEmpty ? 0 : s[min(s.count - 1, Int(Double(s.count) * p))] }

@@ -72,7 +72,7 @@ public enum SearchBenchmark {
     /// Runs the benchmark.
     ///
     /// - Throws: ``StoreError`` for unreadable or inconsistent files (e.g. base and queries of different dimensions).
-    public static func run(_ c: Configuration, progress: (String) -> Void = { _ in }) throws(StoreError) -> Result {
+    public static func run(_ c: Configuration, progress: (BenchProgress) -> Void = { _ in }) throws(StoreError) -> Result {
         guard c.k >= 1 else { throw .invalid("--k must be at least 1") }
         guard c.threads >= 1 else { throw .invalid("--threads must be at least 1") }
         guard c.singleQueries >= 0 else { throw .invalid("--single must not be negative") }
@@ -106,7 +106,8 @@ public enum SearchBenchmark {
         if try store.collectionExists(name) { try store.dropCollection(name) }
         try store.createCollection(name, dimension: reader.dimension, distance: c.distance)
 
-        progress("ingesting \(reader.count) × \(reader.dimension) from \(c.basePath)")
+        let ingestStep = "ingesting \(reader.count) × \(reader.dimension) from \(c.basePath)"
+        progress(BenchProgress(ingestStep, done: 0, total: reader.count))
         let t0 = ContinuousClock.now
         try store.reserveCapacity(name, additional: reader.count)
         var next: UInt64 = 0
@@ -119,13 +120,14 @@ public enum SearchBenchmark {
                 _ = try store.upsert(name, ids: ids, vectors: buf)
             }
             next += UInt64(rows)
+            progress(BenchProgress(ingestStep, done: Int(next), total: reader.count))
         }
         let ingest = (ContinuousClock.now - t0).seconds
 
         let requests = (0..<queries.count).map { i in
             SearchRequest(vector: queries.row(i), limit: c.k, withPayload: false)
         }
-        progress("single queries")
+        progress(BenchProgress("single queries", done: 0, total: c.singleQueries))
         guard !requests.isEmpty else { throw .invalid("'\(c.queriesPath)' holds no queries") }
         for r in requests.prefix(10) { _ = try store.search(name, r) }
         var latencies: [Double] = []
@@ -134,13 +136,15 @@ public enum SearchBenchmark {
             let s = ContinuousClock.now
             _ = try store.search(name, r)
             latencies.append((ContinuousClock.now - s).seconds * 1000)
+            // Outside the timed call; the display draws at most 10 times a second.
+            progress(BenchProgress("single queries", done: i + 1, total: c.singleQueries))
         }
         latencies.sort()
         func percentile(_ p: Double) -> Double {
             guard !latencies.isEmpty else { return 0 }
             return latencies[min(latencies.count - 1, Int((p * Double(latencies.count - 1)).rounded()))]
         }
-        progress("batch of \(requests.count) queries")
+        progress(BenchProgress("batch of \(requests.count) queries"))
         let tb = ContinuousClock.now
         let batch = try store.searchBatch(name, requests)
         let batchSeconds = (ContinuousClock.now - tb).seconds

@@ -36,7 +36,9 @@ struct BenchCommand: ParsableCommand {
             c.ingestBatch = ingestBatch
             c.storeDirectory = storeDir
             c.synchronous = s
-            let r = try SearchBenchmark.run(c, progress: { if !json { note($0) } })
+            let display = StepDisplay(enabled: !json)
+            let r = try SearchBenchmark.run(c, progress: display.update)
+            display.finish()
             if json {
                 emit(r.json.jsonText)
             } else {
@@ -88,7 +90,9 @@ extension BenchCommand {
             c.synthetic = synthetic.map { SyntheticCorpus(documents: $0, words: words) }
             var overBound: [String] = []
             for i in 1...repeats {
-                let r = try AppendBenchmark.run(c)
+                let display = StepDisplay(enabled: !json)
+                let r = try AppendBenchmark.run(c) { p in display.update(BenchProgress("run \(i)/\(repeats): \(p.step)", done: p.done, total: p.total)) }
+                display.finish()
                 if let maxGrowthMb, r.memoryGrowthBytes > maxGrowthMb * 1_048_576 {
                     overBound.append(String(format: "run %d grew %.1f MiB, above --max-growth-mb %.1f", i, r.memoryGrowthBytes / 1_048_576, maxGrowthMb))
                 }
@@ -135,7 +139,9 @@ extension BenchCommand {
             guard readerIntervalMs.isFinite, readerIntervalMs >= 0 else { throw CLIFailure(message: "--reader-interval-ms must be a non-negative number") }
             c.readerInterval = readerIntervalMs / 1000
             c.vectors = try qdrant.backend()
-            let r = try ReindexBenchmark.run(c, progress: { if !json { note($0) } })
+            let display = StepDisplay(enabled: !json)
+            let r = try ReindexBenchmark.run(c, progress: display.update)
+            display.finish()
             if json { emit(r.json.jsonText); return }
             emit(String(format: "reindex %d vectors %@ -> %@: alone %.2f s (%.0f chunks/s); with %d readers (%.0f ms pauses) %.2f s (%.0f chunks/s)",
                         r.vectors, from, to, r.aloneSeconds, r.aloneChunksPerSecond, readers, readerIntervalMs, r.withReadersSeconds, r.withReadersChunksPerSecond))

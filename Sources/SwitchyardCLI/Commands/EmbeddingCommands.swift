@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Switchyard
+import SwitchyardBench
 
 struct EmbedCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -138,12 +139,16 @@ extension BenchCommand {
             let bytes = texts.reduce(0) { $0 + $1.utf8.count }
             let e = try Embedders.make(spec: embedder)
             var best = Double.infinity
-            for _ in 0..<repeats {
+            let display = StepDisplay(enabled: !json)
+            for pass in 0..<repeats {
+                display.update(BenchProgress("embedding \(texts.count) texts with \(e.identifier)", done: pass, total: repeats))
                 let t = ContinuousClock.now
                 _ = try runBlocking { try await e.embed(texts) }
                 let c = (ContinuousClock.now - t).components
                 best = min(best, Double(c.seconds) + Double(c.attoseconds) / 1e18)
             }
+            display.update(BenchProgress("embedding \(texts.count) texts with \(e.identifier)", done: repeats, total: repeats))
+            display.finish()
             let mbps = Double(bytes) / 1_000_000 / best
             if json {
                 emit(JSONValue.object(["embedder": .string(e.identifier), "texts": .int(Int64(texts.count)), "bytes": .int(Int64(bytes)),

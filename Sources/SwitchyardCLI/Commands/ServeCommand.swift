@@ -9,6 +9,7 @@ import Server
 import ServeBenchmark
 import ServiceLifecycle
 import Switchyard
+import SwitchyardBench
 
 /// `switchyard serve`: Qdrant's REST API over a store, so apps' integration tests run against it unchanged.
 struct ServeCommand: ParsableCommand {
@@ -152,17 +153,18 @@ extension BenchCommand {
             c.concurrency = concurrency
             c.seconds = seconds
             c.executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
-            let quiet = json
+            let display = StepDisplay(enabled: !json)
             let outcome = Locked<Result<ServeBenchmark.Result, any Error>?>(nil)
             let done = DispatchSemaphore(value: 0)
             Task {
                 do {
-                    let r = try await ServeBenchmark.run(c) { if !quiet { note($0) } }
+                    let r = try await ServeBenchmark.run(c) { display.update(BenchProgress($0)) }
                     outcome.withLock { $0 = .success(r) }
                 } catch { outcome.withLock { $0 = .failure(error) } }
                 done.signal()
             }
             done.wait()
+            display.finish()
             let r: ServeBenchmark.Result
             switch outcome.withLock({ $0 }) {
             case .success(let value)?: r = value

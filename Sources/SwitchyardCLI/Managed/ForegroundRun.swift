@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Switchyard
+import SwitchyardBench
 
 /// Worker settings shared by `worker` and the commands that run their operation in the foreground.
 struct WorkerSettings: ParsableArguments {
@@ -333,6 +334,64 @@ final class WorkerProgress: @unchecked Sendable {
             let display = displays[op.id] ?? ProgressDisplay()
             displays[op.id] = display
             display.update(op)
+        }
+    }
+}
+
+/// A benchmark's progress on standard error, drawn like ``ProgressDisplay``: on a terminal one line in place,
+/// at most 10 times a second (step, done/total, rate, time left); otherwise one line per step; nothing when
+/// disabled (`--json`). Safe to call from several threads (`bench serve` reports from tasks).
+final class StepDisplay: @unchecked Sendable {
+    // Every mutable field is touched only under `lock`.
+    private let lock = NSLock()
+    private let enabled: Bool
+    private let tty: Bool
+    private let start = Date()
+    private var step: String?
+    /// The rate is measured from the step's first counted sample (work before counting starts is not in it).
+    private var rateBase: (done: Int, at: Date)?
+    private var lastDraw = Date.distantPast
+    private var drew = false
+
+    init(enabled: Bool = true, terminal: Bool = isatty(STDERR_FILENO) != 0) {
+        self.enabled = enabled
+        self.tty = terminal
+    }
+
+    func update(_ p: BenchProgress) {
+        guard enabled else { return }
+        lock.withLock {
+            let now = Date()
+            let newStep = p.step != step
+            if newStep {
+                step = p.step
+                rateBase = nil
+            }
+            if rateBase == nil, p.total > 0 { rateBase = (p.done, now) }
+            guard tty else {
+                if newStep { note(String(format: "%@ (%.1fs)", p.step, now.timeIntervalSince(start))) }
+                return
+            }
+            let finished = p.total > 0 && p.done >= p.total
+            guard newStep || finished || now.timeIntervalSince(lastDraw) >= 0.1 else { return }
+            var text = String(format: "%@ (%.1fs)", p.step, now.timeIntervalSince(start))
+            if p.total > 0 {
+                text += String(format: " %d/%d %d%%", p.done, p.total, Int(min(1, Double(p.done) / Double(p.total)) * 100))
+                if let base = rateBase, p.done > base.done, now.timeIntervalSince(base.at) > 0.2 {
+                    let rate = Double(p.done - base.done) / now.timeIntervalSince(base.at)
+                    text += String(format: ", %.0f/s, ETA %@", rate, ProgressDisplay.duration(Double(p.total - p.done) / rate))
+                }
+            }
+            FileHandle.standardError.write(Data("\r\u{1B}[2K\(text)".utf8))
+            drew = true
+            lastDraw = now
+        }
+    }
+
+    func finish() {
+        lock.withLock {
+            if enabled && tty && drew { FileHandle.standardError.write(Data("\n".utf8)) }
+            drew = false
         }
     }
 }
