@@ -66,6 +66,12 @@ struct DemoCommand: ParsableCommand {
             for (name, key) in [("nDCG@10", "ndcg_at_k"), ("recall@10", "recall_at_k"), ("MRR@10", "mrr_at_k")] {
                 emit(String(format: "| %@ | %.4f | %.4f | %+.4f |", name, q(old, key), q(new, key), q(new, key) - q(old, key)))
             }
+            if let ch = v["changes"]?.objectValue, let mean = ch["mean_difference"]?.numberValue, let ci = ch["ci95"]?.objectValue,
+               let low = ci["low"]?.numberValue, let high = ci["high"]?.numberValue {
+                func n(_ k: String) -> Int { Int(ch[k]?.numberValue ?? 0) }
+                emit(String(format: "per query (nDCG@10): %d improved, %d unchanged, %d worsened; mean change %+.4f, 95%% interval [%+.4f, %+.4f] (paired bootstrap)",
+                            n("improved"), n("unchanged"), n("worsened"), mean, low, high))
+            }
             emit("")
             emit("| check | value | threshold | verdict |")
             emit("|---|---|---|---|")
