@@ -14,44 +14,8 @@ extension QdrantAPI {
         return updateResult(shape.name, wait: wait)
     }
 
+    /// The points of an upsert body: a PointsList or a PointsBatch, each vector checked against the collection.
     static func parsePoints(_ f: Fields, shape: CollectionShape) throws(APIError) -> [Point] {
-        let dimension = shape.dimension
-        func checked(_ v: [Float], _ what: String) throws(APIError) -> [Float] {
-            guard v.count == dimension else {
-                throw APIError.wrongInput("Vector dimension error: expected dim: \(dimension), got \(v.count) (\(what))")
-            }
-            return v
-        }
-        func payload(_ v: JSONValue?, _ what: String) throws(APIError) -> Payload {
-            switch v {
-            case nil, .null?: return [:]
-            case .object(let o)?: return o
-            case let other?: throw APIError.format("\(what): expected an object, got \(other.typeName)")
-            }
-        }
-        /// A point's vector: the unnamed one, or its named vectors concatenated in the collection's order.
-        func vector(_ v: JSONValue, _ what: String, id: PointID) throws(APIError) -> [Float] {
-            guard let spaces = shape.vectors else {
-                return try checked(try APIError.vector(unnamed(v, what), what), "point \(id)")
-            }
-            guard case .object(let named) = v else { throw APIError.wrongInput("Not existing vector name error: (the collection has named vectors; give {\"name\": [...]}) for point \(id)") }
-            if let unknown = named.keys.sorted().first(where: { k in !spaces.contains { $0.name == k } }) {
-                throw APIError.wrongInput("Not existing vector name error: \(unknown)")
-            }
-            var out: [Float] = []
-            out.reserveCapacity(dimension)
-            for s in spaces {
-                guard let value = named[s.name] else {
-                    throw APIError.unsupported("a point without every named vector (point \(id) has no \"\(s.name)\")")
-                }
-                let part = try APIError.vector(value, "\(what).\(s.name)")
-                guard part.count == s.dimension else {
-                    throw APIError.wrongInput("Vector dimension error: expected dim: \(s.dimension), got \(part.count) (point \(id), vector \(s.name))")
-                }
-                out += part
-            }
-            return out
-        }
         if let list = try f.array("points") {
             var points: [Point] = []
             points.reserveCapacity(list.count)
@@ -60,8 +24,8 @@ extension QdrantAPI {
                 guard let idValue = p["id"] else { throw APIError.format("points[\(i)]: missing field `id`") }
                 let id = try APIError.pointID(idValue, "points[\(i)].id")
                 guard let vectorValue = p["vector"] ?? p["vectors"] else { throw APIError.format("points[\(i)]: missing field `vector`") }
-                points.append(Point(id: id, vector: try vector(vectorValue, "points[\(i)].vector", id: id),
-                                    payload: try payload(p["payload"], "points[\(i)].payload")))
+                points.append(Point(id: id, vector: try pointVector(vectorValue, "points[\(i)].vector", id: id, shape: shape),
+                                    payload: try pointPayload(p["payload"], "points[\(i)].payload")))
             }
             return points
         }
@@ -72,33 +36,71 @@ extension QdrantAPI {
         if let payloads, payloads.count != ids.count {
             throw APIError.wrongInput("batch: \(ids.count) ids but \(payloads.count) payloads")
         }
-        // Per point, the vector value a list entry would have: a list, or {name: list} for named vectors.
-        var perPoint: [JSONValue] = []
-        if shape.vectors != nil, case .object(let named) = vectorsValue {
-            for (name, lists) in named {
-                guard case .array(let rows) = lists, rows.count == ids.count else {
-                    throw APIError.wrongInput("batch: \(ids.count) ids but vectors.\(name) has \(lists.arrayValue?.count ?? 0) vectors")
-                }
-                _ = rows
-            }
-            perPoint = ids.indices.map { k in .object(named.mapValues { $0.arrayValue![k] }) }
-        } else {
-            guard case .array(let vectors) = try unnamed(vectorsValue, "batch.vectors") else {
-                throw APIError.format("batch.vectors: expected a list of vectors")
-            }
-            guard vectors.count == ids.count else {
-                throw APIError.wrongInput("batch: \(ids.count) ids but \(vectors.count) vectors")
-            }
-            perPoint = vectors
-        }
+        let perPoint = try batchVectors(vectorsValue, count: ids.count, shape: shape)
         var points: [Point] = []
         points.reserveCapacity(ids.count)
         for k in ids.indices {
             let id = try APIError.pointID(ids[k], "batch.ids[\(k)]")
-            points.append(Point(id: id, vector: try vector(perPoint[k], "batch.vectors[\(k)]", id: id),
-                                payload: try payload(payloads?[k], "batch.payloads[\(k)]")))
+            points.append(Point(id: id, vector: try pointVector(perPoint[k], "batch.vectors[\(k)]", id: id, shape: shape),
+                                payload: try pointPayload(payloads?[k], "batch.payloads[\(k)]")))
         }
         return points
+    }
+
+    /// A batch's vectors, per point as a list entry would give them: a list, or `{name: list}` for named vectors.
+    private static func batchVectors(_ value: JSONValue, count: Int, shape: CollectionShape) throws(APIError) -> [JSONValue] {
+        if shape.vectors != nil, case .object(let named) = value {
+            for (name, lists) in named {
+                guard case .array(let rows) = lists, rows.count == count else {
+                    throw APIError.wrongInput("batch: \(count) ids but vectors.\(name) has \(lists.arrayValue?.count ?? 0) vectors")
+                }
+            }
+            return (0..<count).map { k in .object(named.mapValues { $0.arrayValue![k] }) }
+        }
+        guard case .array(let vectors) = try unnamed(value, "batch.vectors") else {
+            throw APIError.format("batch.vectors: expected a list of vectors")
+        }
+        guard vectors.count == count else { throw APIError.wrongInput("batch: \(count) ids but \(vectors.count) vectors") }
+        return vectors
+    }
+
+    /// A point's payload: absent or null is empty; anything but an object is refused.
+    private static func pointPayload(_ v: JSONValue?, _ what: String) throws(APIError) -> Payload {
+        switch v {
+        case nil, .null?: return [:]
+        case .object(let o)?: return o
+        case let other?: throw APIError.format("\(what): expected an object, got \(other.typeName)")
+        }
+    }
+
+    /// A point's vector: the unnamed one, or its named vectors concatenated in the collection's order.
+    private static func pointVector(_ v: JSONValue, _ what: String, id: PointID, shape: CollectionShape) throws(APIError) -> [Float] {
+        guard let spaces = shape.vectors else {
+            let vector = try APIError.vector(unnamed(v, what), what)
+            guard vector.count == shape.dimension else {
+                throw APIError.wrongInput("Vector dimension error: expected dim: \(shape.dimension), got \(vector.count) (point \(id))")
+            }
+            return vector
+        }
+        guard case .object(let named) = v else {
+            throw APIError.wrongInput("Not existing vector name error: (the collection has named vectors; give {\"name\": [...]}) for point \(id)")
+        }
+        if let unknown = named.keys.sorted().first(where: { k in !spaces.contains { $0.name == k } }) {
+            throw APIError.wrongInput("Not existing vector name error: \(unknown)")
+        }
+        var out: [Float] = []
+        out.reserveCapacity(shape.dimension)
+        for s in spaces {
+            guard let value = named[s.name] else {
+                throw APIError.unsupported("a point without every named vector (point \(id) has no \"\(s.name)\")")
+            }
+            let part = try APIError.vector(value, "\(what).\(s.name)")
+            guard part.count == s.dimension else {
+                throw APIError.wrongInput("Vector dimension error: expected dim: \(s.dimension), got \(part.count) (point \(id), vector \(s.name))")
+            }
+            out += part
+        }
+        return out
     }
 
     /// A vector given as `{"": v}` is the unnamed vector; other names are named vectors.

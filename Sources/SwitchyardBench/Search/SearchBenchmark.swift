@@ -83,16 +83,7 @@ public enum SearchBenchmark {
             throw .invalid("queries have dimension \(queries.dimension), base vectors \(reader.dimension)")
         }
         let gt = try c.groundTruthPath.map { path throws(StoreError) in try TexmexReader.readInts(path) }
-        if let gt {
-            guard gt.count >= queries.count else { throw .invalid("ground truth has \(gt.count) rows for \(queries.count) queries") }
-            guard gt.dimension >= c.k else { throw .invalid("ground truth has \(gt.dimension) neighbours per query, fewer than k = \(c.k)") }
-            // Only the first k ids of each query's row are compared: each must name a base vector.
-            for q in 0..<queries.count {
-                if let bad = gt.row(q).prefix(c.k).first(where: { $0 < 0 || Int($0) >= reader.count }) {
-                    throw .invalid("ground truth '\(c.groundTruthPath!)' row \(q) holds id \(bad), outside the \(reader.count) base vectors (0…\(reader.count - 1))")
-                }
-            }
-        }
+        if let gt { try check(groundTruth: gt, c, queries: queries.count, base: reader.count) }
         let baseRSS = ProcessMemory.current().residentMB
         let temporary = c.storeDirectory == nil
         let dir = c.storeDirectory ?? (NSTemporaryDirectory() as NSString).appendingPathComponent("switchyard-bench-\(UUID().uuidString)")
@@ -106,23 +97,9 @@ public enum SearchBenchmark {
         if try store.collectionExists(name) { try store.dropCollection(name) }
         try store.createCollection(name, dimension: reader.dimension, distance: c.distance)
 
-        let ingestStep = "ingesting \(reader.count) × \(reader.dimension) from \(c.basePath)"
-        progress(BenchProgress(ingestStep, done: 0, total: reader.count))
         let t0 = ContinuousClock.now
-        try store.reserveCapacity(name, additional: reader.count)
-        var next: UInt64 = 0
-        var values: [Float] = []
-        var ids: [PointID] = []
-        while case let rows = try reader.read(into: &values, maxRows: c.ingestBatch), rows > 0 {
-            ids.removeAll(keepingCapacity: true)
-            for i in 0..<rows { ids.append(.number(next + UInt64(i))) }
-            try values.withUnsafeBufferPointer { buf throws(StoreError) in
-                _ = try store.upsert(name, ids: ids, vectors: buf)
-            }
-            next += UInt64(rows)
-            progress(BenchProgress(ingestStep, done: Int(next), total: reader.count))
-        }
-        let ingest = (ContinuousClock.now - t0).seconds
+        try ingest(reader, into: store, collection: name, batch: c.ingestBatch, from: c.basePath, progress: progress)
+        let ingestSeconds = (ContinuousClock.now - t0).seconds
 
         let requests = (0..<queries.count).map { i in
             SearchRequest(vector: queries.row(i), limit: c.k, withPayload: false)
@@ -149,23 +126,59 @@ public enum SearchBenchmark {
         let batch = try store.searchBatch(name, requests)
         let batchSeconds = (ContinuousClock.now - tb).seconds
 
-        var recall: Double?
-        if let gt {
-            var hits = 0
-            for (i, res) in batch.enumerated() {
-                let truth = Set(gt.row(i).prefix(c.k).map { UInt64($0) })
-                for p in res { if case .number(let n) = p.id, truth.contains(n) { hits += 1 } }
-            }
-            recall = Double(hits) / Double(c.k * batch.count)
-        }
+        let recall = gt.map { recallAtK(batch, groundTruth: $0, k: c.k) }
         let mem = ProcessMemory.current()
         let disk = ProcessMemory.directorySize(dir)
         return Result(
             n: reader.count, d: reader.dimension, nq: queries.count, k: c.k, threads: c.threads, blas: BLASRuntime.name,
-            kernel: Kernels.name, ingestSeconds: ingest, singleP50Ms: percentile(0.5), singleP99Ms: percentile(0.99),
+            kernel: Kernels.name, ingestSeconds: ingestSeconds, singleP50Ms: percentile(0.5), singleP99Ms: percentile(0.99),
             batchQPS: Double(requests.count) / batchSeconds, recallAtK: recall, rssMB: mem.residentMB, peakRSSMB: mem.peakMB,
             baseRSSMB: baseRSS,
             diskMB: Double(disk) / 1_000_000)
+    }
+}
+
+extension SearchBenchmark {
+    /// Ground truth must cover the queries with at least k neighbours each, every one a base vector.
+    static func check(groundTruth gt: IntBlock, _ c: Configuration, queries: Int, base: Int) throws(StoreError) {
+        guard gt.count >= queries else { throw .invalid("ground truth has \(gt.count) rows for \(queries) queries") }
+        guard gt.dimension >= c.k else { throw .invalid("ground truth has \(gt.dimension) neighbours per query, fewer than k = \(c.k)") }
+        // Only the first k ids of each query's row are compared: each must name a base vector.
+        for q in 0..<queries {
+            if let bad = gt.row(q).prefix(c.k).first(where: { $0 < 0 || Int($0) >= base }) {
+                throw .invalid("ground truth '\(c.groundTruthPath ?? "")' row \(q) holds id \(bad), outside the \(base) base vectors (0…\(base - 1))")
+            }
+        }
+    }
+
+    /// Streams the base vectors into the collection, `batch` rows per durable upsert.
+    static func ingest(_ reader: TexmexReader, into store: Store, collection name: String, batch: Int, from path: String,
+                       progress: (BenchProgress) -> Void) throws(StoreError) {
+        let step = "ingesting \(reader.count) × \(reader.dimension) from \(path)"
+        progress(BenchProgress(step, done: 0, total: reader.count))
+        try store.reserveCapacity(name, additional: reader.count)
+        var next: UInt64 = 0
+        var values: [Float] = []
+        var ids: [PointID] = []
+        while case let rows = try reader.read(into: &values, maxRows: batch), rows > 0 {
+            ids.removeAll(keepingCapacity: true)
+            for i in 0..<rows { ids.append(.number(next + UInt64(i))) }
+            try values.withUnsafeBufferPointer { buf throws(StoreError) in
+                _ = try store.upsert(name, ids: ids, vectors: buf)
+            }
+            next += UInt64(rows)
+            progress(BenchProgress(step, done: Int(next), total: reader.count))
+        }
+    }
+
+    /// The share of the true top-k found in each result list.
+    static func recallAtK(_ batch: [[ScoredPoint]], groundTruth gt: IntBlock, k: Int) -> Double {
+        var hits = 0
+        for (i, res) in batch.enumerated() {
+            let truth = Set(gt.row(i).prefix(k).map { UInt64($0) })
+            for p in res { if case .number(let n) = p.id, truth.contains(n) { hits += 1 } }
+        }
+        return Double(hits) / Double(k * max(1, batch.count))
     }
 }
 

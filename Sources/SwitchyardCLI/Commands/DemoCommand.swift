@@ -58,32 +58,47 @@ struct DemoCommand: ParsableCommand {
         })
         display.finish()
         emit("")
-        if let v = r.validation?.objectValue {
-            let old = v["aggregate"]?.objectValue?["old"]?.objectValue, new = v["aggregate"]?.objectValue?["new"]?.objectValue
-            func q(_ o: [String: JSONValue]?, _ k: String) -> Double { o?[k]?.numberValue ?? 0 }
-            emit("| measure | old (\(self.old)) | new (\(self.new)) | change |")
-            emit("|---|---|---|---|")
-            for (name, key) in [("nDCG@10", "ndcg_at_k"), ("recall@10", "recall_at_k"), ("MRR@10", "mrr_at_k")] {
-                emit(String(format: "| %@ | %.4f | %.4f | %+.4f |", name, q(old, key), q(new, key), q(new, key) - q(old, key)))
-            }
-            if let ch = v["changes"]?.objectValue, let mean = ch["mean_difference"]?.numberValue, let ci = ch["ci95"]?.objectValue,
-               let low = ci["low"]?.numberValue, let high = ci["high"]?.numberValue {
-                func n(_ k: String) -> Int { Int(ch[k]?.numberValue ?? 0) }
-                emit(String(format: "per query (nDCG@10): %d improved, %d unchanged, %d worsened; mean change %+.4f, 95%% interval [%+.4f, %+.4f] (paired bootstrap)",
-                            n("improved"), n("unchanged"), n("worsened"), mean, low, high))
-            }
-            emit("")
-            emit("| check | value | threshold | verdict |")
-            emit("|---|---|---|---|")
-            for check in v["checks"]?.arrayValue ?? [] {
-                guard let o = check.objectValue else { continue }
-                let value = o["value"]?.numberValue.map { String(format: "%.4f", $0) } ?? "–"
-                emit("| \(o["name"]?.stringValue ?? "") | \(value) | \(o["threshold"]?.stringValue ?? "") | \((o["verdict"]?.stringValue ?? "").uppercased()) |")
-            }
-            emit("")
+        if let v = r.validation?.objectValue { printValidation(v) }
+        let switched = printOutcome(r, collection: c.collection)
+        if !r.succeeded {
+            throw CLIFailure(message: "demo failed: \(switched ? "readers saw \(r.readers.errors) errors and \(r.readers.empty) empty results" : "the new collection was rejected")",
+                             exitCode: 1)
         }
+    }
+}
+
+extension DemoCommand {
+    /// The quality table old vs new, the per-query change, and every check.
+    func printValidation(_ v: [String: JSONValue]) {
+        let old = v["aggregate"]?.objectValue?["old"]?.objectValue, new = v["aggregate"]?.objectValue?["new"]?.objectValue
+        func q(_ o: [String: JSONValue]?, _ k: String) -> Double { o?[k]?.numberValue ?? 0 }
+        emit("| measure | old (\(self.old)) | new (\(self.new)) | change |")
+        emit("|---|---|---|---|")
+        for (name, key) in [("nDCG@10", "ndcg_at_k"), ("recall@10", "recall_at_k"), ("MRR@10", "mrr_at_k")] {
+            emit(String(format: "| %@ | %.4f | %.4f | %+.4f |", name, q(old, key), q(new, key), q(new, key) - q(old, key)))
+        }
+        if let ch = v["changes"]?.objectValue, let mean = ch["mean_difference"]?.numberValue, let ci = ch["ci95"]?.objectValue,
+           let low = ci["low"]?.numberValue, let high = ci["high"]?.numberValue {
+            func n(_ k: String) -> Int { Int(ch[k]?.numberValue ?? 0) }
+            emit(String(format: "per query (nDCG@10): %d improved, %d unchanged, %d worsened; mean change %+.4f, 95%% interval [%+.4f, %+.4f] (paired bootstrap)",
+                        n("improved"), n("unchanged"), n("worsened"), mean, low, high))
+        }
+        emit("")
+        emit("| check | value | threshold | verdict |")
+        emit("|---|---|---|---|")
+        for check in v["checks"]?.arrayValue ?? [] {
+            guard let o = check.objectValue else { continue }
+            let value = o["value"]?.numberValue.map { String(format: "%.4f", $0) } ?? "–"
+            emit("| \(o["name"]?.stringValue ?? "") | \(value) | \(o["threshold"]?.stringValue ?? "") | \((o["verdict"]?.stringValue ?? "").uppercased()) |")
+        }
+        emit("")
+    }
+
+    /// The verdict, the switch time, the readers' totals and each operation's metrics.
+    /// - Returns: Whether the alias was switched.
+    func printOutcome(_ r: ManagedDemo.Result, collection: String) -> Bool {
         let switched = r.reindex.status == .completed
-        emit(switched ? "verdict: validation passed, alias '\(c.collection)' switched to \(r.reindex.result?["new"]?.stringValue ?? "?")"
+        emit(switched ? "verdict: validation passed, alias '\(collection)' switched to \(r.reindex.result?["new"]?.stringValue ?? "?")"
                       : "verdict: REJECTED — \(r.reindex.error ?? "") ; alias unchanged")
         if let ms = r.reindex.result?["switch_ms"]?.numberValue, let flip = r.reindex.result?["alias_flip_ms"]?.numberValue {
             emit(String(format: "switch: %.2f ms (alias flip %.3f ms)", ms, flip))
@@ -101,9 +116,6 @@ struct DemoCommand: ParsableCommand {
         }
         emit("report: \(r.reportPath)")
         emit(String(format: "total: %.1f s; store kept at %@", r.seconds, r.storeDirectory))
-        if !r.succeeded {
-            throw CLIFailure(message: "demo failed: \(switched ? "readers saw \(rd.errors) errors and \(rd.empty) empty results" : "the new collection was rejected")",
-                             exitCode: 1)
-        }
+        return switched
     }
 }
