@@ -207,7 +207,7 @@ extension CollectionManager {
 
     // MARK: - Documents, as validation and reindex read them
 
-    /// Ids of a managed collection's completed documents (DESIGN's "live documents").
+    /// Ids of a managed collection's completed documents ("live documents", docs/reindex.md).
     public func completedDocumentIDs(collectionID: String) throws(OperationsError) -> Set<Int64> {
         Set(try read("reading live documents") { db in
             try Int64.fetchAll(db, sql: "SELECT id FROM documents WHERE collection_id = ? AND status = 'completed'", arguments: [collectionID])

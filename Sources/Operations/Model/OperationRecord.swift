@@ -114,7 +114,7 @@ public struct ResourceLimits: Sendable, Equatable {
     public var maxStorageBytes: Int
     public var maxOperationsPerHour: Int
 
-    /// The defaults of DESIGN §3: 10 collections, 100,000 documents, 50 GB, 10 operations per hour.
+    /// The defaults (docs/operations.md): 10 collections, 100,000 documents, 50 GB, 10 operations per hour.
     public static func defaults(owner: String) -> ResourceLimits {
         ResourceLimits(owner: owner, maxCollections: 10, maxDocuments: 100_000,
                        maxStorageBytes: 50_000_000_000, maxOperationsPerHour: 10)

@@ -1,4 +1,4 @@
-/// A managed collection's state (DESIGN §3).
+/// A managed collection's state (docs/operations.md).
 public enum CollectionStatus: String, Sendable, Codable, CaseIterable {
     /// Created; its first INDEX has not finished.
     case pending
@@ -42,7 +42,7 @@ public enum DocumentStatus: String, Sendable, Codable, CaseIterable {
     case deleted
 }
 
-/// Actions recorded in the audit log (DESIGN §3, plus `collection_created`, `operation_cancelled`,
+/// Actions recorded in the audit log (docs/operations.md, plus `collection_created`, `operation_cancelled`,
 /// `operation_retried` and `staging_removed`).
 public enum AuditAction: String, Sendable, CaseIterable {
     case collectionCreated = "collection_created"

@@ -145,7 +145,7 @@ extension CollectionManager {
         }
     }
 
-    /// Writes an operation's final status, then the collection status and audit row DESIGN §3 ask for,
+    /// Writes an operation's final status, then the collection status and audit row docs/operations.md asks for,
     /// and releases the operation's reservations. The caller holds the transaction.
     static func finish(_ db: Database, _ op: OperationRecord, status: OperationStatus, error: String?, user: String,
                        result: [String: JSONValue]? = nil) throws {

@@ -4,7 +4,7 @@ import GRDB
 // MARK: - Quotas and reservations
 
 extension CollectionManager {
-    /// An owner's limits (the defaults of DESIGN §3 until set).
+    /// An owner's limits (the defaults in docs/operations.md until set).
     public func limits(owner: String) throws(OperationsError) -> ResourceLimits {
         try read("reading limits of '\(owner)'") { db in try Self.limits(db, owner: owner) }
     }

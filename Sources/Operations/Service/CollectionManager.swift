@@ -4,7 +4,7 @@ import SwitchyardJSON
 import VectorStore
 
 /// The managed layer over a store: collections with sources and documents, a durable queue of
-/// operations, the audit log, operation metrics, quotas and reservations (DESIGN §3).
+/// operations, the audit log, operation metrics, quotas and reservations (docs/operations.md).
 ///
 /// ```swift
 /// let manager = try CollectionManager(store: try Store.open(at: "/tmp/s"))

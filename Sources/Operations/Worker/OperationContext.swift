@@ -133,7 +133,7 @@ public final class OperationContext: Sendable {
         sampleMemory()
     }
 
-    /// The attempt's metrics so far (DESIGN §3 names).
+    /// The attempt's metrics so far (the names in docs/operations.md).
     func metrics(success: Bool, cpuStart: CPUSample) -> [String: Double] {
         let cpu = CPUSample.currentThread()
         sampleMemory()

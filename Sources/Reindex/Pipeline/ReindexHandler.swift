@@ -7,7 +7,7 @@ import SwitchyardJSON
 import VectorMath
 import VectorStore
 
-/// REINDEX: blue-green rebuild of a managed collection in six checkpoints (DESIGN §4). Each checkpoint
+/// REINDEX: blue-green rebuild of a managed collection in six checkpoints (docs/reindex.md). Each checkpoint
 /// is written (fenced) on the operation before the next stage begins, so a redelivered attempt resumes
 /// where the last one stopped; any failure before the switch drops the staging collection and leaves
 /// the old one serving.
@@ -184,7 +184,7 @@ public struct ReindexHandler: OperationHandler {
         return failed
     }
 
-    /// `staging_col_<collection id>_<UTC yyyyMMdd_HHmmss>`: DESIGN's `staging_<vector_store_name>_…` for the
+    /// `staging_col_<collection id>_<UTC yyyyMMdd_HHmmss>`: the original design's `staging_<vector_store_name>_…` for the
     /// first generation (`col_<id>`), and the same base for later ones, so names never nest and grow.
     ///
     /// A random suffix keeps two reindexes of the same collection within one second apart (the second would

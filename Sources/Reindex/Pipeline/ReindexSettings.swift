@@ -2,7 +2,7 @@ import Foundation
 
 /// How a worker's reindexes clean up.
 public struct ReindexSettings: Sendable {
-    /// Seconds to wait before dropping a retired generation; `nil`: DESIGN §4's
+    /// Seconds to wait before dropping a retired generation; `nil`: docs/reindex.md's
     /// `min(300 + 60·⌊vectors/10,000⌋, 1800)`.
     public var gracePeriod: Double?
     /// Retired generations kept for `rollback` (default 1).

@@ -4,7 +4,7 @@ import Operations
 import SwitchyardJSON
 import VectorStore
 
-/// Compares two collections at document level (DESIGN §5): per query overlap@k, rank correlation,
+/// Compares two collections at document level (docs/reindex.md, "Validation"): per query overlap@k, rank correlation,
 /// top-1 agreement and scores, and with labels recall@k, nDCG@k and MRR on each side; vector counts,
 /// document coverage, and self-retrieval — then applies the thresholds.
 public struct Comparison: Sendable {
@@ -215,7 +215,7 @@ public struct Comparison: Sendable {
         try manager.managedCollectionID(ofPhysical: old.collection)
     }
 
-    /// The managed collection's completed documents (DESIGN's "live documents"); for an unmanaged
+    /// The managed collection's completed documents ("live documents", docs/reindex.md); for an unmanaged
     /// collection, every document the old side has chunks of.
     private func liveDocuments(_ collectionID: String?, oldSide: Coverage) throws(OperationsError) -> Set<Int64> {
         guard let collectionID else { return oldSide.documents }

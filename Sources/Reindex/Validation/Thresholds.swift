@@ -1,6 +1,6 @@
 import Operations
 
-/// The validation thresholds of DESIGN §5, each configurable by name (`--threshold NAME=VALUE`).
+/// The validation thresholds of docs/reindex.md, "Validation", each configurable by name (`--threshold NAME=VALUE`).
 public struct Thresholds: Sendable, Equatable {
     /// Live documents allowed to be missing from the new side.
     public var maxMissingDocuments: Double = 0
