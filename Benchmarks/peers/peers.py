@@ -430,9 +430,12 @@ def run_engine(name, args):
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         print(proc.stderr[-2000:], file=sys.stderr)
-        return {"engine": name, "threads": threads, "error": f"exit {proc.returncode}: {proc.stderr.strip().splitlines()[-1:] }"}
-    line = [l for l in proc.stdout.splitlines() if l.startswith("{")][-1]
-    r = json.loads(line)
+        last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+        return {"engine": name, "threads": threads, "error": f"exit {proc.returncode}: {last}"}
+    lines = [l for l in proc.stdout.splitlines() if l.startswith("{")]
+    if not lines:
+        return {"engine": name, "threads": threads, "error": "printed no JSON result"}
+    r = json.loads(lines[-1])
     r["engine"] = name
     r["threads"] = threads
     r["wall_s"] = time.perf_counter() - t
@@ -506,7 +509,8 @@ def main():
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--single", type=int, default=1000, help="single queries timed one at a time")
     ap.add_argument("--threads", type=int, default=2, help="threads for the engines that take a thread count")
-    ap.add_argument("--budget", type=float, default=30, help="seconds a slow engine may spend on single queries")
+    ap.add_argument("--budget", type=float, default=30,
+                    help="seconds a slow engine may spend on single queries, and again on its batch slices")
     ap.add_argument("--out", default="/tmp/switchyard-peers")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()

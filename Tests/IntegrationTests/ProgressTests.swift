@@ -33,6 +33,17 @@ struct ProgressTests {
         return (p.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
+    /// Off a terminal a reindex's progress is one line per checkpoint, none redrawn; returns the lines.
+    @discardableResult
+    static func expectOneLinePerCheckpoint(_ stderr: String) -> [String] {
+        #expect(!stderr.contains("\r"))
+        let lines = stderr.split(separator: "\n").map(String.init)
+        for stage in ["preflight", "staging", "reprocessing", "validation", "switch", "cleanup"] {
+            #expect(lines.filter { $0.contains("running \(stage) (") }.count == 1, "\(stage): \(stderr)")
+        }
+        return lines
+    }
+
     @Test("on a terminal: one line redrawn in place, with done/total, rate and time left")
     func inPlaceOnATerminal() throws {
         try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "util-linux script is needed for a pseudo-terminal")
@@ -59,11 +70,7 @@ struct ProgressTests {
             let r = try CLI.run(["reindex", "--store", store, "--collection", "c", "--embedder", "hash-v2", "--grace-seconds", "0"],
                                 environment: ["SWITCHYARD_FAULTS": "reindex.batch=sleep:0.05"])
             #expect(r.status == 0, "\(r.stderr)")
-            #expect(!r.stderr.contains("\r"))
-            let lines = r.stderr.split(separator: "\n").map(String.init)
-            for stage in ["preflight", "staging", "reprocessing", "validation", "switch", "cleanup"] {
-                #expect(lines.filter { $0.contains("running \(stage) (") }.count == 1, "\(stage): \(r.stderr)")
-            }
+            let lines = Self.expectOneLinePerCheckpoint(r.stderr)
             #expect(lines.last?.hasPrefix("reindex c: completed") == true, "\(r.stderr)")
             #expect(!r.stdout.contains("running "), "progress on stdout: \(r.stdout)")
             let quiet = try CLI.run(["reindex", "--store", store, "--collection", "c", "--embedder", "hash-v1", "--grace-seconds", "0", "--json"])
@@ -122,11 +129,7 @@ struct ProgressTests {
             let plain = try CLI.run(["worker", "--store", store, "--until-idle", "--grace-seconds", "0"],
                                     environment: ["SWITCHYARD_FAULTS": "reindex.batch=sleep:0.02"])
             #expect(plain.status == 0, "\(plain.stderr)")
-            #expect(!plain.stderr.contains("\r"))
-            let lines = plain.stderr.split(separator: "\n").map(String.init)
-            for stage in ["preflight", "staging", "reprocessing", "validation", "switch", "cleanup"] {
-                #expect(lines.filter { $0.contains("running \(stage) (") }.count == 1, "\(stage): \(plain.stderr)")
-            }
+            let lines = Self.expectOneLinePerCheckpoint(plain.stderr)
             #expect(lines.contains { $0.hasPrefix("reindex defs: completed") }, "\(plain.stderr)")
             #expect(!plain.stdout.contains("running "), "progress on stdout: \(plain.stdout)")
 

@@ -120,6 +120,30 @@ struct ComparisonChangesTests {
         #expect(PairedBootstrap.meanInterval([]) == nil)
     }
 
+    /// With few labelled or few changed queries a percentile bootstrap is over-confident: the report gives the
+    /// interval but draws no conclusion.
+    @Test func fewQueriesAreNotJudged() {
+        func row(_ id: String, old: Double, new: Double) -> ComparisonReport.QueryRow {
+            ComparisonReport.QueryRow(id: id, text: id, overlap: 5, depth: 10, overlapAt5: 3, rankCorrelation: nil, top1Agrees: false,
+                                      oldTop1: nil, newTop1: nil, oldTop: [], newTop: [],
+                                      old: .init(recall: old, ndcg: old, mrr: old), new: .init(recall: new, ndcg: new, mrr: new))
+        }
+        let few = ComparisonReport.Changes.summarising((0..<5).map { row("q\($0)", old: 1, new: 0.5) }, labelled: true)
+        #expect(few.worsened == 5 && few.interval?.excludesZero == true && !few.judgeable)
+        #expect(few.summary(k: 10).contains("too few queries to judge"))
+        // 300 queries of which 4 changed: still too few changed.
+        let rows = (0..<300).map { i in row("q\(i)", old: 0.5, new: i < 4 ? 0.2 : 0.5) }
+        let sparse = ComparisonReport.Changes.summarising(rows, labelled: true)
+        #expect(sparse.worsened == 4 && sparse.unchanged == 296 && !sparse.judgeable)
+        let many = ComparisonReport.Changes.summarising((0..<40).map { i in row("q\(i)", old: 0.6, new: i % 4 == 0 ? 0.7 : 0.3) }, labelled: true)
+        #expect(many.judgeable && many.summary(k: 10).contains("the drop is unlikely to be chance"))
+    }
+
+    @Test(arguments: [(-1.0, 0), (-0.1, 9), (-0.05, 9), (-0.95, 0), (0.0, 10), (1e-13, 10), (0.05, 11), (0.1, 11), (0.15, 12), (1.0, 20)])
+    func nDCGChangeBins(_ delta: Double, _ bin: Int) {
+        #expect(ComparisonReport.deltaBin(delta, epsilon: 1e-12) == bin)
+    }
+
     /// Labels for the harness' corpus: every other document's text is a query that only that document answers.
     static func labelled(_ dir: TemporaryDirectory, documents: Int = 60) throws -> (queries: String, qrels: String) {
         var queries = "", qrels = "query-id\tcorpus-id\tscore\n"
@@ -133,17 +157,22 @@ struct ComparisonChangesTests {
         return (dir.appending("queries.jsonl"), dir.appending("qrels.tsv"))
     }
 
-    @Test func aWorseEmbedderShowsItsDropsWithTextTopResultsAndAnInterval() throws {
-        let (dir, _, manager) = try ComparisonTests.harness(embedder: "hash-v2")
-        defer { withExtendedLifetime(dir) {} }
-        let files = try Self.labelled(dir)
+    /// Reindexes collection `c` to a much poorer embedder, with checks loose enough to switch; returns the
+    /// service and the generation that served before, for comparing the two.
+    static func reindexToAPoorEmbedder(_ manager: CollectionManager) throws -> (ReindexService, String) {
         let before = try manager.collection(named: "c").vectorStoreName
-        // Reindex to a much poorer embedder, with checks loose enough to switch, then compare the generations.
         _ = try manager.requestReindex("c", ReindexRequest(embedder: "hash:dim=8", thresholds: ["min_self_recall": 0, "max_self_recall_drop": 1]))
         var settings = ReindexSettings()
         settings.gracePeriod = 0
         try Worker(manager: manager, handlers: [.reindex: ReindexHandler(settings: settings)]).runUntilIdle()
-        let service = try ReindexService(manager: manager)
+        return (try ReindexService(manager: manager), before)
+    }
+
+    @Test func aWorseEmbedderShowsItsDropsWithTextTopResultsAndAnInterval() throws {
+        let (dir, _, manager) = try ComparisonTests.harness(embedder: "hash-v2")
+        defer { withExtendedLifetime(dir) {} }
+        let files = try Self.labelled(dir)
+        let (service, before) = try Self.reindexToAPoorEmbedder(manager)
         var options = Comparison.Options()
         options.queriesPath = files.queries
         options.qrelsPath = files.qrels
@@ -181,12 +210,7 @@ struct ComparisonChangesTests {
     @Test func withoutLabelsTheMostChangedQueriesAreListedWithTheirSourceDocument() throws {
         let (dir, _, manager) = try ComparisonTests.harness()
         defer { withExtendedLifetime(dir) {} }
-        let before = try manager.collection(named: "c").vectorStoreName
-        _ = try manager.requestReindex("c", ReindexRequest(embedder: "hash:dim=8", thresholds: ["min_self_recall": 0, "max_self_recall_drop": 1]))
-        var settings = ReindexSettings()
-        settings.gracePeriod = 0
-        try Worker(manager: manager, handlers: [.reindex: ReindexHandler(settings: settings)]).runUntilIdle()
-        let service = try ReindexService(manager: manager)
+        let (service, before) = try Self.reindexToAPoorEmbedder(manager)
         let r = try Comparison(manager: manager, old: try service.side("old", before), new: try service.side("new", "c"), options: .init()).run()
         let c = r.changes
         #expect(!c.labelled && c.identical + c.partial + c.disjoint == r.queries.count && c.interval == nil && c.gains.isEmpty)

@@ -24,7 +24,7 @@ extension ComparisonReport.Changes {
             out["mean_difference"] = num(meanDifference)
             out["ci95"] = interval.map {
                 ["low": .double($0.low), "high": .double($0.high), "level": .double($0.level), "resamples": .int(Int64($0.resamples)),
-                 "excludes_zero": .bool($0.excludesZero), "method": "paired bootstrap, percentile"]
+                 "excludes_zero": .bool($0.excludesZero), "judgeable": .bool(judgeable), "method": "paired bootstrap, percentile"]
             } ?? .null
         } else {
             out["identical"] = .int(Int64(identical))
@@ -49,8 +49,13 @@ extension ComparisonReport.Changes {
         if let mean = meanDifference, let ci = interval {
             s += String(format: " Mean difference (new − old) %+.4f, %.0f%% confidence interval [%+.4f, %+.4f] (paired bootstrap, %d resamples): ",
                         mean, ci.level * 100, ci.low, ci.high, ci.resamples)
-            s += ci.excludesZero ? (ci.high < 0 ? "the drop is unlikely to be chance." : "the gain is unlikely to be chance.")
-                : "the interval includes 0, so the data do not show a real change."
+            if !judgeable {
+                s += "too few queries to judge (\(total) labelled, \(improved + worsened) changed; "
+                    + "at least \(Self.minimumQueries) and \(Self.minimumChanged) are needed)."
+            } else {
+                s += ci.excludesZero ? (ci.high < 0 ? "the drop is unlikely to be chance." : "the gain is unlikely to be chance.")
+                    : "the interval includes 0, so the data do not show a real change."
+            }
         }
         return s
     }
@@ -87,7 +92,9 @@ extension ComparisonReport.Changes {
         return "\(h.isMarked ? "✓ " : "")**\(escape(h.document))** \(escape(h.snippet.prefix(90)))"
     }
 
+    /// Table-safe, and inert in viewers that render inline HTML.
     private func escape<S: StringProtocol>(_ s: S) -> String {
-        s.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+            .replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
     }
 }

@@ -82,7 +82,8 @@ extension ComparisonReport {
             : "not judged: the embedder changed"
         return figure("Overlap@5 per query; min_overlap_at_5 = \(fmt(t)): \(judged)",
                       bars(series: [(counts.map(Double.init), "#0969da")], labels: (0...5).map(String.init), xTitle: "overlap@5", yTitle: "queries",
-                           lines: [(position: min(6, max(0, t)), label: "min_overlap_at_5", color: "#cf222e")]))
+                           // Below t is low, so the line sits at the first bar that is not: ⌈t⌉.
+                           lines: [(position: min(6, max(0, t.rounded(.up))), label: "min_overlap_at_5", color: "#cf222e")]))
     }
 
     private func scoreDistributions() -> String {
@@ -101,26 +102,42 @@ extension ComparisonReport {
     }
 
     /// The per-query nDCG difference, with 0, the tolerated mean drop and the bootstrap interval of the mean.
+    /// Unchanged queries get a bar of their own in the middle, between ten bins of drops and ten of gains.
     private func ndcgDeltaHistogram() -> String {
         let deltas = queries.compactMap(\.ndcgDelta)
         guard !deltas.isEmpty else { return "" }
-        let bins = 20, lo = -1.0, width = 0.1
-        var counts = [Double](repeating: 0, count: bins)
-        for d in deltas { counts[min(bins - 1, max(0, Int(((d - lo) / width).rounded(.down))))] += 1 }
-        func position(_ v: Double) -> Double { (v - lo) / width }
+        let epsilon = 1e-12
+        var counts = [Double](repeating: 0, count: 21)
+        for d in deltas { counts[Self.deltaBin(d, epsilon: epsilon)] += 1 }
+        // A value's position in bar units: drops fill bars 0–9, 0 is the middle of bar 10, gains fill bars 11–20.
+        func position(_ v: Double) -> Double {
+            if abs(v) <= epsilon { return 10.5 }
+            return v < 0 ? (max(-1, v) + 1) / 0.1 : 11 + min(1, v) / 0.1
+        }
         var lines: [(position: Double, label: String, color: String)] = [
             (position(0), "0", "#57606a"), (position(-thresholds.maxNDCGDrop), "−max_ndcg_drop", "#cf222e"),
         ]
         var band: (Double, Double)?
-        var caption = "nDCG@\(k) change per query (new − old), \(deltas.count) labelled queries"
+        var caption = "nDCG@\(k) change per query (new − old), \(deltas.count) labelled queries; the middle bar is the unchanged ones"
         if let mean = changes.meanDifference, let ci = changes.interval {
             lines.append((position(mean), "mean", "#0969da"))
             band = (position(ci.low), position(ci.high))
             caption += String(format: "; mean %+.4f, 95%% interval [%+.4f, %+.4f] shaded; red: the tolerated mean drop", mean, ci.low, ci.high)
         }
-        let labels = (0..<bins).map { String(format: "%+.1f", lo + Double($0) * width) }
+        let labels: [String] = (0..<21).map { (i: Int) -> String in
+            if i == 10 { return "0" }
+            let edge: Double = i < 10 ? -1 + Double(i) * 0.1 : Double(i - 10) * 0.1
+            return String(format: "%+.1f", edge)
+        }
         return figure(caption, bars(series: [(counts, "#8250df")], labels: labels, xTitle: "nDCG@\(k) new − old", yTitle: "queries",
                                     lines: lines, band: band))
+    }
+
+    /// The bar of a difference: 0–9 for drops (−1…0), 10 for unchanged, 11–20 for gains (0…1).
+    static func deltaBin(_ d: Double, epsilon: Double) -> Int {
+        if abs(d) <= epsilon { return 10 }
+        if d < 0 { return min(9, max(0, Int(((d + 1) / 0.1 + 1e-9).rounded(.down)))) }
+        return min(20, max(11, 11 + Int((d / 0.1 - 1e-9).rounded(.down))))
     }
 
     /// Old vs new nDCG per query. Points are jittered (by query id, so the chart is reproducible) and piles of

@@ -96,6 +96,12 @@ public struct ComparisonReport: Sendable {
         /// Mean nDCG@k difference (new − old) over the labelled queries.
         public var meanDifference: Double?
         public var interval: PairedBootstrap.Interval?
+        /// Whether there is enough to judge the interval: a percentile bootstrap is over-confident when few
+        /// queries are labelled or few changed, so the report draws no conclusion below
+        /// ``minimumQueries`` labelled queries or ``minimumChanged`` changed ones.
+        public var judgeable: Bool { total >= Self.minimumQueries && improved + worsened >= Self.minimumChanged }
+        public static let minimumQueries = 20
+        public static let minimumChanged = 10
         /// With labels: the largest nDCG drops, worst first; without: the lowest overlaps.
         public var drops: [QueryChange] = []
         /// With labels: the largest nDCG gains, best first; empty without labels.

@@ -37,8 +37,11 @@ struct BenchCommand: ParsableCommand {
             c.storeDirectory = storeDir
             c.synchronous = s
             let display = StepDisplay(enabled: !json)
-            let r = try SearchBenchmark.run(c, progress: display.update)
-            display.finish()
+            let r: SearchBenchmark.Result
+            do {
+                defer { display.finish() }  // also when it throws: the error goes on a line of its own
+                r = try SearchBenchmark.run(c, progress: display.update)
+            }
             if json {
                 emit(r.json.jsonText)
             } else {
@@ -91,8 +94,11 @@ extension BenchCommand {
             var overBound: [String] = []
             for i in 1...repeats {
                 let display = StepDisplay(enabled: !json)
-                let r = try AppendBenchmark.run(c) { p in display.update(BenchProgress("run \(i)/\(repeats): \(p.step)", done: p.done, total: p.total)) }
-                display.finish()
+                let r: AppendBenchmark.Result
+                do {
+                    defer { display.finish() }
+                    r = try AppendBenchmark.run(c) { p in display.update(BenchProgress("run \(i)/\(repeats): \(p.step)", done: p.done, total: p.total)) }
+                }
                 if let maxGrowthMb, r.memoryGrowthBytes > maxGrowthMb * 1_048_576 {
                     overBound.append(String(format: "run %d grew %.1f MiB, above --max-growth-mb %.1f", i, r.memoryGrowthBytes / 1_048_576, maxGrowthMb))
                 }
@@ -140,8 +146,11 @@ extension BenchCommand {
             c.readerInterval = readerIntervalMs / 1000
             c.vectors = try qdrant.backend()
             let display = StepDisplay(enabled: !json)
-            let r = try ReindexBenchmark.run(c, progress: display.update)
-            display.finish()
+            let r: ReindexBenchmark.Result
+            do {
+                defer { display.finish() }
+                r = try ReindexBenchmark.run(c, progress: display.update)
+            }
             if json { emit(r.json.jsonText); return }
             emit(String(format: "reindex %d vectors %@ -> %@: alone %.2f s (%.0f chunks/s); with %d readers (%.0f ms pauses) %.2f s (%.0f chunks/s)",
                         r.vectors, from, to, r.aloneSeconds, r.aloneChunksPerSecond, readers, readerIntervalMs, r.withReadersSeconds, r.withReadersChunksPerSecond))

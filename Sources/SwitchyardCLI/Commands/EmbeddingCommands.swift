@@ -140,15 +140,17 @@ extension BenchCommand {
             let e = try Embedders.make(spec: embedder)
             var best = Double.infinity
             let display = StepDisplay(enabled: !json)
-            for pass in 0..<repeats {
-                display.update(BenchProgress("embedding \(texts.count) texts with \(e.identifier)", done: pass, total: repeats))
-                let t = ContinuousClock.now
-                _ = try runBlocking { try await e.embed(texts) }
-                let c = (ContinuousClock.now - t).components
-                best = min(best, Double(c.seconds) + Double(c.attoseconds) / 1e18)
+            do {
+                defer { display.finish() }  // before the result, and also when embedding throws
+                for pass in 0..<repeats {
+                    display.update(BenchProgress("embedding \(texts.count) texts with \(e.identifier)", done: pass, total: repeats))
+                    let t = ContinuousClock.now
+                    _ = try runBlocking { try await e.embed(texts) }
+                    let c = (ContinuousClock.now - t).components
+                    best = min(best, Double(c.seconds) + Double(c.attoseconds) / 1e18)
+                }
+                display.update(BenchProgress("embedding \(texts.count) texts with \(e.identifier)", done: repeats, total: repeats))
             }
-            display.update(BenchProgress("embedding \(texts.count) texts with \(e.identifier)", done: repeats, total: repeats))
-            display.finish()
             let mbps = Double(bytes) / 1_000_000 / best
             if json {
                 emit(JSONValue.object(["embedder": .string(e.identifier), "texts": .int(Int64(texts.count)), "bytes": .int(Int64(bytes)),
