@@ -265,5 +265,4 @@ public struct ComparisonReport: Sendable {
     }
 
     private func f(_ v: Double?) -> String { v.map { String(format: "%.4f", $0) } ?? "–" }
-    private func escape(_ s: Substring) -> String { s.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ") }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Locks
 import Switchyard
 import SwitchyardBench
 
@@ -189,14 +190,17 @@ final class ProgressDisplay {
     }
 
     private func describe(_ op: OperationRecord, step: Step, now: Date) -> String {
-        var text = step.line(op, elapsed: now.timeIntervalSince(start))
+        let text = step.line(op, elapsed: now.timeIntervalSince(start))
         guard step.counted, op.progressTotal > 0 else { return text }
-        let fraction = min(1, Double(op.progressDone) / Double(op.progressTotal))
-        text += String(format: " %d/%d %d%%", op.progressDone, op.progressTotal, Int(fraction * 100))
-        if let base = rateBase, op.progressDone > base.done, now.timeIntervalSince(base.at) > 0.2 {
-            let rate = Double(op.progressDone - base.done) / now.timeIntervalSince(base.at)
-            let left = Double(op.progressTotal - op.progressDone) / rate
-            text += String(format: ", %.0f/s, ETA %@", rate, Self.duration(left))
+        return text + Self.counted(done: op.progressDone, total: op.progressTotal, since: rateBase.map { ($0.done, $0.at) }, now: now)
+    }
+
+    /// " done/total pct%", and the rate and time left once more than 0.2 s of counted work is behind.
+    static func counted(done: Int, total: Int, since base: (done: Int, at: Date)?, now: Date) -> String {
+        var text = String(format: " %d/%d %d%%", done, total, Int(min(1, Double(done) / Double(total)) * 100))
+        if let base, done > base.done, now.timeIntervalSince(base.at) > 0.2 {
+            let rate = Double(done - base.done) / now.timeIntervalSince(base.at)
+            text += String(format: ", %.0f/s, ETA %@", rate, duration(Double(total - done) / rate))
         }
         return text
     }
@@ -283,14 +287,16 @@ func standardHandlers(_ settings: ReindexSettings) -> [OperationType: any Operat
 /// Progress of the operations a `worker` process runs, read from their records every 100 ms on a thread of
 /// its own: each operation this worker holds the lease of gets a ``ProgressDisplay``, which shows its final
 /// status when it leaves `processing` (in place on a terminal, one line per step otherwise).
-final class WorkerProgress: @unchecked Sendable {
-    // `displays`, `stopped` and `thread` are touched only under `lock`; the poll runs on one thread at a time.
+final class WorkerProgress: Sendable {
+    private struct State {
+        var displays: [String: ProgressDisplay] = [:]
+        var stopped = false
+        var thread: Thread?
+    }
     private let manager: CollectionManager
     private let workerName: String
-    private let lock = NSLock()
-    private var displays: [String: ProgressDisplay] = [:]
-    private var stopped = false
-    private var thread: Thread?
+    // The poll runs under the lock, so a last poll from stop() never interleaves with the thread's.
+    private let state = Locked(State())
 
     init(manager: CollectionManager, workerName: String) {
         self.manager = manager
@@ -299,41 +305,41 @@ final class WorkerProgress: @unchecked Sendable {
 
     func start() {
         let t = Thread { [self] in
-            while !lock.withLock({ stopped }) {
+            while !state.withLock({ $0.stopped }) {
                 poll()
                 Thread.sleep(forTimeInterval: 0.1)
             }
         }
         t.name = "switchyard-progress"
-        lock.withLock { thread = t }
+        state.withLock { $0.thread = t }
         t.start()
     }
 
     /// Stops polling after one last look, so operations that ended meanwhile show their final status.
     func stop() {
-        let t = lock.withLock { () -> Thread? in
-            stopped = true
-            return thread
+        let t = state.withLock { s -> Thread? in
+            s.stopped = true
+            return s.thread
         }
         while let t, !t.isFinished { Thread.sleep(forTimeInterval: 0.01) }
         poll()
     }
 
     private func poll() {
-        lock.lock()
-        defer { lock.unlock() }
-        let running = ((try? manager.operations(status: .processing, limit: 1000)) ?? []).filter { $0.leaseOwner == workerName }
-        let runningIDs = Set(running.map(\.id))
-        // Those that left `processing` (finished, or back to pending for a retry): their last state, then a line break.
-        for (id, display) in displays where !runningIDs.contains(id) {
-            if let op = try? manager.operation(id) { display.update(op) }
-            display.finish()
-            displays[id] = nil
-        }
-        for op in running.sorted(by: { $0.sequence < $1.sequence }) {
-            let display = displays[op.id] ?? ProgressDisplay()
-            displays[op.id] = display
-            display.update(op)
+        state.withLock { s in
+            let running = ((try? manager.operations(status: .processing, limit: 1000)) ?? []).filter { $0.leaseOwner == workerName }
+            let runningIDs = Set(running.map(\.id))
+            // Those that left `processing` (finished, or back to pending for a retry): their last state, then a line break.
+            for (id, display) in s.displays where !runningIDs.contains(id) {
+                if let op = try? manager.operation(id) { display.update(op) }
+                display.finish()
+                s.displays[id] = nil
+            }
+            for op in running.sorted(by: { $0.sequence < $1.sequence }) {
+                let display = s.displays[op.id] ?? ProgressDisplay()
+                s.displays[op.id] = display
+                display.update(op)
+            }
         }
     }
 }
@@ -341,17 +347,18 @@ final class WorkerProgress: @unchecked Sendable {
 /// A benchmark's progress on standard error, drawn like ``ProgressDisplay``: on a terminal one line in place,
 /// at most 10 times a second (step, done/total, rate, time left); otherwise one line per step; nothing when
 /// disabled (`--json`). Safe to call from several threads (`bench serve` reports from tasks).
-final class StepDisplay: @unchecked Sendable {
-    // Every mutable field is touched only under `lock`.
-    private let lock = NSLock()
+final class StepDisplay: Sendable {
+    private struct State {
+        var step: String?
+        /// The rate is measured from the step's first counted sample (work before counting starts is not in it).
+        var rateBase: (done: Int, at: Date)?
+        var lastDraw = Date.distantPast
+        var drew = false
+    }
     private let enabled: Bool
     private let tty: Bool
     private let start = Date()
-    private var step: String?
-    /// The rate is measured from the step's first counted sample (work before counting starts is not in it).
-    private var rateBase: (done: Int, at: Date)?
-    private var lastDraw = Date.distantPast
-    private var drew = false
+    private let state = Locked(State())
 
     init(enabled: Bool = true, terminal: Bool = isatty(STDERR_FILENO) != 0) {
         self.enabled = enabled
@@ -360,38 +367,32 @@ final class StepDisplay: @unchecked Sendable {
 
     func update(_ p: BenchProgress) {
         guard enabled else { return }
-        lock.withLock {
+        state.withLock { s in
             let now = Date()
-            let newStep = p.step != step
+            let newStep = p.step != s.step
             if newStep {
-                step = p.step
-                rateBase = nil
+                s.step = p.step
+                s.rateBase = nil
             }
-            if rateBase == nil, p.total > 0 { rateBase = (p.done, now) }
+            if s.rateBase == nil, p.total > 0 { s.rateBase = (p.done, now) }
             guard tty else {
                 if newStep { note(String(format: "%@ (%.1fs)", p.step, now.timeIntervalSince(start))) }
                 return
             }
             let finished = p.total > 0 && p.done >= p.total
-            guard newStep || finished || now.timeIntervalSince(lastDraw) >= 0.1 else { return }
+            guard newStep || finished || now.timeIntervalSince(s.lastDraw) >= 0.1 else { return }
             var text = String(format: "%@ (%.1fs)", p.step, now.timeIntervalSince(start))
-            if p.total > 0 {
-                text += String(format: " %d/%d %d%%", p.done, p.total, Int(min(1, Double(p.done) / Double(p.total)) * 100))
-                if let base = rateBase, p.done > base.done, now.timeIntervalSince(base.at) > 0.2 {
-                    let rate = Double(p.done - base.done) / now.timeIntervalSince(base.at)
-                    text += String(format: ", %.0f/s, ETA %@", rate, ProgressDisplay.duration(Double(p.total - p.done) / rate))
-                }
-            }
+            if p.total > 0 { text += ProgressDisplay.counted(done: p.done, total: p.total, since: s.rateBase, now: now) }
             FileHandle.standardError.write(Data("\r\u{1B}[2K\(text)".utf8))
-            drew = true
-            lastDraw = now
+            s.drew = true
+            s.lastDraw = now
         }
     }
 
     func finish() {
-        lock.withLock {
-            if enabled && tty && drew { FileHandle.standardError.write(Data("\n".utf8)) }
-            drew = false
+        state.withLock { s in
+            if enabled && tty && s.drew { FileHandle.standardError.write(Data("\n".utf8)) }
+            s.drew = false
         }
     }
 }
