@@ -163,6 +163,9 @@ public enum ExactSearch {
             }
         } else {
             BLASRuntime.configureOnce()
+            if packed && workers > 1 && matrix.count >= workers * packedRowsPerThread {
+                return packedRowSplit(matrix, queries, nq, k, distance, threads: workers)
+            }
             if packed {
                 body = { q, range in packedRange(matrix, q, range, k, distance) }
             } else {
@@ -250,19 +253,65 @@ public enum ExactSearch {
     /// Rows per packed block (a block of panels stays in L2 while the queries pass over it).
     static let packedRowBlock = 512
 
+    /// Packed batches split their rows, not their queries, over threads once each thread gets this many
+    /// rows: every row block is then packed once, not once per thread.
+    static let packedRowsPerThread = 8 * packedRowBlock
+
     static func packedRange(
         _ m: MatrixView, _ queries: UnsafePointer<Float>, _ range: Range<Int>, _ k: Int, _ distance: Distance
     ) -> [[SearchHit]] {
-        let d = m.dimension
-        let measure = Measure(distance)
         let kk = candidateCount(k: k, total: m.count)
-        let nq = range.count
+        let collectors = packedCandidates(m, queries + range.lowerBound * m.dimension, range.count, rows: 0..<m.count,
+                                          kk: kk, measure: Measure(distance))
+        return collectors.indices.map { i in
+            rescore(m, query: queries + (range.lowerBound + i) * m.dimension, candidates: collectors[i], k: k, distance: distance)
+        }
+    }
+
+    /// The packed path with `threads` row ranges: each thread packs and scans its own rows for every
+    /// query, then the per-range candidates are merged and re-scored, queries spread over the threads.
+    static func packedRowSplit(
+        _ m: MatrixView, _ queries: UnsafePointer<Float>, _ nq: Int, _ k: Int, _ distance: Distance, threads: Int
+    ) -> [[SearchHit]] {
+        let kk = candidateCount(k: k, total: m.count)
+        let measure = Measure(distance)
+        let inputs = ReadOnlyInputs(query: queries, rows: nil)
+        let parts = Locked<[(part: Int, candidates: [TopKCollector])]>([])
+        ParallelLoop.run(iterations: threads) { p in
+            let rows = (m.count * p / threads)..<(m.count * (p + 1) / threads)
+            let c = packedCandidates(m, inputs.query, nq, rows: rows, kk: kk, measure: measure)
+            parts.withLock { $0.append((p, c)) }
+        }
+        // Merged in row-range order, whatever order the ranges finished in.
+        let ranges = ReadOnlyCandidates(ranges: parts.withLock { $0 }.sorted { $0.part < $1.part }.map(\.candidates))
+        let results = Locked<[(Int, [[SearchHit]])]>([])
+        ParallelLoop.run(iterations: threads) { p in
+            let lo = nq * p / threads, hi = nq * (p + 1) / threads
+            let hits = (lo..<hi).map { i in
+                var merged = TopKCollector(k: kk, rowKeys: m.keys)
+                for r in ranges.ranges { for e in r[i].sorted() { merged.offer(key: e.key, row: e.row) } }
+                return rescore(m, query: inputs.query + i * m.dimension, candidates: merged, k: k, distance: distance)
+            }
+            results.withLock { $0.append((lo, hits)) }
+        }
+        return results.withLock { $0 }.sorted { $0.0 < $1.0 }.flatMap { $0.1 }
+    }
+
+    /// The best `kk` candidates of each of `nq` queries among `rows`, by the packed AVX-512 kernel: rows are
+    /// packed block by block (the block stays in L2) and every group of 8 queries passes over the block.
+    static func packedCandidates(
+        _ m: MatrixView, _ queries: UnsafePointer<Float>, _ nq: Int, rows: Range<Int>, kk: Int, measure: Measure
+    ) -> [TopKCollector] {
+        let d = m.dimension
         guard nq > 0 else { return [] }
         let panelFloats = sy_panel_floats(packedRowBlock, d)
         let panels = UnsafeMutableRawPointer.allocate(byteCount: panelFloats * 4, alignment: 64).bindMemory(to: Float.self, capacity: panelFloats)
         defer { panels.deallocate() }
-        let tile = UnsafeMutablePointer<Float>.allocate(capacity: 8 * packedRowBlock)
-        defer { tile.deallocate() }
+        // Rows that reached their query's threshold in one call: at most every row for every query.
+        let found = UnsafeMutablePointer<sy_candidate_t>.allocate(capacity: 8 * packedRowBlock)
+        defer { found.deallocate() }
+        let thresholds = UnsafeMutablePointer<Float>.allocate(capacity: 8)
+        defer { thresholds.deallocate() }
         // Queries in groups of 8; the last group padded with zero rows.
         let groups = (nq + 7) / 8
         let qbuf = UnsafeMutablePointer<Float>.allocate(capacity: groups * 8 * d)
@@ -271,30 +320,24 @@ public enum ExactSearch {
             qbuf.deinitialize(count: groups * 8 * d)
             qbuf.deallocate()
         }
-        qbuf.update(from: queries + range.lowerBound * d, count: nq * d)
+        qbuf.update(from: queries, count: nq * d)
         var collectors = (0..<nq).map { _ in TopKCollector(k: kk, rowKeys: m.keys) }
-        var rStart = 0
-        while rStart < m.count {
-            let nb = min(packedRowBlock, m.count - rStart)
+        var rStart = rows.lowerBound
+        while rStart < rows.upperBound {
+            let nb = min(packedRowBlock, rows.upperBound - rStart)
             sy_pack_panels(m.storage + rStart * d, nb, d, panels)
-            let np = (nb + 15) / 16
+            let norms = measure == .l2Squared ? m.squaredNorms + rStart : nil
             for g in 0..<groups {
-                sy_gemm_packed_8(qbuf + g * 8 * d, d, panels, np, tile, packedRowBlock)
                 let live = min(8, nq - g * 8)
-                for qi in 0..<live {
-                    let row = tile + qi * packedRowBlock
-                    if measure == .l2Squared {
-                        let norms = m.squaredNorms + rStart
-                        for j in 0..<nb { row[j] = 2 * row[j] - norms[j] }
-                    }
-                    collectors[g * 8 + qi].offer(block: row, count: nb, firstRow: rStart)
+                for qi in 0..<8 { thresholds[qi] = qi < live ? collectors[g * 8 + qi].threshold : .infinity }
+                let n = sy_packed_scan_8(qbuf + g * 8 * d, d, panels, nb, norms, thresholds, found)
+                for c in UnsafeBufferPointer(start: found, count: n) {
+                    collectors[g * 8 + Int(c.query)].offer(key: c.score, row: Int32(rStart) + c.row)
                 }
             }
             rStart += nb
         }
-        return (0..<nq).map { i in
-            rescore(m, query: queries + (range.lowerBound + i) * d, candidates: collectors[i], k: k, distance: distance)
-        }
+        return collectors
     }
 }
 
@@ -306,4 +349,12 @@ public enum ExactSearch {
 private struct ReadOnlyInputs: @unchecked Sendable {
     let query: UnsafePointer<Float>
     let rows: UnsafeBufferPointer<Int32>?
+}
+
+/// Each row range's candidates, read by the threads that merge them.
+///
+/// @unchecked Sendable: the collectors are only read once built (each thread merges its own queries), and
+/// the row keys they point to belong to the caller's matrix view, alive for the whole synchronous call.
+private struct ReadOnlyCandidates: @unchecked Sendable {
+    let ranges: [[TopKCollector]]
 }

@@ -108,6 +108,25 @@ struct ExactSearchTests {
         }
     }
 
+    /// Enough rows for the packed path to split rows (not queries) over threads, at a dimension that is
+    /// not a multiple of the 16-component transpose (a vectorised part and a scalar tail).
+    @Test("large packed batches split over row ranges equal the reference", arguments: Distance.allCases)
+    func packedRowSplit(distance: Distance) {
+        KernelLevelLock.withStableKernel {
+            let ds = Dataset(count: 20_011, dimension: 40, distance: distance, seed: 515, duplicates: 40, zeros: 2)
+            let m = ds.makeMatrix()
+            let queries = ds.queries(13, seed: 23)
+            let twins = ds.twins()
+            for threads in [1, 2, 3] {
+                let batch = ExactSearch.searchBatch(m, queries, k: 10, distance: distance, threads: threads, strategy: .packed)
+                for (qi, hits) in batch.enumerated() {
+                    let p = ds.problems(hits, ds.reference(queries[qi]), k: 10, twins: twins)
+                    #expect(p.isEmpty, "threads \(threads) query \(qi): \(p.prefix(5))")
+                }
+            }
+        }
+    }
+
     /// Many exact copies of the best row: more than the sgemm path's slack, spread over row blocks,
     /// with keys in an order unrelated to row order. The copies must come first, smallest key first.
     @Test("many identical best rows come in key order on every path", arguments: Distance.allCases)

@@ -67,10 +67,20 @@ extern "C" {
 size_t sy_panel_floats(size_t n, size_t d);
 /// Packs `n` rows into panels: panel b holds rows 16b..16b+15, component-major (`panels` 64-byte aligned).
 void sy_pack_panels(const float *rows, size_t n, size_t d, float *panels);
-/// Whether `sy_gemm_packed_8` is available (AVX-512 in use).
+/// Whether `sy_packed_scan_8` is available (AVX-512 in use).
 int sy_has_packed_gemm(void);
-/// out[i * ldo + j] = q[i] · row j, for 8 queries (`q` is 8 × d) and every row of `npanels` panels.
-void sy_gemm_packed_8(const float *q, size_t d, const float *panels, size_t npanels, float *out, size_t ldo);
+/// A row that reached its query's threshold in `sy_packed_scan_8`.
+typedef struct {
+    int32_t query; ///< 0..<8, the query within the group
+    int32_t row;   ///< the row within the scanned block
+    float score;   ///< q·row, or 2·q·row − ‖row‖² when norms are given
+} sy_candidate_t;
+/// Scores 8 queries (`q` is 8 × d) against the first `nrows` rows packed in `panels`, without storing a
+/// score matrix: every (query, row) whose score reaches `thresholds[query]` (score ≥ threshold, so NaN
+/// never does) is appended to `out`, at most 8 × nrows of them; returns how many. With `norms`
+/// (‖row‖² of the block's rows), the score is 2·q·row − ‖row‖², the L2 ranking key without ‖q‖².
+size_t sy_packed_scan_8(const float *q, size_t d, const float *panels, size_t nrows, const float *norms,
+                        const float *thresholds, sy_candidate_t *out);
 #ifdef __cplusplus
 }
 #endif
