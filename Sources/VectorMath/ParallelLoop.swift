@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import Locks
 
 /// Runs the iterations of a loop on the calling thread and on a small pool of long-lived helper
 /// threads, and returns when all of them have finished.
@@ -97,54 +98,6 @@ final class WorkerPool: @unchecked Sendable {
                 return queue.first
             })
             job.work()
-        }
-    }
-}
-
-/// A pthread mutex with a condition variable.
-final class Condition: @unchecked Sendable {
-    // @unchecked: the pthread objects are allocated once and used only through their own calls.
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-
-    init() {
-        mutex.initialize(to: pthread_mutex_t())
-        cond.initialize(to: pthread_cond_t())
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(cond, nil)
-    }
-
-    deinit {
-        pthread_cond_destroy(cond)
-        pthread_mutex_destroy(mutex)
-        cond.deinitialize(count: 1)
-        mutex.deinitialize(count: 1)
-        cond.deallocate()
-        mutex.deallocate()
-    }
-
-    /// Runs `change` holding the mutex, then wakes every waiter.
-    func signal(_ change: () -> Void) {
-        pthread_mutex_lock(mutex)
-        change()
-        pthread_cond_broadcast(cond)
-        pthread_mutex_unlock(mutex)
-    }
-
-    /// Waits (holding the mutex while checking) until `ready` returns true.
-    func wait(_ ready: () -> Bool) {
-        pthread_mutex_lock(mutex)
-        while !ready() { pthread_cond_wait(cond, mutex) }
-        pthread_mutex_unlock(mutex)
-    }
-
-    /// Waits until `value` returns something, and returns it.
-    func wait<T>(until value: () -> T?) -> T {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        while true {
-            if let v = value() { return v }
-            pthread_cond_wait(cond, mutex)
         }
     }
 }

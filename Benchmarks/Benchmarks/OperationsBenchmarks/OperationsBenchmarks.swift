@@ -21,6 +21,8 @@ let benchmarks: @Sendable () -> Void = {
             c.readers = 1
             c.idleSeconds = 0.1
             c.switches = 1
+            c.switchReaders = [0]
+            c.switchReindexes = 0
             blackHole(try ReindexBenchmark.run(c))
         }
     }

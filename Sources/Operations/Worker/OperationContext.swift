@@ -21,6 +21,9 @@ public final class OperationContext: Sendable {
     /// Where the handler's own metrics go (reindex checkpoints, validation and switch durations).
     public let telemetry: Telemetry
     let softTimeLimit: Duration
+    /// Whether the attempt's thread runs niced (``Worker/Options/niceness``), so that steps others wait on
+    /// go through ``PriorityLane``.
+    let niced: Bool
     let started = ContinuousClock.now
     private let state = Atomic<UInt8>(0)
     private let stages = Locked<[String: Double]>([:])
@@ -32,8 +35,9 @@ public final class OperationContext: Sendable {
     private static let lostBit: UInt8 = 2
 
     init(manager: CollectionManager, claim: ClaimedOperation, collection: ManagedCollection?, faults: FaultInjector, softTimeLimit: Duration,
-         telemetry: Telemetry = Telemetry()) {
+         telemetry: Telemetry = Telemetry(), niced: Bool = false) {
         self.telemetry = telemetry
+        self.niced = niced
         self.manager = manager
         self.operation = claim.operation
         self.taskID = claim.taskID
@@ -42,6 +46,13 @@ public final class OperationContext: Sendable {
         self.softTimeLimit = softTimeLimit
         let now = CPUSample.residentBytes()
         memory = Locked((now, now))
+    }
+
+    /// Runs a short step that readers or other processes wait on (a reindex's alias switch) at the worker's
+    /// own priority, not the niced priority of the attempt's thread: on ``PriorityLane``'s thread when the
+    /// attempt runs niced, inline otherwise.
+    public func urgently<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+        niced ? try PriorityLane.shared.run(body) : try body()
     }
 
     /// Samples the process's resident memory into the attempt's peak (called after every batch).

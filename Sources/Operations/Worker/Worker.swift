@@ -75,6 +75,9 @@ public final class Worker: Sendable {
         ]
         for (k, v) in handlers { all[k] = v }
         self.handlers = all
+        // Operation threads run niced; the lane that runs their switches at this thread's priority is
+        // created here, on the creating thread, so it inherits that priority (not an operation thread's).
+        if options.niceness != 0 { _ = PriorityLane.shared }
     }
 
     /// Runs until no operation is pending or processing anywhere in the store (waiting for other
@@ -275,7 +278,8 @@ public final class Worker: Sendable {
         }
         let collection = claim.collection
         let context = OperationContext(manager: manager, claim: claim, collection: collection, faults: options.faults,
-                                       softTimeLimit: options.softTimeLimit, telemetry: options.telemetry)
+                                       softTimeLimit: options.softTimeLimit, telemetry: options.telemetry,
+                                       niced: options.niceness != 0)
         let running = Running(context: context)
         let nice = options.niceness
         let thread = Thread { [self] in

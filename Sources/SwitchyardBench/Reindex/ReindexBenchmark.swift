@@ -24,8 +24,13 @@ public enum ReindexBenchmark {
         public var readerInterval = 0.01
         /// Seconds the idle readers run.
         public var idleSeconds = 2.0
-        /// Alias switches timed (through rollback: intent, alias batch, commit, as a reindex's switch) for the percentiles.
+        /// Alias switches timed (through rollback: intent, alias batch, commit, as a reindex's switch) for the
+        /// percentiles, and bare alias flips, at each reader count of `switchReaders`.
         public var switches = 200
+        /// Reader counts the switches are timed under (readers searching the switched collection's alias).
+        public var switchReaders = [0, 4, 8]
+        /// Reindexes (each with its own switch) timed at each reader count of `switchReaders`.
+        public var switchReindexes = 5
         /// Where the vectors live (`nil`: the benchmark's own store; or a Qdrant server).
         public var vectors: (any VectorBackend)?
         /// Readers' queries (texts); default: the source's `queries.jsonl` when it is a BEIR dataset.
@@ -41,6 +46,43 @@ public enum ReindexBenchmark {
         public var p99: Double
     }
 
+    /// The switch timed with `readers` readers searching through the alias being switched.
+    public struct SwitchLoad: Sendable {
+        public var readers: Int
+        /// Each reindex's switch transaction (intent, alias batch, commit) and the alias batch inside it.
+        public var reindexSwitchMilliseconds: [Double]
+        public var reindexFlipMilliseconds: [Double]
+        /// Rollbacks: the same three steps, on the caller's thread.
+        public var rollbackP50Milliseconds: Double
+        public var rollbackP99Milliseconds: Double
+        /// Bare alias flips: the flip itself (alias rows + catalog swap) and the whole call (with the commit's fsync).
+        public var flipP50Milliseconds: Double
+        public var flipP99Milliseconds: Double
+        public var flipCallP99Milliseconds: Double
+        public var readerQueries: Int
+        public var readerErrors: Int
+
+        public var json: JSONValue {
+            [
+                "readers": .int(Int64(readers)),
+                "reindex_switch_ms": .array(reindexSwitchMilliseconds.map { .double($0) }),
+                "reindex_switch_p50_ms": .double(ReindexBenchmark.percentile(reindexSwitchMilliseconds, 0.5)),
+                "reindex_switch_max_ms": .double(reindexSwitchMilliseconds.max() ?? 0),
+                "reindex_alias_flip_ms": .array(reindexFlipMilliseconds.map { .double($0) }),
+                "rollback_p50_ms": .double(rollbackP50Milliseconds), "rollback_p99_ms": .double(rollbackP99Milliseconds),
+                "alias_flip_p50_ms": .double(flipP50Milliseconds), "alias_flip_p99_ms": .double(flipP99Milliseconds),
+                "alias_flip_call_p99_ms": .double(flipCallP99Milliseconds),
+                "reader_queries": .int(Int64(readerQueries)), "reader_errors": .int(Int64(readerErrors)),
+            ]
+        }
+    }
+
+    /// The value below which a share `p` of the samples lie (nearest rank; 0 without samples).
+    public static func percentile(_ samples: [Double], _ p: Double) -> Double {
+        let s = samples.sorted()
+        return s.isEmpty ? 0 : s[min(s.count - 1, Int(Double(s.count) * p))]
+    }
+
     public struct Result: Sendable {
         public var vectors: Int
         public var aloneSeconds: Double
@@ -49,15 +91,11 @@ public enum ReindexBenchmark {
         public var withReadersChunksPerSecond: Double
         public var idle: Latency
         public var during: Latency
+        /// The switches of the two reindexes above (alone, with readers) and the alias batch inside each.
         public var reindexSwitchMilliseconds: [Double]
         public var aliasFlipMilliseconds: [Double]
-        public var switchP50Milliseconds: Double
-        public var switchP99Milliseconds: Double
-        /// Bare alias flips between the two generations: the flip itself (alias rows + catalog swap)
-        /// and the whole call (with the commit's fsync).
-        public var flipP50Milliseconds: Double
-        public var flipP99Milliseconds: Double
-        public var flipCallP99Milliseconds: Double
+        /// The switch under 0, 4 and 8 readers (``Configuration/switchReaders``).
+        public var switchLoads: [SwitchLoad]
 
         public var json: JSONValue {
             func lat(_ l: Latency) -> JSONValue {
@@ -71,9 +109,7 @@ public enum ReindexBenchmark {
                 "reader_p99_ratio": .double(idle.p99 > 0 ? during.p99 / idle.p99 : 0),
                 "reindex_switch_ms": .array(reindexSwitchMilliseconds.map { .double($0) }),
                 "reindex_alias_flip_ms": .array(aliasFlipMilliseconds.map { .double($0) }),
-                "switch_transaction_p50_ms": .double(switchP50Milliseconds), "switch_transaction_p99_ms": .double(switchP99Milliseconds),
-                "alias_flip_p50_ms": .double(flipP50Milliseconds), "alias_flip_p99_ms": .double(flipP99Milliseconds),
-                "alias_flip_call_p99_ms": .double(flipCallP99Milliseconds),
+                "switch_under_readers": .array(switchLoads.map(\.json)),
             ]
         }
     }
@@ -119,17 +155,52 @@ public enum ReindexBenchmark {
         }
         if let caught { throw caught }
 
-        let switchStep = "switches of a \(vectors)-point collection"
-        progress(BenchProgress(switchStep, done: 0, total: c.switches))
+        var loads: [SwitchLoad] = []
+        for count in c.switchReaders {
+            let step = "switches with \(count) readers"
+            progress(BenchProgress(step, done: 0, total: c.switchReindexes + c.switches))
+            var load: SwitchLoad!
+            var caught: OperationsError?
+            let t = try readers(count, interval: c.readerInterval, service: service, queries: queries, collection: "alone") {
+                do throws(OperationsError) {
+                    load = try switchLoad(c, readers: count, manager: manager, worker: worker, service: service, store: store) { done in
+                        progress(BenchProgress(step, done: done, total: c.switchReindexes + c.switches))
+                    }
+                } catch { caught = error }
+            }
+            if let caught { throw caught }
+            load.readerQueries = t.count
+            load.readerErrors = t.errors
+            loads.append(load)
+        }
+        let results = [alone.result, busy.result]
+        return Result(
+            vectors: vectors, aloneSeconds: alone.seconds, aloneChunksPerSecond: Double(vectors) / alone.seconds,
+            withReadersSeconds: busy.seconds, withReadersChunksPerSecond: Double(vectors) / busy.seconds,
+            idle: idle, during: during,
+            reindexSwitchMilliseconds: results.compactMap { $0["switch_ms"]?.numberValue },
+            aliasFlipMilliseconds: results.compactMap { $0["alias_flip_ms"]?.numberValue },
+            switchLoads: loads)
+    }
+
+    /// Reindexes "alone" back and forth, then rolls it back and flips a bare alias, timing each switch.
+    private static func switchLoad(_ c: Configuration, readers: Int, manager: CollectionManager, worker: Worker, service: ReindexService,
+                                   store: Store, done: (Int) -> Void) throws(OperationsError) -> SwitchLoad {
+        var switchMs: [Double] = []
+        var flipMs: [Double] = []
+        for i in 0..<c.switchReindexes {
+            let r = try reindex("alone", to: i % 2 == 0 ? c.from : c.to, manager: manager, worker: worker).result
+            if let v = r["switch_ms"]?.numberValue { switchMs.append(v) }
+            if let v = r["alias_flip_ms"]?.numberValue { flipMs.append(v) }
+            done(i + 1)
+        }
         var samples: [Double] = []
         for i in 0..<c.switches {
             let t0 = ContinuousClock.now
             try service.rollback("alone", user: "bench")
             samples.append((ContinuousClock.now - t0).seconds * 1000)
-            progress(BenchProgress(switchStep, done: i + 1, total: c.switches))
+            done(c.switchReindexes + i + 1)
         }
-        samples.sort()
-        func pct(_ s: [Double], _ p: Double) -> Double { s.isEmpty ? 0 : s[min(s.count - 1, Int(Double(s.count) * p))] }
         let generations = try service.generations(of: "alone").filter { $0.status != .dropped }.map(\.vectorStoreName)
         var flips: [Double] = []
         var calls: [Double] = []
@@ -150,18 +221,13 @@ public enum ReindexBenchmark {
                     calls.append(ms)
                 }
             }
+            // The next level starts from no bench alias.
+            try CollectionManager.guarded("removing the benchmark's alias") { try manager.vectors.updateAliases([.delete(alias: "bench_flip")]) }
         }
-        flips.sort()
-        calls.sort()
-        let results = [alone.result, busy.result]
-        return Result(
-            vectors: vectors, aloneSeconds: alone.seconds, aloneChunksPerSecond: Double(vectors) / alone.seconds,
-            withReadersSeconds: busy.seconds, withReadersChunksPerSecond: Double(vectors) / busy.seconds,
-            idle: idle, during: during,
-            reindexSwitchMilliseconds: results.compactMap { $0["switch_ms"]?.numberValue },
-            aliasFlipMilliseconds: results.compactMap { $0["alias_flip_ms"]?.numberValue },
-            switchP50Milliseconds: pct(samples, 0.5), switchP99Milliseconds: pct(samples, 0.99),
-            flipP50Milliseconds: pct(flips, 0.5), flipP99Milliseconds: pct(flips, 0.99), flipCallP99Milliseconds: pct(calls, 0.99))
+        return SwitchLoad(readers: readers, reindexSwitchMilliseconds: switchMs, reindexFlipMilliseconds: flipMs,
+                          rollbackP50Milliseconds: ReindexBenchmark.percentile(samples, 0.5), rollbackP99Milliseconds: ReindexBenchmark.percentile(samples, 0.99),
+                          flipP50Milliseconds: ReindexBenchmark.percentile(flips, 0.5), flipP99Milliseconds: ReindexBenchmark.percentile(flips, 0.99),
+                          flipCallP99Milliseconds: ReindexBenchmark.percentile(calls, 0.99), readerQueries: 0, readerErrors: 0)
     }
 
     private static func reindex(_ name: String, to embedder: String, manager: CollectionManager, worker: Worker)
@@ -175,9 +241,9 @@ public enum ReindexBenchmark {
     }
 
     /// Runs `body` while `count` readers search "busy" through its alias; returns their latencies.
-    private static func readers(_ count: Int, interval: Double, service: ReindexService, queries: [String],
+    private static func readers(_ count: Int, interval: Double, service: ReindexService, queries: [String], collection: String = "busy",
                                 _ body: () throws(OperationsError) -> Void) throws(OperationsError) -> Latency {
-        let readers = AliasReaders(service: service, collection: "busy", queries: queries, pause: interval)
+        let readers = AliasReaders(service: service, collection: collection, queries: queries, pause: interval)
         readers.start(count)
         var failure: OperationsError?
         do { try body() } catch { failure = error }

@@ -130,7 +130,9 @@ extension BenchCommand {
         @Option(help: "Embedder after.") var to: String = "hash-v2"
         @Option(help: "Readers searching through the alias.") var readers: Int = 4
         @Option(help: "Milliseconds each reader pauses between queries.") var readerIntervalMs: Double = 10
-        @Option(help: "Switches (rollbacks) timed for the percentiles.") var switches: Int = 200
+        @Option(help: "Switches (rollbacks) and bare alias flips timed for the percentiles, at each count of --switch-readers.") var switches: Int = 200
+        @Option(help: "Reader counts the switches are timed under, comma-separated.") var switchReaders: String = "0,4,8"
+        @Option(help: "Reindexes (each with its switch) timed at each count of --switch-readers.") var switchReindexes: Int = 5
         @Flag(help: "Print JSON.") var json = false
         @OptionGroup var qdrant: QdrantOptions
 
@@ -142,6 +144,15 @@ extension BenchCommand {
             c.to = to
             c.readers = readers
             c.switches = switches
+            c.switchReaders = try switchReaders.split(separator: ",", omittingEmptySubsequences: false).map { part in
+                let text = part.trimmingCharacters(in: .whitespaces)
+                guard let n = Int(text), n >= 0 else {
+                    throw CLIFailure(message: "--switch-readers: '\(text)' is not a reader count (a whole number, 0 or more)")
+                }
+                return n
+            }
+            guard switchReindexes >= 0 else { throw CLIFailure(message: "--switch-reindexes must not be negative, got \(switchReindexes)") }
+            c.switchReindexes = switchReindexes
             guard readerIntervalMs.isFinite, readerIntervalMs >= 0 else { throw CLIFailure(message: "--reader-interval-ms must be a non-negative number") }
             c.readerInterval = readerIntervalMs / 1000
             c.vectors = try qdrant.backend()
@@ -159,11 +170,15 @@ extension BenchCommand {
                         r.idle.p99 > 0 ? r.during.p99 / r.idle.p99 : 0))
             emit("reindex switches (intent, alias batch, commit): " + r.reindexSwitchMilliseconds.map { String(format: "%.2f ms", $0) }.joined(separator: ", ")
                  + "; alias batch inside: " + r.aliasFlipMilliseconds.map { String(format: "%.3f ms", $0) }.joined(separator: ", "))
-            emit(String(format: "rollbacks (the same three steps) x%d: p50 %.2f ms, p99 %.2f ms", switches, r.switchP50Milliseconds, r.switchP99Milliseconds))
             let remote = c.vectors != nil
-            emit(String(format: "alias flip x%d: p50 %.3f ms, p99 %.3f ms (%@); whole call p99 %.2f ms",
-                        switches, r.flipP50Milliseconds, r.flipP99Milliseconds, remote ? "the alias batch's HTTP round trip" : "alias rows + catalog swap",
-                        r.flipCallP99Milliseconds))
+            for l in r.switchLoads {
+                let switches = l.reindexSwitchMilliseconds
+                emit(String(format: "with %d readers (%d queries, %d errors): reindex switch x%d p50 %.2f ms, max %.2f ms; rollback x%d p50 %.2f ms, p99 %.2f ms; "
+                            + "alias flip p50 %.3f ms, p99 %.3f ms (%@), whole call p99 %.2f ms",
+                            l.readers, l.readerQueries, l.readerErrors, switches.count, ReindexBenchmark.percentile(switches, 0.5), switches.max() ?? 0,
+                            self.switches, l.rollbackP50Milliseconds, l.rollbackP99Milliseconds, l.flipP50Milliseconds, l.flipP99Milliseconds,
+                            remote ? "the alias batch's HTTP round trip" : "alias rows + catalog swap", l.flipCallP99Milliseconds))
+            }
         }
     }
 }

@@ -29,6 +29,13 @@ extension Store {
         }
     }
 
+    /// Copies what the write-ahead log holds into the database file now (SQLite's passive checkpoint: it
+    /// waits for no reader or writer), so that the commits of a step that must be quick, such as a
+    /// reindex's switch, do not pay for an automatic checkpoint of earlier bulk writes.
+    public func checkpointLog() throws {
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(PASSIVE)") }
+    }
+
     /// Applies a component's versioned migrations that this store lacks, in one IMMEDIATE transaction
     /// (safe when several processes open a store at once). The version applied last is kept in
     /// `store_meta` under `schema_<component>`; add entries, never edit old ones.

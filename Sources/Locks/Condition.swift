@@ -1,0 +1,60 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A pthread mutex with a condition variable (which ThreadSanitizer understands, unlike futex-based
+/// Dispatch semaphores).
+///
+/// ```swift
+/// let c = Condition()
+/// c.signal { ready = true }      // another thread
+/// c.wait { ready }
+/// ```
+public final class Condition: @unchecked Sendable {
+    // @unchecked: the pthread objects are allocated once and used only through their own calls.
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+
+    public init() {
+        mutex.initialize(to: pthread_mutex_t())
+        cond.initialize(to: pthread_cond_t())
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(cond, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(cond)
+        pthread_mutex_destroy(mutex)
+        cond.deinitialize(count: 1)
+        mutex.deinitialize(count: 1)
+        cond.deallocate()
+        mutex.deallocate()
+    }
+
+    /// Runs `change` holding the mutex, then wakes every waiter.
+    public func signal(_ change: () -> Void) {
+        pthread_mutex_lock(mutex)
+        change()
+        pthread_cond_broadcast(cond)
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// Waits (holding the mutex while checking) until `ready` returns true.
+    public func wait(_ ready: () -> Bool) {
+        pthread_mutex_lock(mutex)
+        while !ready() { pthread_cond_wait(cond, mutex) }
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// Waits until `value` returns something, and returns it.
+    public func wait<T>(until value: () -> T?) -> T {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while true {
+            if let v = value() { return v }
+            pthread_cond_wait(cond, mutex)
+        }
+    }
+}
