@@ -35,3 +35,8 @@ public enum VectorMathError: Error, CustomStringConvertible, Equatable {
         }
     }
 }
+
+extension Kernels {
+    /// The int8 path the family in use allows: `avx512-vnni`, `avx2` or `generic` (``QuantizedSearch``).
+    public static var int8Name: String { String(cString: sy_q8_path_name(sy_q8_path())) }
+}

@@ -24,6 +24,8 @@ public final class RowMatrix {
     private var squaredNorms: UnsafeMutablePointer<Float>
     /// Each row's tie-breaking key; `count` initialised.
     private var keys: UnsafeMutablePointer<RowKey>
+    /// The int8 copy of the rows, when quantization is on (``enableQuantization(quantile:distance:)``).
+    public private(set) var quantized: QuantizedRows?
 
     /// An empty matrix.
     ///
@@ -86,6 +88,9 @@ public final class RowMatrix {
         (squaredNorms + row).initialize(to: Vectors.measure(.dot, vector, vector, dimension: dimension))
         (keys + row).initialize(to: key)
         count += 1
+        if let q = quantized, q.append(vector, squaredNorm: squaredNorms[row]) {
+            q.train(rows: storage, norms: squaredNorms, count: count)
+        }
         return row
     }
 
@@ -94,6 +99,7 @@ public final class RowMatrix {
         precondition(row >= 0 && row < count, "row out of range")
         (storage + row * dimension).update(from: vector, count: dimension)
         squaredNorms[row] = Vectors.measure(.dot, vector, vector, dimension: dimension)
+        quantized?.replace(row: row, with: vector, squaredNorm: squaredNorms[row])
     }
 
     /// Removes row `row` by moving the last row into its place.
@@ -114,6 +120,7 @@ public final class RowMatrix {
         (squaredNorms + last).deinitialize(count: 1)
         (keys + last).deinitialize(count: 1)
         count -= 1
+        quantized?.swapRemove(row: row)
         return moved
     }
 
@@ -147,6 +154,28 @@ public final class RowMatrix {
         capacity * (dimension * MemoryLayout<Float>.stride + MemoryLayout<Float>.stride + MemoryLayout<RowKey>.stride)
     }
 
+    /// Keeps an int8 copy of the rows from now on (Qdrant's scalar quantization), trained on the rows present
+    /// and retrained as they double. Manhattan is not quantized (its searches stay exact): `nil` is returned.
+    ///
+    /// - Parameters:
+    ///   - quantile: the share of component values kept unclipped, in (0.5, 1].
+    ///   - distance: the collection's distance (decides the ranking key).
+    @discardableResult
+    public func enableQuantization(quantile: Double, distance: Distance) -> QuantizedRows? {
+        let measure = Measure(distance)
+        guard measure != .l1 else {
+            quantized = nil
+            return nil
+        }
+        let q = QuantizedRows(dimension: dimension, quantile: quantile, measure: measure)
+        q.train(rows: storage, norms: squaredNorms, count: count)
+        quantized = q
+        return q
+    }
+
+    /// Drops the int8 copy.
+    public func disableQuantization() { quantized = nil }
+
     /// Runs `body` with a read-only view of the matrix for searching (``ExactSearch``).
     ///
     /// ```swift
@@ -156,7 +185,8 @@ public final class RowMatrix {
     ///   stored. The caller keeps writers out meanwhile (the store holds its read lock).
     public func withView<R, E: Error>(_ body: (MatrixView) throws(E) -> R) throws(E) -> R {
         try withExtendedLifetime(self) { () throws(E) -> R in
-            try body(MatrixView(storage: storage, squaredNorms: squaredNorms, keys: keys, count: count, dimension: dimension))
+            try body(MatrixView(storage: storage, squaredNorms: squaredNorms, keys: keys, count: count, dimension: dimension,
+                                quantized: quantized?.view))
         }
     }
 }
@@ -175,8 +205,14 @@ public struct MatrixView: @unchecked Sendable {
     public let count: Int
     /// Components per row.
     public let dimension: Int
+    /// The int8 copy, when the matrix keeps one.
+    let quantized: QuantizedView?
+    /// Whether the view has an int8 copy to search.
+    public var isQuantized: Bool { quantized != nil }
 
-    init(storage: UnsafePointer<Float>, squaredNorms: UnsafePointer<Float>, keys: UnsafePointer<RowKey>, count: Int, dimension: Int) {
+    init(storage: UnsafePointer<Float>, squaredNorms: UnsafePointer<Float>, keys: UnsafePointer<RowKey>, count: Int, dimension: Int,
+         quantized: QuantizedView? = nil) {
+        self.quantized = quantized
         self.storage = storage
         self.squaredNorms = squaredNorms
         self.keys = keys

@@ -93,3 +93,34 @@ double sy_score_one_f64(int measure, const float *a, const float *b, size_t d);
 #ifdef __cplusplus
 }
 #endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+/// Int8 kernel paths, best last.
+typedef enum {
+    SY_Q8_GENERIC = 0,
+    SY_Q8_AVX2 = 1,
+    SY_Q8_VNNI = 2,  ///< AVX-512 VNNI (`vpdpbusd`)
+} sy_q8_path_t;
+/// The int8 path the kernel level in use allows (VNNI needs the AVX-512 level and the VNNI extension).
+int sy_q8_path(void);
+/// "avx512-vnni", "avx2" or "generic".
+const char *sy_q8_path_name(int path);
+/// Bytes of the 16-row panels holding `n` rows of `groups` 4-component groups.
+size_t sy_q8_panel_bytes(size_t n, size_t groups);
+/// Writes / reads row `row`'s `4 × groups` codes in the panels.
+void sy_q8_put_row(int8_t *panels, size_t groups, size_t row, const int8_t *codes);
+void sy_q8_get_row(const int8_t *panels, size_t groups, size_t row, int8_t *codes);
+/// out[r] = a · Σ u·s(row r) + bias[r] for the first `n` rows (`u`: the query's `4 × groups` unsigned codes).
+/// Every path computes the same integer sum exactly.
+void sy_q8_scores(int path, const int8_t *panels, size_t groups, size_t n, const uint8_t *u, float a,
+                  const float *bias, float *out);
+/// The same key for 8 queries (`uw[g * 8 + i]`: query i's 4 codes of group g as one 32-bit word), keeping
+/// only (query, row, key) with key ≥ thresholds[query], as `sy_packed_scan_8` does; returns how many.
+/// `scratch` holds `n` floats (used by the paths without a batch kernel).
+size_t sy_q8_scan_8(int path, const int8_t *panels, size_t groups, size_t n, const int32_t *uw, float a,
+                    const float *bias, const float *thresholds, sy_candidate_t *out, float *scratch);
+#ifdef __cplusplus
+}
+#endif

@@ -1,0 +1,269 @@
+// Int8 scalar-quantization kernels: rows stored as signed codes s (−127…127) in 16-row panels, queries as
+// unsigned codes u = t + 128 (0…255), and every path computes the exact integer Σ u·s of each row, so
+// the three paths (AVX-512 VNNI, AVX2, generic) agree bit for bit. The caller turns it into a ranking key
+// with one multiply-add per row: key = a · Σ u·s + bias[row] (see QuantizedRows.swift).
+//
+// Panel layout: panel b holds rows 16b … 16b+15; for component group g (components 4g … 4g+3) its 64
+// bytes are the 4 codes of each of the 16 rows in turn, so one 512-bit load feeds `vpdpbusd` with 16
+// rows' partial dot products.
+
+#include "CKernels.h"
+#include <math.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+#define VNNI_ATTR __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,fma")))
+#define AVX2_ATTR __attribute__((target("avx2,fma")))
+#endif
+
+static int has_vnni(void) {
+#if defined(__x86_64__)
+    static int cached = -1;
+    if (cached < 0) {
+        unsigned int eax, ebx, ecx, edx;
+        cached = 0;
+        if (__get_cpuid_max(0, NULL) >= 7) {
+            __cpuid_count(7, 0, eax, ebx, ecx, edx);
+            cached = (int)((ecx >> 11) & 1);
+        }
+    }
+    return cached;
+#else
+    return 0;
+#endif
+}
+
+int sy_q8_path(void) {
+    int level = sy_kernel_level();
+    if (level == SY_KERNEL_AVX512 && has_vnni()) return SY_Q8_VNNI;
+    if (level >= SY_KERNEL_AVX2) return SY_Q8_AVX2;
+    return SY_Q8_GENERIC;
+}
+
+const char *sy_q8_path_name(int path) {
+    switch (path) {
+    case SY_Q8_VNNI: return "avx512-vnni";
+    case SY_Q8_AVX2: return "avx2";
+    default: return "generic";
+    }
+}
+
+size_t sy_q8_panel_bytes(size_t n, size_t groups) { return ((n + 15) / 16) * 64 * groups; }
+
+void sy_q8_put_row(int8_t *panels, size_t groups, size_t row, const int8_t *codes) {
+    int8_t *p = panels + (row / 16) * 64 * groups + (row % 16) * 4;
+    for (size_t g = 0; g < groups; g++) memcpy(p + g * 64, codes + g * 4, 4);
+}
+
+void sy_q8_get_row(const int8_t *panels, size_t groups, size_t row, int8_t *codes) {
+    const int8_t *p = panels + (row / 16) * 64 * groups + (row % 16) * 4;
+    for (size_t g = 0; g < groups; g++) memcpy(codes + g * 4, p + g * 64, 4);
+}
+
+// MARK: - One query
+
+static void generic_scores(const int8_t *panels, size_t groups, size_t n, const uint8_t *u, float a,
+                           const float *bias, float *out) {
+    for (size_t r = 0; r < n; r++) {
+        const int8_t *p = panels + (r / 16) * 64 * groups + (r % 16) * 4;
+        int32_t s = 0;
+        for (size_t g = 0; g < groups; g++) {
+            for (int j = 0; j < 4; j++) s += (int32_t)u[g * 4 + (size_t)j] * (int32_t)p[g * 64 + (size_t)j];
+        }
+        out[r] = fmaf(a, (float)s, bias[r]);
+    }
+}
+
+#if defined(__x86_64__)
+/// Σ u·s of the 16 rows of one panel, as 16-bit products summed in pairs (exact: |u·s| ≤ 32,385).
+AVX2_ATTR static void avx2_panel(const int8_t *panel, size_t groups, const int64_t *u16, int32_t *out16) {
+    __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+    for (size_t g = 0; g < groups; g++) {
+        __m256i q = _mm256_set1_epi64x(u16[g]);
+        const int8_t *p = panel + g * 64;
+        for (int c = 0; c < 4; c++) {
+            __m256i r = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(p + c * 16)));
+            acc[c] = _mm256_add_epi32(acc[c], _mm256_madd_epi16(r, q));
+        }
+    }
+    // acc[c] holds, for rows 4c … 4c+3, two partial sums each.
+    for (int c = 0; c < 4; c += 2) {
+        __m256i h = _mm256_hadd_epi32(acc[c], acc[c + 1]);
+        h = _mm256_permute4x64_epi64(h, 0xD8);
+        _mm256_storeu_si256((__m256i *)(out16 + c * 4), h);
+    }
+}
+
+AVX2_ATTR static void avx2_scores(const int8_t *panels, size_t groups, size_t n, const uint8_t *u, float a,
+                                  const float *bias, float *out) {
+    int64_t u16[groups > 0 ? groups : 1];
+    for (size_t g = 0; g < groups; g++) {
+        u16[g] = (int64_t)u[g * 4] | ((int64_t)u[g * 4 + 1] << 16) | ((int64_t)u[g * 4 + 2] << 32) | ((int64_t)u[g * 4 + 3] << 48);
+    }
+    int32_t s[16];
+    for (size_t b = 0; b * 16 < n; b++) {
+        avx2_panel(panels + b * 64 * groups, groups, u16, s);
+        size_t rows = n - b * 16 < 16 ? n - b * 16 : 16;
+        for (size_t l = 0; l < rows; l++) out[b * 16 + l] = fmaf(a, (float)s[l], bias[b * 16 + l]);
+    }
+}
+
+VNNI_ATTR static void vnni_scores(const int8_t *panels, size_t groups, size_t n, const uint8_t *u, float a,
+                                  const float *bias, float *out) {
+    const int32_t *u32 = (const int32_t *)(const void *)u;
+    size_t np = (n + 15) / 16, b = 0;
+    __m512 va = _mm512_set1_ps(a);
+    // Four panels at once: four independent accumulation chains.
+    for (; b + 4 <= np; b += 4) {
+        const int8_t *p = panels + b * 64 * groups;
+        __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0;
+        for (size_t g = 0; g < groups; g++) {
+            int32_t w;
+            memcpy(&w, u32 + g, 4);
+            __m512i q = _mm512_set1_epi32(w);
+            c0 = _mm512_dpbusd_epi32(c0, q, _mm512_loadu_si512(p + g * 64));
+            c1 = _mm512_dpbusd_epi32(c1, q, _mm512_loadu_si512(p + (groups + g) * 64));
+            c2 = _mm512_dpbusd_epi32(c2, q, _mm512_loadu_si512(p + (2 * groups + g) * 64));
+            c3 = _mm512_dpbusd_epi32(c3, q, _mm512_loadu_si512(p + (3 * groups + g) * 64));
+        }
+        __m512i cs[4] = {c0, c1, c2, c3};
+        for (int k = 0; k < 4; k++) {
+            size_t row0 = (b + (size_t)k) * 16;
+            size_t rows = n - row0 < 16 ? n - row0 : 16;
+            __mmask16 m = rows == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << rows) - 1u);
+            __m512 key = _mm512_fmadd_ps(va, _mm512_cvtepi32_ps(cs[k]), _mm512_maskz_loadu_ps(m, bias + row0));
+            _mm512_mask_storeu_ps(out + row0, m, key);
+        }
+    }
+    for (; b < np; b++) {
+        const int8_t *p = panels + b * 64 * groups;
+        __m512i c = _mm512_setzero_si512();
+        for (size_t g = 0; g < groups; g++) {
+            int32_t w;
+            memcpy(&w, u32 + g, 4);
+            c = _mm512_dpbusd_epi32(c, _mm512_set1_epi32(w), _mm512_loadu_si512(p + g * 64));
+        }
+        size_t row0 = b * 16, rows = n - row0 < 16 ? n - row0 : 16;
+        __mmask16 m = rows == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << rows) - 1u);
+        __m512 key = _mm512_fmadd_ps(va, _mm512_cvtepi32_ps(c), _mm512_maskz_loadu_ps(m, bias + row0));
+        _mm512_mask_storeu_ps(out + row0, m, key);
+    }
+}
+#endif
+
+void sy_q8_scores(int path, const int8_t *panels, size_t groups, size_t n, const uint8_t *u, float a,
+                  const float *bias, float *out) {
+    switch (path) {
+#if defined(__x86_64__)
+    case SY_Q8_VNNI: vnni_scores(panels, groups, n, u, a, bias, out); return;
+    case SY_Q8_AVX2: avx2_scores(panels, groups, n, u, a, bias, out); return;
+#endif
+    default: generic_scores(panels, groups, n, u, a, bias, out); return;
+    }
+}
+
+// MARK: - Eight queries, fused with the top-k threshold
+
+#if defined(__x86_64__)
+VNNI_ATTR static inline size_t q8_emit(__m512i acc, int qi, size_t row0, size_t n, __m512 va, const float *bias,
+                                       float thr, sy_candidate_t *out) {
+    if (row0 >= n) return 0;
+    size_t rows = n - row0 < 16 ? n - row0 : 16;
+    __mmask16 valid = rows == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << rows) - 1u);
+    __m512 key = _mm512_fmadd_ps(va, _mm512_cvtepi32_ps(acc), _mm512_maskz_loadu_ps(valid, bias + row0));
+    __mmask16 m = _mm512_mask_cmp_ps_mask(valid, key, _mm512_set1_ps(thr), _CMP_GE_OQ);
+    if (!m) return 0;
+    float s[16];
+    _mm512_storeu_ps(s, key);
+    size_t k = 0;
+    while (m) {
+        int lane = __builtin_ctz(m);
+        m &= m - 1;
+        out[k].query = qi;
+        out[k].row = (int32_t)(row0 + (size_t)lane);
+        out[k].score = s[lane];
+        k++;
+    }
+    return k;
+}
+
+/// 8 queries × 32 rows: 16 accumulators; per component group 2 loads, 8 broadcasts, 16 `vpdpbusd`.
+VNNI_ATTR static size_t q8_kernel_8x32(const int32_t *uw, size_t groups, const int8_t *pa, const int8_t *pb, size_t row0,
+                                       size_t n, __m512 va, const float *bias, const float *thr, sy_candidate_t *out) {
+    __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+    __m512i c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
+    for (size_t g = 0; g < groups; g++) {
+        __m512i a = _mm512_loadu_si512(pa + g * 64);
+        __m512i b = _mm512_loadu_si512(pb + g * 64);
+        const int32_t *w = uw + g * 8;
+        __m512i x;
+        x = _mm512_set1_epi32(w[0]); c00 = _mm512_dpbusd_epi32(c00, x, a); c01 = _mm512_dpbusd_epi32(c01, x, b);
+        x = _mm512_set1_epi32(w[1]); c10 = _mm512_dpbusd_epi32(c10, x, a); c11 = _mm512_dpbusd_epi32(c11, x, b);
+        x = _mm512_set1_epi32(w[2]); c20 = _mm512_dpbusd_epi32(c20, x, a); c21 = _mm512_dpbusd_epi32(c21, x, b);
+        x = _mm512_set1_epi32(w[3]); c30 = _mm512_dpbusd_epi32(c30, x, a); c31 = _mm512_dpbusd_epi32(c31, x, b);
+        x = _mm512_set1_epi32(w[4]); c40 = _mm512_dpbusd_epi32(c40, x, a); c41 = _mm512_dpbusd_epi32(c41, x, b);
+        x = _mm512_set1_epi32(w[5]); c50 = _mm512_dpbusd_epi32(c50, x, a); c51 = _mm512_dpbusd_epi32(c51, x, b);
+        x = _mm512_set1_epi32(w[6]); c60 = _mm512_dpbusd_epi32(c60, x, a); c61 = _mm512_dpbusd_epi32(c61, x, b);
+        x = _mm512_set1_epi32(w[7]); c70 = _mm512_dpbusd_epi32(c70, x, a); c71 = _mm512_dpbusd_epi32(c71, x, b);
+    }
+    size_t k = 0, r1 = row0 + 16;
+    k += q8_emit(c00, 0, row0, n, va, bias, thr[0], out + k); k += q8_emit(c01, 0, r1, n, va, bias, thr[0], out + k);
+    k += q8_emit(c10, 1, row0, n, va, bias, thr[1], out + k); k += q8_emit(c11, 1, r1, n, va, bias, thr[1], out + k);
+    k += q8_emit(c20, 2, row0, n, va, bias, thr[2], out + k); k += q8_emit(c21, 2, r1, n, va, bias, thr[2], out + k);
+    k += q8_emit(c30, 3, row0, n, va, bias, thr[3], out + k); k += q8_emit(c31, 3, r1, n, va, bias, thr[3], out + k);
+    k += q8_emit(c40, 4, row0, n, va, bias, thr[4], out + k); k += q8_emit(c41, 4, r1, n, va, bias, thr[4], out + k);
+    k += q8_emit(c50, 5, row0, n, va, bias, thr[5], out + k); k += q8_emit(c51, 5, r1, n, va, bias, thr[5], out + k);
+    k += q8_emit(c60, 6, row0, n, va, bias, thr[6], out + k); k += q8_emit(c61, 6, r1, n, va, bias, thr[6], out + k);
+    k += q8_emit(c70, 7, row0, n, va, bias, thr[7], out + k); k += q8_emit(c71, 7, r1, n, va, bias, thr[7], out + k);
+    return k;
+}
+
+VNNI_ATTR static size_t q8_kernel_8x16(const int32_t *uw, size_t groups, const int8_t *pa, size_t row0, size_t n,
+                                       __m512 va, const float *bias, const float *thr, sy_candidate_t *out) {
+    __m512i c[8];
+    for (int i = 0; i < 8; i++) c[i] = _mm512_setzero_si512();
+    for (size_t g = 0; g < groups; g++) {
+        __m512i a = _mm512_loadu_si512(pa + g * 64);
+        for (int i = 0; i < 8; i++) c[i] = _mm512_dpbusd_epi32(c[i], _mm512_set1_epi32(uw[g * 8 + (size_t)i]), a);
+    }
+    size_t k = 0;
+    for (int i = 0; i < 8; i++) k += q8_emit(c[i], i, row0, n, va, bias, thr[i], out + k);
+    return k;
+}
+
+VNNI_ATTR static size_t vnni_scan_8(const int8_t *panels, size_t groups, size_t n, const int32_t *uw, float a,
+                                    const float *bias, const float *thr, sy_candidate_t *out) {
+    size_t np = (n + 15) / 16, b = 0, k = 0;
+    __m512 va = _mm512_set1_ps(a);
+    for (; b + 2 <= np; b += 2) {
+        k += q8_kernel_8x32(uw, groups, panels + b * 64 * groups, panels + (b + 1) * 64 * groups, b * 16, n, va, bias, thr, out + k);
+    }
+    if (b < np) k += q8_kernel_8x16(uw, groups, panels + b * 64 * groups, b * 16, n, va, bias, thr, out + k);
+    return k;
+}
+#endif
+
+size_t sy_q8_scan_8(int path, const int8_t *panels, size_t groups, size_t n, const int32_t *uw, float a,
+                    const float *bias, const float *thresholds, sy_candidate_t *out, float *scratch) {
+#if defined(__x86_64__)
+    if (path == SY_Q8_VNNI) return vnni_scan_8(panels, groups, n, uw, a, bias, thresholds, out);
+#endif
+    // Other paths: one query at a time through the single-query kernel, then the same threshold rule.
+    size_t k = 0;
+    uint8_t u[4 * (groups > 0 ? groups : 1)];
+    for (int qi = 0; qi < 8; qi++) {
+        for (size_t g = 0; g < groups; g++) memcpy(u + g * 4, uw + g * 8 + (size_t)qi, 4);
+        sy_q8_scores(path, panels, groups, n, u, a, bias, scratch);
+        for (size_t r = 0; r < n; r++) {
+            if (scratch[r] >= thresholds[qi]) {
+                out[k].query = qi;
+                out[k].row = (int32_t)r;
+                out[k].score = scratch[r];
+                k++;
+            }
+        }
+    }
+    return k;
+}

@@ -1,0 +1,236 @@
+import CKernels
+import Foundation
+
+/// Qdrant's scalar quantization (int8) of a ``RowMatrix``'s rows: one signed byte per component, with the
+/// collection's values clipped to the central `quantile` of their distribution.
+///
+/// Training takes the `(1 − quantile) / 2` and `(1 + quantile) / 2` quantiles `lo`, `hi` of the components
+/// (of a sample of at most ``sampleSize`` of them) and maps `[lo, hi]` onto −127…127: `center = (lo + hi) / 2`,
+/// `step = (hi − lo) / 254`, code `s = clamp(round((x − center) / step), −127, 127)`. Queries are encoded the
+/// same way and shifted to unsigned (`u = t + 128`), so that
+///
+///     q·x ≈ Σ (center + step·t)(center + step·s)
+///         = step² · Σ u·s + (center·step − 128·step²) · Σ s + (d·center² + center·step · Σ t)
+///
+/// The first two terms form the ranking key (`a · Σ u·s + bias[row]`, see `CKernels/int8.c`); the last is the
+/// same for every row of one query. For Euclid the key is `2 q·x − ‖x‖²` (‖q‖² dropped) with the exact norm.
+///
+/// The codes are kept beside the float rows and follow every append, replacement and removal. The scale is
+/// retrained (every row re-encoded) whenever the rows have doubled since the last training, so that an index
+/// built from a few rows is not stuck with their range; the cost is amortised O(d) per appended row.
+public final class QuantizedRows {
+    /// Components sampled for the quantiles.
+    public static let sampleSize = 100_000
+    public let dimension: Int
+    /// 4-component groups per row (the last padded with zero codes).
+    let groups: Int
+    public let quantile: Double
+    /// `.dot` (cosine and dot) or `.l2Squared`; Manhattan is not quantized.
+    let measure: Measure
+    public private(set) var count = 0
+    private var capacity = 0
+    private var panels: UnsafeMutablePointer<Int8>
+    /// Σ s of each row.
+    private var codeSums: UnsafeMutablePointer<Int32>
+    /// Each row's bias in the ranking key.
+    private var bias: UnsafeMutablePointer<Float>
+    public private(set) var center: Float = 0
+    public private(set) var step: Float = 1
+    /// Rows at the last training (0: never trained).
+    public private(set) var trainedRows = 0
+
+    /// - Parameters:
+    ///   - quantile: the share of values kept unclipped, in (0, 1].
+    init(dimension: Int, quantile: Double, measure: Measure) {
+        self.dimension = dimension
+        self.groups = (dimension + 3) / 4
+        self.quantile = quantile
+        self.measure = measure
+        panels = Self.allocate(Int8.self, count: 64)
+        codeSums = Self.allocate(Int32.self, count: 16)
+        bias = Self.allocate(Float.self, count: 16)
+    }
+
+    deinit {
+        free(panels)
+        free(codeSums)
+        free(bias)
+    }
+
+    private static func allocate<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
+        var raw: UnsafeMutableRawPointer?
+        let bytes = max(64, count * MemoryLayout<T>.stride)
+        guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
+            fatalError("out of memory allocating \(bytes) bytes for quantized vectors")
+        }
+        memset(raw, 0, bytes)
+        return raw.bindMemory(to: T.self, capacity: max(1, count))
+    }
+
+    /// Bytes held (capacity, not only rows in use): the scan structure's resident memory.
+    public var allocatedBytes: Int {
+        let rows = (capacity + 15) / 16 * 16
+        return sy_q8_panel_bytes(rows, groups) + rows * (MemoryLayout<Int32>.stride + MemoryLayout<Float>.stride)
+    }
+
+    /// The key's multiplier of Σ u·s.
+    var scale: Float { measure == .l2Squared ? 2 * step * step : step * step }
+
+    private func reserve(_ rows: Int) {
+        let rows = (rows + 15) / 16 * 16
+        guard rows > capacity else { return }
+        let newPanels = Self.allocate(Int8.self, count: sy_q8_panel_bytes(rows, groups))
+        let used = (count + 15) / 16
+        if used > 0 { memcpy(newPanels, panels, used * 64 * groups) }
+        free(panels)
+        panels = newPanels
+        let newSums = Self.allocate(Int32.self, count: rows)
+        newSums.update(from: codeSums, count: count)
+        free(codeSums)
+        codeSums = newSums
+        let newBias = Self.allocate(Float.self, count: rows)
+        newBias.update(from: bias, count: count)
+        free(bias)
+        bias = newBias
+        capacity = rows
+    }
+
+    /// Encodes `x` into `codes` (4 × groups bytes, padding zero) and returns Σ codes.
+    @inline(__always)
+    private func encode(_ x: UnsafePointer<Float>, into codes: UnsafeMutablePointer<Int8>) -> Int32 {
+        var sum: Int32 = 0
+        let inverse = 1 / step
+        for i in 0..<dimension {
+            let v = ((x[i] - center) * inverse).rounded()
+            let c: Int8 = v.isNaN ? 0 : Int8(Swift.max(-127, Swift.min(127, v)))
+            codes[i] = c
+            sum += Int32(c)
+        }
+        for i in dimension..<(groups * 4) { codes[i] = 0 }
+        return sum
+    }
+
+    private func rowBias(sum: Int32, squaredNorm: Float) -> Float {
+        let perSum = center * step - 128 * step * step
+        return measure == .l2Squared ? 2 * perSum * Float(sum) - squaredNorm : perSum * Float(sum)
+    }
+
+    private func store(row: Int, vector: UnsafePointer<Float>, squaredNorm: Float) {
+        withUnsafeTemporaryAllocation(of: Int8.self, capacity: groups * 4) { codes in
+            let sum = encode(vector, into: codes.baseAddress!)
+            sy_q8_put_row(panels, groups, row, codes.baseAddress!)
+            codeSums[row] = sum
+            bias[row] = rowBias(sum: sum, squaredNorm: squaredNorm)
+        }
+    }
+
+    // MARK: - Following the float rows
+
+    /// Re-estimates the scale from `rows` (`n × dimension` floats) and re-encodes every row.
+    func train(rows: UnsafePointer<Float>, norms: UnsafePointer<Float>, count n: Int) {
+        let total = n * dimension
+        var sample: [Float] = []
+        if total > 0 {
+            let stride = Swift.max(1, total / Self.sampleSize)
+            sample.reserveCapacity(total / stride + 1)
+            var i = 0
+            while i < total {
+                if rows[i].isFinite { sample.append(rows[i]) }
+                i += stride
+            }
+        }
+        sample.sort()
+        if let first = sample.first, let last = sample.last {
+            let m = Double(sample.count - 1)
+            let lo = sample[Int((m * (1 - quantile) / 2).rounded(.down))]
+            let hi = sample[Int((m * (1 + quantile) / 2).rounded(.up))]
+            center = (lo + hi) / 2
+            let range = hi - lo
+            // All values equal: any step keeps them exact; take one that cannot overflow the codes.
+            step = range > 0 ? range / 254 : Swift.max(abs(first), abs(last), 1) / 127
+        } else {
+            center = 0
+            step = 1
+        }
+        reserve(n)
+        count = n
+        for r in 0..<n { store(row: r, vector: rows + r * dimension, squaredNorm: norms[r]) }
+        trainedRows = n
+    }
+
+    /// Appends row `count` (already appended to the float matrix); retrains once the rows have doubled.
+    /// - Returns: whether the caller must retrain (the rows doubled since the last training).
+    func append(_ vector: UnsafePointer<Float>, squaredNorm: Float) -> Bool {
+        if count >= 2 * Swift.max(trainedRows, 8) { return true }
+        if count == capacity { reserve(Swift.max(64, capacity + capacity / 2)) }
+        store(row: count, vector: vector, squaredNorm: squaredNorm)
+        count += 1
+        return false
+    }
+
+    func replace(row: Int, with vector: UnsafePointer<Float>, squaredNorm: Float) {
+        store(row: row, vector: vector, squaredNorm: squaredNorm)
+    }
+
+    func swapRemove(row: Int) {
+        let last = count - 1
+        if row != last {
+            withUnsafeTemporaryAllocation(of: Int8.self, capacity: groups * 4) { codes in
+                sy_q8_get_row(panels, groups, last, codes.baseAddress!)
+                sy_q8_put_row(panels, groups, row, codes.baseAddress!)
+            }
+            codeSums[row] = codeSums[last]
+            bias[row] = bias[last]
+        }
+        withUnsafeTemporaryAllocation(of: Int8.self, capacity: groups * 4) { codes in
+            codes.initialize(repeating: 0)
+            sy_q8_put_row(panels, groups, last, codes.baseAddress!)
+        }
+        count -= 1
+    }
+
+    // MARK: - Queries
+
+    /// A query encoded for the kernels, with the constant its rows' keys leave out.
+    struct EncodedQuery {
+        /// `4 × groups` unsigned codes (padding 128, a zero code).
+        var codes: [UInt8]
+        /// Σ t (signed codes).
+        var sum: Int32
+    }
+
+    func encodeQuery(_ q: UnsafePointer<Float>) -> EncodedQuery {
+        var codes = [UInt8](repeating: 128, count: groups * 4)
+        var sum: Int32 = 0
+        let inverse = 1 / step
+        for i in 0..<dimension {
+            let v = ((q[i] - center) * inverse).rounded()
+            let t: Int32 = v.isNaN ? 0 : Int32(Swift.max(-127, Swift.min(127, v)))
+            codes[i] = UInt8(t + 128)
+            sum += t
+        }
+        return EncodedQuery(codes: codes, sum: sum)
+    }
+
+    /// The approximate measure of a row from its key: q·x for `.dot`, ‖x − q‖² for `.l2Squared`.
+    func approximateMeasure(key: Float, query: EncodedQuery, squaredQueryNorm: Double) -> Double {
+        let constant = Double(dimension) * Double(center) * Double(center) + Double(center) * Double(step) * Double(query.sum)
+        return measure == .l2Squared ? Swift.max(0, squaredQueryNorm - Double(key) - 2 * constant) : Double(key) + constant
+    }
+
+    /// A read-only view for one search (valid while the owning matrix is read-locked).
+    var view: QuantizedView {
+        QuantizedView(panels: panels, bias: bias, groups: groups, count: count, scale: scale, rows: self)
+    }
+}
+
+/// The quantized rows during one ``RowMatrix/withView(_:)`` call.
+struct QuantizedView: @unchecked Sendable {
+    // @unchecked: as MatrixView, raw pointers valid while the owner keeps writers out; only read.
+    let panels: UnsafePointer<Int8>
+    let bias: UnsafePointer<Float>
+    let groups: Int
+    let count: Int
+    let scale: Float
+    let rows: QuantizedRows
+}
