@@ -216,7 +216,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VectorStoreTests",
-            dependencies: ["Locks", "VectorStore", "_SwitchyardTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["Locks", "VectorStore", "SwitchyardJSON", "_SwitchyardTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSettings
         ),
         .testTarget(

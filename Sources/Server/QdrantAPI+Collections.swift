@@ -5,8 +5,10 @@ import VectorStore
 
 extension QdrantAPI {
     /// `PUT /collections/{name}`: one unnamed dense vector per point (`{"vectors": {"size": 4, "distance": "Cosine"}}`).
-    /// Index, optimizer, WAL, quantization and sharding settings are accepted and have no effect (the scan
-    /// is exact); what would change results (named, sparse or multi vectors, other datatypes) is refused.
+    /// `quantization_config: {"scalar": {"type": "int8", "quantile", "always_ram"}}` is honoured (searches scan an
+    /// int8 copy and rescore); product and binary quantization, index, optimizer, WAL and sharding settings are
+    /// accepted and have no effect (the scan is exact); what would change results (sparse or multi vectors,
+    /// other datatypes) is refused.
     func createCollection(_ name: String, _ body: JSONValue?) throws(APIError) -> JSONValue {
         let f = try Fields(body)
         if let sparse = try f.object("sparse_vectors"), !sparse.members.isEmpty { throw APIError.unsupported("sparse_vectors") }
@@ -16,10 +18,12 @@ extension QdrantAPI {
         // Named vectors: every member is an object of parameters (a vector may even be called "size").
         let named = !vectors.members.isEmpty && vectors.members.values.allSatisfy { if case .object = $0 { true } else { false } }
         if named && Array(vectors.members.keys) != [""] {
-            return try createNamed(name, vectors)
+            return try createNamed(name, vectors, quantization: try Self.quantization(f))
         }
         if Array(vectors.members.keys) == [""], let only = try vectors.object("") {
-            return try createCollection(name, .object(["vectors": .object(only.members)]))
+            var whole = f.members
+            whole["vectors"] = .object(only.members)
+            return try createCollection(name, .object(whole))
         }
         try vectors.refuse(["multivector_config": "multivector_config (multivectors)"])
         if let type = try vectors.string("datatype"), type.lowercased() != "float32" {
@@ -34,8 +38,9 @@ extension QdrantAPI {
         if (try? store.aliases())?.contains(where: { $0.alias == name }) == true {
             throw APIError.wrongInput("Can't create collection with name \(name). Alias with the same name already exists")
         }
+        let quantization = try Self.quantization(f)
         do {
-            try store.createCollection(name, dimension: size, distance: distance)
+            try store.createCollection(name, dimension: size, distance: distance, quantization: quantization)
         } catch {
             if error.code == .alreadyExists { throw APIError(status: 409, "Wrong input: Collection `\(name)` already exists!") }
             throw APIError.from(error)
@@ -44,7 +49,15 @@ extension QdrantAPI {
     }
 
     /// Named vectors: `{"vectors": {"text": {"size": 384, "distance": "Cosine"}, "image": {…}}}`, stored in name order.
-    private func createNamed(_ name: String, _ vectors: Fields) throws(APIError) -> JSONValue {
+    /// Scalar int8 quantization from `quantization_config`; nil without one, or for product or binary
+    /// quantization (accepted, no effect).
+    static func quantization(_ f: Fields) throws(APIError) -> ScalarQuantization? {
+        guard let config = f["quantization_config"] else { return nil }
+        if case .object(let o) = config, o["scalar"] == nil { return nil }
+        do { return try ScalarQuantization(json: config) } catch { throw APIError.format(error.message) }
+    }
+
+    private func createNamed(_ name: String, _ vectors: Fields, quantization: ScalarQuantization?) throws(APIError) -> JSONValue {
         var spaces: [VectorSpace] = []
         for key in vectors.members.keys.sorted() {
             guard let params = try vectors.object(key) else { throw APIError.format("vectors.\(key): expected {\"size\": N, \"distance\": …}") }
@@ -62,7 +75,7 @@ extension QdrantAPI {
             throw APIError.wrongInput("Can't create collection with name \(name). Alias with the same name already exists")
         }
         do {
-            try store.createCollection(name, vectors: spaces)
+            try store.createCollection(name, vectors: spaces, quantization: quantization)
         } catch {
             if error.code == .alreadyExists { throw APIError(status: 409, "Wrong input: Collection `\(name)` already exists!") }
             throw APIError.from(error)
@@ -74,10 +87,7 @@ extension QdrantAPI {
     func collectionInfo(_ name: String) throws(APIError) -> JSONValue {
         let i = try info(name)
         let schema = payloadIndexes(of: i.name)
-        return [
-            "status": "green", "optimizer_status": "ok", "indexed_vectors_count": 0,
-            "points_count": .int(Int64(i.pointCount)), "segments_count": 1,
-            "config": [
+        var config: JSONValue = [
                 "params": [
                     "vectors": Self.vectorsJSON(i),
                     "shard_number": 1, "replication_factor": 1, "write_consistency_factor": 1, "on_disk_payload": true,
@@ -86,7 +96,15 @@ extension QdrantAPI {
                 "optimizer_config": ["deleted_threshold": 0.2, "vacuum_min_vector_number": 1000, "default_segment_number": 0,
                                      "flush_interval_sec": 5],
                 "wal_config": ["wal_capacity_mb": 32, "wal_segments_ahead": 0],
-            ],
+        ]
+        if let q = i.quantization, case .object(var o) = config {
+            o["quantization_config"] = q.json
+            config = .object(o)
+        }
+        return [
+            "status": "green", "optimizer_status": "ok", "indexed_vectors_count": 0,
+            "points_count": .int(Int64(i.pointCount)), "segments_count": 1,
+            "config": config,
             "payload_schema": .object(schema),
         ]
     }

@@ -33,11 +33,32 @@ extension QdrantAPI {
         guard let limit = try f.uint("limit") else { throw APIError.format("\(f.name("limit")): missing field `limit`") }
         guard limit >= 1 else { throw APIError.validation("\(f.name("limit")): value 0 invalid, must be 1 or larger") }
         let vectors = try VectorSelector(f["with_vector"] ?? f["with_vectors"], default: false, field: f.name("with_vector"))
-        return ParsedSearch(
-            request: SearchRequest(vector: vector, limit: limit, offset: try f.uint("offset") ?? 0, filter: try f.filter(),
-                                   scoreThreshold: try f.float("score_threshold"),
-                                   withPayload: false, withVector: vectors.wanted, using: using),
-            payload: try PayloadSelector(f["with_payload"], default: .none, field: f.name("with_payload")), vectors: vectors)
+        var request = SearchRequest(vector: vector, limit: limit, offset: try f.uint("offset") ?? 0, filter: try f.filter(),
+                                    scoreThreshold: try f.float("score_threshold"),
+                                    withPayload: false, withVector: vectors.wanted, using: using)
+        request.quantization = try Self.searchParams(f)
+        return ParsedSearch(request: request,
+                            payload: try PayloadSelector(f["with_payload"], default: .none, field: f.name("with_payload")), vectors: vectors)
+    }
+
+    /// `params`: `quantization: {"ignore", "rescore", "oversampling"}` is honoured (on collections with scalar
+    /// quantization); `hnsw_ef`, `exact` and `indexed_only` have no effect (every scan is a full scan).
+    static func searchParams(_ f: Fields) throws(APIError) -> QuantizationParams? {
+        guard let params = try f.object("params") else { return nil }
+        var p = QuantizationParams()
+        var given = false
+        if let q = try params.object("quantization") {
+            given = true
+            p.ignore = try q.bool("ignore") ?? false
+            p.rescore = try q.bool("rescore") ?? true
+            if let o = q["oversampling"], !(o == .null) {
+                guard let v = o.numberValue, v.isFinite, v >= 1 else {
+                    throw APIError.validation("\(q.name("oversampling")): value \(Fields.describe(o)) invalid, must be 1.0 or larger")
+                }
+                p.oversampling = v
+            }
+        }
+        return given ? p : nil
     }
 
     func search(_ name: String, _ s: ParsedSearch) throws(APIError) -> [JSONValue] {
@@ -121,6 +142,7 @@ extension QdrantAPI {
                                    scoreThreshold: try f.float("score_threshold"), withPayload: false,
                                    withVector: vectors.wanted, using: using),
             payload: try PayloadSelector(f["with_payload"], default: .none, field: f.name("with_payload")), vectors: vectors)
+        parsed.request.quantization = try Self.searchParams(f)
         guard var q = f["query"] else {
             parsed.scrollOnly = true
             return parsed

@@ -2,7 +2,7 @@ import CKernels
 import Locks
 
 /// How one search uses a collection's int8 copy: Qdrant's `params.quantization`.
-public struct QuantizationParams: Sendable, Equatable {
+public struct QuantizationParams: Sendable, Hashable {
     /// Search the float vectors only, as if there were no int8 copy.
     public var ignore: Bool
     /// Re-score the int8 scan's candidates with the float vectors (exact scores, exact order among them).

@@ -31,6 +31,55 @@ struct QdrantRESTTests {
         try await s.stop()
     }
 
+    @Test("scalar quantization: quantization_config is kept and shown; params.quantization picks rescoring, oversampling or the float vectors")
+    func quantization() async throws {
+        let s = try await ServerHarness.start()
+        let bad = try await s.call(.PUT, "/collections/q", #"{"vectors": {"size": 8, "distance": "Cosine"}, "quantization_config": {"scalar": {"type": "int8", "quantile": 3}}}"#)
+        #expect(bad.status == 400 && bad.error.contains("quantile"), "\(bad.text)")
+        #expect(try await s.call(.GET, "/collections/q/exists").result == ["exists": false])
+        let created = try await s.call(.PUT, "/collections/q",
+                                       #"{"vectors": {"size": 8, "distance": "Cosine"}, "quantization_config": {"scalar": {"type": "int8", "quantile": 0.99, "always_ram": true}}}"#)
+        #expect(created.status == 200, "\(created.text)")
+        let info = try await s.call(.GET, "/collections/q")
+        #expect(info.result["config"]?["quantization_config"] == ["scalar": ["type": "int8", "quantile": 0.99, "always_ram": true]])
+        // Product quantization is accepted and has no effect (the collection is searched exactly).
+        let product = try await s.call(.PUT, "/collections/p", #"{"vectors": {"size": 8, "distance": "Cosine"}, "quantization_config": {"product": {"compression": "x16"}}}"#)
+        #expect(product.status == 200)
+        #expect(try await s.call(.GET, "/collections/p").result["config"]?["quantization_config"] == nil)
+
+        var points: [String] = []
+        var seed: UInt64 = 7
+        func next() -> Double {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Double(seed >> 11) / Double(1 << 53) * 2 - 1
+        }
+        for i in 0..<500 { points.append(#"{"id": \#(i), "vector": [\#((0..<8).map { _ in String(next()) }.joined(separator: ","))]}"#) }
+        let up = try await s.call(.PUT, "/collections/q/points?wait=true", #"{"points": [\#(points.joined(separator: ","))]}"#)
+        #expect(up.status == 200, "\(up.text)")
+        let query = "[0.3, -0.2, 0.9, 0.1, -0.5, 0.4, 0.2, -0.1]"
+        func hits(_ params: String, limit: Int = 5) async throws -> [(id: Double, score: Double)] {
+            let r = try await s.call(.POST, "/collections/q/points/search", #"{"vector": \#(query), "limit": \#(limit)\#(params)}"#)
+            #expect(r.status == 200, "\(r.text)")
+            return (r.result.arrayValue ?? []).compactMap { h in h["id"]?.numberValue.flatMap { id in h["score"]?.numberValue.map { (id, $0) } } }
+        }
+        let exact = try await hits(#", "params": {"quantization": {"ignore": true}}"#)
+        let rescored = try await hits(#", "params": {"quantization": {"rescore": true, "oversampling": 3.0}}"#)
+        let approximate = try await hits(#", "params": {"quantization": {"rescore": false}}"#)
+        let all = Dictionary(uniqueKeysWithValues: try await hits(#", "params": {"quantization": {"ignore": true}}"#, limit: 500).map { ($0.id, $0.score) })
+        #expect(exact.count == 5 && rescored.map(\.id) == exact.map(\.id) && rescored.map(\.score) == exact.map(\.score))
+        #expect(approximate.count == 5 && approximate.map(\.score) != exact.map(\.score))
+        // Close, within what clipping at the 0.99 quantile costs in 8 dimensions.
+        for a in approximate { #expect(abs(a.score - all[a.id]!) < 0.15, "point \(a.id): \(a.score) vs \(all[a.id]!)") }
+        let badOversampling = try await s.call(.POST, "/collections/q/points/search",
+                                               #"{"vector": \#(query), "limit": 5, "params": {"quantization": {"oversampling": 0.5}}}"#)
+        #expect(badOversampling.status == 422 || badOversampling.status == 400, "\(badOversampling.text)")
+        #expect(badOversampling.error.contains("oversampling"))
+        // The query API takes the same params.
+        let q = try await s.call(.POST, "/collections/q/points/query", #"{"query": \#(query), "limit": 5, "params": {"quantization": {"ignore": true}}}"#)
+        #expect((q.result["points"]?.arrayValue ?? []).compactMap { $0["score"]?.numberValue } == exact.map(\.score))
+        try await s.stop()
+    }
+
     @Test("points: list and batch upserts, integer (above 2^53) and UUID ids round-trip exactly, retrieve, scroll, count")
     func points() async throws {
         let s = try await ServerHarness.start()

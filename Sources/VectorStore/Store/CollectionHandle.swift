@@ -16,6 +16,8 @@ final class CollectionHandle: @unchecked Sendable {
     /// Named vectors (nil: one unnamed vector), each with its first component's offset in a row.
     let spaces: [VectorSpace]?
     let offsets: [Int]
+    /// Scalar quantization: the matrices keep int8 copies (``enableQuantization()``, once loaded).
+    let quantization: ScalarQuantization?
     let lock = ReadWriteLock()
 
     // MARK: Guarded by `lock`
@@ -34,7 +36,9 @@ final class CollectionHandle: @unchecked Sendable {
     /// Searches running on this state (cleanup of later layers waits for zero).
     let activeSearches = Atomic<Int>(0)
 
-    init(id: Int64, name: String, dimension: Int, distance: Distance, createdAt: Date, spaces: [VectorSpace]? = nil) {
+    init(id: Int64, name: String, dimension: Int, distance: Distance, createdAt: Date, spaces: [VectorSpace]? = nil,
+         quantization: ScalarQuantization? = nil) {
+        self.quantization = quantization
         self.id = id
         self.name = name
         self.dimension = dimension
@@ -117,6 +121,14 @@ final class CollectionHandle: @unchecked Sendable {
             payloads[r] = payloads[last]
         }
         payloads.removeLast()
+    }
+
+    /// Starts the int8 copies of a loaded collection with quantization, trained on the rows loaded (the
+    /// caller holds the write lock). Later writes keep them current.
+    func enableQuantization() {
+        guard let q = quantization else { return }
+        matrix.enableQuantization(quantile: q.quantile, distance: distance)
+        for (k, s) in (spaces ?? []).enumerated() { spaceMatrices[k].enableQuantization(quantile: q.quantile, distance: s.distance) }
     }
 
     /// Resets memory to empty (before a full load).

@@ -1,4 +1,5 @@
 import Foundation
+import SwitchyardJSON
 import VectorMath
 
 /// One named dense vector of a collection with several (Qdrant's named vectors): its name, size and distance.
@@ -15,6 +16,59 @@ public struct VectorSpace: Sendable, Equatable {
     }
 }
 
+/// Qdrant's scalar quantization of a collection (`quantization_config: {"scalar": {"type": "int8", …}}`):
+/// the store keeps an int8 copy of every vector beside the float one and searches it first (``QuantizedSearch``).
+public struct ScalarQuantization: Sendable, Equatable {
+    /// The share of component values kept unclipped when the int8 range is chosen, in [0.5, 1].
+    public var quantile: Double
+    /// Qdrant's `always_ram` (the copy is always in memory here); kept and reported as given.
+    public var alwaysRam: Bool?
+
+    public init(quantile: Double = 0.99, alwaysRam: Bool? = nil) {
+        self.quantile = quantile
+        self.alwaysRam = alwaysRam
+    }
+
+    /// Refuses a quantile outside [0.5, 1] (Qdrant's range), naming it.
+    public func validate() throws(StoreError) {
+        guard quantile.isFinite, (0.5...1).contains(quantile) else {
+            throw .invalid("quantization quantile must be between 0.5 and 1, got \(quantile)")
+        }
+    }
+
+    /// Qdrant's shape: `{"scalar": {"type": "int8", "quantile": 0.99, "always_ram": true}}`.
+    public var json: JSONValue {
+        var scalar: [String: JSONValue] = ["type": "int8", "quantile": .double(quantile)]
+        if let alwaysRam { scalar["always_ram"] = .bool(alwaysRam) }
+        return ["scalar": .object(scalar)]
+    }
+
+    /// Reads Qdrant's shape; `nil` for JSON null. Throws on anything else, naming the problem.
+    public init?(json: JSONValue) throws(StoreError) {
+        if case .null = json { return nil }
+        guard case .object(let o) = json else { throw .invalid("quantization_config must be an object") }
+        for key in o.keys where key != "scalar" {
+            throw .invalid("quantization_config: only scalar quantization is supported, not '\(key)'")
+        }
+        guard case .object(let s)? = o["scalar"] else { throw .invalid("quantization_config.scalar must be an object") }
+        for key in s.keys where !["type", "quantile", "always_ram"].contains(key) {
+            throw .invalid("quantization_config.scalar: unknown field '\(key)'")
+        }
+        guard s["type"]?.stringValue == "int8" else { throw .invalid("quantization_config.scalar.type must be \"int8\"") }
+        var q = ScalarQuantization()
+        if let v = s["quantile"], !(v == .null) {
+            guard let d = v.numberValue else { throw .invalid("quantization_config.scalar.quantile must be a number") }
+            q.quantile = d
+        }
+        if let v = s["always_ram"], !(v == .null) {
+            guard case .bool(let b) = v else { throw .invalid("quantization_config.scalar.always_ram must be true or false") }
+            q.alwaysRam = b
+        }
+        try q.validate()
+        self = q
+    }
+}
+
 /// A physical collection's configuration and size.
 public struct CollectionInfo: Sendable, Equatable {
     public var name: String
@@ -28,9 +82,12 @@ public struct CollectionInfo: Sendable, Equatable {
     public var aliases: [String]
     /// The named vectors, in storage order; nil for a collection with one unnamed vector.
     public var vectors: [VectorSpace]? = nil
+    /// Scalar quantization, when the collection has it.
+    public var quantization: ScalarQuantization? = nil
 
     public init(name: String, dimension: Int, distance: Distance, createdAt: Date, pointCount: Int, aliases: [String],
-                vectors: [VectorSpace]? = nil) {
+                vectors: [VectorSpace]? = nil, quantization: ScalarQuantization? = nil) {
+        self.quantization = quantization
         self.name = name
         self.dimension = dimension
         self.distance = distance
@@ -110,6 +167,9 @@ public struct SearchRequest: Sendable {
     public var scoreThreshold: Float?
     public var withPayload: Bool
     public var withVector: Bool
+    /// How the search uses the collection's int8 copy (Qdrant's `params.quantization`); nil: the defaults
+    /// (use it when there is one, rescore, no oversampling). Ignored by collections without quantization.
+    public var quantization: QuantizationParams?
     /// The named vector searched (required for a collection with named vectors; nil or "" otherwise).
     /// `vector` then has that vector's size, and the results' vectors are still whole (all named vectors).
     public var using: String?

@@ -35,6 +35,10 @@ enum Schema {
         (2, """
             ALTER TABLE vector_collections ADD COLUMN vectors TEXT;
             """),
+        // Scalar quantization: Qdrant's `quantization_config` as JSON; NULL for none.
+        (3, """
+            ALTER TABLE vector_collections ADD COLUMN quantization TEXT;
+            """),
     ]
 
     /// Applies the migrations a store lacks, in one IMMEDIATE transaction: the version check and the

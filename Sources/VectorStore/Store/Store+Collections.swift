@@ -29,6 +29,13 @@ extension Store {
     /// - Throws: ``StoreError`` — `invalidArgument` for a bad name or size, `alreadyExists` when taken.
     @discardableResult
     public func createCollection(_ name: String, vectors: [VectorSpace]) throws(StoreError) -> CollectionInfo {
+        try createCollection(name, vectors: vectors, quantization: nil)
+    }
+
+    /// Named vectors with scalar quantization (each named vector gets its own int8 copy; Manhattan ones stay exact).
+    @discardableResult
+    public func createCollection(_ name: String, vectors: [VectorSpace], quantization: ScalarQuantization?) throws(StoreError) -> CollectionInfo {
+        try quantization?.validate()
         guard !vectors.isEmpty else { throw .invalid("collection '\(name)' needs at least one named vector") }
         var seen = Set<String>()
         for v in vectors {
@@ -46,11 +53,24 @@ extension Store {
             throw .invalid("collection '\(name)': its named vectors have \(total) components together, more than 65536")
         }
         return try measured("create_collection") { () throws(StoreError) in
-            try createCollectionUnmeasured(name, dimension: total, distance: vectors[0].distance, spaces: vectors)
+            try createCollectionUnmeasured(name, dimension: total, distance: vectors[0].distance, spaces: vectors, quantization: quantization)
         }
     }
 
-    func createCollectionUnmeasured(_ name: String, dimension: Int, distance: Distance, spaces: [VectorSpace]? = nil) throws(StoreError) -> CollectionInfo {
+    /// Creates an empty collection with scalar quantization (int8): searches scan an int8 copy of the vectors
+    /// and rescore the best candidates with the float ones (``SearchRequest/quantization``).
+    ///
+    /// - Throws: ``StoreError`` — `invalidArgument` for a bad name, size or quantile, `alreadyExists` when taken.
+    @discardableResult
+    public func createCollection(_ name: String, dimension: Int, distance: Distance, quantization: ScalarQuantization?) throws(StoreError) -> CollectionInfo {
+        try quantization?.validate()
+        return try measured("create_collection") { () throws(StoreError) in
+            try createCollectionUnmeasured(name, dimension: dimension, distance: distance, quantization: quantization)
+        }
+    }
+
+    func createCollectionUnmeasured(_ name: String, dimension: Int, distance: Distance, spaces: [VectorSpace]? = nil,
+                                    quantization: ScalarQuantization? = nil) throws(StoreError) -> CollectionInfo {
         try Names.validate(name, what: "collection")
         guard (1...65_536).contains(dimension) else {
             throw .invalid("invalid dimension \(dimension) for collection '\(name)': must be between 1 and 65536")
@@ -64,11 +84,11 @@ extension Store {
                 throw StoreError(.alreadyExists, "'\(name)' is already an alias; a collection cannot take an alias's name")
             }
             try db.execute(
-                sql: "INSERT INTO vector_collections (name, dimension, distance, created_at, vectors) VALUES (?, ?, ?, ?, ?)",
+                sql: "INSERT INTO vector_collections (name, dimension, distance, created_at, vectors, quantization) VALUES (?, ?, ?, ?, ?, ?)",
                 // Named vectors: the distance column says so, so a build that predates them refuses the
                 // collection ("unknown distance") instead of reading its rows as one vector.
                 arguments: [name, dimension, spaces == nil ? distance.rawValue : Self.namedDistanceMarker, created.timeIntervalSince1970,
-                            spaces.map(Self.encodeSpaces)])
+                            spaces.map(Self.encodeSpaces), quantization?.json.jsonText])
             try Schema.createCollectionTables(db, id: db.lastInsertedRowID)
             return ((), {})
         }
@@ -76,7 +96,7 @@ extension Store {
         // (the next call retries, since the generation moved on).
         refreshAfterWrite()
         return CollectionInfo(name: name, dimension: dimension, distance: distance, createdAt: created, pointCount: 0, aliases: [],
-                              vectors: spaces)
+                              vectors: spaces, quantization: quantization)
     }
 
     /// Every collection, sorted by name.
@@ -114,7 +134,7 @@ extension Store {
         }
         let aliases = c.aliases.filter { $0.value == h.name }.map(\.key).sorted()
         return CollectionInfo(name: h.name, dimension: h.dimension, distance: h.distance, createdAt: h.createdAt,
-                              pointCount: count, aliases: aliases, vectors: h.spaces)
+                              pointCount: count, aliases: aliases, vectors: h.spaces, quantization: h.quantization)
     }
 
     /// Whether a collection (not an alias) of this name exists.

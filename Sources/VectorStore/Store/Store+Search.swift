@@ -91,6 +91,9 @@ extension Store {
                 throw .invalid("\(which): component \(bad) is not a finite number")
             }
             if let t = r.scoreThreshold, t.isNaN { throw .invalid("\(which): score threshold is NaN") }
+            if let o = r.quantization?.oversampling, !(o.isFinite && o >= 1) {
+                throw .invalid("\(which): quantization oversampling must be a number of at least 1, got \(o)")
+            }
             queries.append(contentsOf: distance == .cosine ? Vectors.normalized(r.vector) : r.vector)
         }
         // Saturating: a huge limit or offset must not overflow.
@@ -127,6 +130,27 @@ extension Store {
                 } else {
                     plain.append(i)
                 }
+            }
+            // Unfiltered queries that use the int8 copy go through it, grouped by their parameters.
+            if view.isQuantized {
+                var byParams: [QuantizationParams: [Int]] = [:]
+                for i in plain {
+                    let p = requests[i].quantization ?? QuantizationParams()
+                    if !p.ignore { byParams[p, default: []].append(i) }
+                }
+                for (p, group) in byParams.sorted(by: { $0.value[0] < $1.value[0] }) {
+                    let k = group.map { depth[$0] }.max() ?? 1
+                    var packed = [Float]()
+                    packed.reserveCapacity(group.count * d)
+                    for i in group { packed.append(contentsOf: queries[(i * d)..<((i + 1) * d)]) }
+                    let found = packed.withUnsafeBufferPointer { q in
+                        QuantizedSearch.searchBatch(view, queries: q.baseAddress!, count: group.count, k: k, distance: distance,
+                                                    params: p, threads: threads)
+                    }
+                    for (j, i) in group.enumerated() { hits[i] = Array(found[j].prefix(depth[i])) }
+                }
+                let quantized = Set(byParams.values.joined())
+                plain.removeAll { quantized.contains($0) }
             }
             if plain.count == 1 {
                 let i = plain[0]

@@ -85,7 +85,8 @@ extension Store {
             next.generation = generation
             for r in rows {
                 next.byName[r.name] = byID[r.id] ?? CollectionHandle(
-                    id: r.id, name: r.name, dimension: r.dimension, distance: r.distance, createdAt: r.createdAt, spaces: r.spaces)
+                    id: r.id, name: r.name, dimension: r.dimension, distance: r.distance, createdAt: r.createdAt, spaces: r.spaces,
+                    quantization: r.quantization)
             }
             let nameOf = Dictionary(uniqueKeysWithValues: rows.map { ($0.id, $0.name) })
             for (alias, cid) in aliasRows { if let n = nameOf[cid] { next.aliases[alias] = n } }
@@ -105,24 +106,34 @@ extension Store {
         var distance: Distance
         var createdAt: Date
         var spaces: [VectorSpace]?
+        var quantization: ScalarQuantization?
     }
 
     static func readCatalog(_ db: Database) throws -> [CatalogRow] {
-        try Row.fetchAll(db, sql: "SELECT id, name, dimension, distance, created_at, vectors FROM vector_collections").map { r in
+        try Row.fetchAll(db, sql: "SELECT id, name, dimension, distance, created_at, vectors, quantization FROM vector_collections").map { r in
             let d: String = r[3]
             let name: String = r[1]
             let dimension: Int = r[2]
+            let quantization = try decodeQuantization(r[6], collection: name)
             if d == namedDistanceMarker {
                 guard let spaces = try decodeSpaces(r[5], collection: name, dimension: dimension) else {
                     throw StoreError(.storage, "collection '\(name)' is marked as having named vectors but lists none in the database")
                 }
                 return CatalogRow(id: r[0], name: name, dimension: dimension, distance: spaces[0].distance,
-                                  createdAt: Date(timeIntervalSince1970: r[4]), spaces: spaces)
+                                  createdAt: Date(timeIntervalSince1970: r[4]), spaces: spaces, quantization: quantization)
             }
             guard let distance = Distance(rawValue: d) else {
                 throw StoreError(.storage, "collection '\(name)' has an unknown distance '\(d)' in the database")
             }
-            return CatalogRow(id: r[0], name: name, dimension: dimension, distance: distance, createdAt: Date(timeIntervalSince1970: r[4]))
+            return CatalogRow(id: r[0], name: name, dimension: dimension, distance: distance, createdAt: Date(timeIntervalSince1970: r[4]),
+                              quantization: quantization)
+        }
+    }
+
+    static func decodeQuantization(_ text: String?, collection: String) throws -> ScalarQuantization? {
+        guard let text else { return nil }
+        do { return try ScalarQuantization(json: try JSONParser.parse(text)) } catch {
+            throw StoreError(.storage, "collection '\(collection)' has a corrupt quantization configuration in the database: \(error)")
         }
     }
 
@@ -268,6 +279,7 @@ extension Store {
                     h.syncedGeneration = try Self.generation(db)
                 }
             }
+            h.enableQuantization()
             h.loaded = true
             return h.rowOf.count
         }
