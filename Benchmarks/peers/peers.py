@@ -54,7 +54,11 @@ ENGINES = {
     "hnswlib": ("hnswlib HNSW (M 16, ef_construction 200, ef 64)", None, "approximate"),
     "switchyard_t1": ("Switchyard `bench search` (durable SQLite store)", 1, "exact"),
     "switchyard_t2": ("Switchyard `bench search` (durable SQLite store)", 2, "exact"),
+    # Qdrant's scalar quantization: an int8 copy scanned first, oversampling x k candidates rescored exactly.
+    "switchyard_int8_t1": ("Switchyard, int8 quantization, oversampling 4, rescored", 1, "approximate"),
+    "switchyard_int8_t2": ("Switchyard, int8 quantization, oversampling 4, rescored", 2, "approximate"),
 }
+INT8_OVERSAMPLING = 4
 PACKAGES = ["numpy", "faiss-cpu", "qdrant-client", "qdrant-edge-py", "sqlite-vec", "usearch", "hnswlib", "threadpoolctl"]
 CLEARED = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 SINGLE = [1000]  # --single, for the table's notes
@@ -422,6 +426,8 @@ def run_engine(name, args):
         cmd = [args.switchyard, "bench", "search", "--base", os.path.join(args.data, "base.fvecs"),
                "--queries", os.path.join(args.data, "query.fvecs"), "--gt", os.path.join(args.data, "gt.ivecs"),
                "--k", str(args.k), "--single", str(args.single), "--threads", str(threads), "--json"]
+        if "_int8" in name:
+            cmd += ["--quantization", "int8", "--oversampling", str(INT8_OVERSAMPLING)]
     else:
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", name, "--data", args.data, "--k", str(args.k),
                "--single", str(args.single), "--threads", str(threads), "--budget", str(args.budget)]
@@ -442,7 +448,8 @@ def run_engine(name, args):
     if name.startswith("switchyard"):
         r["durable"] = True
         r.setdefault("recall_at_k", r.get("recall_at_10"))
-        r["blas"] = [{"internal_api": "switchyard", "version": r.get("blas"), "architecture": r.get("kernel"), "num_threads": threads}]
+        r["blas"] = [{"internal_api": "switchyard", "version": r.get("blas"), "architecture": r.get("int8_kernel") or r.get("kernel"),
+                      "num_threads": threads}]
     return r
 
 
@@ -493,6 +500,17 @@ def ratios(results):
     if sy and faiss1:
         best = min(faiss1, key=lambda r: r["single_p50_ms"])
         lines.append(f"- single-query p50, Switchyard (2 threads) / FAISS (1 thread): {sy['single_p50_ms'] / best['single_p50_ms']:.2f}× (below 1 is faster)")
+    for t in (1, 2):
+        q = by.get(f"switchyard_int8_t{t}")
+        faiss = [by[n] for n in (f"faiss_flat_t{t}", f"faiss_flat_t{t}_kernel") if n in by]
+        if q and faiss:
+            best = max(faiss, key=lambda r: r["batch_qps"])
+            lines.append(f"- int8 batch QPS / FAISS at {t} thread{'s' if t > 1 else ''}: {q['batch_qps'] / best['batch_qps']:.2f}×")
+        exact = by.get(f"switchyard_t{t}")
+        if q and exact:
+            lines.append(f"- int8 single-query p50 / Switchyard exact at {t} thread{'s' if t > 1 else ''}: "
+                         f"{q['single_p50_ms'] / exact['single_p50_ms']:.2f}×; recall@{q.get('k', 10)} {q.get('recall_at_k') or 0:.4f}; "
+                         f"int8 scan structure {q.get('quantized_mb', 0):.1f} MB = {q.get('quantized_mb', 0) / (q['n'] * q['d'] * 4 / 1e6):.2f}× the float32 matrix")
     return lines
 
 

@@ -76,7 +76,8 @@ public final class QuantizedRows {
     /// The key's multiplier of Σ u·s.
     var scale: Float { measure == .l2Squared ? 2 * step * step : step * step }
 
-    private func reserve(_ rows: Int) {
+    /// Makes room for at least `rows` rows (the float matrix reserves both together).
+    func reserve(_ rows: Int) {
         let rows = (rows + 15) / 16 * 16
         guard rows > capacity else { return }
         let newPanels = Self.allocate(Int8.self, count: sy_q8_panel_bytes(rows, groups))

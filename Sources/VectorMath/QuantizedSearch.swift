@@ -94,7 +94,8 @@ public enum QuantizedSearch {
                                    params: QuantizationParams = QuantizationParams(), threads: Int = 1) -> [[SearchHit]] {
         guard nq > 0 else { return [] }
         guard m.quantized != nil, m.count > 0, k > 0 else { return Array(repeating: [], count: nq) }
-        if nq < threads {
+        // Fewer queries than a kernel group (or than threads): one scan per query, its rows over the threads.
+        if nq < 8 || nq < threads {
             return (0..<nq).map { i in search(m, query: queries + i * m.dimension, k: k, distance: distance, params: params, threads: threads) }
         }
         let workers = max(1, min(threads, nq))

@@ -77,6 +77,7 @@ public final class RowMatrix {
         squaredNorms = newNorms
         keys = newKeys
         capacity = rows
+        quantized?.reserve(rows)
     }
 
     /// Appends a row and returns its index.

@@ -151,6 +151,17 @@ struct CLITests {
             }
             #expect(v["recall_at_k"] == .double(1.0))
             #expect(v["n"] == .int(3000))
+            // With int8 quantization: the kernel, the memory of the int8 copy, and recall (oversampled and rescored).
+            let q = try CLI.run(["bench", "search", "--base", a + "/base.fvecs", "--queries", a + "/query.fvecs", "--gt", a + "/gt.ivecs",
+                                 "--k", "10", "--single", "20", "--threads", "2", "--quantization", "int8", "--oversampling", "4", "--json"])
+            #expect(q.status == 0, "\(q.stderr)")
+            let w = try JSONParser.parse(q.stdout)
+            #expect(w["quantization"] == ["scalar": ["type": "int8", "quantile": 0.99]])
+            #expect(w["oversampling"] == .double(4) && w["rescore"] == .bool(true))
+            #expect(["avx512-vnni", "avx2", "generic"].contains(w["int8_kernel"]?.stringValue ?? ""))
+            let ratio = (w["quantized_mb"]?.numberValue ?? 1) / (w["vectors_mb"]?.numberValue ?? 1)
+            #expect(ratio > 0.2 && ratio < 0.35, "int8 copy / float rows = \(ratio)")
+            #expect((w["recall_at_k"]?.numberValue ?? 0) >= 0.95)
         }
     }
 

@@ -4,7 +4,8 @@ import Switchyard
 import SwitchyardBench
 
 /// Exact search through a store: single queries, batches of 100, and filtered single queries, at 10k
-/// and 100k 384-d points (cosine).
+/// and 100k 384-d points (cosine); the same collections with int8 scalar quantization (oversampling 4,
+/// rescored): single queries and batches of 100.
 let benchmarks: @Sendable () -> Void = {
     for n in [10_000, 100_000] {
         let dir = NSTemporaryDirectory() + "switchyard-bench-search-\(n)-\(UUID().uuidString.prefix(6))"
@@ -17,9 +18,12 @@ let benchmarks: @Sendable () -> Void = {
             o.synchronous = .normal
             store = try! Store.open(at: dir, options: o)
             try! store.createCollection("bench", dimension: 384, distance: .cosine)
+            try! store.createCollection("int8", dimension: 384, distance: .cosine, quantization: ScalarQuantization(quantile: 0.99))
             let payloads: [Payload?] = (0..<n).map { ["group": .int(Int64($0 % 10))] }
-            _ = try! data.base.values.withUnsafeBufferPointer { buf in
-                try store.upsert("bench", ids: (0..<n).map { .number(UInt64($0)) }, vectors: buf, payloads: payloads)
+            for name in ["bench", "int8"] {
+                _ = try! data.base.values.withUnsafeBufferPointer { buf in
+                    try store.upsert(name, ids: (0..<n).map { .number(UInt64($0)) }, vectors: buf, payloads: payloads)
+                }
             }
             queries = (0..<100).map { Array(data.queries.values[($0 * 384)..<(($0 + 1) * 384)]) }
         }
@@ -44,6 +48,22 @@ let benchmarks: @Sendable () -> Void = {
                 blackHole(try store.search("bench", SearchRequest(vector: queries[i % queries.count], limit: 10, filter: filter)))
                 i += 1
             }
+        }
+        func quantized(_ v: [Float]) -> SearchRequest {
+            var r = SearchRequest(vector: v, limit: 10)
+            r.quantization = QuantizationParams(oversampling: 4)
+            return r
+        }
+        Benchmark("search int8 single n=\(n)", configuration: config) { benchmark in
+            var i = 0
+            for _ in benchmark.scaledIterations {
+                blackHole(try store.search("int8", quantized(queries[i % queries.count])))
+                i += 1
+            }
+        }
+        Benchmark("search int8 batch of 100 n=\(n)", configuration: config) { benchmark in
+            let requests = queries.map(quantized)
+            for _ in benchmark.scaledIterations { blackHole(try store.searchBatch("int8", requests)) }
         }
     }
 }

@@ -26,4 +26,37 @@ let benchmarks: @Sendable () -> Void = {
             }
         }
     }
+    // The int8 kernels (the path the CPU allows: AVX-512 VNNI, AVX2 or scalar): one query over 10,000 rows
+    // (no rescoring, to time the scan alone) and a batch of 64 queries through the fused 8-query kernel.
+    for dimension in [384, 768] {
+        let rows = 10_000
+        var rng = SplitMix64(seed: UInt64(dimension) + 1)
+        let matrix = RowMatrix(dimension: dimension, capacity: rows)
+        var v = [Float](repeating: 0, count: dimension)
+        for r in 0..<rows {
+            for i in 0..<dimension { v[i] = Float(rng.nextUnit() * 2 - 1) }
+            v.withUnsafeBufferPointer { _ = matrix.append($0.baseAddress!, key: RowKey(kind: 0, high: 0, low: UInt64(r))) }
+        }
+        matrix.enableQuantization(quantile: 0.99, distance: .dot)
+        let queries = (0..<(64 * dimension)).map { _ in Float(rng.nextUnit() * 2 - 1) }
+        let scanOnly = QuantizationParams(rescore: false)
+        let config = Benchmark.Configuration(metrics: [.wallClock, .throughput, .mallocCountTotal], scalingFactor: .one,
+                                             maxDuration: .seconds(3), maxIterations: 2_000)
+        Benchmark("int8 kernel d=\(dimension) (10k rows, \(Kernels.int8Name))", configuration: config) { benchmark in
+            for _ in benchmark.scaledIterations {
+                queries.withUnsafeBufferPointer { q in
+                    matrix.withView { blackHole(QuantizedSearch.search($0, query: q.baseAddress!, k: 10, distance: .dot, params: scanOnly)) }
+                }
+            }
+        }
+        Benchmark("int8 batch of 64 d=\(dimension) (10k rows, \(Kernels.int8Name))", configuration: config) { benchmark in
+            for _ in benchmark.scaledIterations {
+                queries.withUnsafeBufferPointer { q in
+                    matrix.withView {
+                        blackHole(QuantizedSearch.searchBatch($0, queries: q.baseAddress!, count: 64, k: 10, distance: .dot, params: scanOnly))
+                    }
+                }
+            }
+        }
+    }
 }

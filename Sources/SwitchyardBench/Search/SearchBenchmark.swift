@@ -23,6 +23,10 @@ public enum SearchBenchmark {
         /// Where to build the store; a temporary directory (removed afterwards) when `nil`.
         public var storeDirectory: String?
         public var synchronous: Store.Options.Sync = .full
+        /// Scalar quantization of the collection (searches scan its int8 copy, then rescore).
+        public var quantization: ScalarQuantization?
+        /// How the searches use the int8 copy (with ``quantization``).
+        public var searchParams = QuantizationParams()
 
         public init(basePath: String, queriesPath: String, groundTruthPath: String? = nil) {
             self.basePath = basePath
@@ -50,6 +54,12 @@ public enum SearchBenchmark {
         /// Resident memory before the store was opened (runtime, libraries, the query set).
         public var baseRSSMB: Double
         public var diskMB: Double
+        /// With quantization: its settings, the int8 kernel, and the memory of the float rows and of the int8 copy.
+        public var quantization: ScalarQuantization? = nil
+        public var searchParams = QuantizationParams()
+        public var int8Kernel: String? = nil
+        public var vectorMB = 0.0
+        public var quantizedMB = 0.0
 
         /// The JSON object `switchyard bench search --json` prints.
         public var json: JSONValue {
@@ -59,8 +69,15 @@ public enum SearchBenchmark {
                 "ingest_s": .double(ingestSeconds), "ingest_vps": .double(Double(n) / ingestSeconds),
                 "single_p50_ms": .double(singleP50Ms), "single_p99_ms": .double(singleP99Ms),
                 "batch_qps": .double(batchQPS), "rss_mb": .double(rssMB), "peak_rss_mb": .double(peakRSSMB), "base_rss_mb": .double(baseRSSMB),
-                "disk_mb": .double(diskMB), "batch_api": "searchBatch",
+                "disk_mb": .double(diskMB), "batch_api": "searchBatch", "vectors_mb": .double(vectorMB),
             ]
+            if let quantization {
+                o["quantization"] = quantization.json
+                o["oversampling"] = .double(searchParams.oversampling)
+                o["rescore"] = .bool(searchParams.rescore)
+                o["int8_kernel"] = int8Kernel.map { .string($0) } ?? .null
+                o["quantized_mb"] = .double(quantizedMB)
+            }
             if let r = recallAtK {
                 o["recall_at_k"] = .double(r)
                 if k == 10 { o["recall_at_10"] = .double(r) }
@@ -95,14 +112,16 @@ public enum SearchBenchmark {
         let store = try Store.open(at: dir, options: options)
         let name = "bench"
         if try store.collectionExists(name) { try store.dropCollection(name) }
-        try store.createCollection(name, dimension: reader.dimension, distance: c.distance)
+        try store.createCollection(name, dimension: reader.dimension, distance: c.distance, quantization: c.quantization)
 
         let t0 = ContinuousClock.now
         try ingest(reader, into: store, collection: name, batch: c.ingestBatch, from: c.basePath, progress: progress)
         let ingestSeconds = (ContinuousClock.now - t0).seconds
 
         let requests = (0..<queries.count).map { i in
-            SearchRequest(vector: queries.row(i), limit: c.k, withPayload: false)
+            var r = SearchRequest(vector: queries.row(i), limit: c.k, withPayload: false)
+            if c.quantization != nil { r.quantization = c.searchParams }
+            return r
         }
         progress(BenchProgress("single queries", done: 0, total: c.singleQueries))
         guard !requests.isEmpty else { throw .invalid("'\(c.queriesPath)' holds no queries") }
@@ -129,12 +148,21 @@ public enum SearchBenchmark {
         let recall = gt.map { recallAtK(batch, groundTruth: $0, k: c.k) }
         let mem = ProcessMemory.current()
         let disk = ProcessMemory.directorySize(dir)
-        return Result(
+        let held = try store.memory(name)
+        var result = Result(
             n: reader.count, d: reader.dimension, nq: queries.count, k: c.k, threads: c.threads, blas: BLASRuntime.name,
             kernel: Kernels.name, ingestSeconds: ingestSeconds, singleP50Ms: percentile(0.5), singleP99Ms: percentile(0.99),
             batchQPS: Double(requests.count) / batchSeconds, recallAtK: recall, rssMB: mem.residentMB, peakRSSMB: mem.peakMB,
             baseRSSMB: baseRSS,
             diskMB: Double(disk) / 1_000_000)
+        result.vectorMB = Double(held.vectorBytes) / 1_000_000
+        if let q = c.quantization {
+            result.quantization = q
+            result.searchParams = c.searchParams
+            result.int8Kernel = Kernels.int8Name
+            result.quantizedMB = Double(held.quantizedBytes) / 1_000_000
+        }
+        return result
     }
 }
 

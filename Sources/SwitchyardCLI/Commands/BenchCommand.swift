@@ -21,6 +21,10 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "Build the store here and keep it (default: a temporary directory, removed).") var storeDir: String?
         @Option(help: "Kernel family: auto, avx512, avx2 or generic.") var kernel: String = "auto"
         @Option(help: "SQLite synchronous level: full or normal.") var sync: String = "full"
+        @Option(help: "Scalar quantization of the collection: int8 (searches scan the int8 copy, then rescore).") var quantization: String?
+        @Option(help: "With --quantization: the share of values kept unclipped, 0.5 to 1 (default 0.99).") var quantile: Double?
+        @Option(help: "With --quantization: candidates taken from the int8 scan, as a multiple of k (at least 1).") var oversampling: Double?
+        @Flag(help: "With --quantization: rank by the int8 scores, without rescoring.") var noRescore = false
         @Flag(help: "Print one JSON object.") var json = false
 
         func run() throws {
@@ -36,6 +40,15 @@ struct BenchCommand: ParsableCommand {
             c.ingestBatch = ingestBatch
             c.storeDirectory = storeDir
             c.synchronous = s
+            c.quantization = try CollectionsCommand.Create.quantization(quantization, quantile: quantile)
+            if c.quantization == nil, oversampling != nil || noRescore {
+                throw CLIFailure(message: "--oversampling and --no-rescore need --quantization int8")
+            }
+            if let o = oversampling {
+                guard o.isFinite, o >= 1 else { throw CLIFailure(message: "--oversampling must be a number of at least 1, got \(o)") }
+                c.searchParams.oversampling = o
+            }
+            c.searchParams.rescore = !noRescore
             let display = StepDisplay(enabled: !json)
             let r: SearchBenchmark.Result
             do {
@@ -54,6 +67,11 @@ struct BenchCommand: ParsableCommand {
                     recall@\(r.k): \(r.recallAtK.map { String(format: "%.4f", $0) } ?? "n/a (no --gt)")
                     memory: \(String(format: "%.1f", r.rssMB)) MB resident (peak \(String(format: "%.1f", r.peakRSSMB)) MB, \(String(format: "%.1f", r.baseRSSMB)) MB before the store opened), disk \(String(format: "%.1f", r.diskMB)) MB
                     """)
+                if let q = r.quantization {
+                    emit(String(format: "int8 quantization (quantile %g, oversampling %g, %@, kernel %@): scan structure %.1f MB = %.2fx the float rows (%.1f MB)",
+                                q.quantile, r.searchParams.oversampling, r.searchParams.rescore ? "rescored" : "not rescored", r.int8Kernel ?? "-",
+                                r.quantizedMB, r.vectorMB > 0 ? r.quantizedMB / r.vectorMB : 0, r.vectorMB))
+                }
             }
         }
     }

@@ -3,11 +3,13 @@ import Switchyard
 
 extension CollectionInfo {
     var json: JSONValue {
-        [
+        var o: [String: JSONValue] = [
             "name": .string(name), "dimension": .int(Int64(dimension)), "distance": .string(distance.rawValue),
             "points_count": .int(Int64(pointCount)), "aliases": .array(aliases.map { .string($0) }),
             "created_at": .string(ISO8601DateFormatter().string(from: createdAt)),
         ]
+        if let quantization { o["quantization_config"] = quantization.json }
+        return .object(o)
     }
 }
 

@@ -23,14 +23,32 @@ struct CollectionsCommand: ParsableCommand {
         @Option(help: "Collection name (\(Names.rule)).") var name: String
         @Option(help: "Vector dimension.") var dim: Int
         @Option(help: "Cosine, Dot, Euclid or Manhattan.") var distance: String = "Cosine"
+        @Option(help: "Scalar quantization: int8 (searches scan an int8 copy, then rescore with the float vectors).") var quantization: String?
+        @Option(help: "With --quantization: the share of values kept unclipped, 0.5 to 1.") var quantile: Double?
         @Flag(help: "Print JSON.") var json = false
 
         func run() throws {
             guard let d = Distance(parsing: distance) else {
                 throw CLIFailure(message: "unknown distance '\(distance)': use Cosine, Dot, Euclid or Manhattan")
             }
-            let info = try location.open(create: true).createCollection(name, dimension: dim, distance: d)
-            emit(json ? info.json.jsonText : "created collection '\(info.name)' (dimension \(info.dimension), \(info.distance.rawValue))")
+            let q = try Self.quantization(quantization, quantile: quantile)
+            let info = try location.open(create: true).createCollection(name, dimension: dim, distance: d, quantization: q)
+            let scalar = info.quantization.map { ", int8 quantization at quantile \($0.quantile)" } ?? ""
+            emit(json ? info.json.jsonText : "created collection '\(info.name)' (dimension \(info.dimension), \(info.distance.rawValue)\(scalar))")
+        }
+
+        /// `--quantization int8 [--quantile Q]`, checked before anything is written.
+        static func quantization(_ kind: String?, quantile: Double?) throws -> ScalarQuantization? {
+            guard let kind else {
+                if quantile != nil { throw CLIFailure(message: "--quantile needs --quantization int8") }
+                return nil
+            }
+            guard kind.lowercased() == "int8" || kind.lowercased() == "scalar" else {
+                throw CLIFailure(message: "unknown quantization '\(kind)': use int8")
+            }
+            let q = ScalarQuantization(quantile: quantile ?? 0.99)
+            do { try q.validate() } catch { throw CLIFailure(message: "--quantile: \(error.message)") }
+            return q
         }
     }
 
@@ -66,6 +84,7 @@ struct CollectionsCommand: ParsableCommand {
                 name: \(info.name)
                 dimension: \(info.dimension)
                 distance: \(info.distance.rawValue)
+                quantization: \(info.quantization.map { "int8, quantile \($0.quantile)" } ?? "none")
                 points: \(info.pointCount)
                 aliases: \(info.aliases.isEmpty ? "-" : info.aliases.joined(separator: ", "))
                 """)

@@ -69,6 +69,14 @@ public struct ScalarQuantization: Sendable, Equatable {
     }
 }
 
+/// Bytes a collection's vectors hold in memory (``Store/memory(_:)``).
+public struct CollectionMemory: Sendable, Equatable {
+    /// The float32 rows with their norms and keys.
+    public var vectorBytes: Int
+    /// The int8 copy (scalar quantization), 0 without one.
+    public var quantizedBytes: Int
+}
+
 /// A physical collection's configuration and size.
 public struct CollectionInfo: Sendable, Equatable {
     public var name: String

@@ -197,6 +197,17 @@ extension Store {
         }
     }
 
+    /// Memory a collection's vectors hold in this process (loading it first): the float rows (with their norms
+    /// and keys) and the int8 copy of a collection with scalar quantization, capacity included.
+    public func memory(_ nameOrAlias: String) throws(StoreError) -> CollectionMemory {
+        let h = try loadedHandle(nameOrAlias)
+        return h.lock.withReadLock {
+            let all = [h.matrix] + h.spaceMatrices
+            return CollectionMemory(vectorBytes: all.reduce(0) { $0 + $1.allocatedBytes },
+                                    quantizedBytes: all.reduce(0) { $0 + ($1.quantized?.allocatedBytes ?? 0) })
+        }
+    }
+
     /// Searches running right now on the collection behind `nameOrAlias` (a later cleanup waits for 0).
     public func activeSearches(_ nameOrAlias: String) throws(StoreError) -> Int {
         try handle(nameOrAlias).activeSearches.load(ordering: .relaxed)
