@@ -267,3 +267,19 @@ size_t sy_q8_scan_8(int path, const int8_t *panels, size_t groups, size_t n, con
     }
     return k;
 }
+
+// MARK: - Encoding
+
+int32_t sy_q8_encode(const float *x, size_t d, float center, float inverse, int8_t *codes, size_t padded) {
+    int32_t sum = 0;
+    for (size_t i = 0; i < d; i++) {
+        float v = (x[i] - center) * inverse;
+        // Clamped first (NaN becomes 0: both comparisons are false), then rounded half to even.
+        v = v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : (v == v ? v : 0.0f));
+        int8_t c = (int8_t)nearbyintf(v);
+        codes[i] = c;
+        sum += c;
+    }
+    for (size_t i = d; i < padded; i++) codes[i] = 0;
+    return sum;
+}

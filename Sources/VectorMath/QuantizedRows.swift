@@ -99,16 +99,7 @@ public final class QuantizedRows {
     /// Encodes `x` into `codes` (4 × groups bytes, padding zero) and returns Σ codes.
     @inline(__always)
     private func encode(_ x: UnsafePointer<Float>, into codes: UnsafeMutablePointer<Int8>) -> Int32 {
-        var sum: Int32 = 0
-        let inverse = 1 / step
-        for i in 0..<dimension {
-            let v = ((x[i] - center) * inverse).rounded()
-            let c: Int8 = v.isNaN ? 0 : Int8(Swift.max(-127, Swift.min(127, v)))
-            codes[i] = c
-            sum += Int32(c)
-        }
-        for i in dimension..<(groups * 4) { codes[i] = 0 }
-        return sum
+        sy_q8_encode(x, dimension, center, 1 / step, codes, groups * 4)
     }
 
     private func rowBias(sum: Int32, squaredNorm: Float) -> Float {
@@ -201,15 +192,10 @@ public final class QuantizedRows {
     }
 
     func encodeQuery(_ q: UnsafePointer<Float>) -> EncodedQuery {
-        var codes = [UInt8](repeating: 128, count: groups * 4)
-        var sum: Int32 = 0
-        let inverse = 1 / step
-        for i in 0..<dimension {
-            let v = ((q[i] - center) * inverse).rounded()
-            let t: Int32 = v.isNaN ? 0 : Int32(Swift.max(-127, Swift.min(127, v)))
-            codes[i] = UInt8(t + 128)
-            sum += t
-        }
+        var signed = [Int8](repeating: 0, count: groups * 4)
+        let sum = signed.withUnsafeMutableBufferPointer { sy_q8_encode(q, dimension, center, 1 / step, $0.baseAddress!, groups * 4) }
+        // Shifted to unsigned for the kernels: u = t + 128 (the padding's 0 becomes 128).
+        let codes = signed.map { UInt8(Int16($0) + 128) }
         return EncodedQuery(codes: codes, sum: sum)
     }
 

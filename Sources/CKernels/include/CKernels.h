@@ -116,6 +116,9 @@ void sy_q8_get_row(const int8_t *panels, size_t groups, size_t row, int8_t *code
 /// Every path computes the same integer sum exactly.
 void sy_q8_scores(int path, const int8_t *panels, size_t groups, size_t n, const uint8_t *u, float a,
                   const float *bias, float *out);
+/// Encodes `d` floats as codes clamp(round((x − center) · inverse), −127, 127) (half to even; NaN → 0), zeroes
+/// codes `d ..< padded`, and returns the sum of the codes.
+int32_t sy_q8_encode(const float *x, size_t d, float center, float inverse, int8_t *codes, size_t padded);
 /// The same key for 8 queries (`uw[g * 8 + i]`: query i's 4 codes of group g as one 32-bit word), keeping
 /// only (query, row, key) with key ≥ thresholds[query], as `sy_packed_scan_8` does; returns how many.
 /// `scratch` holds `n` floats (used by the paths without a batch kernel).
