@@ -39,7 +39,7 @@ public enum ExactSearch {
     public static let minRowsPerThread = 8192
     /// Batches with `queries × dimension` below this use the SIMD path, above it `sgemm`
     /// (measured on this project's reference machine; see docs/performance.md).
-    public static let gemmCrossover = 3072
+    public static let gemmCrossover = 1536
     /// Extra candidates kept per query before the final double-precision ranking, so that float32
     /// rounding (of the SIMD kernel or of BLAS) cannot push a true top-k row out.
     static let gemmSlack = 8
