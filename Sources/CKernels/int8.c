@@ -9,6 +9,7 @@
 
 #include "CKernels.h"
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -18,9 +19,11 @@
 #define AVX2_ATTR __attribute__((target("avx2,fma")))
 #endif
 
+static _Atomic int g_vnni = -1;
+
 static int has_vnni(void) {
 #if defined(__x86_64__)
-    static int cached = -1;
+    int cached = atomic_load_explicit(&g_vnni, memory_order_relaxed);
     if (cached < 0) {
         unsigned int eax, ebx, ecx, edx;
         cached = 0;
@@ -28,6 +31,7 @@ static int has_vnni(void) {
             __cpuid_count(7, 0, eax, ebx, ecx, edx);
             cached = (int)((ecx >> 11) & 1);
         }
+        atomic_store_explicit(&g_vnni, cached, memory_order_relaxed);
     }
     return cached;
 #else

@@ -38,8 +38,11 @@ public enum ExactSearch {
     /// Below this many rows a single query runs on one thread (dispatch costs more than it saves).
     public static let minRowsPerThread = 8192
     /// Batches with `queries × dimension` below this use the SIMD path, above it `sgemm`
-    /// (measured on this project's reference machine; see docs/performance.md).
+    /// (measured with `switchyard debug crossover`; see docs/performance.md).
     public static let gemmCrossover = 1536
+    /// …and at least this many queries: the packed kernel computes 8 query slots whatever the batch, so
+    /// below 4 queries one SIMD scan per query is faster at any dimension (docs/performance.md).
+    public static let gemmMinQueries = 4
     /// Extra candidates kept per query before the final double-precision ranking, so that float32
     /// rounding (of the SIMD kernel or of BLAS) cannot push a true top-k row out.
     static let gemmSlack = 8
@@ -132,7 +135,8 @@ public enum ExactSearch {
     ///
     /// - Parameters:
     ///   - queries: `count × matrix.dimension` floats, row-major.
-    ///   - strategy: `.auto` uses `sgemm` when `count × dimension ≥ gemmCrossover` (Manhattan always uses SIMD).
+    ///   - strategy: `.auto` uses the tiled path when `count ≥ gemmMinQueries` and `count × dimension ≥ gemmCrossover`
+    ///     (Manhattan always uses SIMD).
     /// - Returns: one best-first list per query.
     public static func searchBatch(
         _ matrix: MatrixView, queries: UnsafePointer<Float>, count nq: Int, k: Int, distance: Distance,
@@ -145,7 +149,7 @@ public enum ExactSearch {
         var useGemm: Bool
         var packed = sy_has_packed_gemm() != 0
         switch strategy {
-        case .auto: useGemm = nq * matrix.dimension >= gemmCrossover
+        case .auto: useGemm = nq >= gemmMinQueries && nq * matrix.dimension >= gemmCrossover
         case .simd: useGemm = false
         case .gemm: useGemm = true; packed = false
         case .packed: useGemm = true
@@ -163,8 +167,8 @@ public enum ExactSearch {
             }
         } else {
             BLASRuntime.configureOnce()
-            if packed && workers > 1 && matrix.count >= workers * packedRowsPerThread {
-                return packedRowSplit(matrix, queries, nq, k, distance, threads: workers)
+            if packed && threads > 1 && matrix.count >= threads * packedRowsPerThread {
+                return packedRowSplit(matrix, queries, nq, k, distance, threads: threads)
             }
             if packed {
                 body = { q, range in packedRange(matrix, q, range, k, distance) }

@@ -16,8 +16,9 @@ import Foundation
 /// same for every row of one query. For Euclid the key is `2 q·x − ‖x‖²` (‖q‖² dropped) with the exact norm.
 ///
 /// The codes are kept beside the float rows and follow every append, replacement and removal. The scale is
-/// retrained (every row re-encoded) whenever the rows have doubled since the last training, so that an index
-/// built from a few rows is not stuck with their range; the cost is amortised O(d) per appended row.
+/// retrained (every row re-encoded) whenever the rows have doubled since the last training, up to
+/// ``retrainLimit`` rows, so that an index built from a few rows is not stuck with their range; the cost is
+/// amortised O(d) per appended row, and a retrain holds the collection's write lock while it runs.
 public final class QuantizedRows {
     /// Components sampled for the quantiles.
     public static let sampleSize = 100_000
@@ -40,8 +41,11 @@ public final class QuantizedRows {
     public private(set) var trainedRows = 0
 
     /// - Parameters:
-    ///   - quantile: the share of values kept unclipped, in (0, 1].
+    ///   - dimension: at most 65,536, so that Σ u·s (|u·s| ≤ 255 · 127 per component) fits in 32 bits.
+    ///   - quantile: the share of values kept unclipped, in [0.5, 1].
     init(dimension: Int, quantile: Double, measure: Measure) {
+        precondition(dimension <= 65_536, "int8 quantization supports at most 65,536 components")
+        precondition(quantile >= 0.5 && quantile <= 1, "the quantization quantile must be in [0.5, 1]")
         self.dimension = dimension
         self.groups = (dimension + 3) / 4
         self.quantile = quantile
@@ -123,7 +127,11 @@ public final class QuantizedRows {
         let total = n * dimension
         var sample: [Float] = []
         if total > 0 {
-            let stride = Swift.max(1, total / Self.sampleSize)
+            // A stride sharing no factor with the dimension visits every component position, not only
+            // those at multiples of a common factor (at 100,000 × 384 a stride of 384 would sample only
+            // each row's first component).
+            var stride = Swift.max(1, total / Self.sampleSize)
+            while stride > 1 && Self.gcd(stride, dimension) != 1 { stride += 1 }
             sample.reserveCapacity(total / stride + 1)
             var i = 0
             while i < total {
@@ -150,10 +158,17 @@ public final class QuantizedRows {
         trainedRows = n
     }
 
-    /// Appends row `count` (already appended to the float matrix); retrains once the rows have doubled.
+    static func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }
+
+    /// Rows past which the scale is no longer re-estimated: a sample from this many rows is representative,
+    /// and a retrain re-encodes every row under the collection's write lock (searches wait for it).
+    public static let retrainLimit = 262_144
+
+    /// Appends row `count` (already appended to the float matrix); retrains once the rows have doubled
+    /// (until ``retrainLimit``).
     /// - Returns: whether the caller must retrain (the rows doubled since the last training).
     func append(_ vector: UnsafePointer<Float>, squaredNorm: Float) -> Bool {
-        if count >= 2 * Swift.max(trainedRows, 8) { return true }
+        if trainedRows < Self.retrainLimit && count >= 2 * Swift.max(trainedRows, 8) { return true }
         if count == capacity { reserve(Swift.max(64, capacity + capacity / 2)) }
         store(row: count, vector: vector, squaredNorm: squaredNorm)
         count += 1

@@ -159,7 +159,7 @@ public final class RowMatrix {
     /// and retrained as they double. Manhattan is not quantized (its searches stay exact): `nil` is returned.
     ///
     /// - Parameters:
-    ///   - quantile: the share of component values kept unclipped, in (0.5, 1].
+    ///   - quantile: the share of component values kept unclipped, in [0.5, 1] (at most 65,536 components).
     ///   - distance: the collection's distance (decides the ranking key).
     @discardableResult
     public func enableQuantization(quantile: Double, distance: Distance) -> QuantizedRows? {

@@ -127,7 +127,8 @@ final class CollectionHandle: @unchecked Sendable {
     /// caller holds the write lock). Later writes keep them current.
     func enableQuantization() {
         guard let q = quantization else { return }
-        matrix.enableQuantization(quantile: q.quantile, distance: distance)
+        // With named vectors, searches use each vector's own matrix, never the concatenated rows.
+        if spaces == nil { matrix.enableQuantization(quantile: q.quantile, distance: distance) }
         for (k, s) in (spaces ?? []).enumerated() { spaceMatrices[k].enableQuantization(quantile: q.quantile, distance: s.distance) }
     }
 

@@ -133,13 +133,20 @@ extension Store {
             }
             // Unfiltered queries that use the int8 copy go through it, grouped by their parameters.
             if view.isQuantized {
-                var byParams: [QuantizationParams: [Int]] = [:]
+                // Grouped by parameters and depth: a query's candidates (oversampling × its own depth) must not
+                // depend on the other queries of its batch.
+                struct Group: Hashable {
+                    var params: QuantizationParams
+                    var depth: Int
+                }
+                var byParams: [Group: [Int]] = [:]
                 for i in plain {
                     let p = requests[i].quantization ?? QuantizationParams()
-                    if !p.ignore { byParams[p, default: []].append(i) }
+                    if !p.ignore { byParams[Group(params: p, depth: depth[i]), default: []].append(i) }
                 }
-                for (p, group) in byParams.sorted(by: { $0.value[0] < $1.value[0] }) {
-                    let k = group.map { depth[$0] }.max() ?? 1
+                for (g, group) in byParams.sorted(by: { $0.value[0] < $1.value[0] }) {
+                    let p = g.params
+                    let k = g.depth
                     var packed = [Float]()
                     packed.reserveCapacity(group.count * d)
                     for i in group { packed.append(contentsOf: queries[(i * d)..<((i + 1) * d)]) }
