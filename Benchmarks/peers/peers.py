@@ -488,24 +488,27 @@ def table(results):
 def ratios(results):
     """Switchyard against FAISS IndexFlatIP at the same thread count (FAISS's faster row of the two)."""
     by = {r["engine"]: r for r in results if "error" not in r}
+
+    def faiss_rows(t):
+        return [by[n] for n in (f"faiss_flat_t{t}", f"faiss_flat_t{t}_kernel") if n in by]
+
+    def batch_ratio(engine, t, label):
+        row, faiss = by.get(f"{engine}_t{t}"), faiss_rows(t)
+        if row and faiss:
+            best = max(faiss, key=lambda r: r["batch_qps"])
+            lines.append(f"- {label} / FAISS at {t} thread{'s' if t > 1 else ''}: {row['batch_qps'] / best['batch_qps']:.2f}×")
+
     lines = []
     for t in (1, 2):
-        sy = by.get(f"switchyard_t{t}")
-        faiss = [by[n] for n in (f"faiss_flat_t{t}", f"faiss_flat_t{t}_kernel") if n in by]
-        if sy and faiss:
-            best = max(faiss, key=lambda r: r["batch_qps"])
-            lines.append(f"- batch QPS, Switchyard / FAISS at {t} thread{'s' if t > 1 else ''}: {sy['batch_qps'] / best['batch_qps']:.2f}×")
+        batch_ratio("switchyard", t, "batch QPS, Switchyard")
     sy = by.get("switchyard_t2")
-    faiss1 = [by[n] for n in ("faiss_flat_t1", "faiss_flat_t1_kernel") if n in by]
+    faiss1 = faiss_rows(1)
     if sy and faiss1:
         best = min(faiss1, key=lambda r: r["single_p50_ms"])
         lines.append(f"- single-query p50, Switchyard (2 threads) / FAISS (1 thread): {sy['single_p50_ms'] / best['single_p50_ms']:.2f}× (below 1 is faster)")
     for t in (1, 2):
+        batch_ratio("switchyard_int8", t, "int8 batch QPS")
         q = by.get(f"switchyard_int8_t{t}")
-        faiss = [by[n] for n in (f"faiss_flat_t{t}", f"faiss_flat_t{t}_kernel") if n in by]
-        if q and faiss:
-            best = max(faiss, key=lambda r: r["batch_qps"])
-            lines.append(f"- int8 batch QPS / FAISS at {t} thread{'s' if t > 1 else ''}: {q['batch_qps'] / best['batch_qps']:.2f}×")
         exact = by.get(f"switchyard_t{t}")
         if q and exact:
             lines.append(f"- int8 single-query p50 / Switchyard exact at {t} thread{'s' if t > 1 else ''}: "

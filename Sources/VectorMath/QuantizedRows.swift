@@ -62,13 +62,7 @@ public final class QuantizedRows {
     }
 
     private static func allocate<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
-        var raw: UnsafeMutableRawPointer?
-        let bytes = max(64, count * MemoryLayout<T>.stride)
-        guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
-            fatalError("out of memory allocating \(bytes) bytes for quantized vectors")
-        }
-        memset(raw, 0, bytes)
-        return raw.bindMemory(to: T.self, capacity: max(1, count))
+        alignedAllocate(type, count: count, zeroed: true)
     }
 
     /// Bytes held (capacity, not only rows in use): the scan structure's resident memory.

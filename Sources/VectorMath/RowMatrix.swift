@@ -51,13 +51,23 @@ public final class RowMatrix {
     }
 
     private static func allocate<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
-        var raw: UnsafeMutableRawPointer?
-        let bytes = max(64, count * MemoryLayout<T>.stride)
-        guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
-            fatalError("out of memory allocating \(bytes) bytes for a vector matrix")
-        }
-        return raw.bindMemory(to: T.self, capacity: max(1, count))
+        alignedAllocate(type, count: count, zeroed: false)
     }
+}
+
+/// `count` elements of `T` (at least one) on a 64-byte boundary, for SIMD loads; release with `free`.
+/// `zeroed` fills the bytes with zeros (the int8 panels rely on zero padding).
+func alignedAllocate<T>(_ type: T.Type, count: Int, zeroed: Bool) -> UnsafeMutablePointer<T> {
+    var raw: UnsafeMutableRawPointer?
+    let bytes = max(64, count * MemoryLayout<T>.stride)
+    guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
+        fatalError("out of memory allocating \(bytes) bytes for vectors")
+    }
+    if zeroed { memset(raw, 0, bytes) }
+    return raw.bindMemory(to: T.self, capacity: max(1, count))
+}
+
+extension RowMatrix {
 
     /// Makes room for at least `rows` rows without further growth.
     public func reserve(_ rows: Int) {

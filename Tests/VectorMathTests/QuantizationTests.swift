@@ -34,6 +34,16 @@ struct QuantizationTests {
         }
     }
 
+    /// The largest gap between a row's int8 score (no rescoring, every row returned) and its exact score,
+    /// and the largest exact score's magnitude (at least 1).
+    static func worstError(_ ds: Dataset, _ m: RowMatrix, _ q: [Float]) -> (worst: Double, scale: Double) {
+        let exact = exactScores(ds, q)
+        let hits = QuantizedSearch.search(m, q, k: ds.count, distance: ds.distance, params: QuantizationParams(rescore: false))
+        #expect(hits.count == ds.count)
+        let worst = hits.map { abs(Double($0.score) - exact[Int($0.row)]) }.max() ?? 0
+        return (worst, max(1, exact.map(abs).max() ?? 1))
+    }
+
     @Test("every int8 path gives the same keys, single and batch", arguments: quantized)
     func pathsAgree(distance: Distance) throws {
         try KernelLevelLock.withExclusiveKernel {
@@ -68,12 +78,8 @@ struct QuantizationTests {
             let m = ds.makeMatrix()
             m.enableQuantization(quantile: 0.99, distance: distance)
             for q in ds.queries(5, seed: 1) {
-                let exact = Self.exactScores(ds, q)
-                let hits = QuantizedSearch.search(m, q, k: ds.count, distance: distance, params: QuantizationParams(rescore: false))
-                #expect(hits.count == ds.count)
-                let scale = exact.map(abs).max() ?? 1
-                let worst = hits.map { abs(Double($0.score) - exact[Int($0.row)]) }.max() ?? 0
-                #expect(worst <= 0.03 * max(scale, 1), "worst error \(worst) for scores up to \(scale)")
+                let (worst, scale) = Self.worstError(ds, m, q)
+                #expect(worst <= 0.03 * scale, "worst error \(worst) for scores up to \(scale)")
             }
         }
     }
@@ -134,10 +140,7 @@ struct QuantizationTests {
             #expect(m.quantized?.count == ds.count)
             // Every row's approximation still matches its own vector: a code left at the wrong row would not.
             for q in ds.queries(3, seed: 9) {
-                let exact = Self.exactScores(ds, q)
-                let hits = QuantizedSearch.search(m, q, k: ds.count, distance: distance, params: QuantizationParams(rescore: false))
-                let scale = max(1, exact.map(abs).max() ?? 1)
-                let worst = hits.map { abs(Double($0.score) - exact[Int($0.row)]) }.max() ?? 0
+                let (worst, scale) = Self.worstError(ds, m, q)
                 #expect(worst <= 0.05 * scale, "worst error \(worst)")
             }
         }
