@@ -82,6 +82,8 @@ let package = Package(
         .target(
             name: "Embedding",
             dependencies: [
+                "CBLAS",
+                "Locks",
                 "VectorMath",
                 "SwitchyardJSON",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -232,9 +234,10 @@ let package = Package(
         .testTarget(
             name: "EmbeddingTests",
             dependencies: [
-                "Embedding", "_SwitchyardTestSupport",
+                "Embedding", "SwitchyardJSON", "_SwitchyardTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
+            exclude: ["Fixtures"],
             swiftSettings: strictSettings
         ),
         .testTarget(

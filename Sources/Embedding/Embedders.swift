@@ -10,16 +10,23 @@ public enum Embedders {
 
     /// Makes the embedder a spec describes: a preset name or `scheme:parameters`.
     ///
-    /// - Parameter spec: `hash-v1`, `hash-v2` or `hash:key=value,…` (grammar in `docs/embedders.md`).
+    /// - Parameters:
+    ///   - spec: `hash-v1`, `hash-v2`, `hash:key=value,…`, `minilm` or `minilm:path=DIR,…` (grammar in
+    ///     `docs/embedders.md`).
+    ///   - threads: Threads a model embedder encodes with, unless its spec says (hashing embedders use one).
     /// - Throws: ``EmbeddingError`` with code `invalidSpec` for an unknown preset or scheme or a bad
-    ///   parameter; `io` or `invalidInput` when a file the spec names (an IDF table) cannot be used.
-    public static func make(spec: String) throws(EmbeddingError) -> any Embedder {
+    ///   parameter; `io` or `invalidInput` when a file the spec names (an IDF table, a model) cannot be
+    ///   used, including a model that is not installed.
+    public static func make(spec: String, threads: Int = 1) throws(EmbeddingError) -> any Embedder {
         let trimmed = spec.drop(while: \.isWhitespace)
         let scheme = trimmed.prefix { $0 != ":" && !$0.isWhitespace }
         if presets[String(scheme)] != nil || scheme == HashingSpec.scheme {
             return try HashingEmbedder(spec: spec)
         }
-        let known = (presets.keys.sorted() + ["hash:key=value,…"]).joined(separator: ", ")
+        if scheme == SentenceEmbedder.scheme {
+            return try SentenceEmbedder(spec: spec, threads: threads)
+        }
+        let known = (presets.keys.sorted() + ["hash:key=value,…", "minilm", "minilm:path=DIR"]).joined(separator: ", ")
         throw .invalidSpec("unknown embedder '\(scheme)' in embedder spec '\(spec)' (known: \(known))")
     }
 }

@@ -22,7 +22,7 @@ struct SwitchyardCommand: ParsableCommand {
             ]),
             CommandGroup(name: "Serving and metrics", subcommands: [ServeCommand.self, MetricsCommand.self]),
             CommandGroup(name: "The physical store", subcommands: [StoreCommand.self]),
-            CommandGroup(name: "Embedders and data", subcommands: [EmbedCommand.self, DatasetsCommand.self]),
+            CommandGroup(name: "Embedders and data", subcommands: [EmbedCommand.self, ModelsCommand.self, DatasetsCommand.self]),
             CommandGroup(name: "Benchmarks", subcommands: [BenchCommand.self]),
         ]
     )

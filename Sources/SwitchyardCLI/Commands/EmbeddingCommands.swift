@@ -6,19 +6,22 @@ import SwitchyardBench
 struct EmbedCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "embed", abstract: "Embed a text with an embedder spec (for debugging embedders).")
-    @Option(help: "Embedder spec: hash-v1, hash-v2 or hash:dim=…,words=…,chars=… (see docs/embedders.md).") var embedder: String = "hash-v2"
+    @Option(help: "Embedder spec: hash-v1, hash-v2, hash:dim=…,words=…,chars=…, minilm or minilm:path=DIR (see docs/embedders.md).") var embedder: String = "hash-v2"
     @Option(help: "The text to embed.") var text: String
-    @Flag(help: "Print JSON: identifier, dimension, vector.") var json = false
+    @Flag(help: "Print JSON: identifier, dimension, vector (and token ids for a model embedder).") var json = false
 
     func run() throws {
         let e = try Embedders.make(spec: embedder)
         let text = self.text
         let v = try runBlocking { try await e.embed([text])[0] }
+        let ids = (e as? SentenceEmbedder)?.tokenIDs([text])[0]
         if json {
-            emit(JSONValue.object([
+            var o: [String: JSONValue] = [
                 "embedder": .string(e.identifier), "dimension": .int(Int64(e.dimension)),
                 "vector": .array(v.map { .double(Double("\($0)") ?? Double($0)) }),
-            ]).jsonText)
+            ]
+            if let ids { o["token_ids"] = .array(ids.map { .int(Int64($0)) }) }
+            emit(JSONValue.object(o).jsonText)
         } else {
             let nonzero = v.enumerated().filter { $0.element != 0 }
             emit("embedder: \(e.identifier)\ndimension: \(e.dimension)\nnon-zero components: \(nonzero.count)")
@@ -73,19 +76,22 @@ extension DatasetsCommand {
         @Argument(help: "Dataset name, or a BEIR folder path.") var name: String
         @Option(help: "Embedder specs to compare (repeatable).") var embedder: [String] = ["hash-v1", "hash-v2"]
         @Option(help: "Cut-off k.") var k: Int = 10
+        @Option(help: "Threads for model embedders and search (default: all cores).") var threads: Int?
         @Option(help: "Datasets folder.") var root: String?
         @Flag(help: "Print JSON.") var json = false
 
         func run() throws {
             guard k >= 1 else { throw CLIFailure(message: "--k must be at least 1") }
+            let threads = self.threads ?? ProcessInfo.processInfo.activeProcessorCount
+            guard threads >= 1 else { throw CLIFailure(message: "--threads must be at least 1") }
             let dir = FileManager.default.fileExists(atPath: (name as NSString).appendingPathComponent("corpus.jsonl"))
                 ? name : try DatasetCatalog(root: root ?? DatasetCatalog.defaultRoot).path(of: name)
             let dataset = try BEIRDataset.load(directory: dir)
-            let embedders = try embedder.map { try Embedders.make(spec: $0) }
+            let embedders = try embedder.map { try Embedders.make(spec: $0, threads: threads) }
             let k = self.k
             var results: [DatasetEvaluation.Result] = []
             for e in embedders {
-                results.append(try runBlocking { try await DatasetEvaluation.run(dataset, embedder: e, k: k, threads: ProcessInfo.processInfo.activeProcessorCount) })
+                results.append(try runBlocking { try await DatasetEvaluation.run(dataset, embedder: e, k: k, threads: threads) })
             }
             if json {
                 emit(JSONValue.object(["dataset": .string(name), "results": .array(results.map(\.json))]).jsonText)
@@ -122,41 +128,58 @@ extension DatasetEvaluation.Result {
 extension BenchCommand {
     struct Embed: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Embedding throughput: MB of text per second, one thread, over a dataset's corpus cut into chunks.",
-            discussion: "The corpus is joined and cut with the default chunker (600 tokens, overlap 200), as APPEND does; the best of --repeats passes is reported.")
+            abstract: "Embedding throughput over a dataset: texts/s, MB/s, and for a model embedder tokens/s, GFLOP/s and the fraction of sgemm's.",
+            discussion: """
+                By default the corpus is joined and cut with the default chunker (600 tokens, overlap 200), as APPEND does. \
+                With --documents each document (title, newline, text) is one text, as Benchmarks/peers/embed.py embeds them \
+                with sentence-transformers. The best of --repeats passes is reported for each thread count.
+                """)
         @Option(help: "Embedder spec.") var embedder: String = "hash-v2"
         @Option(help: "Dataset name or BEIR folder.") var dataset: String = "wordnet-defs"
+        @Flag(help: "One text per document instead of chunks of the joined corpus.") var documents = false
+        @Option(help: "Embed only the first N texts.") var limit: Int?
+        @Option(help: "Thread counts, comma-separated (model embedders; hashing embedders use one).") var threads: String = "1"
         @Option(help: "Passes over the corpus (the best is reported).") var repeats: Int = 3
         @Option(help: "Datasets folder.") var root: String?
         @Flag(help: "Print JSON.") var json = false
 
         func run() throws {
             guard repeats >= 1 else { throw CLIFailure(message: "--repeats must be at least 1") }
+            let threadCounts = threads.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !threadCounts.isEmpty, threadCounts.allSatisfy({ ($0 ?? 0) >= 1 }) else {
+                throw CLIFailure(message: "--threads '\(threads)' must be positive integers separated by commas")
+            }
+            if let limit, limit < 1 { throw CLIFailure(message: "--limit must be at least 1") }
             let dir = FileManager.default.fileExists(atPath: (dataset as NSString).appendingPathComponent("corpus.jsonl"))
                 ? dataset : try DatasetCatalog(root: root ?? DatasetCatalog.defaultRoot).path(of: dataset)
-            let corpus = try BEIRDataset.load(directory: dir).corpus.map { d in [d.title ?? "", d.text].filter { !$0.isEmpty }.joined(separator: "\n") }
-            let texts = try Chunker().chunks(documentID: "corpus", text: corpus.joined(separator: "\n\n")).map(\.text)
-            let bytes = texts.reduce(0) { $0 + $1.utf8.count }
-            let e = try Embedders.make(spec: embedder)
-            var best = Double.infinity
+            let corpus = try BEIRDataset.load(directory: dir).corpus
+            var texts: [String]
+            if documents {
+                texts = corpus.map { ($0.title ?? "") + "\n" + $0.text }
+            } else {
+                let joined = corpus.map { d in [d.title ?? "", d.text].filter { !$0.isEmpty }.joined(separator: "\n") }.joined(separator: "\n\n")
+                texts = try Chunker().chunks(documentID: "corpus", text: joined).map(\.text)
+            }
+            if let limit { texts = Array(texts.prefix(limit)) }
             let display = StepDisplay(enabled: !json)
+            let result: EmbedBenchmark.Result
             do {
                 defer { display.finish() }  // before the result, and also when embedding throws
-                for pass in 0..<repeats {
-                    display.update(BenchProgress("embedding \(texts.count) texts with \(e.identifier)", done: pass, total: repeats))
-                    let t = ContinuousClock.now
-                    _ = try runBlocking { try await e.embed(texts) }
-                    let c = (ContinuousClock.now - t).components
-                    best = min(best, Double(c.seconds) + Double(c.attoseconds) / 1e18)
-                }
-                display.update(BenchProgress("embedding \(texts.count) texts with \(e.identifier)", done: repeats, total: repeats))
+                result = try EmbedBenchmark.run(spec: embedder, texts: texts, threads: threadCounts.map { $0! }, repeats: repeats) { display.update($0) }
             }
-            let mbps = Double(bytes) / 1_000_000 / best
             if json {
-                emit(JSONValue.object(["embedder": .string(e.identifier), "texts": .int(Int64(texts.count)), "bytes": .int(Int64(bytes)),
-                                       "seconds": .double(best), "mb_per_s": .double(mbps)]).jsonText)
-            } else {
-                emit("\(e.identifier): \(texts.count) texts, \(String(format: "%.2f", Double(bytes) / 1_000_000)) MB in \(String(format: "%.3f", best)) s = \(String(format: "%.1f", mbps)) MB/s")
+                emit(result.json.jsonText)
+                return
+            }
+            let mb = Double(result.bytes) / 1_000_000
+            emit("\(result.embedder): \(result.texts) texts, \(String(format: "%.2f", mb)) MB\(result.tokens.map { ", \($0) tokens" } ?? "")")
+            for r in result.rows {
+                var line = "  \(r.threads) thread\(r.threads == 1 ? " " : "s"): \(String(format: "%.3f", r.seconds)) s = \(String(format: "%.1f", r.textsPerSecond)) texts/s, \(String(format: "%.2f", mb / r.seconds)) MB/s"
+                if let t = r.tokensPerSecond { line += ", \(String(format: "%.0f", t)) tokens/s" }
+                if let g = r.gflops, let c = r.sgemmGflops, let f = r.fractionOfSgemm {
+                    line += ", \(String(format: "%.1f", g)) GFLOP/s = \(String(format: "%.0f", f * 100))% of sgemm's \(String(format: "%.1f", c))"
+                }
+                emit(line)
             }
         }
     }
