@@ -83,6 +83,7 @@ let package = Package(
             name: "Embedding",
             dependencies: [
                 "CBLAS",
+                "CKernels",
                 "Locks",
                 "VectorMath",
                 "SwitchyardJSON",
@@ -234,7 +235,7 @@ let package = Package(
         .testTarget(
             name: "EmbeddingTests",
             dependencies: [
-                "Embedding", "SwitchyardJSON", "_SwitchyardTestSupport",
+                "Embedding", "CKernels", "SwitchyardJSON", "_SwitchyardTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             exclude: ["Fixtures"],

@@ -127,3 +127,21 @@ size_t sy_q8_scan_8(int path, const int8_t *panels, size_t groups, size_t n, con
 #ifdef __cplusplus
 }
 #endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+// MARK: - BERT encoder steps (encoder.c)
+
+/// x ← x·Φ(x) = x/2·(1 + erf(x/√2)), the exact GELU (erf with absolute error below 1.5e-7).
+void sy_gelu_erf(float *x, size_t n);
+/// row ← softmax(row), in place.
+void sy_softmax(float *row, size_t n);
+/// Adds `bias` (cols) to each of `rows` rows of `y`.
+void sy_add_bias(float *y, const float *bias, size_t rows, size_t cols);
+/// x ← LayerNorm(x + residual) row by row over `h` components (`residual` may be NULL).
+void sy_layer_norm(float *x, const float *residual, size_t rows, size_t h, const float *gain, const float *bias,
+                   float epsilon);
+#ifdef __cplusplus
+}
+#endif

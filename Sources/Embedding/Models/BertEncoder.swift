@@ -1,4 +1,5 @@
 import CBLAS
+import CKernels
 import Foundation
 
 /// Runs ``BertModel``'s forward pass over a batch of tokenised texts, with buffers reused from batch
@@ -115,7 +116,7 @@ final class BertEncoder {
             }
         }
         linear(hidden, rows: tokens, inputs: h, layer.intermediateWeight, layer.intermediateBias, outputs: model.intermediateSize, into: intermediate)
-        gelu(intermediate, count: tokens * model.intermediateSize)
+        sy_gelu_erf(intermediate, tokens * model.intermediateSize)
         linear(intermediate, rows: tokens, inputs: model.intermediateSize, layer.outputWeight, layer.outputBias, outputs: h, into: projected)
         layer.outputNormGain.withUnsafeBufferPointer { g in
             layer.outputNormBias.withUnsafeBufferPointer { b in
@@ -131,12 +132,7 @@ final class BertEncoder {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outputs), Int32(inputs),
                         1, x, Int32(inputs), w.baseAddress!, Int32(inputs), 0, y, Int32(outputs))
         }
-        bias.withUnsafeBufferPointer { b in
-            for r in 0..<rows {
-                let out = y + r * outputs
-                for c in 0..<outputs { out[c] += b[c] }
-            }
-        }
+        bias.withUnsafeBufferPointer { b in sy_add_bias(y, b.baseAddress!, rows, outputs) }
     }
 
     /// Self-attention of each text over its own tokens, head by head, into ``context``.
@@ -151,7 +147,7 @@ final class BertEncoder {
                 let k = q + h, v = q + 2 * h
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(n), Int32(d),
                             scale, q, Int32(3 * h), k, Int32(3 * h), 0, scores, Int32(n))
-                for r in 0..<n { softmax(scores + r * n, count: n) }
+                for r in 0..<n { sy_softmax(scores + r * n, n) }
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(d), Int32(n),
                             1, scores, Int32(n), v, Int32(3 * h), 0, context + offset * h + head * d, Int32(h))
             }
@@ -159,49 +155,9 @@ final class BertEncoder {
         }
     }
 
-    private func softmax(_ row: UnsafeMutablePointer<Float>, count n: Int) {
-        var peak = -Float.infinity
-        for i in 0..<n { peak = max(peak, row[i]) }
-        var sum: Float = 0
-        for i in 0..<n {
-            let e = expf(row[i] - peak)
-            row[i] = e
-            sum += e
-        }
-        let inverse = 1 / sum
-        for i in 0..<n { row[i] *= inverse }
-    }
-
     /// `x = LayerNorm(x + residual)` row by row (`residual` may be `nil`).
     private func layerNorm(_ x: UnsafeMutablePointer<Float>, adding residual: UnsafeMutablePointer<Float>?, rows: Int,
                            gain: UnsafePointer<Float>, bias: UnsafePointer<Float>) {
-        let h = model.dimension, epsilon = model.layerNormEpsilon
-        for r in 0..<rows {
-            let row = x + r * h
-            if let residual {
-                let add = residual + r * h
-                for c in 0..<h { row[c] += add[c] }
-            }
-            var mean: Float = 0
-            for c in 0..<h { mean += row[c] }
-            mean /= Float(h)
-            var variance: Float = 0
-            for c in 0..<h {
-                let t = row[c] - mean
-                variance += t * t
-            }
-            variance /= Float(h)
-            let inverse = 1 / (variance + epsilon).squareRoot()
-            for c in 0..<h { row[c] = (row[c] - mean) * inverse * gain[c] + bias[c] }
-        }
-    }
-
-    /// The exact GELU, `x · Φ(x) = x/2 · (1 + erf(x/√2))`.
-    private func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        let invSqrt2: Float = 0.70710678118654752
-        for i in 0..<count {
-            let v = x[i]
-            x[i] = 0.5 * v * (1 + erff(v * invSqrt2))
-        }
+        sy_layer_norm(x, residual, rows, model.dimension, gain, bias, model.layerNormEpsilon)
     }
 }
