@@ -1,4 +1,5 @@
 import Foundation
+import Switchyard
 import SwitchyardJSON
 import Testing
 import VectorStore
@@ -41,6 +42,28 @@ struct DemoTests {
             #expect(r.stdout.contains("REJECTED") && r.stdout.contains("| ndcg_drop |"))
             let show = try JSONParser.parse(try CLI.run(["collections", "show", "--store", store, "--collection", "docs", "--json"]).stdout)
             #expect(show.objectValue?["embedder"] == "hash-v2")
+        }
+    }
+
+    @Test("demo --new minilm reindexes hash-v2 → minilm through the operations engine and switches",
+          .enabled(if: ModelCatalog.isInstalled(ModelCatalog.minilm) || ProcessInfo.processInfo.environment["SWITCHYARD_REQUIRE_MODELS"] == "1"))
+    func minilm() throws {
+        try withTemporaryDirectory { dir in
+            let store = dir.appending("store")
+            let mini = (Self.datasets as NSString).appendingPathComponent("fixtures/mini-beir")
+            let r = try CLI.run(["demo", "--dir", store, "--dataset", mini, "--readers", "1", "--old", "hash-v2", "--new", "minilm"])
+            #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+            #expect(r.stdout.contains("verdict: validation passed, alias 'docs' switched"), "\(r.stdout)")
+            let show = try JSONParser.parse(try CLI.run(["collections", "show", "--store", store, "--collection", "docs", "--json"]).stdout)
+            #expect(show.objectValue?["embedder"] == "minilm")
+            #expect(show.objectValue?["dimension"]?.numberValue == 384)
+            // The reindex's metrics time embedding on its own.
+            let ops = try CLI.run(["ops", "list", "--store", store, "--json"])
+            let reindex = try JSONParser.parse(ops.stdout).objectValue?["operations"]?.arrayValue?.first { $0["type"]?.stringValue == "reindex" }
+            let id = reindex?["id"]?.stringValue ?? reindex?["id"]?.numberValue.map { String(Int($0)) } ?? "?"
+            let shown = try JSONParser.parse(try CLI.run(["ops", "show", "--store", store, id, "--json"]).stdout)
+            let names = shown["metrics"]?.arrayValue?.flatMap { $0["values"]?.objectValue?.keys.map { $0 } ?? [] } ?? []
+            #expect(names.contains { $0.contains("embed") }, "metrics: \(names)")
         }
     }
 }

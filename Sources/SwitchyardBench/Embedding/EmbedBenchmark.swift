@@ -27,9 +27,13 @@ public enum EmbedBenchmark {
             return g / c
         }
 
+        /// Megabytes (10⁶ bytes) of UTF-8 text per second.
+        public var megabytesPerSecond: Double
+
         public var json: JSONValue {
             var o: [String: JSONValue] = [
                 "threads": .int(Int64(threads)), "seconds": .double(seconds), "texts_per_s": .double(textsPerSecond),
+                "mb_per_s": .double(megabytesPerSecond),
             ]
             if let t = tokensPerSecond { o["tokens_per_s"] = .double(t) }
             if let g = gflops { o["gflops"] = .double(g) }
@@ -54,6 +58,11 @@ public enum EmbedBenchmark {
                 "results": .array(rows.map(\.json)), "blas": .string(BLASRuntime.name),
             ]
             if let t = tokens { o["tokens"] = .int(Int64(t)) }
+            // The first thread count's figures at the top, as before there were several.
+            if let first = rows.first {
+                o["seconds"] = .double(first.seconds)
+                o["mb_per_s"] = .double(first.megabytesPerSecond)
+            }
             return .object(o)
         }
     }
@@ -85,7 +94,8 @@ public enum EmbedBenchmark {
                 let c = (ContinuousClock.now - start).components
                 best = min(best, Double(c.seconds) + Double(c.attoseconds) / 1e18)
             }
-            var row = Row(threads: t, seconds: best, textsPerSecond: Double(texts.count) / best)
+            var row = Row(threads: t, seconds: best, textsPerSecond: Double(texts.count) / best,
+                          megabytesPerSecond: Double(bytes) / 1_000_000 / best)
             if let tokens, let flopsPerPass, let model = e as? SentenceEmbedder {
                 row.tokensPerSecond = Double(tokens) / best
                 row.gflops = flopsPerPass / best / 1e9
