@@ -88,6 +88,9 @@ let package = Package(
                 "VectorMath",
                 "SwitchyardJSON",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
@@ -210,6 +213,17 @@ let package = Package(
             name: "_SwitchyardTestSupport",
             dependencies: ["Locks", "VectorMath", "VectorStore", "QdrantBackend", .product(name: "Logging", package: "swift-log")],
             path: "Tests/_SwitchyardTestSupport",
+            swiftSettings: strictSettings
+        ),
+        // An OpenAI-compatible embeddings server with switchable faults, for the `http:` embedder's tests.
+        .executableTarget(
+            name: "EmbeddingTestServer",
+            dependencies: [
+                "Embedding", "Locks", "SwitchyardJSON",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Tests/EmbeddingTestServer",
             swiftSettings: strictSettings
         ),
         .testTarget(

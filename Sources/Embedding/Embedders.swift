@@ -11,12 +11,13 @@ public enum Embedders {
     /// Makes the embedder a spec describes: a preset name or `scheme:parameters`.
     ///
     /// - Parameters:
-    ///   - spec: `hash-v1`, `hash-v2`, `hash:key=value,…`, `minilm` or `minilm:path=DIR,…` (grammar in
-    ///     `docs/embedders.md`).
+    ///   - spec: `hash-v1`, `hash-v2`, `hash:key=value,…`, `minilm`, `minilm:path=DIR,…` or
+    ///     `http:url=URL,model=NAME,…` (grammar in `docs/embedders.md`).
     ///   - threads: Threads a model embedder encodes with, unless its spec says (hashing embedders use one).
     /// - Throws: ``EmbeddingError`` with code `invalidSpec` for an unknown preset or scheme or a bad
     ///   parameter; `io` or `invalidInput` when a file the spec names (an IDF table, a model) cannot be
-    ///   used, including a model that is not installed.
+    ///   used, including a model that is not installed; `transient` when an `http:` service cannot be
+    ///   reached to learn its dimension.
     public static func make(spec: String, threads: Int = 1) throws(EmbeddingError) -> any Embedder {
         let trimmed = spec.drop(while: \.isWhitespace)
         let scheme = trimmed.prefix { $0 != ":" && !$0.isWhitespace }
@@ -26,7 +27,10 @@ public enum Embedders {
         if scheme == SentenceEmbedder.scheme {
             return try SentenceEmbedder(spec: spec, threads: threads)
         }
-        let known = (presets.keys.sorted() + ["hash:key=value,…", "minilm", "minilm:path=DIR"]).joined(separator: ", ")
+        if scheme == HTTPEmbedderSpec.scheme {
+            return try HTTPEmbedder(spec: spec)
+        }
+        let known = (presets.keys.sorted() + ["hash:key=value,…", "minilm", "minilm:path=DIR", "http:url=URL,model=NAME,…"]).joined(separator: ", ")
         throw .invalidSpec("unknown embedder '\(scheme)' in embedder spec '\(spec)' (known: \(known))")
     }
 }

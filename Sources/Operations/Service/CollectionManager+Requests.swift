@@ -226,7 +226,10 @@ extension CollectionManager {
     ///   or judgement).
     public static func validate(_ request: ReindexRequest, collection name: String) throws(OperationsError) {
         if let e = request.embedder {
-            do { _ = try Embedders.make(spec: e) } catch { throw OperationsError(.invalidInput, "invalid embedder for reindex of '\(name)': \(error.description)") }
+            do { _ = try Embedders.make(spec: e) } catch {
+                if error.isTransient { throw OperationsError(.transient, "embedder for reindex of '\(name)' is unavailable: \(error.description)") }
+                throw OperationsError(.invalidInput, "invalid embedder for reindex of '\(name)': \(error.description)")
+            }
         }
         if request.qrelsPath != nil && request.queriesPath == nil {
             throw OperationsError(.invalidInput, "relevance labels (qrels) need a queries file")
@@ -281,6 +284,8 @@ extension CollectionManager {
         try validateUser(spec.owner, what: "owner")
         let embedder: any Embedder
         do { embedder = try Embedders.make(spec: spec.embedder) } catch {
+            // A service that cannot be reached right now is not bad input (exit 1, not 2).
+            if error.isTransient { throw OperationsError(.transient, "embedder for collection '\(spec.name)' is unavailable: \(error.description)") }
             throw OperationsError(.invalidInput, "invalid embedder for collection '\(spec.name)': \(error.description)")
         }
         let chunker = try chunker(size: spec.chunkSize, overlap: spec.chunkOverlap)
