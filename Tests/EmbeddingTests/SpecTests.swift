@@ -166,11 +166,11 @@ struct SpecTests {
     @Test("Embedders.make rejects unknown schemes and passes parameter errors through")
     func makeRejects() {
         #expect(throws: EmbeddingError(.invalidSpec,
-            "unknown embedder 'openai' in embedder spec 'openai:text-embedding-3-small' (known: hash-v1, hash-v2, hash:key=value,…)")) {
+            "unknown embedder 'openai' in embedder spec 'openai:text-embedding-3-small' (known: hash-v1, hash-v2, hash:key=value,…, minilm, minilm:path=DIR, http:url=URL,model=NAME,…)")) {
             try Embedders.make(spec: "openai:text-embedding-3-small")
         }
         #expect(throws: EmbeddingError(.invalidSpec,
-            "unknown embedder '' in embedder spec '' (known: hash-v1, hash-v2, hash:key=value,…)")) {
+            "unknown embedder '' in embedder spec '' (known: hash-v1, hash-v2, hash:key=value,…, minilm, minilm:path=DIR, http:url=URL,model=NAME,…)")) {
             try Embedders.make(spec: "")
         }
         #expect(throws: EmbeddingError(.invalidSpec,
