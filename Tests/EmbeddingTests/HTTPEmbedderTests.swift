@@ -151,7 +151,7 @@ struct HTTPEmbedderTests {
     func unreachable() throws {
         // A port that was just free: bound by nobody.
         do {
-            _ = try HTTPEmbedder(spec: "http:url=http://127.0.0.1:9/v1,model=m,retries=1,backoff=0.01,timeout=2")
+            _ = try HTTPEmbedder(spec: "http:url=http://127.0.0.1:9/v1,model=m,retries=1,backoff=0.01,timeout=0.5")
             Issue.record("no error")
         } catch {
             #expect(error.code == .transient, "\(error)")
