@@ -54,41 +54,42 @@ struct HTTPEmbedderTests {
         #expect(try server.stats().requests - before == 4)
     }
 
-    @Test("a service that keeps failing is a transient error after the retries, naming the last failure")
-    func givesUp() async throws {
-        let server = try Self.server.get()
-        try server.clearFaults()
-        let e = try HTTPEmbedder(spec: spec("dim=384,retries=2", server: server))
-        try server.inject(#"{"status": 503, "times": -1}"#)
-        defer { try? server.clearFaults() }
-        let before = try server.stats().requests
-        do {
-            _ = try await e.embed(["x"])
-            Issue.record("no error")
-        } catch let error as EmbeddingError {
-            #expect(error.code == .transient)
-            #expect(error.description.contains("3 times") && error.description.contains("HTTP 503"), "\(error)")
-        }
-        #expect(try server.stats().requests - before == 3)
+    /// A failure the server keeps up, what the embedder makes of it, and how many requests it took.
+    struct Failure: Sendable, CustomStringConvertible {
+        var fault: String, extra: String, code: EmbeddingError.Code, words: [String], requests: Int
+        var description: String { fault }
     }
 
-    @Test("a 4xx is permanent at once, with the service's message")
-    func permanent() async throws {
+    @Test("a service that keeps failing is transient after the retries; a 4xx is permanent at once, with the service's message",
+          arguments: [
+              Failure(fault: #"{"status": 503, "times": -1}"#, extra: "retries=2", code: .transient, words: ["3 times", "HTTP 503"], requests: 3),
+              Failure(fault: #"{"status": 400, "message": "input is too long for this model", "times": -1}"#, extra: "retries=2",
+                      code: .invalidInput, words: ["HTTP 400", "input is too long for this model"], requests: 1),
+          ])
+    func failures(_ failure: Failure) async throws {
         let server = try Self.server.get()
         try server.clearFaults()
-        let e = try HTTPEmbedder(spec: spec("dim=384", server: server))
-        try server.inject(#"{"status": 400, "message": "input is too long for this model", "times": 1}"#)
+        let e = try HTTPEmbedder(spec: spec("dim=384," + failure.extra, server: server))
+        try server.inject(failure.fault)
+        defer { try? server.clearFaults() }
         let before = try server.stats().requests
-        do {
-            _ = try await e.embed(["x"])
-            Issue.record("no error")
-        } catch let error as EmbeddingError {
-            #expect(error.code == .invalidInput)
-            #expect(error.description.contains("HTTP 400") && error.description.contains("input is too long for this model"), "\(error)")
+        if let error = await embeddingError(e, ["x"]) {
+            #expect(error.code == failure.code, "\(error)")
+            #expect(failure.words.allSatisfy { error.description.contains($0) }, "\(error)")
         }
-        #expect(try server.stats().requests - before == 1)
-        // An unknown model is the service's 404: permanent too, already when probing the dimension.
-        #expect(throws: EmbeddingError.self) { try HTTPEmbedder(spec: "http:url=\(server.baseURL),model=other-model") }
+        #expect(try server.stats().requests - before == failure.requests)
+    }
+
+    @Test("an unknown model is the service's 404: permanent, already when probing the dimension")
+    func unknownModel() throws {
+        let server = try Self.server.get()
+        try server.clearFaults()
+        do {
+            _ = try HTTPEmbedder(spec: "http:url=\(server.baseURL),model=other-model")
+            Issue.record("an unknown model was accepted")
+        } catch {
+            #expect(error.code == .invalidInput && error.description.contains("HTTP 404"), "\(error)")
+        }
     }
 
     @Test("a slow answer times out and is retried; a malformed one is retried; a wrong dimension is refused")
@@ -101,20 +102,14 @@ struct HTTPEmbedderTests {
         try server.inject(#"{"malformed": true, "times": 1}"#)
         expectSameVectors(try await e.embed(["garbled"]), ["garbled"])
         try server.inject(#"{"wrong_dimension": true, "times": 1}"#)
-        do {
-            _ = try await e.embed(["short"])
-            Issue.record("no error")
-        } catch let error as EmbeddingError {
+        if let error = await embeddingError(e, ["short"]) {
             #expect(error.code == .invalidInput)
             #expect(error.description.contains("383-d"), "\(error)")
         }
         try server.inject(#"{"malformed": true, "times": -1}"#)
         defer { try? server.clearFaults() }
         let stubborn = try HTTPEmbedder(spec: spec("dim=384,retries=1", server: server))
-        do {
-            _ = try await stubborn.embed(["x"])
-            Issue.record("no error")
-        } catch let error as EmbeddingError {
+        if let error = await embeddingError(stubborn, ["x"]) {
             #expect(error.code == .transient && error.description.contains("malformed JSON"), "\(error)")
         }
     }
@@ -131,10 +126,7 @@ struct HTTPEmbedderTests {
         }
         setenv(variable, "wrong-key", 1)
         let wrong = try HTTPEmbedder(spec: "http:url=\(server.baseURL),model=test-model,dim=384,key_env=\(variable)")
-        do {
-            _ = try await wrong.embed(["x"])
-            Issue.record("a wrong key was accepted")
-        } catch let error as EmbeddingError {
+        if let error = await embeddingError(wrong, ["x"]) {
             #expect(error.code == .invalidInput && error.description.contains("HTTP 401"), "\(error)")
             #expect(!error.description.contains("wrong-key"))
         }
@@ -160,6 +152,19 @@ struct HTTPEmbedderTests {
     }
 }
 
+/// The error embedding `texts` throws, or `nil` (recorded as an issue) when it succeeds.
+private func embeddingError(_ e: HTTPEmbedder, _ texts: [String]) async -> EmbeddingError? {
+    do {
+        _ = try await e.embed(texts)
+        Issue.record("embedding \(texts) succeeded")
+    } catch let error as EmbeddingError {
+        return error
+    } catch {
+        Issue.record("not an EmbeddingError: \(error)")
+    }
+    return nil
+}
+
 @Suite("HTTP embedder specs")
 struct HTTPEmbedderSpecTests {
     @Test("the spec's keys and defaults")
@@ -182,13 +187,7 @@ struct HTTPEmbedderSpecTests {
         ("http:url=http://h/v1,model=m,key_env=A-B", "key_env"), ("http:url=http://h/v1,model=m,timeout=0", "timeout"),
     ])
     func bad(spec: String, word: String) {
-        do {
-            _ = try Embedders.make(spec: spec)
-            Issue.record("\(spec) was accepted")
-        } catch {
-            #expect(error.code == .invalidSpec, "\(spec): \(error)")
-            #expect(error.description.contains(word), "\(error)")
-            #expect(!error.description.contains("sk-123"), "the key is quoted: \(error)")
-        }
+        let error = expectInvalidSpec(spec, naming: word)
+        #expect(error?.description.contains("sk-123") == false, "the key is quoted: \(String(describing: error))")
     }
 }

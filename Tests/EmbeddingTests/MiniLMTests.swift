@@ -90,13 +90,7 @@ struct MiniLMSpecTests {
         ("minilmx", "minilmx"),
     ])
     func badSpecs(spec: String, word: String) {
-        do {
-            _ = try Embedders.make(spec: spec)
-            Issue.record("\(spec) was accepted")
-        } catch {
-            #expect(error.code == .invalidSpec, "\(spec): \(error)")
-            #expect(error.description.contains(word), "\(error)")
-        }
+        expectInvalidSpec(spec, naming: word)
     }
 
     @Test("a directory without a model is an invalid-input error naming it")
@@ -142,5 +136,19 @@ enum MiniLMFixture {
             if let v = row["vector"]?.arrayValue { r.vectors.append((t, v.compactMap { $0.numberValue.map { Float($0) } })) }
         }
         return r
+    }
+}
+
+/// Expects `Embedders.make(spec:)` to refuse `spec` as `invalidSpec` with a message naming `word`; returns the error.
+@discardableResult
+func expectInvalidSpec(_ spec: String, naming word: String) -> EmbeddingError? {
+    do {
+        _ = try Embedders.make(spec: spec)
+        Issue.record("\(spec) was accepted")
+        return nil
+    } catch {
+        #expect(error.code == .invalidSpec, "\(spec): \(error)")
+        #expect(error.description.contains(word), "\(error)")
+        return error
     }
 }
