@@ -6,7 +6,7 @@ import SwitchyardBench
 struct EmbedCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "embed", abstract: "Embed a text with an embedder spec (for debugging embedders).")
-    @Option(help: "Embedder spec: hash-v1, hash-v2, hash:dim=…,words=…,chars=…, minilm or minilm:path=DIR (see docs/embedders.md).") var embedder: String = "hash-v2"
+    @Option(help: "Embedder spec: hash-v1, hash-v2, hash:dim=…,words=…,chars=…, minilm, minilm:path=DIR or http:url=URL,model=NAME,… (see docs/embedders.md).") var embedder: String = "hash-v2"
     @Option(help: "The text to embed.") var text: String
     @Flag(help: "Print JSON: identifier, dimension, vector (and token ids for a model embedder).") var json = false
 
