@@ -60,4 +60,24 @@ struct RemoteEmbedderCLITests {
             #expect(bad.status == 2 && bad.stderr.contains("key_env") && !bad.stderr.contains("sk-live-123"), "\(bad.stderr)")
         }
     }
+
+    @Test("a service failing past the embedder's retries fails the attempt as transient; the operation is retried and completes")
+    func transientForTheQueue() throws {
+        let server = try EmbeddingServerProcess(arguments: ["--embedder", "hash-v2", "--model", "test-model"])
+        try withTemporaryDirectory { dir in
+            let store = dir.appending("store")
+            // The probe is skipped (dim given); the first batch meets two 503s, one more than the embedder retries.
+            try server.inject(#"{"status": 503, "times": 2}"#)
+            let r = try CLI.run(["index", "--store", store, "--collection", "docs", "--source", Self.mini,
+                                 "--embedder", "http:url=\(server.baseURL),model=test-model,dim=384,retries=1,backoff=0.01",
+                                 "--max-retries", "3", "--retry-delay", "0.1", "--json"])
+            #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
+            let op = try JSONParser.parse(r.stdout)
+            #expect(op["status"] == "completed", "\(r.stdout)")
+            #expect((op["attempts"]?.numberValue ?? 0) >= 2, "\(r.stdout)")
+            #expect(try server.stats().requests >= 3)
+            let hits = try CLI.run(["search", "--store", store, "--collection", "docs", "--text", "alias", "--json"])
+            #expect(hits.status == 0, "\(hits.stderr)")
+        }
+    }
 }
