@@ -11,8 +11,8 @@ What it does:
   1. Reads the texts `switchyard bench embed --documents` embeds: each document of Datasets/wordnet-defs (6,000) as
      its title, a newline and its text.
   2. For each thread count, runs `switchyard bench embed --embedder minilm --documents --threads T --json`, then
-     sentence-transformers on the installed model directory in a new Python process with torch.set_num_threads(T)
-     (and OMP/MKL/OpenBLAS threads T; OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed), `encode(texts,
+     sentence-transformers on the installed model directory in a new Python process with torch.set_num_threads(T);
+     both under one environment (OMP/MKL/OpenBLAS threads T; OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed), `encode(texts,
      batch_size=32)`, which sorts texts by length to limit padding. Each side keeps its best of --repeats passes.
   3. Prints texts/s and tokens/s of both, Switchyard's ratio, and the fraction of sgemm's GFLOP/s Switchyard
      reached (measured by `switchyard bench embed` on the feed-forward product's shape). Writes embed.json to --out.
@@ -94,7 +94,8 @@ def main():
         if args.limit:
             cmd += ["--limit", str(args.limit)]
         print("+ " + " ".join(cmd), file=sys.stderr)
-        sy = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+        # The same environment as the reference: no OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, thread variables T.
+        sy = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True, env=peer_environment(t)).stdout)
         ref_args = {"threads": t, "model": args.model, "repeats": args.repeats, "limit": args.limit,
                     "corpus": os.path.join(ROOT, "Datasets", args.dataset, "corpus.jsonl")}
         print(f"+ sentence-transformers, {t} thread(s)", file=sys.stderr)

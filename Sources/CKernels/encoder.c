@@ -7,10 +7,10 @@
 #include <stdint.h>
 #include <string.h>
 
-// e^x for x ≤ 0 or moderate x: 2^k · e^r with |r| ≤ ln2/2 and a degree-7 Taylor polynomial (relative
-// error below 2e-7 over the float range); inputs are clamped to [-87.3, 88.7].
+// e^x as 2^k · e^r with |r| ≤ ln2/2 and a degree-7 Taylor polynomial (relative error below 2e-7); inputs are
+// clamped to [-87.3, 88.0], so 2^k stays a normal float (the encoder only passes x ≤ 0).
 static inline float sy_exp(float x) {
-    x = fminf(fmaxf(x, -87.3f), 88.7f);
+    x = fminf(fmaxf(x, -87.3f), 88.0f);
     float k = rintf(x * 1.44269504088896341f);
     float r = fmaf(k, -0.693145751953125f, x);
     r = fmaf(k, -1.428606765330187e-06f, r);

@@ -10,11 +10,12 @@ import SwitchyardJSON
 ///
 ///     EmbeddingTestServer [--port 0] [--embedder minilm] [--model all-MiniLM-L6-v2] [--key SECRET]
 ///
-/// It prints `listening on http://127.0.0.1:PORT` once bound. Faults (each with `times`, how many requests
+/// It prints `listening on http://127.0.0.1:PORT` once bound, and exits when its standard input closes. Faults (each with `times`, how many requests
 /// it applies to; -1 for all):
 /// - `{"status": 429, "retry_after": 1}` or `{"status": 503}`: answer with that status (and header);
 /// - `{"status": 400, "message": "…"}`: a permanent refusal, with OpenAI's error body;
 /// - `{"delay_ms": 3000}`: answer late;
+/// - `{"trickle_ms": 1500}`: send the headers at once and the body in ten pieces over that time;
 /// - `{"wrong_dimension": true}`: vectors one component short;
 /// - `{"malformed": true}`: a body that is not JSON;
 /// - `{"shuffle": true}`: the vectors in reverse order (their `index` still right).
@@ -22,7 +23,7 @@ import SwitchyardJSON
 @main
 struct EmbeddingTestServer {
     struct Fault: Sendable {
-        var status = 0, retryAfter: String?, message = "", delayMilliseconds = 0
+        var status = 0, retryAfter: String?, message = "", delayMilliseconds = 0, trickleMilliseconds = 0
         var wrongDimension = false, malformed = false, shuffle = false
         var times = 0
     }
@@ -56,6 +57,11 @@ struct EmbeddingTestServer {
 
     static func main() async throws {
         let o = options()
+        // The test process holds our standard input open: when it exits, even killed, we follow.
+        Thread.detachNewThread {
+            _ = FileHandle.standardInput.readDataToEndOfFile()
+            exit(0)
+        }
         let (key, model, port) = (o.key, o.model, o.port)
         let embedder = try Embedders.make(spec: o.spec, threads: 1)
         let state = Locked(State())
@@ -95,6 +101,18 @@ struct EmbeddingTestServer {
                 "object": "list", "model": .string(model), "data": .array(items),
                 "usage": ["prompt_tokens": 0, "total_tokens": 0],
             ]
+            if let fault, fault.trickleMilliseconds > 0 {
+                // Headers at once, then the body in ten pieces spread over the delay.
+                let bytes = Array(answer.jsonText.utf8)
+                let piece = max(1, (bytes.count + 9) / 10), pause = fault.trickleMilliseconds / 10
+                return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody { writer in
+                    for start in stride(from: 0, to: bytes.count, by: piece) {
+                        try await writer.write(ByteBuffer(bytes: bytes[start..<min(start + piece, bytes.count)]))
+                        try await Task.sleep(for: .milliseconds(pause))
+                    }
+                    try await writer.finish(nil)
+                })
+            }
             return json(200, answer.jsonText)
         }
         router.post("/admin/faults") { request, _ -> Response in
@@ -105,6 +123,7 @@ struct EmbeddingTestServer {
             f.retryAfter = o["retry_after"].flatMap { $0.stringValue ?? $0.numberValue.map { String(Int($0)) } }
             f.message = o["message"]?.stringValue ?? ""
             f.delayMilliseconds = o["delay_ms"]?.numberValue.map { Int($0) } ?? 0
+            f.trickleMilliseconds = o["trickle_ms"]?.numberValue.map { Int($0) } ?? 0
             f.wrongDimension = o["wrong_dimension"] == .bool(true)
             f.malformed = o["malformed"] == .bool(true)
             f.shuffle = o["shuffle"] == .bool(true)

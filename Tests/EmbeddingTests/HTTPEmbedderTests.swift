@@ -117,23 +117,22 @@ struct HTTPEmbedderTests {
     @Test("the key comes from the variable key_env names and appears in no identifier or error")
     func key() async throws {
         let server = try Self.keyed.get()
-        let variable = "SWITCHYARD_TEST_EMBED_KEY_\(getpid())"
+        let variable = "EMBEDDING_SERVICE_KEY"
+        let spec = "http:url=\(server.baseURL),model=test-model,dim=384,key_env=\(variable)"
         do {
-            _ = try HTTPEmbedder(spec: "http:url=\(server.baseURL),model=test-model,dim=384,key_env=\(variable)")
+            _ = try HTTPEmbedder(spec: spec, environment: [:])
             Issue.record("an unset variable was accepted")
         } catch {
             #expect(error.code == .invalidInput && error.description.contains(variable), "\(error)")
         }
-        setenv(variable, "wrong-key", 1)
-        let wrong = try HTTPEmbedder(spec: "http:url=\(server.baseURL),model=test-model,dim=384,key_env=\(variable)")
+        let wrong = try HTTPEmbedder(spec: spec, environment: [variable: "wrong-key"])
         if let error = await embeddingError(wrong, ["x"]) {
             #expect(error.code == .invalidInput && error.description.contains("HTTP 401"), "\(error)")
             #expect(!error.description.contains("wrong-key"))
         }
-        setenv(variable, "s3cr3t-test-key", 1)
-        defer { unsetenv(variable) }
         let before = try server.stats().authorized
-        let e = try HTTPEmbedder(spec: "http:url=\(server.baseURL),model=test-model,key_env=\(variable)")
+        let e = try HTTPEmbedder(spec: "http:url=\(server.baseURL),model=test-model,key_env=\(variable)",
+                                 environment: [variable: "s3cr3t-test-key"])
         expectSameVectors(try await e.embed(["keyed"]), ["keyed"])
         #expect(try server.stats().authorized - before == 2)  // the probe and the call
         #expect(!e.identifier.contains("s3cr3t") && !e.identifier.contains(variable))
@@ -141,13 +140,25 @@ struct HTTPEmbedderTests {
 
     @Test("a closed port is a transient error after the retries")
     func unreachable() throws {
-        // A port that was just free: bound by nobody.
+        let port = EmbeddingServerProcess.closedPort()
         do {
-            _ = try HTTPEmbedder(spec: "http:url=http://127.0.0.1:9/v1,model=m,retries=1,backoff=0.01,timeout=0.5")
+            _ = try HTTPEmbedder(spec: "http:url=http://127.0.0.1:\(port)/v1,model=m,retries=1,backoff=0.01,timeout=0.5")
             Issue.record("no error")
         } catch {
             #expect(error.code == .transient, "\(error)")
-            #expect(error.description.contains("127.0.0.1:9"), "\(error)")
+            #expect(error.description.contains("127.0.0.1:\(port)"), "\(error)")
+        }
+    }
+
+    @Test("a body that trickles in past the timeout is cut off: the timeout covers the whole answer")
+    func slowBody() async throws {
+        let server = try Self.server.get()
+        try server.clearFaults()
+        try server.inject(#"{"trickle_ms": 1500, "times": 1}"#)
+        defer { try? server.clearFaults() }
+        let e = try HTTPEmbedder(spec: spec("dim=384,timeout=0.5,retries=0", server: server))
+        if let error = await embeddingError(e, ["x"]) {
+            #expect(error.code == .transient && error.description.contains("within 0.5 s"), "\(error)")
         }
     }
 }
@@ -185,6 +196,9 @@ struct HTTPEmbedderSpecTests {
         ("http:url=http://h/v1,model=m,batch=x", "batch"), ("http:url=http://h/v1,model=m,normalize=yes", "normalize"),
         ("http:url=http://h/v1,model=m,colour=red", "colour"), ("http:url=http://h/v1,model=m,model=n", "twice"),
         ("http:url=http://h/v1,model=m,key_env=A-B", "key_env"), ("http:url=http://h/v1,model=m,timeout=0", "timeout"),
+        ("http:url=http://h/v1,model=m,TOKEN=sk-123", "key_env"), ("http:url=http://h/v1,model=m,authorization=sk-123", "key_env"),
+        ("http:url=https://u:sk-123@h/v1,model=m", "url"), ("http:url=http://h/v1?api=sk-123,model=m", "url"),
+        ("http:url=http://h/v1,model=m,sk-123", "key=value"), ("http:url=http://h/v1,model=m,dim=sk-123", "dim"),
     ])
     func bad(spec: String, word: String) {
         let error = expectInvalidSpec(spec, naming: word)

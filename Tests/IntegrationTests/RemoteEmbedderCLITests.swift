@@ -22,7 +22,8 @@ struct RemoteEmbedderCLITests {
             let spec = "http:url=\(server.baseURL),model=all-MiniLM-L6-v2,batch=4,key_env=EMBEDDING_SERVICE_KEY"
             let env = ["EMBEDDING_SERVICE_KEY": key]
             let r = try CLI.run(["reindex", "--store", store, "--collection", "docs", "--embedder", spec,
-                                 "--queries", Self.mini + "/queries.jsonl", "--qrels", Self.mini + "/qrels/test.tsv", "--json"],
+                                 "--queries", Self.mini + "/queries.jsonl", "--qrels", Self.mini + "/qrels/test.tsv",
+                                 "--report", dir.appending("report.html"), "--json"],
                                 environment: env)
             #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
             let op = try JSONParser.parse(r.stdout)
@@ -40,8 +41,8 @@ struct RemoteEmbedderCLITests {
             let ops = try CLI.run(["ops", "list", "--store", store, "--json"])
             let audit = try CLI.run(["audit", "--store", store, "--collection", "docs", "--json"])
             for text in [show.stdout, ops.stdout, audit.stdout, r.stdout, r.stderr] { #expect(!text.contains(key)) }
-            let html = (try? String(contentsOfFile: store + "/report.html", encoding: .utf8)) ?? ""
-            #expect(!html.contains(key))
+            let html = try String(contentsOfFile: dir.appending("report.html"), encoding: .utf8)
+            #expect(html.contains("minilm") && !html.contains(key))
         }
     }
 
@@ -49,14 +50,15 @@ struct RemoteEmbedderCLITests {
     func unreachable() throws {
         try withTemporaryDirectory { dir in
             let store = dir.appending("store")
+            let port = EmbeddingServerProcess.closedPort()
             let r = try CLI.run(["index", "--store", store, "--collection", "docs", "--source", Self.mini,
-                                 "--embedder", "http:url=http://127.0.0.1:9/v1,model=m,retries=0,timeout=1"])
+                                 "--embedder", "http:url=http://127.0.0.1:\(port)/v1,model=m,retries=0,timeout=1"])
             #expect(r.status == 1, "\(r.stdout) \(r.stderr)")
-            #expect(r.stderr.contains("unavailable") && r.stderr.contains("127.0.0.1:9"), "\(r.stderr)")
+            #expect(r.stderr.contains("unavailable") && r.stderr.contains("127.0.0.1:\(port)"), "\(r.stderr)")
             // Nothing durable: not even the store was created.
             #expect(!FileManager.default.fileExists(atPath: store), "the store was created")
             let bad = try CLI.run(["index", "--store", store, "--collection", "docs", "--source", Self.mini,
-                                   "--embedder", "http:url=http://127.0.0.1:9/v1,model=m,key=sk-live-123"])
+                                   "--embedder", "http:url=http://127.0.0.1:\(port)/v1,model=m,key=sk-live-123"])
             #expect(bad.status == 2 && bad.stderr.contains("key_env") && !bad.stderr.contains("sk-live-123"), "\(bad.stderr)")
         }
     }

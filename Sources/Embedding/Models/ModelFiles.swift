@@ -48,8 +48,9 @@ struct SafeTensors {
         let data = try ModelFiles.read(path)
         func fail(_ what: String) -> EmbeddingError { .invalidInput("\(path) is not a valid safetensors file: \(what)") }
         guard data.count >= 8 else { throw fail("shorter than its 8-byte header length") }
-        let headerLength = data.withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
-        guard headerLength > 0, headerLength <= data.count - 8 else { throw fail("header length \(headerLength) exceeds the file") }
+        let declared = data.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        guard declared > 0, declared <= UInt64(data.count - 8) else { throw fail("header length \(declared) exceeds the file") }
+        let headerLength = Int(declared)
         let header: JSONValue
         do {
             header = try data.withUnsafeBytes { raw throws(JSONParser.Failure) in
@@ -64,11 +65,17 @@ struct SafeTensors {
                   let offsets = o["data_offsets"]?.arrayValue?.compactMap({ $0.numberValue.map { Int($0) } }), offsets.count == 2
             else { throw fail("tensor '\(name)' lacks dtype, shape or data_offsets") }
             guard dtype == "F32" else { continue }
-            let count = shape.reduce(1, *)
-            let (start, end) = (base + offsets[0], base + offsets[1])
-            guard offsets[0] >= 0, end <= data.count, end - start == count * 4 else {
-                throw fail("tensor '\(name)' of shape \(shape) has \(offsets[1] - offsets[0]) bytes, or lies outside the file")
+            guard shape.allSatisfy({ $0 >= 0 && $0 <= Int(Int32.max) }) else { throw fail("tensor '\(name)' has shape \(shape)") }
+            var count = 1
+            for dimension in shape {
+                let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+                guard !overflow, product <= data.count else { throw fail("tensor '\(name)' of shape \(shape) is larger than the file") }
+                count = product
             }
+            guard offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= data.count - base, offsets[1] - offsets[0] == count * 4 else {
+                throw fail("tensor '\(name)' of shape \(shape) has byte range \(offsets), which does not fit it or the file")
+            }
+            let (start, end) = (base + offsets[0], base + offsets[1])
             let values = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
                 data.withUnsafeBytes { raw in
                     let source = UnsafeRawBufferPointer(rebasing: raw[start..<end])

@@ -116,9 +116,16 @@ public struct SentenceEmbedder: SynchronousEmbedder {
     /// Each text's token ids, `[CLS]` and `[SEP]` included.
     public func tokenIDs(_ texts: [String]) -> [[Int32]] { texts.map { model.tokenizer.encode($0) } }
 
-    /// Vectors for texts already tokenised.
+    /// Vectors for texts already tokenised (by ``tokenIDs(_:)``).
+    ///
+    /// - Precondition: each text has 1 … ``BertModel/maxSequenceLength`` ids, each below the vocabulary's size.
     public func encode(_ ids: [[Int32]]) -> [[Float]] {
         guard !ids.isEmpty else { return [] }
+        let vocabularySize = model.vocabularySize
+        for t in ids {
+            precondition(!t.isEmpty && t.count <= model.maxSequenceLength, "a text has \(t.count) ids; the model takes 1…\(model.maxSequenceLength)")
+            precondition(t.allSatisfy { $0 >= 0 && Int($0) < vocabularySize }, "a token id lies outside the vocabulary of \(vocabularySize)")
+        }
         // Batches of consecutive texts, about tokensPerBatch tokens each.
         var batches: [Range<Int>] = []
         var start = 0, tokens = 0

@@ -6,7 +6,7 @@ import SwitchyardJSON
 ///
 /// ```swift
 /// let t = try WordPieceTokenizer(directory: modelDirectory, maxLength: 256)
-/// t.encode("Crème brûlée")   // [101, 12567, 22953, 2571, 102]: [CLS] creme brulee [SEP]
+/// t.encode("Crème brûlée")   // [101, 13675, 21382, 7987, 9307, 2063, 102]: [CLS] cr ##eme br ##ule ##e [SEP]
 /// ```
 ///
 /// The steps, each as the reference implementation does them:
@@ -21,10 +21,13 @@ import SwitchyardJSON
 ///
 /// Cost: O(n) per text of n scalars, plus O(w²) vocabulary lookups per word of w scalars (w ≤ 100).
 public struct WordPieceTokenizer: Sendable {
-    /// Token → id.
-    public let vocabulary: [String: Int32]
+    /// Token → id, by the token's UTF-8 bytes (String equality would match canonically equivalent
+    /// spellings, which the reference does not).
+    public let vocabulary: [[UInt8]: Int32]
     /// The most ids ``encode(_:)`` returns, `[CLS]` and `[SEP]` included.
     public let maxLength: Int
+    /// The largest id the tokenizer can return (vocabulary and special tokens).
+    public let largestID: Int32
     /// `[CLS]`, `[SEP]` and `[UNK]`'s ids.
     public let classID: Int32, separatorID: Int32, unknownID: Int32
 
@@ -36,6 +39,8 @@ public struct WordPieceTokenizer: Sendable {
     private let maxCharactersPerWord: Int
     /// Special tokens matched in the raw text, longest first.
     private let specialTokens: [(text: [Unicode.Scalar], id: Int32)]
+    /// The scalars a special token can start with.
+    private let specialFirstScalars: Set<Unicode.Scalar>
 
     /// Reads `tokenizer.json` from a model directory.
     ///
@@ -51,11 +56,11 @@ public struct WordPieceTokenizer: Sendable {
         guard let model = root.objectValue?["model"]?.objectValue, model["type"]?.stringValue == "WordPiece",
               let vocab = model["vocab"]?.objectValue
         else { throw fail("not a WordPiece tokenizer (model.type must be \"WordPiece\")") }
-        var vocabulary: [String: Int32] = [:]
+        var vocabulary: [[UInt8]: Int32] = [:]
         vocabulary.reserveCapacity(vocab.count)
         for (token, id) in vocab {
             guard case .int(let i) = id, i >= 0, i <= Int64(Int32.max) else { throw fail("vocabulary id of '\(token)' is not a non-negative integer") }
-            vocabulary[token] = Int32(i)
+            vocabulary[Array(token.utf8)] = Int32(i)
         }
         let normalizer = root.objectValue?["normalizer"]?.objectValue ?? [:]
         guard normalizer["type"]?.stringValue == "BertNormalizer" else { throw fail("normalizer.type must be \"BertNormalizer\"") }
@@ -74,13 +79,14 @@ public struct WordPieceTokenizer: Sendable {
         self.continuingPrefix = model["continuing_subword_prefix"]?.stringValue ?? "##"
         if case .int(let m) = model["max_input_chars_per_word"] ?? .null, m > 0 { maxCharactersPerWord = Int(m) } else { maxCharactersPerWord = 100 }
         let unknown = model["unk_token"]?.stringValue ?? "[UNK]"
-        guard let unk = vocabulary[unknown], let cls = vocabulary["[CLS]"], let sep = vocabulary["[SEP]"] else {
+        guard let unk = vocabulary[Array(unknown.utf8)], let cls = vocabulary[Array("[CLS]".utf8)], let sep = vocabulary[Array("[SEP]".utf8)] else {
             throw fail("the vocabulary lacks \(unknown), [CLS] or [SEP]")
         }
         var specials: [(text: [Unicode.Scalar], id: Int32)] = []
         for token in root.objectValue?["added_tokens"]?.arrayValue ?? [] {
             guard let o = token.objectValue, let content = o["content"]?.stringValue, case .int(let id) = o["id"] ?? .null,
                   !content.isEmpty else { continue }
+            guard id >= 0, id <= Int64(Int32.max) else { throw fail("added token '\(content)' has id \(id)") }
             specials.append((Array(content.unicodeScalars), Int32(id)))
         }
         specials.sort { $0.text.count > $1.text.count }
@@ -91,6 +97,8 @@ public struct WordPieceTokenizer: Sendable {
         self.classID = cls
         self.separatorID = sep
         self.specialTokens = specials
+        self.specialFirstScalars = Set(specials.compactMap(\.text.first))
+        self.largestID = max(vocabulary.values.max() ?? 0, specials.map(\.id).max() ?? 0)
     }
 
     /// The ids of `[CLS]`, the text's tokens and `[SEP]`, at most ``maxLength`` of them.
@@ -120,7 +128,7 @@ public struct WordPieceTokenizer: Sendable {
         let scalars = Array(text.unicodeScalars)
         var start = 0, i = 0
         scan: while i < scalars.count {
-            if scalars[i] == "[" {
+            if specialFirstScalars.contains(scalars[i]) {
                 for (token, id) in specialTokens where i + token.count <= scalars.count && scalars[i..<(i + token.count)].elementsEqual(token) {
                     if start < i { body(scalars[start..<i], nil) }
                     body([], id)
@@ -157,7 +165,7 @@ public struct WordPieceTokenizer: Sendable {
         var scalars: [Unicode.Scalar]
         if stripAccents {
             let decomposed = String(cleaned).decomposedStringWithCanonicalMapping
-            scalars = decomposed.unicodeScalars.filter { $0.properties.generalCategory != .nonspacingMark }
+            scalars = decomposed.unicodeScalars.filter { !(Self.inReferenceTables($0) && $0.properties.generalCategory == .nonspacingMark) }
         } else {
             scalars = Array(cleaned)
         }
@@ -181,12 +189,21 @@ public struct WordPieceTokenizer: Sendable {
         s == "\t" || s == "\n" || s == "\r" || s.properties.isWhitespace
     }
 
-    /// Scalars of the "Other" categories (control, format, unassigned, private use, surrogate), except
-    /// tab, newline and carriage return.
+    /// Whether the reference's category tables know the scalar. Its category tests (control, format,
+    /// private use, punctuation, non-spacing mark) come from Unicode 8.0 tables: a scalar assigned later
+    /// is in none of those categories there, so it is not here either.
+    static func inReferenceTables(_ s: Unicode.Scalar) -> Bool {
+        guard let age = s.properties.age else { return false }
+        return age.major < 8 || (age.major == 8 && age.minor == 0)
+    }
+
+    /// Control (Cc), format (Cf) and private-use (Co) scalars, except tab, newline and carriage return.
+    /// Unassigned scalars are kept, as the reference keeps them.
     static func isControl(_ s: Unicode.Scalar) -> Bool {
         if s == "\t" || s == "\n" || s == "\r" { return false }
+        guard inReferenceTables(s) else { return false }
         switch s.properties.generalCategory {
-        case .control, .format, .unassigned, .privateUse, .surrogate: return true
+        case .control, .format, .privateUse: return true
         default: return false
         }
     }
@@ -195,17 +212,19 @@ public struct WordPieceTokenizer: Sendable {
     static func isChineseCharacter(_ s: Unicode.Scalar) -> Bool {
         switch s.value {
         case 0x4E00...0x9FFF, 0x3400...0x4DBF, 0x20000...0x2A6DF, 0x2A700...0x2B73F, 0x2B740...0x2B81F,
-             0x2B820...0x2CEAF, 0xF900...0xFAFF, 0x2F800...0x2FA1F: return true
+             0x2B920...0x2CEAF, 0xF900...0xFAFF, 0x2F800...0x2FA1F: return true
         default: return false
         }
     }
 
-    /// ASCII punctuation (including `$+<=>^`|~`) and every scalar of Unicode's punctuation categories.
+    /// ASCII punctuation (including `$+<=>^`|~`) and every scalar of Unicode's punctuation categories
+    /// (as of Unicode 8.0, like the reference).
     static func isPunctuation(_ s: Unicode.Scalar) -> Bool {
         switch s.value {
         case 33...47, 58...64, 91...96, 123...126: return true
         default: break
         }
+        guard inReferenceTables(s) else { return false }
         switch s.properties.generalCategory {
         case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation, .initialPunctuation,
              .finalPunctuation, .otherPunctuation: return true
@@ -243,7 +262,7 @@ public struct WordPieceTokenizer: Sendable {
             while start < end {
                 var piece = start > 0 ? continuingPrefix : ""
                 piece.unicodeScalars.append(contentsOf: word[start..<end])
-                if let id = vocabulary[piece] {
+                if let id = vocabulary[Array(piece.utf8)] {
                     found = id
                     break
                 }

@@ -39,17 +39,20 @@ public final class HTTPEmbedder: Embedder {
     ///
     /// - Throws: ``EmbeddingError``: `invalidSpec` for a bad spec; `invalidInput` when `key_env` names an
     ///   unset variable or the service refuses the probe; `transient` when the service cannot be reached.
-    public convenience init(spec: String) throws(EmbeddingError) {
-        try self.init(HTTPEmbedderSpec(parsing: spec))
+    public convenience init(spec: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(EmbeddingError) {
+        try self.init(HTTPEmbedderSpec(parsing: spec), environment: environment)
     }
 
     /// Makes the embedder from a parsed spec (probing the dimension when the spec does not give it).
     ///
-    /// - Throws: ``EmbeddingError``, as ``init(spec:)``.
-    public init(_ spec: HTTPEmbedderSpec) throws(EmbeddingError) {
+    /// - Parameters:
+    ///   - spec: The parsed spec.
+    ///   - environment: Where the variable `key_env` names is looked up (the process's environment).
+    /// - Throws: ``EmbeddingError``, as ``init(spec:environment:)``.
+    public init(_ spec: HTTPEmbedderSpec, environment: [String: String] = ProcessInfo.processInfo.environment) throws(EmbeddingError) {
         self.spec = spec
         if let variable = spec.keyEnvironmentVariable {
-            guard let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty else {
+            guard let value = environment[variable], !value.isEmpty else {
                 throw .invalidInput("environment variable \(variable), named by key_env in the embedder spec, is not set")
             }
             key = value
@@ -159,11 +162,10 @@ public final class HTTPEmbedder: Embedder {
             let response: HTTPClientResponse
             let answer: ByteBuffer
             do {
-                response = try await HTTPClient.shared.execute(request, timeout: .milliseconds(Int64(spec.timeout * 1000)))
-                answer = try await response.body.collect(upTo: 256 << 20)
-            } catch is CancellationError {
-                throw CancellationError()
+                (response, answer) = try await Self.exchange(request, within: spec.timeout)
             } catch {
+                // The client reports a cancelled task as its own error: a cancelled call is not retried.
+                if error is CancellationError || Task.isCancelled { throw CancellationError() }
                 return .retry(reason: "\(error)", retryAfter: nil)
             }
             let status = Int(response.status.code)
@@ -180,6 +182,32 @@ public final class HTTPEmbedder: Embedder {
                 return .retry(reason: "HTTP \(status)\(detail)", retryAfter: response.headers.first(name: "retry-after").flatMap(Self.seconds(retryAfter:)))
             }
             throw EmbeddingError.invalidInput("the embedding service at \(spec.endpoint) refused the request (HTTP \(status))\(detail)")
+        }
+
+        /// The response and its whole body, or a timeout error after `seconds`: the client's own deadline
+        /// stops at the headers, so a body that trickles in is bounded here.
+        static func exchange(_ request: HTTPClientRequest, within seconds: Double) async throws -> (HTTPClientResponse, ByteBuffer) {
+            let limit = Duration.milliseconds(Int64(seconds * 1000))
+            return try await withThrowingTaskGroup(of: Exchange.self) { group in
+                group.addTask {
+                    let response = try await HTTPClient.shared.execute(request, timeout: .milliseconds(Int64(seconds * 1000)))
+                    return .answered(response, try await response.body.collect(upTo: 256 << 20))
+                }
+                group.addTask {
+                    try await Task.sleep(for: limit)
+                    return .timedOut
+                }
+                defer { group.cancelAll() }
+                guard case .answered(let response, let body)? = try await group.next() else {
+                    throw EmbeddingError.transient("no complete answer within \(seconds) s")
+                }
+                return (response, body)
+            }
+        }
+
+        enum Exchange: Sendable {
+            case answered(HTTPClientResponse, ByteBuffer)
+            case timedOut
         }
 
         /// The vectors of an answer, in the texts' order, checked.

@@ -49,7 +49,7 @@ struct IngestHandler: OperationHandler {
     static func embedder(of c: ManagedCollection) throws(OperationsError) -> any Embedder {
         let embedder: any Embedder
         do { embedder = try Embedders.make(spec: c.embedder) } catch {
-            throw OperationsError(.invalidInput, "collection '\(c.name)' has an unusable embedder: \(error.description)")
+            throw error.operationsError("collection '\(c.name)' has an unusable embedder")
         }
         guard embedder.dimension == c.dimension else {
             throw OperationsError(.invalidInput, "embedder '\(c.embedder)' gives \(embedder.dimension)-d vectors; collection '\(c.name)' has \(c.dimension)")

@@ -227,8 +227,8 @@ extension CollectionManager {
     public static func validate(_ request: ReindexRequest, collection name: String) throws(OperationsError) {
         if let e = request.embedder {
             do { _ = try Embedders.make(spec: e) } catch {
-                if error.isTransient { throw OperationsError(.transient, "embedder for reindex of '\(name)' is unavailable: \(error.description)") }
-                throw OperationsError(.invalidInput, "invalid embedder for reindex of '\(name)': \(error.description)")
+                // A service that cannot be reached or a file that cannot be read now is not bad input (exit 1, not 2).
+                throw error.operationsError(error.isTransientFailure ? "embedder for reindex of '\(name)' is unavailable" : "invalid embedder for reindex of '\(name)'")
             }
         }
         if request.qrelsPath != nil && request.queriesPath == nil {
@@ -284,9 +284,8 @@ extension CollectionManager {
         try validateUser(spec.owner, what: "owner")
         let embedder: any Embedder
         do { embedder = try Embedders.make(spec: spec.embedder) } catch {
-            // A service that cannot be reached right now is not bad input (exit 1, not 2).
-            if error.isTransient { throw OperationsError(.transient, "embedder for collection '\(spec.name)' is unavailable: \(error.description)") }
-            throw OperationsError(.invalidInput, "invalid embedder for collection '\(spec.name)': \(error.description)")
+            // A service that cannot be reached or a file that cannot be read now is not bad input (exit 1, not 2).
+            throw error.operationsError(error.isTransientFailure ? "embedder for collection '\(spec.name)' is unavailable" : "invalid embedder for collection '\(spec.name)'")
         }
         let chunker = try chunker(size: spec.chunkSize, overlap: spec.chunkOverlap)
         guard !sources.isEmpty else { throw OperationsError(.invalidInput, "collection '\(spec.name)' needs at least one source to index") }

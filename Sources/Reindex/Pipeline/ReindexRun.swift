@@ -34,7 +34,7 @@ struct ReindexRun {
             throw OperationsError(.invalidInput, "unknown distance '\(target.distance)' in the reindex request")
         }
         do { embedder = try Embedders.make(spec: target.embedder) } catch {
-            throw OperationsError(.invalidInput, "reindex embedder '\(target.embedder)': \(error.description)")
+            throw error.operationsError("reindex embedder '\(target.embedder)'")
         }
         self.handler = handler
         self.context = context

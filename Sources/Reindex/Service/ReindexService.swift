@@ -144,7 +144,7 @@ public final class ReindexService: Sendable {
     private func embed(_ text: String, spec: String) throws(OperationsError) -> [Float] {
         let embedder: any Embedder
         if let e = embedders.withLock({ $0[spec] }) { embedder = e } else {
-            do { embedder = try Embedders.make(spec: spec) } catch { throw OperationsError(.invalidInput, error.description) }
+            do { embedder = try Embedders.make(spec: spec) } catch { throw error.operationsError("the embedder of the query") }
             embedders.withLock { $0[spec] = embedder }
         }
         do {

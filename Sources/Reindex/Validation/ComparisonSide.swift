@@ -18,7 +18,7 @@ public struct ComparisonSide: Sendable {
         self.collection = collection
         self.embedderSpec = embedderSpec
         do { embedder = try Embedders.make(spec: embedderSpec) } catch {
-            throw OperationsError(.invalidInput, "embedder '\(embedderSpec)' of \(label) side '\(collection)': \(error.description)")
+            throw error.operationsError("embedder '\(embedderSpec)' of \(label) side '\(collection)'")
         }
     }
 

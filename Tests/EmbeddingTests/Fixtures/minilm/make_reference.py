@@ -87,6 +87,13 @@ EDGE_CASES = [
     "😀😃😄😁😆😅😂🤣",
     "𠀀𠀁 𪜀 extension-B CJK and 丽 compatibility 丽",
     "ｶﾀｶﾅ halfwidth katakana and ひらがな hiragana",
+    # Where Unicode's tables moved on after the reference's (Unicode 8.0 categories, CJK block bounds):
+    "a\U0002B820b and a\U0002B920b at the CJK extension bounds",
+    "ab\u0378cd x\uffffy \ufdd0 unassigned and noncharacters",
+    "p\u2e43q p\u2e45q \U0001E95E \U00011A3F punctuation added after Unicode 8",
+    "a\u0890b \U000110CD \U00013430 format characters added after Unicode 8",
+    "x\U000E0001y tag \ue000 private use \U000F0000 plane 15",
+    "e\u1ABEe combining mark added in Unicode 9 and \u0301 at the start",
 ]
 
 
