@@ -10,7 +10,8 @@ import SwitchyardJSON
 ///
 ///     EmbeddingTestServer [--port 0] [--embedder minilm] [--model all-MiniLM-L6-v2] [--key SECRET]
 ///
-/// It prints `listening on http://127.0.0.1:PORT` once bound, and exits when its standard input closes. Faults (each with `times`, how many requests
+/// It prints `listening on http://127.0.0.1:PORT` once bound, and exits when its standard input closes or its
+/// parent process is gone. Faults (each with `times`, how many requests
 /// it applies to; -1 for all):
 /// - `{"status": 429, "retry_after": 1}` or `{"status": 503}`: answer with that status (and header);
 /// - `{"status": 400, "message": "…"}`: a permanent refusal, with OpenAI's error body;
@@ -57,9 +58,15 @@ struct EmbeddingTestServer {
 
     static func main() async throws {
         let o = options()
-        // The test process holds our standard input open: when it exits, even killed, we follow.
+        // When the test process exits, even killed, we follow: our standard input closes (unless another child
+        // inherited it), or we are handed to another parent.
+        let parent = getppid()
         Thread.detachNewThread {
             _ = FileHandle.standardInput.readDataToEndOfFile()
+            exit(0)
+        }
+        Thread.detachNewThread {
+            while getppid() == parent { usleep(200_000) }
             exit(0)
         }
         let (key, model, port) = (o.key, o.model, o.port)
