@@ -211,7 +211,7 @@ let package = Package(
         ),
         .target(
             name: "_SwitchyardTestSupport",
-            dependencies: ["Locks", "VectorMath", "VectorStore", "QdrantBackend", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Locks", "VectorMath", "VectorStore", "QdrantBackend", "Embedding", .product(name: "Logging", package: "swift-log")],
             path: "Tests/_SwitchyardTestSupport",
             swiftSettings: strictSettings
         ),

@@ -12,7 +12,7 @@ extension BLASRuntime {
     /// ```
     public static func sgemmThroughput(m: Int, n: Int, k: Int, threads: Int, seconds: Double = 0.5) -> Double {
         configureOnce()
-        let total = FlopCounter()
+        let total = SharedCounter()
         let start = ContinuousClock.now
         ParallelLoop.run(iterations: max(1, threads)) { _ in
             let a = [Float](repeating: 0.5, count: m * k), b = [Float](repeating: 0.25, count: k * n)
@@ -38,9 +38,12 @@ extension BLASRuntime {
     }
 }
 
-/// Sums the floating-point operations done by the threads of ``BLASRuntime/sgemmThroughput(m:n:k:threads:seconds:)``.
-private final class FlopCounter: Sendable {
+/// A counter shared by threads: hands out work numbers (`add(1)` returns 0, 1, 2, …) or sums what they did.
+package final class SharedCounter: Sendable {
     private let count = Atomic<Int>(0)
-    func add(_ n: Int) { count.wrappingAdd(n, ordering: .relaxed) }
-    var value: Int { count.load(ordering: .relaxed) }
+    package init() {}
+    /// Adds `n` and returns the value before.
+    @discardableResult
+    package func add(_ n: Int) -> Int { count.wrappingAdd(n, ordering: .relaxed).oldValue }
+    package var value: Int { count.load(ordering: .relaxed) }
 }

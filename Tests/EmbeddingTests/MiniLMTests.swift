@@ -9,7 +9,7 @@ import _SwitchyardTestSupport
 ///
 /// The model is installed with `switchyard models install minilm` (CI does). Without it these tests
 /// are skipped, unless `SWITCHYARD_REQUIRE_MODELS=1`, when they fail.
-@Suite("MiniLM against the reference", .enabled(if: MiniLMFixture.modelAvailable))
+@Suite("MiniLM against the reference", .enabled(if: ModelRequirement.minilm))
 struct MiniLMTests {
     @Test("token ids equal the reference tokenizer's on every text")
     func tokenIDs() throws {
@@ -114,11 +114,6 @@ enum MiniLMFixture {
     }
 
     static let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/minilm/reference.json").path
-
-    /// Whether the tests can run: the model is installed; or it is required (then they run and fail).
-    static var modelAvailable: Bool {
-        ModelCatalog.isInstalled(ModelCatalog.minilm) || ProcessInfo.processInfo.environment["SWITCHYARD_REQUIRE_MODELS"] == "1"
-    }
 
     static func embedder(threads: Int = 1) throws -> SentenceEmbedder {
         try SentenceEmbedder(spec: "minilm", threads: threads)

@@ -1,5 +1,4 @@
 import Foundation
-import Switchyard
 import SwitchyardJSON
 import Testing
 import VectorStore
@@ -46,7 +45,7 @@ struct DemoTests {
     }
 
     @Test("demo --new minilm reindexes hash-v2 → minilm through the operations engine and switches",
-          .enabled(if: ModelCatalog.isInstalled(ModelCatalog.minilm) || ProcessInfo.processInfo.environment["SWITCHYARD_REQUIRE_MODELS"] == "1"))
+          .enabled(if: ModelRequirement.minilm))
     func minilm() throws {
         try withTemporaryDirectory { dir in
             let store = dir.appending("store")

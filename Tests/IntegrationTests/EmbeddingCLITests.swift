@@ -1,5 +1,4 @@
 import Foundation
-import Switchyard
 import Testing
 import VectorStore
 import _SwitchyardTestSupport
@@ -114,7 +113,7 @@ struct EmbeddingCLITests {
     }
 
     @Test("bench embed with minilm reports tokens/s and the fraction of sgemm at each thread count",
-          .enabled(if: ModelCatalog.isInstalled(ModelCatalog.minilm) || ProcessInfo.processInfo.environment["SWITCHYARD_REQUIRE_MODELS"] == "1"))
+          .enabled(if: ModelRequirement.minilm))
     func benchMiniLM() throws {
         let r = try CLI.run(["bench", "embed", "--embedder", "minilm", "--documents", "--limit", "40", "--threads", "1,2", "--repeats", "1", "--json"])
         #expect(r.status == 0, "\(r.stderr)")

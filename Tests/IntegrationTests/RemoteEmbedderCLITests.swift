@@ -1,5 +1,4 @@
 import Foundation
-import Switchyard
 import SwitchyardJSON
 import Testing
 import _SwitchyardTestSupport
@@ -11,7 +10,7 @@ struct RemoteEmbedderCLITests {
         .appendingPathComponent("Datasets/fixtures/mini-beir").path
 
     @Test("reindex minilm → http(minilm): identical vectors, so self-retrieval 1.0 and no ranking change; the key is stored nowhere",
-          .enabled(if: ModelCatalog.isInstalled(ModelCatalog.minilm) || ProcessInfo.processInfo.environment["SWITCHYARD_REQUIRE_MODELS"] == "1"))
+          .enabled(if: ModelRequirement.minilm))
     func reindexToService() throws {
         let key = "sk-test-\(UUID().uuidString)"
         let server = try EmbeddingServerProcess(arguments: ["--embedder", "minilm", "--model", "all-MiniLM-L6-v2", "--key", key])

@@ -38,20 +38,12 @@ public final class EmbeddingServerProcess: Sendable {
         p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
         try CLI.launching { try p.run() }
         process = Locked(p)
-        let deadline = Date().addingTimeInterval(60)
-        var found: String?
-        while Date() < deadline, found == nil {
-            let text = readGrowingFile(out)
-            if let r = text.range(of: "listening on ") { found = String(text[r.upperBound...].prefix { !$0.isWhitespace }) }
-            if found == nil && !p.isRunning { break }
-            if found == nil { usleep(20_000) }
-        }
-        guard let url = found else {
+        guard let port = loopbackPort(announcedIn: out, by: p) else {
             p.terminate()
             throw ServeProcessError(message: "EmbeddingTestServer did not start: \(readGrowingFile(err))")
         }
-        root = url
-        baseURL = url + "/v1"
+        root = "http://127.0.0.1:\(port)"
+        baseURL = root + "/v1"
     }
 
     deinit {

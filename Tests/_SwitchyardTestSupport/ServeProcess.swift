@@ -52,19 +52,11 @@ public final class ServeProcess: Sendable {
         let p = try CLI.start(["serve", "--store", directory.appending("store"), "--port", "\(port)", "--workers", "0",
                                "--log-level", "warning"] + (arguments ?? extraArguments),
                               outputFile: directory.appending("serve.out"), errorFile: log)
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline {
-            let text = readGrowingFile(log)
-            if let r = text.range(of: "on http://127.0.0.1:") {
-                let digits = text[r.upperBound...].prefix { $0.isNumber }
-                if let bound = Int(digits) {
-                    state.withLock { $0 = (p, bound) }
-                    return
-                }
-            }
-            if !p.isRunning { throw ServeProcessError(message: "switchyard serve exited \(p.terminationStatus): \(text)") }
-            usleep(20_000)
+        if let bound = loopbackPort(announcedIn: log, by: p) {
+            state.withLock { $0 = (p, bound) }
+            return
         }
+        if !p.isRunning { throw ServeProcessError(message: "switchyard serve exited \(p.terminationStatus): \(readGrowingFile(log))") }
         kill(p.processIdentifier, SIGKILL)
         throw ServeProcessError(message: "switchyard serve did not start within 60 s: \(readGrowingFile(log))")
     }
@@ -94,6 +86,21 @@ public final class ServeProcess: Sendable {
     public func resume() {
         if let p = state.withLock({ $0.process }) { kill(p.processIdentifier, SIGCONT) }
     }
+}
+
+/// The port a server process prints in `http://127.0.0.1:PORT` to `file`, once it does; `nil` when the process
+/// exits first or `seconds` pass.
+public func loopbackPort(announcedIn file: String, by process: Process, within seconds: TimeInterval = 60) -> Int? {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        let text = readGrowingFile(file)
+        if let r = text.range(of: "http://127.0.0.1:"), let port = Int(text[r.upperBound...].prefix { $0.isNumber }) {
+            return port
+        }
+        if !process.isRunning { return nil }
+        usleep(20_000)
+    }
+    return nil
 }
 
 public struct ServeProcessError: Error, CustomStringConvertible {

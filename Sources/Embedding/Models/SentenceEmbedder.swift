@@ -1,6 +1,5 @@
 import Foundation
 import Locks
-import Synchronization
 import VectorMath
 
 /// A sentence-transformers BERT model run in-process on the CPU: `minilm` (all-MiniLM-L6-v2) or any
@@ -142,12 +141,12 @@ public struct SentenceEmbedder: SynchronousEmbedder {
         let d = dimension
         let output = UnsafeMutablePointer<Float>.allocate(capacity: ids.count * d)
         defer { output.deallocate() }
-        let next = BatchCounter()
+        let next = SharedCounter()
         let pointer = UnsafeSendablePointer(output)
         let work: @Sendable (Int) -> Void = { [model] _ in
             let encoder = BertEncoder(model: model)
             while true {
-                let b = next.take()
+                let b = next.add(1)
                 guard b < ranges.count else { return }
                 let range = ranges[b]
                 encoder.encode(ids[range], into: pointer.base + range.lowerBound * d)
@@ -157,13 +156,6 @@ public struct SentenceEmbedder: SynchronousEmbedder {
         if workers <= 1 { work(0) } else { ParallelLoop.run(iterations: workers, work) }
         return (0..<ids.count).map { i in Array(UnsafeBufferPointer(start: output + i * d, count: d)) }
     }
-}
-
-/// Hands out batch numbers to the encoding threads.
-final class BatchCounter: Sendable {
-    private let next = Atomic<Int>(0)
-    /// The next batch number (0, 1, 2, …), each once.
-    func take() -> Int { next.wrappingAdd(1, ordering: .relaxed).oldValue }
 }
 
 /// A pointer handed to the encoding threads, each writing rows of its own.

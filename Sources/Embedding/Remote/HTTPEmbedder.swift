@@ -61,9 +61,11 @@ public final class HTTPEmbedder: Embedder {
         }
         var dimension = spec.dimension ?? 0
         if spec.dimension == nil {
-            let probe = Self.Probe(spec: spec, key: key)
+            let client = Client(spec: spec, key: key)
             do {
-                dimension = try runBlocking { try await probe.dimension() }
+                let vectors = try runBlocking { try await client.embed(["dimension probe"], dimension: nil) }
+                guard let d = vectors.first?.count, d > 0 else { throw EmbeddingError.invalidInput("the service answered with an empty vector") }
+                dimension = d
             } catch let e as EmbeddingError {
                 throw EmbeddingError(e.code, "probing the dimension of \(spec.model) at \(spec.endpoint): \(e.message)", cause: e.cause)
             } catch {
@@ -104,17 +106,6 @@ public final class HTTPEmbedder: Embedder {
     }
 
     // MARK: - Requests
-
-    /// Learns the dimension with one request.
-    struct Probe: Sendable {
-        let spec: HTTPEmbedderSpec
-        let key: String?
-        func dimension() async throws -> Int {
-            let v = try await Client(spec: spec, key: key).embed(["dimension probe"], dimension: nil)
-            guard let d = v.first?.count, d > 0 else { throw EmbeddingError.invalidInput("the service answered with an empty vector") }
-            return d
-        }
-    }
 
     /// One batch's request, with its retries.
     struct Client: Sendable {

@@ -76,11 +76,11 @@ public enum EmbedBenchmark {
         var rows: [Row] = []
         var identifier = spec
         var tokens: Int?
+        var flopsPerPass: Double?
         for t in threads {
             let e = try Embedders.make(spec: spec, threads: t)
             identifier = e.identifier
-            var flopsPerPass: Double?
-            if let model = e as? SentenceEmbedder {
+            if let model = e as? SentenceEmbedder, tokens == nil {
                 let ids = model.tokenIDs(texts)
                 tokens = ids.reduce(0) { $0 + $1.count }
                 flopsPerPass = model.model.flops(forTokenCounts: ids.map(\.count))
