@@ -249,12 +249,98 @@ VNNI_ATTR static size_t vnni_scan_8(const int8_t *panels, size_t groups, size_t 
 }
 #endif
 
+#if defined(__x86_64__)
+/// Emits the rows among 8 (`sums`, rows row0 …) whose key reaches `thr`.
+AVX2_ATTR static inline size_t avx2_emit8(__m256i sums, int qi, size_t row0, size_t n, __m256 va, const float *bias,
+                                          float thr, sy_candidate_t *out) {
+    if (row0 >= n) return 0;
+    size_t rows = n - row0 < 8 ? n - row0 : 8;
+    float b[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    memcpy(b, bias + row0, rows * sizeof(float));
+    __m256 key = _mm256_fmadd_ps(va, _mm256_cvtepi32_ps(sums), _mm256_loadu_ps(b));
+    unsigned m = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(key, _mm256_set1_ps(thr), _CMP_GE_OQ));
+    m &= rows == 8 ? 0xFFu : ((1u << rows) - 1u);
+    if (!m) return 0;
+    float s[8];
+    _mm256_storeu_ps(s, key);
+    size_t k = 0;
+    while (m) {
+        int lane = __builtin_ctz(m);
+        m &= m - 1;
+        out[k].query = qi;
+        out[k].row = (int32_t)(row0 + (size_t)lane);
+        out[k].score = s[lane];
+        k++;
+    }
+    return k;
+}
+
+/// 2 queries × one 16-row panel: each row chunk (4 rows × 4 codes, widened to 16 bits) is loaded once for both
+/// queries; 8 accumulators of 16-bit products summed in pairs (exact, as `avx2_panel`).
+AVX2_ATTR static size_t avx2_kernel_2x16(const int64_t *ua, const int64_t *ub, int qa, size_t groups, const int8_t *panel,
+                                         size_t row0, size_t n, __m256 va, const float *bias, float ta, float tb,
+                                         sy_candidate_t *out) {
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    for (size_t g = 0; g < groups; g++) {
+        const int8_t *p = panel + g * 64;
+        __m256i x = _mm256_set1_epi64x(ua[g]), y = _mm256_set1_epi64x(ub[g]);
+        __m256i r = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)p));
+        a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(r, x)); b0 = _mm256_add_epi32(b0, _mm256_madd_epi16(r, y));
+        r = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(p + 16)));
+        a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(r, x)); b1 = _mm256_add_epi32(b1, _mm256_madd_epi16(r, y));
+        r = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(p + 32)));
+        a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(r, x)); b2 = _mm256_add_epi32(b2, _mm256_madd_epi16(r, y));
+        r = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(p + 48)));
+        a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(r, x)); b3 = _mm256_add_epi32(b3, _mm256_madd_epi16(r, y));
+    }
+    // Chunk c holds rows 4c … 4c+3, two partial sums each: pairwise sums give rows 0–7 and 8–15 in order.
+    __m256i sa0 = _mm256_permute4x64_epi64(_mm256_hadd_epi32(a0, a1), 0xD8);
+    __m256i sa1 = _mm256_permute4x64_epi64(_mm256_hadd_epi32(a2, a3), 0xD8);
+    __m256i sb0 = _mm256_permute4x64_epi64(_mm256_hadd_epi32(b0, b1), 0xD8);
+    __m256i sb1 = _mm256_permute4x64_epi64(_mm256_hadd_epi32(b2, b3), 0xD8);
+    size_t k = 0;
+    k += avx2_emit8(sa0, qa, row0, n, va, bias, ta, out + k);
+    k += avx2_emit8(sa1, qa, row0 + 8, n, va, bias, ta, out + k);
+    k += avx2_emit8(sb0, qa + 1, row0, n, va, bias, tb, out + k);
+    k += avx2_emit8(sb1, qa + 1, row0 + 8, n, va, bias, tb, out + k);
+    return k;
+}
+
+AVX2_ATTR static size_t avx2_scan_8(const int8_t *panels, size_t groups, size_t n, const int32_t *uw, float a,
+                                    const float *bias, const float *thr, sy_candidate_t *out) {
+    // Each query's codes as four 16-bit lanes per group, for `vpmaddwd`.
+    int64_t u16[8 * (groups > 0 ? groups : 1)];
+    for (size_t g = 0; g < groups; g++) {
+        for (size_t i = 0; i < 8; i++) {
+            uint32_t w;
+            memcpy(&w, uw + g * 8 + i, 4);
+            u16[i * groups + g] = (int64_t)(w & 0xFF) | ((int64_t)((w >> 8) & 0xFF) << 16) | ((int64_t)((w >> 16) & 0xFF) << 32)
+                | ((int64_t)(w >> 24) << 48);
+        }
+    }
+    __m256 va = _mm256_set1_ps(a);
+    size_t np = (n + 15) / 16, k = 0;
+    for (size_t b = 0; b < np; b++) {
+        const int8_t *panel = panels + b * 64 * groups;
+        for (int qi = 0; qi < 8; qi += 2) {
+            // Padding queries have an infinite threshold: skip a pair with nothing to find.
+            if (thr[qi] == INFINITY && thr[qi + 1] == INFINITY) continue;
+            k += avx2_kernel_2x16(u16 + (size_t)qi * groups, u16 + (size_t)(qi + 1) * groups, qi, groups, panel, b * 16, n, va,
+                                  bias, thr[qi], thr[qi + 1], out + k);
+        }
+    }
+    return k;
+}
+#endif
+
 size_t sy_q8_scan_8(int path, const int8_t *panels, size_t groups, size_t n, const int32_t *uw, float a,
                     const float *bias, const float *thresholds, sy_candidate_t *out, float *scratch) {
 #if defined(__x86_64__)
     if (path == SY_Q8_VNNI) return vnni_scan_8(panels, groups, n, uw, a, bias, thresholds, out);
+    // (The AVX2 kernel keeps the queries' widened codes on the stack: 64 bytes per group.)
+    if (path == SY_Q8_AVX2 && groups <= 1024) return avx2_scan_8(panels, groups, n, uw, a, bias, thresholds, out);
 #endif
-    // Other paths: one query at a time through the single-query kernel, then the same threshold rule.
+    // The generic path: one query at a time through the single-query kernel, then the same threshold rule.
     size_t k = 0;
     uint8_t u[4 * (groups > 0 ? groups : 1)];
     for (int qi = 0; qi < 8; qi++) {
@@ -274,9 +360,38 @@ size_t sy_q8_scan_8(int path, const int8_t *panels, size_t groups, size_t n, con
 
 // MARK: - Encoding
 
+#if defined(__x86_64__)
+/// The first `d / 8 * 8` components, as the scalar loop below encodes them (same products, clamps and rounding).
+AVX2_ATTR static int32_t avx2_encode(const float *x, size_t d, float center, float inverse, int8_t *codes) {
+    __m256 c = _mm256_set1_ps(center), inv = _mm256_set1_ps(inverse);
+    __m256 lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
+    __m256i sum = _mm256_setzero_si256();
+    for (size_t i = 0; i + 8 <= d; i += 8) {
+        __m256 v = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), c), inv);
+        v = _mm256_and_ps(v, _mm256_cmp_ps(v, v, _CMP_ORD_Q));  // NaN → 0
+        v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
+        __m256i q = _mm256_cvtps_epi32(_mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        sum = _mm256_add_epi32(sum, q);
+        int32_t t[8];
+        _mm256_storeu_si256((__m256i *)t, q);
+        for (int j = 0; j < 8; j++) codes[i + (size_t)j] = (int8_t)t[j];
+    }
+    int32_t t[8];
+    _mm256_storeu_si256((__m256i *)t, sum);
+    return t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7];
+}
+#endif
+
 int32_t sy_q8_encode(const float *x, size_t d, float center, float inverse, int8_t *codes, size_t padded) {
     int32_t sum = 0;
-    for (size_t i = 0; i < d; i++) {
+    size_t i = 0;
+#if defined(__x86_64__)
+    if (sy_kernel_level() >= SY_KERNEL_AVX2) {
+        sum = avx2_encode(x, d, center, inverse, codes);
+        i = d / 8 * 8;
+    }
+#endif
+    for (; i < d; i++) {
         float v = (x[i] - center) * inverse;
         // Clamped first (NaN becomes 0: both comparisons are false), then rounded half to even.
         v = v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : (v == v ? v : 0.0f));
@@ -284,6 +399,24 @@ int32_t sy_q8_encode(const float *x, size_t d, float center, float inverse, int8
         codes[i] = c;
         sum += c;
     }
-    for (size_t i = d; i < padded; i++) codes[i] = 0;
+    for (size_t j = d; j < padded; j++) codes[j] = 0;
     return sum;
+}
+
+double sy_q8_residual(const float *x, const int8_t *codes, size_t d, float center, float step) {
+    double c = (double)center, st = (double)step, s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t i = 0;
+    for (; i + 4 <= d; i += 4) {
+        double e0 = (double)x[i] - (c + st * codes[i]), e1 = (double)x[i + 1] - (c + st * codes[i + 1]);
+        double e2 = (double)x[i + 2] - (c + st * codes[i + 2]), e3 = (double)x[i + 3] - (c + st * codes[i + 3]);
+        s0 += e0 * e0;
+        s1 += e1 * e1;
+        s2 += e2 * e2;
+        s3 += e3 * e3;
+    }
+    for (; i < d; i++) {
+        double e = (double)x[i] - (c + st * codes[i]);
+        s0 += e * e;
+    }
+    return (s0 + s1) + (s2 + s3);
 }

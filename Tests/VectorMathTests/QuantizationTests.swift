@@ -71,6 +71,32 @@ struct QuantizationTests {
         }
     }
 
+    @Test("every kernel level encodes the same codes: rounding half to even, clamping, NaN and infinities")
+    func encodingAgrees() throws {
+        try KernelLevelLock.withExclusiveKernel {
+            defer { _ = try? Kernels.select("auto") }
+            var rng = SplitMix64(seed: 77)
+            let step: Float = 0.25, center: Float = 0.125
+            // Halfway values (…·step + center ± step/2), clamp edges, specials, then random values; 8-wide and tails.
+            var x: [Float] = [0.125, 0.25, 0.375, -0.125, 0.625, -0.375, 31.875, 31.625, 32, -31.625, -31.875, 1e30, -1e30,
+                              .infinity, -.infinity, .nan, -0.0, 0.0, .leastNonzeroMagnitude, 0.2500001, 0.2499999]
+            for _ in 0..<203 { x.append(Float(rng.nextInt(below: 100_000)) / 1000 - 50) }
+            let expected: [Int8] = x.map { v in
+                let t = (v - center) * (1 / step)
+                let clamped = t > 127 ? 127 : (t < -127 ? -127 : (t.isNaN ? 0 : t))
+                return Int8(clamped.rounded(.toNearestOrEven))
+            }
+            for level in KernelsTests.available {
+                try Kernels.select(level)
+                for length in [x.count, 8, 13, 1] {
+                    let codes = QuantizedRows.codes(of: Array(x.prefix(length)), center: center, step: step)
+                    let wrong = zip(codes, expected).enumerated().filter { $0.element.0 != $0.element.1 }.map(\.offset)
+                    #expect(wrong.isEmpty, "\(level), \(length) components: components \(wrong.prefix(5)) differ")
+                }
+            }
+        }
+    }
+
     @Test("approximate scores are close to the exact ones for every row", arguments: quantized)
     func approximationIsClose(distance: Distance) {
         KernelLevelLock.withStableKernel {

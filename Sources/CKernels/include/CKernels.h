@@ -119,9 +119,11 @@ void sy_q8_scores(int path, const int8_t *panels, size_t groups, size_t n, const
 /// Encodes `d` floats as codes clamp(round((x − center) · inverse), −127, 127) (half to even; NaN → 0), zeroes
 /// codes `d ..< padded`, and returns the sum of the codes.
 int32_t sy_q8_encode(const float *x, size_t d, float center, float inverse, int8_t *codes, size_t padded);
+/// Σ (x − (center + step·code))² over `d` components, in double precision: the squared quantization error.
+double sy_q8_residual(const float *x, const int8_t *codes, size_t d, float center, float step);
 /// The same key for 8 queries (`uw[g * 8 + i]`: query i's 4 codes of group g as one 32-bit word), keeping
 /// only (query, row, key) with key ≥ thresholds[query], as `sy_packed_scan_8` does; returns how many.
-/// `scratch` holds `n` floats (used by the paths without a batch kernel).
+/// `scratch` holds `n` floats (used by the generic path, and by AVX2 beyond 4,096 components).
 size_t sy_q8_scan_8(int path, const int8_t *panels, size_t groups, size_t n, const int32_t *uw, float a,
                     const float *bias, const float *thresholds, sy_candidate_t *out, float *scratch);
 #ifdef __cplusplus
