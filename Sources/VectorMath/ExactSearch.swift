@@ -16,7 +16,8 @@ public struct SearchHit: Sendable, Equatable {
 
 /// How a batch of queries is scored.
 public enum BatchStrategy: String, Sendable, CaseIterable {
-    /// Pick per batch from its size (see ``ExactSearch/gemmCrossover``).
+    /// Pick per batch from its size (see ``ExactSearch/gemmCrossover``); a screened matrix
+    /// (``MatrixView/isScreened``) is searched through its int8 screen (``ScreenedSearch``).
     case auto
     /// One SIMD scan per query, queries spread over threads.
     case simd
@@ -72,6 +73,9 @@ public enum ExactSearch {
     ) -> [SearchHit] {
         let total = rows?.count ?? matrix.count
         guard total > 0, k > 0 else { return [] }
+        if rows == nil, let hits = ScreenedSearch.search(matrix, query: query, k: k, distance: distance, threads: threads) {
+            return hits
+        }
         let k = min(k, total)
         let measure = Measure(distance)
         let kk = candidateCount(k: k, total: total)
@@ -145,6 +149,10 @@ public enum ExactSearch {
         guard nq > 0 else { return [] }
         guard matrix.count > 0, k > 0 else { return Array(repeating: [], count: nq) }
         let k = min(k, matrix.count)
+        if strategy == .auto,
+           let hits = ScreenedSearch.searchBatch(matrix, queries: queries, count: nq, k: k, distance: distance, threads: threads) {
+            return hits
+        }
         let measure = Measure(distance)
         var useGemm: Bool
         var packed = sy_has_packed_gemm() != 0
@@ -239,12 +247,17 @@ public enum ExactSearch {
     /// double precision settles near-ties below float32 resolution the same way on every path and
     /// every kernel level, and identical rows still tie exactly.
     static func rescore(_ m: MatrixView, query: UnsafePointer<Float>, candidates: TopKCollector, k: Int, distance: Distance) -> [SearchHit] {
+        rescore(m, query: query, rows: candidates.sorted().map(\.row), k: k, distance: distance)
+    }
+
+    /// The best `k` of `rows` (distinct) by their measures in double precision, ties to the smaller key.
+    static func rescore(_ m: MatrixView, query: UnsafePointer<Float>, rows: [Int32], k: Int, distance: Distance) -> [SearchHit] {
         let measure = Measure(distance)
         var scored: [(key: Double, raw: Double, row: Int32)] = []
-        scored.reserveCapacity(candidates.count)
-        for c in candidates.sorted() {
-            let raw = sy_score_one_f64(measure.rawValue, m.storage + Int(c.row) * m.dimension, query, m.dimension)
-            scored.append((measure == .dot ? raw : -raw, raw, c.row))
+        scored.reserveCapacity(rows.count)
+        for row in rows {
+            let raw = sy_score_one_f64(measure.rawValue, m.storage + Int(row) * m.dimension, query, m.dimension)
+            scored.append((measure == .dot ? raw : -raw, raw, row))
         }
         let keys = m.keys
         scored.sort { a, b in a.key != b.key ? a.key > b.key : keys[Int(a.row)] < keys[Int(b.row)] }

@@ -35,6 +35,14 @@ public final class QuantizedRows {
     private var codeSums: UnsafeMutablePointer<Int32>
     /// Each row's bias in the ranking key.
     private var bias: UnsafeMutablePointer<Float>
+    /// Each row's quantization error ‖x − x̂‖ (x̂ the decoded codes), rounded up: the bounds of exact screening
+    /// (``ScreenedSearch``).
+    private var residuals: UnsafeMutablePointer<Float>
+    /// Upper bounds of every row's residual and norm since the last training (kept, not lowered, when rows go).
+    public private(set) var maxResidual: Float = 0
+    public private(set) var maxNorm: Float = 0
+    /// Rows whose residual or norm was not finite since the last training: no bound holds for them.
+    private var unbounded = false
     public private(set) var center: Float = 0
     public private(set) var step: Float = 1
     /// Rows at the last training (0: never trained).
@@ -53,12 +61,14 @@ public final class QuantizedRows {
         panels = Self.allocate(Int8.self, count: 64)
         codeSums = Self.allocate(Int32.self, count: 16)
         bias = Self.allocate(Float.self, count: 16)
+        residuals = Self.allocate(Float.self, count: 16)
     }
 
     deinit {
         free(panels)
         free(codeSums)
         free(bias)
+        free(residuals)
     }
 
     private static func allocate<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
@@ -68,7 +78,7 @@ public final class QuantizedRows {
     /// Bytes held (capacity, not only rows in use): the scan structure's resident memory.
     public var allocatedBytes: Int {
         let rows = (capacity + 15) / 16 * 16
-        return sy_q8_panel_bytes(rows, groups) + rows * (MemoryLayout<Int32>.stride + MemoryLayout<Float>.stride)
+        return sy_q8_panel_bytes(rows, groups) + rows * (MemoryLayout<Int32>.stride + 2 * MemoryLayout<Float>.stride)
     }
 
     /// The key's multiplier of Σ u·s.
@@ -91,6 +101,10 @@ public final class QuantizedRows {
         newBias.update(from: bias, count: count)
         free(bias)
         bias = newBias
+        let newResiduals = Self.allocate(Float.self, count: rows)
+        newResiduals.update(from: residuals, count: count)
+        free(residuals)
+        residuals = newResiduals
         capacity = rows
     }
 
@@ -111,8 +125,25 @@ public final class QuantizedRows {
             sy_q8_put_row(panels, groups, row, codes.baseAddress!)
             codeSums[row] = sum
             bias[row] = rowBias(sum: sum, squaredNorm: squaredNorm)
+            let e = residual(vector, codes.baseAddress!)
+            residuals[row] = e
+            let norm = squaredNorm.squareRoot().nextUp
+            if e.isFinite && norm.isFinite && squaredNorm.isFinite {
+                maxResidual = Swift.max(maxResidual, e)
+                maxNorm = Swift.max(maxNorm, norm)
+            } else {
+                unbounded = true
+            }
         }
     }
+
+    /// ‖x − x̂‖ in double precision, rounded up to a float (x̂ = center + step·s).
+    private func residual(_ x: UnsafePointer<Float>, _ codes: UnsafePointer<Int8>) -> Float {
+        Float(sy_q8_residual(x, codes, dimension, center, step).squareRoot() * (1 + 1e-9)).nextUp
+    }
+
+    /// Whether every row's error is bounded (every residual and norm finite): exact screening may use the copy.
+    public var isBounded: Bool { !unbounded && maxResidual.isFinite && maxNorm.isFinite }
 
     // MARK: - Following the float rows
 
@@ -148,8 +179,21 @@ public final class QuantizedRows {
         }
         reserve(n)
         count = n
+        maxResidual = 0
+        maxNorm = 0
+        unbounded = false
         for r in 0..<n { store(row: r, vector: rows + r * dimension, squaredNorm: norms[r]) }
         trainedRows = n
+    }
+
+    /// The codes of `x` under a scale: `clamp(round((x − center) · (1 / step)), −127, 127)`, half to even, NaN → 0,
+    /// as every row and query is encoded (by the kernel level in use).
+    public static func codes(of x: [Float], center: Float, step: Float) -> [Int8] {
+        var out = [Int8](repeating: 0, count: x.count)
+        x.withUnsafeBufferPointer { p in
+            out.withUnsafeMutableBufferPointer { o in _ = sy_q8_encode(p.baseAddress!, x.count, center, 1 / step, o.baseAddress!, x.count) }
+        }
+        return out
     }
 
     static func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }
@@ -182,6 +226,7 @@ public final class QuantizedRows {
             }
             codeSums[row] = codeSums[last]
             bias[row] = bias[last]
+            residuals[row] = residuals[last]
         }
         withUnsafeTemporaryAllocation(of: Int8.self, capacity: groups * 4) { codes in
             codes.initialize(repeating: 0)
@@ -198,14 +243,17 @@ public final class QuantizedRows {
         var codes: [UInt8]
         /// Σ t (signed codes).
         var sum: Int32
+        /// ‖q − q̂‖ (q̂ the decoded codes), rounded up.
+        var residual: Double
     }
 
     func encodeQuery(_ q: UnsafePointer<Float>) -> EncodedQuery {
         var signed = [Int8](repeating: 0, count: groups * 4)
         let sum = signed.withUnsafeMutableBufferPointer { sy_q8_encode(q, dimension, center, 1 / step, $0.baseAddress!, groups * 4) }
+        let residual = signed.withUnsafeBufferPointer { Double(self.residual(q, $0.baseAddress!)) }
         // Shifted to unsigned for the kernels: u = t + 128 (the padding's 0 becomes 128).
         let codes = signed.map { UInt8(Int16($0) + 128) }
-        return EncodedQuery(codes: codes, sum: sum)
+        return EncodedQuery(codes: codes, sum: sum, residual: residual)
     }
 
     /// The approximate measure of a row from its key: q·x for `.dot`, ‖x − q‖² for `.l2Squared`.
@@ -216,7 +264,7 @@ public final class QuantizedRows {
 
     /// A read-only view for one search (valid while the owning matrix is read-locked).
     var view: QuantizedView {
-        QuantizedView(panels: panels, bias: bias, groups: groups, count: count, scale: scale, rows: self)
+        QuantizedView(panels: panels, bias: bias, residuals: residuals, groups: groups, count: count, scale: scale, rows: self)
     }
 }
 
@@ -225,6 +273,7 @@ struct QuantizedView: @unchecked Sendable {
     // @unchecked: as MatrixView, raw pointers valid while the owner keeps writers out; only read.
     let panels: UnsafePointer<Int8>
     let bias: UnsafePointer<Float>
+    let residuals: UnsafePointer<Float>
     let groups: Int
     let count: Int
     let scale: Float

@@ -63,6 +63,13 @@ public enum QuantizedSearch {
     /// Rows `rows` (starting on a panel boundary) scored block by block into one collector.
     static func scan(_ m: MatrixView, _ qv: QuantizedView, _ codes: [UInt8], kk: Int, rows: Range<Int>) -> TopKCollector {
         var collector = TopKCollector(k: kk, rowKeys: m.keys)
+        scan(qv, codes, rows: rows, into: &collector)
+        return collector
+    }
+
+    /// Rows `rows` (starting on a panel boundary) scored block by block; keys reaching the sink's threshold are
+    /// offered to it.
+    static func scan<Sink: CandidateSink>(_ qv: QuantizedView, _ codes: [UInt8], rows: Range<Int>, into sink: inout Sink) {
         let path = sy_q8_path()
         let buffer = UnsafeMutablePointer<Float>.allocate(capacity: rowBlock)
         defer { buffer.deallocate() }
@@ -71,11 +78,10 @@ public enum QuantizedSearch {
             while start < rows.upperBound {
                 let n = min(rowBlock, rows.upperBound - start)
                 sy_q8_scores(path, qv.panels + (start / 16) * 64 * qv.groups, qv.groups, n, u.baseAddress!, qv.scale, qv.bias + start, buffer)
-                collector.offer(block: buffer, count: n, firstRow: start)
+                for i in 0..<n where buffer[i] >= sink.threshold { sink.offer(key: buffer[i], row: Int32(start + i)) }
                 start += n
             }
         }
-        return collector
     }
 
     /// The final `k`: the candidates re-scored exactly, or ranked by their int8 keys with approximate scores.
@@ -119,6 +125,21 @@ public enum QuantizedSearch {
         let nq = range.count
         let kk = candidateCount(k: k, oversampling: params.oversampling, total: m.count)
         let encoded = range.map { i in qv.rows.encodeQuery(queries + i * d) }
+        var collectors = (0..<nq).map { _ in TopKCollector(k: kk, rowKeys: m.keys) }
+        scanBatch(qv, encoded, rows: m.count, into: &collectors)
+        return (0..<nq).map { i in
+            finish(m, qv, query: queries + (range.lowerBound + i) * d, encoded: encoded[i], candidates: collectors[i], k: k,
+                   distance: distance, rescore: params.rescore)
+        }
+    }
+}
+
+extension QuantizedSearch {
+    /// Every row scored for each of `encoded`'s queries, 8 queries at a time through the fused kernel, block of
+    /// rows by block of rows; keys reaching a query's threshold are offered to its sink (`sinks[i]` for query i).
+    static func scanBatch<Sink: CandidateSink>(_ qv: QuantizedView, _ encoded: [QuantizedRows.EncodedQuery], rows: Int,
+                                               into sinks: inout [Sink]) {
+        let nq = encoded.count
         // Per group of 8 queries: word g * 8 + i holds query i's codes 4g ..< 4g + 4 (padding queries: zero codes).
         let groups = (nq + 7) / 8
         var words = [Int32](repeating: Int32(bitPattern: 0x8080_8080), count: groups * 8 * qv.groups)
@@ -129,7 +150,6 @@ public enum QuantizedSearch {
                 }
             }
         }
-        var collectors = (0..<nq).map { _ in TopKCollector(k: kk, rowKeys: m.keys) }
         let found = UnsafeMutablePointer<sy_candidate_t>.allocate(capacity: 8 * rowBlock)
         defer { found.deallocate() }
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: rowBlock)
@@ -138,30 +158,35 @@ public enum QuantizedSearch {
         var thresholds = [Float](repeating: 0, count: 8)
         words.withUnsafeBufferPointer { w in
             var start = 0
-            while start < m.count {
-                let nb = min(rowBlock, m.count - start)
+            while start < rows {
+                let nb = min(rowBlock, rows - start)
                 let panels = qv.panels + (start / 16) * 64 * qv.groups
                 for g in 0..<groups {
                     let live = min(8, nq - g * 8)
-                    for qi in 0..<8 { thresholds[qi] = qi < live ? collectors[g * 8 + qi].threshold : .infinity }
+                    for qi in 0..<8 { thresholds[qi] = qi < live ? sinks[g * 8 + qi].threshold : .infinity }
                     let n = sy_q8_scan_8(path, panels, qv.groups, nb, w.baseAddress! + g * 8 * qv.groups, qv.scale, qv.bias + start,
                                          thresholds, found, scratch)
                     for c in UnsafeBufferPointer(start: found, count: n) {
-                        collectors[g * 8 + Int(c.query)].offer(key: c.score, row: Int32(start) + c.row)
+                        sinks[g * 8 + Int(c.query)].offer(key: c.score, row: Int32(start) + c.row)
                     }
                 }
                 start += nb
             }
         }
-        return (0..<nq).map { i in
-            finish(m, qv, query: queries + (range.lowerBound + i) * d, encoded: encoded[i], candidates: collectors[i], k: k,
-                   distance: distance, rescore: params.rescore)
-        }
     }
 }
 
+/// Where a scan offers the rows whose key reaches ``threshold`` (a top-k collector, or the screened search's).
+protocol CandidateSink {
+    /// Keys below this are not offered.
+    var threshold: Float { get }
+    mutating func offer(key: Float, row: Int32)
+}
+
+extension TopKCollector: CandidateSink {}
+
 /// The caller's queries, read by ``ParallelLoop``'s helpers during the (synchronous) batch call.
-private struct QueryPointer: @unchecked Sendable {
+struct QueryPointer: @unchecked Sendable {
     // @unchecked: only read; the caller keeps the buffer alive until `searchBatch` returns.
     let base: UnsafePointer<Float>
 }

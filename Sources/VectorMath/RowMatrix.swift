@@ -26,6 +26,12 @@ public final class RowMatrix {
     private var keys: UnsafeMutablePointer<RowKey>
     /// The int8 copy of the rows, when quantization is on (``enableQuantization(quantile:distance:)``).
     public private(set) var quantized: QuantizedRows?
+    /// The int8 copy that screens exact searches (``ScreenedSearch``), once ``enableScreening(distance:minRows:)``
+    /// was called and the matrix holds `screenMinRows` rows.
+    public private(set) var screen: QuantizedRows?
+    /// The measure screening was enabled for (nil: off).
+    private var screenMeasure: Measure?
+    private var screenMinRows = 0
 
     /// An empty matrix.
     ///
@@ -88,6 +94,7 @@ extension RowMatrix {
         keys = newKeys
         capacity = rows
         quantized?.reserve(rows)
+        screen?.reserve(rows)
     }
 
     /// Appends a row and returns its index.
@@ -102,6 +109,11 @@ extension RowMatrix {
         if let q = quantized, q.append(vector, squaredNorm: squaredNorms[row]) {
             q.train(rows: storage, norms: squaredNorms, count: count)
         }
+        if let s = screen {
+            if s.append(vector, squaredNorm: squaredNorms[row]) { s.train(rows: storage, norms: squaredNorms, count: count) }
+        } else if screenMeasure != nil && count >= screenMinRows {
+            buildScreen()
+        }
         return row
     }
 
@@ -111,6 +123,7 @@ extension RowMatrix {
         (storage + row * dimension).update(from: vector, count: dimension)
         squaredNorms[row] = Vectors.measure(.dot, vector, vector, dimension: dimension)
         quantized?.replace(row: row, with: vector, squaredNorm: squaredNorms[row])
+        screen?.replace(row: row, with: vector, squaredNorm: squaredNorms[row])
     }
 
     /// Removes row `row` by moving the last row into its place.
@@ -132,6 +145,7 @@ extension RowMatrix {
         (keys + last).deinitialize(count: 1)
         count -= 1
         quantized?.swapRemove(row: row)
+        screen?.swapRemove(row: row)
         return moved
     }
 
@@ -187,6 +201,39 @@ extension RowMatrix {
     /// Drops the int8 copy.
     public func disableQuantization() { quantized = nil }
 
+    /// Screens exact searches with an int8 copy of the rows once the matrix holds `minRows` rows (now, when it
+    /// already does): ``ExactSearch`` then scores every row in int8 with a proven error bound and recomputes
+    /// exactly only the rows the bounds cannot rule out (``ScreenedSearch``). Results are those of the float
+    /// scan. The copy takes about a quarter of the float rows' memory. Manhattan is never screened.
+    ///
+    /// - Parameters:
+    ///   - distance: the distance searches use (decides the screened key).
+    ///   - minRows: rows from which the copy is kept (smaller matrices are scanned in float only).
+    public func enableScreening(distance: Distance, minRows: Int = RowMatrix.screenMinRows) {
+        let measure = Measure(distance)
+        guard measure != .l1, dimension <= 65_536 else { return }
+        screenMeasure = measure
+        screenMinRows = Swift.max(0, minRows)
+        if screen == nil && count >= screenMinRows { buildScreen() }
+    }
+
+    /// Matrices smaller than this are not screened by default: their float scan takes well under a millisecond.
+    public static let screenMinRows = 16_384
+
+    /// Stops screening and drops its copy.
+    public func disableScreening() {
+        screen = nil
+        screenMeasure = nil
+    }
+
+    private func buildScreen() {
+        guard let measure = screenMeasure else { return }
+        // Every value kept unclipped: clipping would widen the bounds of the rows it touches.
+        let s = QuantizedRows(dimension: dimension, quantile: 1, measure: measure)
+        s.train(rows: storage, norms: squaredNorms, count: count)
+        screen = s
+    }
+
     /// Runs `body` with a read-only view of the matrix for searching (``ExactSearch``).
     ///
     /// ```swift
@@ -197,7 +244,7 @@ extension RowMatrix {
     public func withView<R, E: Error>(_ body: (MatrixView) throws(E) -> R) throws(E) -> R {
         try withExtendedLifetime(self) { () throws(E) -> R in
             try body(MatrixView(storage: storage, squaredNorms: squaredNorms, keys: keys, count: count, dimension: dimension,
-                                quantized: quantized?.view))
+                                quantized: quantized?.view, screen: screen?.view))
         }
     }
 }
@@ -220,10 +267,15 @@ public struct MatrixView: @unchecked Sendable {
     let quantized: QuantizedView?
     /// Whether the view has an int8 copy to search.
     public var isQuantized: Bool { quantized != nil }
+    /// The int8 copy screening exact searches, when the matrix keeps one.
+    let screen: QuantizedView?
+    /// Whether exact searches of this view are screened (``ScreenedSearch``).
+    public var isScreened: Bool { screen != nil }
 
     init(storage: UnsafePointer<Float>, squaredNorms: UnsafePointer<Float>, keys: UnsafePointer<RowKey>, count: Int, dimension: Int,
-         quantized: QuantizedView? = nil) {
+         quantized: QuantizedView? = nil, screen: QuantizedView? = nil) {
         self.quantized = quantized
+        self.screen = screen
         self.storage = storage
         self.squaredNorms = squaredNorms
         self.keys = keys

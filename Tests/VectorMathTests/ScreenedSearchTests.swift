@@ -1,0 +1,202 @@
+import Testing
+import VectorMath
+import _SwitchyardTestSupport
+
+extension ScreenedSearch {
+    static func rowBounds(_ m: RowMatrix, _ q: [Float], distance: Distance) -> [(exact: Double, estimate: Double, bound: Double)]? {
+        q.withUnsafeBufferPointer { p in m.withView { rowBounds($0, query: p.baseAddress!, distance: distance) } }
+    }
+
+    static func recomputedRows(_ m: RowMatrix, _ q: [Float], k: Int, distance: Distance) -> Int? {
+        q.withUnsafeBufferPointer { p in m.withView { recomputedRows($0, query: p.baseAddress!, k: k, distance: distance) } }
+    }
+}
+
+@Suite("Exact search screened by int8 with proven bounds equals a naive double-precision scan")
+struct ScreenedSearchTests {
+    static let screened: [Distance] = [.cosine, .dot, .euclid]
+
+    /// Rows around a few centres (many near-ties), with outliers far outside the rest's range.
+    static func clustered(count n: Int, dimension d: Int, distance: Distance, seed: UInt64) -> Dataset {
+        var ds = Dataset(count: n, dimension: d, distance: distance, seed: seed, duplicates: n / 50, zeros: 2)
+        var rng = SplitMix64(seed: seed &+ 1)
+        let centres = (0..<4).map { _ in rng.nextVector(dimension: d) }
+        for r in 0..<n {
+            let c = centres[r % centres.count]
+            var v = (0..<d).map { j in c[j] + 0.05 * ds.data[r * d + j] }
+            if r % 97 == 5 { v[rng.nextInt(below: d)] *= 40 }
+            if distance == .cosine { v = Vectors.normalized(v) }
+            for j in 0..<d { ds.data[r * d + j] = v[j] }
+        }
+        return ds
+    }
+
+    static func screenedMatrix(_ ds: Dataset) -> RowMatrix {
+        let m = ds.makeMatrix()
+        m.enableScreening(distance: ds.distance, minRows: 0)
+        return m
+    }
+
+    @Test("the int8 estimate of every row is within its bound", arguments: screened, [7, 64, 384])
+    func boundHolds(distance: Distance, dimension: Int) throws {
+        try KernelLevelLock.withExclusiveKernel {
+            defer { _ = try? Kernels.select("auto") }
+            for (name, ds) in [("random", Dataset(count: 600, dimension: dimension, distance: distance, seed: 31, duplicates: 10, zeros: 3)),
+                               ("clustered", Self.clustered(count: 600, dimension: dimension, distance: distance, seed: 32))] {
+                let m = Self.screenedMatrix(ds)
+                for level in KernelsTests.available {
+                    try Kernels.select(level)
+                    for (qi, q) in ds.queries(5, seed: 9).enumerated() {
+                        let rows = try #require(ScreenedSearch.rowBounds(m, q, distance: distance))
+                        let broken = rows.enumerated().filter { abs($0.element.exact - $0.element.estimate) > $0.element.bound }
+                        #expect(broken.isEmpty, "\(name) \(level) query \(qi): rows \(broken.prefix(3).map { "\($0.offset): |\($0.element.exact) − \($0.element.estimate)| > \($0.element.bound)" })")
+                        // Not vacuous: the bound is far below the spread of the scores (the clustered rows' outliers
+                        // stretch the int8 range, and so every bound, by design).
+                        let exact = rows.map(\.exact)
+                        let spread = (exact.max()! - exact.min()!)
+                        if name == "random" && dimension >= 64 && spread > 0 {
+                            let median = rows.map(\.bound).sorted()[rows.count / 2]
+                            #expect(median < 0.1 * spread, "\(name) query \(qi): median bound \(median), spread \(spread)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("single and batch searches equal the reference, on every kernel path", arguments: screened, [7, 33, 384])
+    func equalsReference(distance: Distance, dimension: Int) throws {
+        try KernelLevelLock.withExclusiveKernel {
+            defer { _ = try? Kernels.select("auto") }
+            for (name, ds) in [("random", Dataset(count: 900, dimension: dimension, distance: distance, seed: 41, duplicates: 30, zeros: 4)),
+                               ("clustered", Self.clustered(count: 900, dimension: dimension, distance: distance, seed: 42))] {
+                let m = Self.screenedMatrix(ds)
+                let plain = ds.makeMatrix()
+                #expect(m.withView(\.isScreened) && !plain.withView(\.isScreened))
+                let queries = ds.queries(12, seed: 5)
+                let twins = ds.twins()
+                for level in KernelsTests.available {
+                    try Kernels.select(level)
+                    for k in [1, 10, 60] {
+                        let batch = ExactSearch.searchBatch(m, queries, k: k, distance: distance, threads: 2, strategy: .auto)
+                        for (qi, q) in queries.enumerated() {
+                            let reference = ds.reference(q)
+                            for threads in [1, 2] {
+                                let hits = ExactSearch.search(m, q, k: k, distance: distance, threads: threads)
+                                let p = ds.problems(hits, reference, k: k, twins: twins)
+                                #expect(p.isEmpty, "\(name) \(level) k \(k) threads \(threads) query \(qi): \(p.prefix(5))")
+                            }
+                            let p = ds.problems(batch[qi], reference, k: k, twins: twins)
+                            #expect(p.isEmpty, "\(name) \(level) batch k \(k) query \(qi): \(p.prefix(5))")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("a large matrix split over threads, and a batch over threads", arguments: screened)
+    func largeMultiThreaded(distance: Distance) {
+        KernelLevelLock.withStableKernel {
+            let n = 2 * ExactSearch.minRowsPerThread + 3001
+            let ds = Self.clustered(count: n, dimension: 48, distance: distance, seed: 7)
+            let m = Self.screenedMatrix(ds)
+            let queries = ds.queries(17, seed: 3)
+            let twins = ds.twins()
+            for k in [1, 25] {
+                let batch = ExactSearch.searchBatch(m, queries, k: k, distance: distance, threads: 2, strategy: .auto)
+                for (qi, q) in queries.enumerated() {
+                    let reference = ds.reference(q)
+                    let one = ExactSearch.search(m, q, k: k, distance: distance, threads: 1)
+                    let two = ExactSearch.search(m, q, k: k, distance: distance, threads: 2)
+                    #expect(ds.problems(two, reference, k: k, twins: twins).isEmpty, "query \(qi) k \(k)")
+                    #expect(one == two, "threads change the result (query \(qi), k \(k))")
+                    #expect(batch[qi] == one, "batch differs from single (query \(qi), k \(k))")
+                }
+            }
+        }
+    }
+
+    @Test("the screen follows appends (with retraining), replacements and removals", arguments: screened)
+    func followsChanges(distance: Distance) {
+        KernelLevelLock.withStableKernel {
+            // Starts from rows in a narrow range, then grows with rows far outside it (clipped until retrained).
+            var ds = Dataset(count: 3000, dimension: 40, distance: distance, seed: 99, duplicates: 20)
+            let m = RowMatrix(dimension: ds.dimension)
+            m.enableScreening(distance: distance, minRows: 100)
+            var rng = SplitMix64(seed: 4)
+            let d = ds.dimension
+            if distance != .cosine { for i in 0..<(700 * d) { ds.data[i] *= 0.01 } }
+            var screenedAsExpected = true
+            for r in 0..<ds.count {
+                ds.data.withUnsafeBufferPointer { buf in _ = m.append(buf.baseAddress! + r * d, key: ds.keys[r]) }
+                screenedAsExpected = screenedAsExpected && m.withView(\.isScreened) == (m.count >= 100)
+            }
+            #expect(screenedAsExpected)
+            // Replace and remove some rows, in the matrix and in the dataset alike.
+            for _ in 0..<200 {
+                let r = rng.nextInt(below: ds.count)
+                var v = rng.nextVector(dimension: ds.dimension).map { $0 * 3 }
+                if distance == .cosine { v = Vectors.normalized(v) }
+                m.replace(row: r, with: v)
+                for j in 0..<ds.dimension { ds.data[r * ds.dimension + j] = v[j] }
+            }
+            for _ in 0..<300 {
+                let r = rng.nextInt(below: ds.count)
+                m.swapRemove(row: r)
+                let last = ds.count - 1
+                if r != last {
+                    ds.copyRow(last, to: r)
+                    ds.keys[r] = ds.keys[last]
+                }
+                ds.data.removeLast(ds.dimension)
+                ds.keys.removeLast()
+            }
+            let twins = ds.twins()
+            for (qi, q) in ds.queries(10, seed: 12).enumerated() {
+                let hits = ExactSearch.search(m, q, k: 10, distance: distance)
+                #expect(ds.problems(hits, ds.reference(q), k: 10, twins: twins).isEmpty, "query \(qi)")
+            }
+        }
+    }
+
+    @Test("identical rows: ties come in key order")
+    func allTied() {
+        KernelLevelLock.withStableKernel {
+            var ds = Dataset(count: 400, dimension: 16, distance: .dot, seed: 3)
+            for r in 1..<ds.count { ds.copyRow(0, to: r) }
+            let m = Self.screenedMatrix(ds)
+            let q = ds.queries(1, seed: 8)[0]
+            let hits = ExactSearch.search(m, q, k: 30, distance: .dot)
+            #expect(ds.problems(hits, ds.reference(q), k: 30, twins: ds.twins()).isEmpty)
+            #expect(ScreenedSearch.recomputedRows(m, q, k: 30, distance: .dot) == ds.count)
+        }
+    }
+
+    @Test("few rows are recomputed on random data; Manhattan, small matrices and unbounded rows are not screened")
+    func scope() {
+        KernelLevelLock.withStableKernel {
+            let ds = Dataset(count: 20_000, dimension: 128, distance: .cosine, seed: 5)
+            let m = ds.makeMatrix()
+            m.enableScreening(distance: .cosine)
+            #expect(m.withView(\.isScreened), "\(ds.count) rows ≥ \(RowMatrix.screenMinRows)")
+            let counts = ds.queries(8, seed: 1).dropLast().compactMap { ScreenedSearch.recomputedRows(m, $0, k: 10, distance: .cosine) }
+            #expect(counts.count == 8)
+            #expect(counts.allSatisfy { $0 >= 10 && $0 < ds.count / 50 }, "rows recomputed: \(counts)")
+
+            let small = Dataset(count: 500, dimension: 8, distance: .dot, seed: 2).makeMatrix()
+            small.enableScreening(distance: .dot)
+            #expect(!small.withView(\.isScreened))
+            let manhattan = Dataset(count: 500, dimension: 8, distance: .manhattan, seed: 2).makeMatrix()
+            manhattan.enableScreening(distance: .manhattan, minRows: 0)
+            #expect(!manhattan.withView(\.isScreened))
+
+            // A row whose norm overflows float32: no bound holds, the float scan answers.
+            let huge = Self.screenedMatrix(Dataset(count: 500, dimension: 8, distance: .dot, seed: 2))
+            huge.append([Float](repeating: 3e30, count: 8), key: RowKey(kind: 0, high: 0, low: 1 << 40))
+            let q = [Float](repeating: 1, count: 8)
+            #expect(q.withUnsafeBufferPointer { p in huge.withView { ScreenedSearch.search($0, query: p.baseAddress!, k: 3, distance: .dot) } } == nil)
+            #expect(ExactSearch.search(huge, q, k: 1, distance: .dot).first?.row == 500)
+        }
+    }
+}
