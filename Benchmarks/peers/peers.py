@@ -52,8 +52,11 @@ ENGINES = {
     "usearch_exact": ("usearch brute force", None, "exact"),
     "usearch_hnsw": ("usearch HNSW (connectivity 16, expansion 128/64)", None, "approximate"),
     "hnswlib": ("hnswlib HNSW (M 16, ef_construction 200, ef 64)", None, "approximate"),
-    "switchyard_t1": ("Switchyard `bench search` (durable SQLite store)", 1, "exact"),
-    "switchyard_t2": ("Switchyard `bench search` (durable SQLite store)", 2, "exact"),
+    "switchyard_t1": ("Switchyard `bench search` (durable SQLite store), exact: int8 screen with proven bounds", 1, "exact"),
+    "switchyard_t2": ("Switchyard `bench search` (durable SQLite store), exact: int8 screen with proven bounds", 2, "exact"),
+    # The same exact search without the screen: the float32 scan alone (`--no-screen`).
+    "switchyard_float_t1": ("Switchyard `bench search` (durable SQLite store), exact: float32 scan only", 1, "exact"),
+    "switchyard_float_t2": ("Switchyard `bench search` (durable SQLite store), exact: float32 scan only", 2, "exact"),
     # Qdrant's scalar quantization: an int8 copy scanned first, oversampling x k candidates rescored exactly.
     "switchyard_int8_t1": ("Switchyard, int8 quantization, oversampling 4, rescored", 1, "approximate"),
     "switchyard_int8_t2": ("Switchyard, int8 quantization, oversampling 4, rescored", 2, "approximate"),
@@ -428,6 +431,8 @@ def run_engine(name, args):
                "--k", str(args.k), "--single", str(args.single), "--threads", str(threads), "--json"]
         if "_int8" in name:
             cmd += ["--quantization", "int8", "--oversampling", str(INT8_OVERSAMPLING)]
+        if "_float" in name:
+            cmd += ["--no-screen"]
     else:
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", name, "--data", args.data, "--k", str(args.k),
                "--single", str(args.single), "--threads", str(threads), "--budget", str(args.budget)]
@@ -501,6 +506,12 @@ def ratios(results):
     lines = []
     for t in (1, 2):
         batch_ratio("switchyard", t, "batch QPS, Switchyard")
+        batch_ratio("switchyard_float", t, "batch QPS, Switchyard without the screen")
+        row = by.get(f"switchyard_t{t}")
+        if row and row.get("screen_rows_mean") is not None:
+            lines.append(f"- Switchyard's int8 screen at {t} thread{'s' if t > 1 else ''}: {row.get('screen_mb', 0):.1f} MB "
+                         f"({row.get('screen_mb', 0) / (row['n'] * row['d'] * 4 / 1e6):.2f}× the float32 matrix); rows scored "
+                         f"exactly per query: mean {row['screen_rows_mean']:.0f}, max {row.get('screen_rows_max', 0)}")
     sy = by.get("switchyard_t2")
     faiss1 = faiss_rows(1)
     if sy and faiss1:

@@ -4,12 +4,14 @@ import Switchyard
 import SwitchyardBench
 
 /// Exact search through a store: single queries, batches of 100, and filtered single queries, at 10k
-/// and 100k 384-d points (cosine); the same collections with int8 scalar quantization (oversampling 4,
-/// rescored): single queries and batches of 100.
+/// and 100k 384-d points (cosine; at 100k exact searches are screened by int8 with proven bounds); the same
+/// searches in a store without the screen (`exactScreening = false`: the float32 scan alone); the same
+/// collections with int8 scalar quantization (oversampling 4, rescored): single queries and batches of 100.
 let benchmarks: @Sendable () -> Void = {
     for n in [10_000, 100_000] {
         let dir = NSTemporaryDirectory() + "switchyard-bench-search-\(n)-\(UUID().uuidString.prefix(6))"
         nonisolated(unsafe) var store: Store!
+        nonisolated(unsafe) var unscreened: Store!
         nonisolated(unsafe) var queries: [[Float]] = []
         let setUp: @Sendable () -> Void = {
             guard store == nil else { return }
@@ -17,6 +19,12 @@ let benchmarks: @Sendable () -> Void = {
             var o = Store.Options()
             o.synchronous = .normal
             store = try! Store.open(at: dir, options: o)
+            o.exactScreening = false
+            unscreened = try! Store.open(at: dir + "-float", options: o)
+            try! unscreened.createCollection("bench", dimension: 384, distance: .cosine)
+            _ = try! data.base.values.withUnsafeBufferPointer { buf in
+                try unscreened.upsert("bench", ids: (0..<n).map { .number(UInt64($0)) }, vectors: buf)
+            }
             try! store.createCollection("bench", dimension: 384, distance: .cosine)
             try! store.createCollection("int8", dimension: 384, distance: .cosine, quantization: ScalarQuantization(quantile: 0.99))
             let payloads: [Payload?] = (0..<n).map { ["group": .int(Int64($0 % 10))] }
@@ -40,6 +48,17 @@ let benchmarks: @Sendable () -> Void = {
         Benchmark("search batch of 100 n=\(n)", configuration: config) { benchmark in
             let requests = queries.map { SearchRequest(vector: $0, limit: 10) }
             for _ in benchmark.scaledIterations { blackHole(try store.searchBatch("bench", requests)) }
+        }
+        Benchmark("search single, float scan only n=\(n)", configuration: config) { benchmark in
+            var i = 0
+            for _ in benchmark.scaledIterations {
+                blackHole(try unscreened.search("bench", SearchRequest(vector: queries[i % queries.count], limit: 10)))
+                i += 1
+            }
+        }
+        Benchmark("search batch of 100, float scan only n=\(n)", configuration: config) { benchmark in
+            let requests = queries.map { SearchRequest(vector: $0, limit: 10) }
+            for _ in benchmark.scaledIterations { blackHole(try unscreened.searchBatch("bench", requests)) }
         }
         Benchmark("search filtered (1 in 10) n=\(n)", configuration: config) { benchmark in
             let filter = try Filter(json: #"{"must": [{"key": "group", "match": {"value": 3}}]}"#)

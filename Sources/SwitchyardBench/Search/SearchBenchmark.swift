@@ -27,6 +27,8 @@ public enum SearchBenchmark {
         public var quantization: ScalarQuantization?
         /// How the searches use the int8 copy (with ``quantization``).
         public var searchParams = QuantizationParams()
+        /// Screen exact searches with an int8 copy (``Store/Options/exactScreening``); off: the float scan alone.
+        public var screening = true
 
         public init(basePath: String, queriesPath: String, groundTruthPath: String? = nil) {
             self.basePath = basePath
@@ -60,6 +62,12 @@ public enum SearchBenchmark {
         public var int8Kernel: String? = nil
         public var vectorMB = 0.0
         public var quantizedMB = 0.0
+        /// Whether exact searches were screened, and the memory of the screen's int8 copy.
+        public var screening = true
+        public var screenMB = 0.0
+        /// Rows the screen left to score exactly per query (mean and largest, over up to 100 queries).
+        public var screenRowsMean: Double?
+        public var screenRowsMax: Int?
 
         /// The JSON object `switchyard bench search --json` prints.
         public var json: JSONValue {
@@ -70,7 +78,12 @@ public enum SearchBenchmark {
                 "single_p50_ms": .double(singleP50Ms), "single_p99_ms": .double(singleP99Ms),
                 "batch_qps": .double(batchQPS), "rss_mb": .double(rssMB), "peak_rss_mb": .double(peakRSSMB), "base_rss_mb": .double(baseRSSMB),
                 "disk_mb": .double(diskMB), "batch_api": "searchBatch", "vectors_mb": .double(vectorMB),
+                "screening": .bool(screening), "screen_mb": .double(screenMB),
             ]
+            if let m = screenRowsMean, let x = screenRowsMax {
+                o["screen_rows_mean"] = .double(m)
+                o["screen_rows_max"] = .int(Int64(x))
+            }
             if let quantization {
                 o["quantization"] = quantization.json
                 o["oversampling"] = .double(searchParams.oversampling)
@@ -109,6 +122,7 @@ public enum SearchBenchmark {
         options.searchThreads = c.threads
         options.synchronous = c.synchronous
         options.preload = false
+        options.exactScreening = c.screening
         let store = try Store.open(at: dir, options: options)
         let name = "bench"
         if try store.collectionExists(name) { try store.dropCollection(name) }
@@ -156,6 +170,13 @@ public enum SearchBenchmark {
             baseRSSMB: baseRSS,
             diskMB: Double(disk) / 1_000_000)
         result.vectorMB = Double(held.vectorBytes) / 1_000_000
+        result.screening = c.screening
+        result.screenMB = Double(held.screenBytes) / 1_000_000
+        let rows = try store.screenedRows(name, queries: (0..<min(100, queries.count)).map { queries.row($0) }, k: c.k).compactMap { $0 }
+        if c.quantization == nil, !rows.isEmpty {
+            result.screenRowsMean = Double(rows.reduce(0, +)) / Double(rows.count)
+            result.screenRowsMax = rows.max()
+        }
         if let q = c.quantization {
             result.quantization = q
             result.searchParams = c.searchParams

@@ -25,6 +25,7 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "With --quantization: the share of values kept unclipped, 0.5 to 1 (default 0.99).") var quantile: Double?
         @Option(help: "With --quantization: candidates taken from the int8 scan, as a multiple of k (at least 1).") var oversampling: Double?
         @Flag(help: "With --quantization: rank by the int8 scores, without rescoring.") var noRescore = false
+        @Flag(help: "Exact searches scan the float rows only, without the int8 screen (results are the same).") var noScreen = false
         @Flag(help: "Print one JSON object.") var json = false
 
         func run() throws {
@@ -49,6 +50,7 @@ struct BenchCommand: ParsableCommand {
                 c.searchParams.oversampling = o
             }
             c.searchParams.rescore = !noRescore
+            c.screening = !noScreen
             let display = StepDisplay(enabled: !json)
             let r: SearchBenchmark.Result
             do {
@@ -65,6 +67,7 @@ struct BenchCommand: ParsableCommand {
                     single query: p50 \(String(format: "%.3f", r.singleP50Ms)) ms, p99 \(String(format: "%.3f", r.singleP99Ms)) ms
                     batch: \(String(format: "%.0f", r.batchQPS)) queries/s
                     recall@\(r.k): \(r.recallAtK.map { String(format: "%.4f", $0) } ?? "n/a (no --gt)")
+                    exact search: \(r.screening ? String(format: "int8 screen with proven bounds (%.1f MB = %.2fx the float rows; rows scored exactly per query: mean %.1f, max %d)", r.screenMB, r.vectorMB > 0 ? r.screenMB / r.vectorMB : 0, r.screenRowsMean ?? 0, r.screenRowsMax ?? 0) : "float scan only (--no-screen)")
                     memory: \(String(format: "%.1f", r.rssMB)) MB resident (peak \(String(format: "%.1f", r.peakRSSMB)) MB, \(String(format: "%.1f", r.baseRSSMB)) MB before the store opened), disk \(String(format: "%.1f", r.diskMB)) MB
                     """)
                 if let q = r.quantization {

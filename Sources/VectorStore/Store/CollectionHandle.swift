@@ -132,6 +132,14 @@ final class CollectionHandle: @unchecked Sendable {
         for (k, s) in (spaces ?? []).enumerated() { spaceMatrices[k].enableQuantization(quantile: q.quantile, distance: s.distance) }
     }
 
+    /// Screens exact searches of the loaded matrices (the caller holds the write lock), unless the collection
+    /// keeps int8 copies of its own.
+    func enableScreening() {
+        guard quantization == nil else { return }
+        if spaces == nil { matrix.enableScreening(distance: distance) }
+        for (k, s) in (spaces ?? []).enumerated() { spaceMatrices[k].enableScreening(distance: s.distance) }
+    }
+
     /// Resets memory to empty (before a full load).
     func resetMemory(capacity: Int) {
         matrix = RowMatrix(dimension: dimension, capacity: capacity)

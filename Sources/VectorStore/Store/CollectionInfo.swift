@@ -75,6 +75,8 @@ public struct CollectionMemory: Sendable, Equatable {
     public var vectorBytes: Int
     /// The int8 copy (scalar quantization), 0 without one.
     public var quantizedBytes: Int
+    /// The int8 copy screening exact searches (``Store/Options/exactScreening``), 0 without one.
+    public var screenBytes: Int = 0
 }
 
 /// A physical collection's configuration and size.

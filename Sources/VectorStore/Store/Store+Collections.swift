@@ -198,13 +198,15 @@ extension Store {
     }
 
     /// Memory a collection's vectors hold in this process (loading it first): the float rows (with their norms
-    /// and keys) and the int8 copy of a collection with scalar quantization, capacity included.
+    /// and keys), the int8 copy of a collection with scalar quantization, and the int8 copy screening exact
+    /// searches, capacity included.
     public func memory(_ nameOrAlias: String) throws(StoreError) -> CollectionMemory {
         let h = try loadedHandle(nameOrAlias)
         return h.lock.withReadLock {
             let all = [h.matrix] + h.spaceMatrices
             return CollectionMemory(vectorBytes: all.reduce(0) { $0 + $1.allocatedBytes },
-                                    quantizedBytes: all.reduce(0) { $0 + ($1.quantized?.allocatedBytes ?? 0) })
+                                    quantizedBytes: all.reduce(0) { $0 + ($1.quantized?.allocatedBytes ?? 0) },
+                                    screenBytes: all.reduce(0) { $0 + ($1.screen?.allocatedBytes ?? 0) })
         }
     }
 

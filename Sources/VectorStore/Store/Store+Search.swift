@@ -32,6 +32,22 @@ extension Store {
         }
     }
 
+    /// How many points the int8 screen leaves to score exactly for each query, nil where the collection's exact
+    /// search is not screened (see ``Options/exactScreening``): the work screening leaves, for benchmarks.
+    public func screenedRows(_ collection: String, queries: [[Float]], k: Int) throws(StoreError) -> [Int?] {
+        let h = try loadedHandle(collection)
+        guard h.spaces == nil else { return queries.map { _ in nil } }
+        return h.lock.withReadLock {
+            h.matrix.withView { view in
+                queries.map { q -> Int? in
+                    guard q.count == view.dimension else { return nil }
+                    let v = h.distance == .cosine ? Vectors.normalized(q) : q
+                    return v.withUnsafeBufferPointer { ScreenedSearch.recomputedRows(view, query: $0.baseAddress!, k: k, distance: h.distance) }
+                }
+            }
+        }
+    }
+
     func searchBatchUnmeasured(_ collection: String, _ requests: [SearchRequest]) throws(StoreError) -> [[ScoredPoint]] {
         guard !requests.isEmpty else { return [] }
         let h = try loadedHandle(collection)

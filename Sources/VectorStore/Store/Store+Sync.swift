@@ -280,6 +280,7 @@ extension Store {
                 }
             }
             h.enableQuantization()
+            if options.exactScreening { h.enableScreening() }
             h.loaded = true
             return h.rowOf.count
         }

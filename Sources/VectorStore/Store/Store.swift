@@ -28,6 +28,11 @@ public final class Store: Sendable {
         public var synchronous: Sync = .full
         /// Threads one search (or batch) may use; defaults to the active cores.
         public var searchThreads: Int = ProcessInfo.processInfo.activeProcessorCount
+        /// Screen exact searches of collections with at least ``RowMatrix/screenMinRows`` points (and no int8
+        /// quantization of their own) with an int8 copy of the vectors and proven error bounds: results stay
+        /// exact, searches read a quarter of the bytes, and the copy takes a quarter of the vectors' memory.
+        /// See `ScreenedSearch`.
+        public var exactScreening: Bool = true
         /// Load every collection's vectors at open (otherwise on first use).
         public var preload: Bool = true
         /// How long to wait for another process's write lock.
