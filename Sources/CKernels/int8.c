@@ -170,6 +170,20 @@ void sy_q8_scores(int path, const int8_t *panels, size_t groups, size_t n, const
 
 // MARK: - Eight queries, fused with the top-k threshold
 
+/// Writes (qi, row0 + lane, keys[lane]) for every lane set in `mask`, lowest first; returns how many.
+static inline size_t emit_lanes(unsigned mask, const float *keys, int qi, size_t row0, sy_candidate_t *out) {
+    size_t k = 0;
+    while (mask) {
+        int lane = __builtin_ctz(mask);
+        mask &= mask - 1;
+        out[k].query = qi;
+        out[k].row = (int32_t)(row0 + (size_t)lane);
+        out[k].score = keys[lane];
+        k++;
+    }
+    return k;
+}
+
 #if defined(__x86_64__)
 VNNI_ATTR static inline size_t q8_emit(__m512i acc, int qi, size_t row0, size_t n, __m512 va, const float *bias,
                                        float thr, sy_candidate_t *out) {
@@ -181,16 +195,7 @@ VNNI_ATTR static inline size_t q8_emit(__m512i acc, int qi, size_t row0, size_t 
     if (!m) return 0;
     float s[16];
     _mm512_storeu_ps(s, key);
-    size_t k = 0;
-    while (m) {
-        int lane = __builtin_ctz(m);
-        m &= m - 1;
-        out[k].query = qi;
-        out[k].row = (int32_t)(row0 + (size_t)lane);
-        out[k].score = s[lane];
-        k++;
-    }
-    return k;
+    return emit_lanes(m, s, qi, row0, out);
 }
 
 /// 8 queries × 32 rows: 16 accumulators; per component group 2 loads, 8 broadcasts, 16 `vpdpbusd`.
@@ -263,16 +268,7 @@ AVX2_ATTR static inline size_t avx2_emit8(__m256i sums, int qi, size_t row0, siz
     if (!m) return 0;
     float s[8];
     _mm256_storeu_ps(s, key);
-    size_t k = 0;
-    while (m) {
-        int lane = __builtin_ctz(m);
-        m &= m - 1;
-        out[k].query = qi;
-        out[k].row = (int32_t)(row0 + (size_t)lane);
-        out[k].score = s[lane];
-        k++;
-    }
-    return k;
+    return emit_lanes(m, s, qi, row0, out);
 }
 
 /// 2 queries × one 16-row panel: each row chunk (4 rows × 4 codes, widened to 16 bits) is loaded once for both

@@ -231,6 +231,8 @@ extension RowMatrix {
         // Every value kept unclipped: clipping would widen the bounds of the rows it touches.
         let s = QuantizedRows(dimension: dimension, quantile: 1, measure: measure)
         s.train(rows: storage, norms: squaredNorms, count: count)
+        // As much room as the float rows: the copy then grows with them, never ahead of them.
+        s.reserve(capacity)
         screen = s
     }
 
