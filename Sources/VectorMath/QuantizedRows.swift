@@ -256,9 +256,14 @@ public final class QuantizedRows {
         return EncodedQuery(codes: codes, sum: sum, residual: residual)
     }
 
+    /// What every row's key leaves out of `q̂·x̂` for this query: `d·center² + center·step·Σt`.
+    func queryConstant(_ query: EncodedQuery) -> Double {
+        Double(dimension) * Double(center) * Double(center) + Double(center) * Double(step) * Double(query.sum)
+    }
+
     /// The approximate measure of a row from its key: q·x for `.dot`, ‖x − q‖² for `.l2Squared`.
     func approximateMeasure(key: Float, query: EncodedQuery, squaredQueryNorm: Double) -> Double {
-        let constant = Double(dimension) * Double(center) * Double(center) + Double(center) * Double(step) * Double(query.sum)
+        let constant = queryConstant(query)
         return measure == .l2Squared ? Swift.max(0, squaredQueryNorm - Double(key) - 2 * constant) : Double(key) + constant
     }
 

@@ -255,13 +255,12 @@ public enum ScreenedSearch {
             sy_q8_scores(sy_q8_path(), sv.panels, sv.groups, m.count, u.baseAddress!, sv.scale, sv.bias, keys)
         }
         let d = m.dimension
-        // The per-query constant the keys leave out (see QuantizedRows): d·center² + center·step·Σt, doubled for Euclid.
-        let constant = Double(d) * Double(sv.rows.center) * Double(sv.rows.center)
-            + Double(sv.rows.center) * Double(sv.rows.step) * Double(encoded.sum)
+        // The per-query constant the keys leave out, doubled for Euclid.
+        let constant = sv.rows.queryConstant(encoded)
         return (0..<m.count).map { r in
-            let dot = sy_score_one_f64(Measure.dot.rawValue, m.storage + r * d, query, d)
-            var norm = 0.0
-            for i in 0..<d { norm += Double(m.storage[r * d + i]) * Double(m.storage[r * d + i]) }
+            let row = m.storage + r * d
+            let dot = sy_score_one_f64(Measure.dot.rawValue, row, query, d)
+            let norm = sy_score_one_f64(Measure.dot.rawValue, row, row, d)
             let exact = b.factor == 2 ? 2 * dot - norm : dot
             return (exact, Double(keys[r]) + b.factor * constant,
                     b.of(residual: sv.residuals[r], squaredNorm: m.squaredNorms[r]))
