@@ -116,11 +116,12 @@ struct ExactSearchTests {
             let ds = Dataset(count: 20_011, dimension: 40, distance: distance, seed: 515, duplicates: 40, zeros: 2)
             let m = ds.makeMatrix()
             let queries = ds.queries(13, seed: 23)
+            let references = queries.map { ds.reference($0) }
             let twins = ds.twins()
             for threads in [1, 2, 3] {
                 let batch = ExactSearch.searchBatch(m, queries, k: 10, distance: distance, threads: threads, strategy: .packed)
                 for (qi, hits) in batch.enumerated() {
-                    let p = ds.problems(hits, ds.reference(queries[qi]), k: 10, twins: twins)
+                    let p = ds.problems(hits, references[qi], k: 10, twins: twins)
                     #expect(p.isEmpty, "threads \(threads) query \(qi): \(p.prefix(5))")
                 }
             }

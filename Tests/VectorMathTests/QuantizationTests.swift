@@ -123,8 +123,10 @@ struct QuantizationTests {
                 let truth = Set(exact.map(\.row))
                 found += hits.filter { truth.contains($0.row) }.count
                 wanted += truth.count
-                // Rescored: every score is the exact one (the same double-precision ranking as ExactSearch).
-                let exactByRow = Dictionary(uniqueKeysWithValues: ExactSearch.search(m, q, k: ds.count, distance: distance).map { ($0.row, $0.score) })
+                // Rescored: every score is the exact one (ExactSearch's double-precision scores of the same rows).
+                let exactByRow = Dictionary(uniqueKeysWithValues: ExactSearch.search(
+                    m, q, k: hits.count, distance: distance, rows: hits.map(\.row)).map { ($0.row, $0.score) })
+                #expect(exactByRow.count == hits.count)
                 for h in hits { #expect(h.score == exactByRow[h.row]) }
             }
             #expect(Double(found) / Double(wanted) >= 0.97, "recall \(Double(found) / Double(wanted))")
