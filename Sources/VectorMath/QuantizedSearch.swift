@@ -166,7 +166,8 @@ extension QuantizedSearch {
                     for qi in 0..<8 { thresholds[qi] = qi < live ? sinks[g * 8 + qi].threshold : .infinity }
                     let n = sy_q8_scan_8(path, panels, qv.groups, nb, w.baseAddress! + g * 8 * qv.groups, qv.scale, qv.bias + start,
                                          thresholds, found, scratch)
-                    for c in UnsafeBufferPointer(start: found, count: n) {
+                    // A padding query's threshold is +∞, and a key of +∞ (data whose int8 terms overflow) reaches it.
+                    for c in UnsafeBufferPointer(start: found, count: n) where Int(c.query) < live {
                         sinks[g * 8 + Int(c.query)].offer(key: c.score, row: Int32(start) + c.row)
                     }
                 }

@@ -203,8 +203,8 @@ extension RowMatrix {
 
     /// Screens exact searches with an int8 copy of the rows once the matrix holds `minRows` rows (now, when it
     /// already does): ``ExactSearch`` then scores every row in int8 with a proven error bound and recomputes
-    /// exactly only the rows the bounds cannot rule out (``ScreenedSearch``). Results are those of the float
-    /// scan. The copy takes about a quarter of the float rows' memory. Manhattan is never screened.
+    /// exactly only the rows the bounds cannot rule out (``ScreenedSearch``). Results are the exact top k, ranked
+    /// in double precision. The copy takes about a quarter of the float rows' memory. Manhattan is never screened.
     ///
     /// - Parameters:
     ///   - distance: the distance searches use (decides the screened key).

@@ -5,8 +5,8 @@ import Locks
 /// Exact top-k search that scores every row in int8 first, with a proven bound on each int8 score's error,
 /// and recomputes in double precision only the rows the bounds cannot rule out.
 ///
-/// The matrix keeps an int8 copy of its rows (``RowMatrix/enableScreening(distance:minRows:)``: no clipping,
-/// with each row's quantization error `e_x = ‖x − x̂‖`). For a query `q` with its own error `e_q = ‖q − q̂‖`,
+/// The matrix keeps an int8 copy of its rows (``RowMatrix/enableScreening(distance:minRows:)``: the sampled
+/// range without quantile clipping, values outside it clamped, with each row's quantization error `e_x = ‖x − x̂‖`). For a query `q` with its own error `e_q = ‖q − q̂‖`,
 ///
 ///     q·x − q̂·x̂ = q·(x − x̂) + (q − q̂)·x̂,   so   |q·x − q̂·x̂| ≤ ‖q‖·e_x + e_q·(‖x‖ + e_x)   (Cauchy–Schwarz)
 ///
@@ -34,16 +34,40 @@ public enum ScreenedSearch {
         let slack: Double
         /// The bound of every row (from the copy's largest residual and norm).
         let largest: Double
+        /// How a float32 squared norm is turned into a norm that is never too small (``norm(_:)``).
+        let norms: NormCover
 
         /// The bound of a row with residual `e` and squared norm `squaredNorm`.
         @inline(__always)
         func of(residual e: Float, squaredNorm: Float) -> Double {
-            factor * (queryNorm * Double(e) + queryResidual * (Self.norm(squaredNorm) + Double(e))) + slack
+            factor * (queryNorm * Double(e) + queryResidual * (norms.norm(squaredNorm) + Double(e))) + slack
+        }
+    }
+
+    /// A float32 sum of `d` squares is within `(d + 2)·2⁻²⁴` of the exact sum, relatively, in any summation order,
+    /// plus `2⁻¹⁵⁰` per operation where the squares or partial sums underflow (tiny components: a row whose
+    /// components are all below about 1e-23 has a float32 squared norm of 0).
+    struct NormCover {
+        /// `1 + max(1e-4, (d + 2)·2⁻²⁴)`: covers the relative error of the sum (twice over, since the square root
+        /// halves it).
+        let factor: Double
+        /// `(d + 1)·2⁻¹⁴⁹`: covers the underflow of every square and partial sum.
+        let floor: Double
+
+        init(dimension d: Int) {
+            factor = 1 + Swift.max(1e-4, Double(d + 2) * 0x1p-24)
+            floor = Double(d + 1) * 0x1p-149
         }
 
-        /// A row's norm from its float32 squared norm, rounded up past that sum's rounding error.
+        /// A norm at least the exact norm of a row whose float32 squared norm is `squaredNorm`.
         @inline(__always)
-        static func norm(_ squaredNorm: Float) -> Double { Double(squaredNorm).squareRoot() * (1 + 1e-4) }
+        func norm(_ squaredNorm: Float) -> Double { norm(squared: Double(squaredNorm)) }
+
+        @inline(__always)
+        func norm(squared: Double) -> Double { (squared + floor).squareRoot() * factor }
+
+        /// An upper bound of the exact squared norm's distance from `squaredNorm`, for squared norms up to `largest`.
+        func squaredError(largest: Double) -> Double { largest * (factor - 1) * 2 + floor }
     }
 
     /// The bounds of one query, or nil when they are not finite (the caller scans in float).
@@ -54,18 +78,26 @@ public enum ScreenedSearch {
         let queryNorm = squared.squareRoot() * (1 + 1e-12)
         let factor: Double = rows.measure == .l2Squared ? 2 : 1
         let step = Double(rows.step), center = Double(rows.center)
-        let maxNorm = Double(rows.maxNorm) * (1 + 1e-4)
+        let norms = NormCover(dimension: d)
+        // rows.maxNorm is the largest float32 ‖x‖ (rounded up): the same cover as each row's.
+        let maxNorm = norms.norm(squared: Double(rows.maxNorm) * Double(rows.maxNorm))
         // The key's terms, bounded: a·Σu·s ≤ step²·255·127 per component, the bias's code sum ≤ 127 per component,
         // the constant d·center² + center·step·Σt; each is rounded a few times in float32 (2⁻²⁴ each): 2⁻¹⁸ covers
-        // them with room to spare. Euclid's bias also holds the float32 ‖x‖² (relative error below 1e-4 here).
+        // them with room to spare.
         let components = Double(4 * sv.groups)
         let terms = step * step * 255 * 127 * components + (abs(center) * step + 128 * step * step) * 127 * components
             + components * center * center + abs(center) * step * 127 * components + queryNorm * maxNorm
         var slack = factor * terms * 0x1p-18
-        if rows.measure == .l2Squared { slack += maxNorm * maxNorm * 2e-4 }
+        // Where those float32 terms underflow (data whose range is below about 1e-19), each is off by up to 2⁻¹⁵⁰
+        // absolutely, not relatively, and is then multiplied by at most 255·127·components (a·Σu·s) or summed
+        // over the components: a few such terms, covered eight times over.
+        slack += factor * (8 * 255 * 127 + 64) * components * 0x1p-149
+        // Euclid's bias also holds the float32 ‖x‖².
+        if rows.measure == .l2Squared { slack += norms.squaredError(largest: maxNorm * maxNorm) }
         let largest = factor * (queryNorm * Double(rows.maxResidual) + encoded.residual * (maxNorm + Double(rows.maxResidual))) + slack
         guard queryNorm.isFinite, encoded.residual.isFinite, slack.isFinite, largest.isFinite, largest < 1e30 else { return nil }
-        return Bounds(queryNorm: queryNorm, queryResidual: encoded.residual, factor: factor, slack: slack, largest: largest)
+        return Bounds(queryNorm: queryNorm, queryResidual: encoded.residual, factor: factor, slack: slack, largest: largest,
+                      norms: norms)
     }
 
     /// The screen of `m` when it can answer a top-`k` search by `distance`.
@@ -163,14 +195,14 @@ public enum ScreenedSearch {
     static func finish(_ m: MatrixView, _ sv: QuantizedView, query: UnsafePointer<Float>, found: [(key: Float, row: Int32)],
                        bounds b: Bounds, k: Int, distance: Distance) -> [SearchHit] {
         var rows = candidates(m, sv, found: found, bounds: b, k: k)
-        if rows.count > k + 16 { rows = narrowed(m, query: query, rows: rows, queryNorm: b.queryNorm, k: k, distance: distance) }
+        if rows.count > k + 16 { rows = narrowed(m, query: query, rows: rows, bounds: b, k: k, distance: distance) }
         return ExactSearch.rescore(m, query: query, rows: rows, k: k, distance: distance)
     }
 
     /// The same rule once more with float32 SIMD scores, whose rounding error is bounded too: a float32 sum of `d`
     /// products is within `(d + 2)·2⁻²³ · Σ|terms|` of the exact one (`Σ|q_i x_i| ≤ ‖q‖‖x‖` for dot; the terms of
     /// a squared distance are its own value). Only the rows left are scored in double precision.
-    static func narrowed(_ m: MatrixView, query: UnsafePointer<Float>, rows: [Int32], queryNorm: Double, k: Int,
+    static func narrowed(_ m: MatrixView, query: UnsafePointer<Float>, rows: [Int32], bounds b: Bounds, k: Int,
                          distance: Distance) -> [Int32] {
         let measure = Measure(distance)
         let d = m.dimension
@@ -186,7 +218,7 @@ public enum ScreenedSearch {
             let s = Double(scores[i])
             if measure == .dot {
                 keys[i] = s
-                radius[i] = u * queryNorm * Bounds.norm(m.squaredNorms[Int(rows[i])]) + Double(d) * 0x1p-148
+                radius[i] = u * b.queryNorm * b.norms.norm(m.squaredNorms[Int(rows[i])]) + Double(d) * 0x1p-148
             } else {
                 keys[i] = -s
                 radius[i] = u * abs(s) * 1.01 + Double(d) * 0x1p-148

@@ -164,6 +164,44 @@ struct ScreenedSearchTests {
         }
     }
 
+    /// Screens `rows` (dot) and checks that single and batch searches return exactly the reference's top `k`.
+    static func expectExactTop(_ rows: [[Float]], query: [Float], k: Int, sourceLocation: SourceLocation = #_sourceLocation) {
+        let d = query.count
+        let keys = rows.indices.map { RowKey(kind: 0, high: 0, low: UInt64($0)) }
+        let m = RowMatrix(dimension: d)
+        for (r, v) in rows.enumerated() { m.append(v, key: keys[r]) }
+        m.enableScreening(distance: .dot, minRows: 0)
+        #expect(ScreenedSearch.recomputedRows(m, query, k: k, distance: .dot) != nil, "not screened", sourceLocation: sourceLocation)
+        let reference = ReferenceSearch.rank(data: rows.flatMap { $0 }, dimension: d, keys: keys, query: query, distance: .dot)
+        let want = reference.prefix(k).map { Int32($0.row) }
+        #expect(ExactSearch.search(m, query, k: k, distance: .dot).map(\.row) == want, sourceLocation: sourceLocation)
+        for hits in ExactSearch.searchBatch(m, Array(repeating: query, count: 9), k: k, distance: .dot, threads: 1, strategy: .auto) {
+            #expect(hits.map(\.row) == want, "batch", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test("tiny components: float32 underflow in the int8 key and in the squared norms is covered")
+    func tinyComponents() {
+        KernelLevelLock.withStableKernel {
+            // Rows on the grid of s = 1.5·2⁻⁷⁵: step² underflows to a subnormal float, whose error (relative 1/9)
+            // is multiplied by the codes' sums; row 0 scores 1000 s², row 1 900 s² but gets the larger key.
+            let s = Float(1.5) * 0x1p-75
+            var grid: [[Float]] = [[10 * s, 0, 0, 0], [9 * s, -127 * s, 0, 0]]
+            grid += Array(repeating: [0, 0, 127 * s, -127 * s], count: 62)
+            Self.expectExactTop(grid, query: [100 * s, 0, 0, 0], k: 1)
+
+            // Rows around a = 2⁻⁷⁷ with the same codes, so the float32 scores decide: row P scores a + 0.75 ulp(a)
+            // but its float32 score rounds to a; row Q scores a + 0.625 ulp(a) and rounds to a + ulp(a). P's float32
+            // squared norm underflows to 0, so a bound built on it alone would drop P.
+            let a = Float(0x1p-77), tail = Float(0x1p-103)
+            var tiny: [[Float]] = Array(repeating: [-1, -1, -1], count: 40)
+            tiny.append([a, 3 * tail, 3 * tail])  // P, row 40
+            tiny.append([a, 5 * tail, 0])  // Q
+            for j in 0..<24 { tiny.append([a * (0.5 + Float(j) / 100), 0, 0]) }
+            Self.expectExactTop(tiny, query: [1, 1, 1], k: 1)
+        }
+    }
+
     @Test("identical rows: ties come in key order")
     func allTied() {
         KernelLevelLock.withStableKernel {
