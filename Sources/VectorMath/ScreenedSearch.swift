@@ -6,7 +6,8 @@ import Locks
 /// and recomputes in double precision only the rows the bounds cannot rule out.
 ///
 /// The matrix keeps an int8 copy of its rows (``RowMatrix/enableScreening(distance:minRows:)``: the sampled
-/// range without quantile clipping, values outside it clamped, with each row's quantization error `e_x = ‖x − x̂‖`). For a query `q` with its own error `e_q = ‖q − q̂‖`,
+/// range without quantile clipping, values outside it clamped), with each row's quantization error
+/// `e_x = ‖x − x̂‖`. For a query `q` with its own error `e_q = ‖q − q̂‖`,
 ///
 ///     q·x − q̂·x̂ = q·(x − x̂) + (q − q̂)·x̂,   so   |q·x − q̂·x̂| ≤ ‖q‖·e_x + e_q·(‖x‖ + e_x)   (Cauchy–Schwarz)
 ///
