@@ -1,7 +1,9 @@
 // Int8 scalar-quantization kernels: rows stored as signed codes s (−127…127) in 16-row panels, queries as
 // unsigned codes u = t + 128 (0…255), and every path computes the exact integer Σ u·s of each row, so
 // the three paths (AVX-512 VNNI, AVX2, generic) agree bit for bit. The caller turns it into a ranking key
-// with one multiply-add per row: key = a · Σ u·s + bias[row] (see QuantizedRows.swift).
+// with one multiply-add per row: key = a · Σ u·s + bias[row] (see QuantizedRows.swift). The exact screen's
+// queries may have finer, 16-bit codes (`sy_q16_*`, u = t + 128·M for a fineness M): the AVX2 kernel widens
+// the row codes to 16 bits anyway, so they cost nothing there.
 //
 // Panel layout: panel b holds rows 16b … 16b+15; for component group g (components 4g … 4g+3) its 64
 // bytes are the 4 codes of each of the 16 rows in turn, so one 512-bit load feeds `vpdpbusd` with 16
@@ -80,8 +82,21 @@ static void generic_scores(const int8_t *panels, size_t groups, size_t n, const 
     }
 }
 
+static void generic_scores16(const int8_t *panels, size_t groups, size_t n, const uint16_t *u, float a,
+                             const float *bias, float *out) {
+    for (size_t r = 0; r < n; r++) {
+        const int8_t *p = panels + (r / 16) * 64 * groups + (r % 16) * 4;
+        int32_t s = 0;
+        for (size_t g = 0; g < groups; g++) {
+            for (int j = 0; j < 4; j++) s += (int32_t)u[g * 4 + (size_t)j] * (int32_t)p[g * 64 + (size_t)j];
+        }
+        out[r] = fmaf(a, (float)s, bias[r]);
+    }
+}
+
 #if defined(__x86_64__)
-/// Σ u·s of the 16 rows of one panel, as 16-bit products summed in pairs (exact: |u·s| ≤ 32,385).
+/// Σ u·s of the 16 rows of one panel, as products of 16-bit lanes summed in pairs (exact: with 8-bit codes |u·s| ≤
+/// 32,385; with 16-bit codes up to 32,767 · 127, and the caller keeps the row's sum within 32 bits).
 AVX2_ATTR static void avx2_panel(const int8_t *panel, size_t groups, const int64_t *u16, int32_t *out16) {
     __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
     for (size_t g = 0; g < groups; g++) {
@@ -100,12 +115,21 @@ AVX2_ATTR static void avx2_panel(const int8_t *panel, size_t groups, const int64
     }
 }
 
-AVX2_ATTR static void avx2_scores(const int8_t *panels, size_t groups, size_t n, const uint8_t *u, float a,
+/// Four query codes (each below 2¹⁵) as the 16-bit lanes of one 64-bit word, for `vpmaddwd`.
+static inline int64_t lanes4(int64_t c0, int64_t c1, int64_t c2, int64_t c3) { return c0 | (c1 << 16) | (c2 << 32) | (c3 << 48); }
+
+/// A query's byte codes as one word of 16-bit lanes per group.
+static void widen_codes(const uint8_t *u, size_t groups, int64_t *u16) {
+    for (size_t g = 0; g < groups; g++) u16[g] = lanes4(u[g * 4], u[g * 4 + 1], u[g * 4 + 2], u[g * 4 + 3]);
+}
+
+/// The same for 16-bit codes (0 … 32,767).
+static void pack_codes16(const uint16_t *u, size_t groups, int64_t *u16) {
+    for (size_t g = 0; g < groups; g++) u16[g] = lanes4(u[g * 4], u[g * 4 + 1], u[g * 4 + 2], u[g * 4 + 3]);
+}
+
+AVX2_ATTR static void avx2_scores(const int8_t *panels, size_t groups, size_t n, const int64_t *u16, float a,
                                   const float *bias, float *out) {
-    int64_t u16[groups > 0 ? groups : 1];
-    for (size_t g = 0; g < groups; g++) {
-        u16[g] = (int64_t)u[g * 4] | ((int64_t)u[g * 4 + 1] << 16) | ((int64_t)u[g * 4 + 2] << 32) | ((int64_t)u[g * 4 + 3] << 48);
-    }
     int32_t s[16];
     for (size_t b = 0; b * 16 < n; b++) {
         avx2_panel(panels + b * 64 * groups, groups, u16, s);
@@ -162,10 +186,28 @@ void sy_q8_scores(int path, const int8_t *panels, size_t groups, size_t n, const
     switch (path) {
 #if defined(__x86_64__)
     case SY_Q8_VNNI: vnni_scores(panels, groups, n, u, a, bias, out); return;
-    case SY_Q8_AVX2: avx2_scores(panels, groups, n, u, a, bias, out); return;
+    case SY_Q8_AVX2: {
+        int64_t u16[groups > 0 ? groups : 1];
+        widen_codes(u, groups, u16);
+        avx2_scores(panels, groups, n, u16, a, bias, out);
+        return;
+    }
 #endif
     default: generic_scores(panels, groups, n, u, a, bias, out); return;
     }
+}
+
+void sy_q16_scores(int path, const int8_t *panels, size_t groups, size_t n, const uint16_t *u, float a,
+                   const float *bias, float *out) {
+#if defined(__x86_64__)
+    if (path != SY_Q8_GENERIC && groups <= 4096) {
+        int64_t u16[groups > 0 ? groups : 1];
+        pack_codes16(u, groups, u16);
+        avx2_scores(panels, groups, n, u16, a, bias, out);
+        return;
+    }
+#endif
+    generic_scores16(panels, groups, n, u, a, bias, out);
 }
 
 // MARK: - Eight queries, fused with the top-k threshold
@@ -180,6 +222,20 @@ static inline size_t emit_lanes(unsigned mask, const float *keys, int qi, size_t
         out[k].row = (int32_t)(row0 + (size_t)lane);
         out[k].score = keys[lane];
         k++;
+    }
+    return k;
+}
+
+/// Writes (qi, r, keys[r]) for every row r < n whose key reaches `thr`; returns how many.
+static size_t keep_reaching(const float *keys, size_t n, float thr, int qi, sy_candidate_t *out) {
+    size_t k = 0;
+    for (size_t r = 0; r < n; r++) {
+        if (keys[r] >= thr) {
+            out[k].query = qi;
+            out[k].row = (int32_t)r;
+            out[k].score = keys[r];
+            k++;
+        }
     }
     return k;
 }
@@ -302,18 +358,9 @@ AVX2_ATTR static size_t avx2_kernel_2x16(const int64_t *ua, const int64_t *ub, i
     return k;
 }
 
-AVX2_ATTR static size_t avx2_scan_8(const int8_t *panels, size_t groups, size_t n, const int32_t *uw, float a,
+/// 8 queries (`u16[i * groups + g]`: query i's widened codes of group g) against every panel, 2 queries at a time.
+AVX2_ATTR static size_t avx2_scan_8(const int8_t *panels, size_t groups, size_t n, const int64_t *u16, float a,
                                     const float *bias, const float *thr, sy_candidate_t *out) {
-    // Each query's codes as four 16-bit lanes per group, for `vpmaddwd`.
-    int64_t u16[8 * (groups > 0 ? groups : 1)];
-    for (size_t g = 0; g < groups; g++) {
-        for (size_t i = 0; i < 8; i++) {
-            uint32_t w;
-            memcpy(&w, uw + g * 8 + i, 4);
-            u16[i * groups + g] = (int64_t)(w & 0xFF) | ((int64_t)((w >> 8) & 0xFF) << 16) | ((int64_t)((w >> 16) & 0xFF) << 32)
-                | ((int64_t)(w >> 24) << 48);
-        }
-    }
     __m256 va = _mm256_set1_ps(a);
     size_t np = (n + 15) / 16, k = 0;
     for (size_t b = 0; b < np; b++) {
@@ -334,7 +381,15 @@ size_t sy_q8_scan_8(int path, const int8_t *panels, size_t groups, size_t n, con
 #if defined(__x86_64__)
     if (path == SY_Q8_VNNI) return vnni_scan_8(panels, groups, n, uw, a, bias, thresholds, out);
     // (The AVX2 kernel keeps the queries' widened codes on the stack: 64 bytes per group.)
-    if (path == SY_Q8_AVX2 && groups <= 1024) return avx2_scan_8(panels, groups, n, uw, a, bias, thresholds, out);
+    if (path == SY_Q8_AVX2 && groups <= 1024) {
+        int64_t u16[8 * (groups > 0 ? groups : 1)];
+        for (size_t i = 0; i < 8; i++) {
+            uint8_t u[4 * (groups > 0 ? groups : 1)];
+            for (size_t g = 0; g < groups; g++) memcpy(u + g * 4, uw + g * 8 + i, 4);
+            widen_codes(u, groups, u16 + i * groups);
+        }
+        return avx2_scan_8(panels, groups, n, u16, a, bias, thresholds, out);
+    }
 #endif
     // The generic path: one query at a time through the single-query kernel, then the same threshold rule.
     size_t k = 0;
@@ -342,14 +397,24 @@ size_t sy_q8_scan_8(int path, const int8_t *panels, size_t groups, size_t n, con
     for (int qi = 0; qi < 8; qi++) {
         for (size_t g = 0; g < groups; g++) memcpy(u + g * 4, uw + g * 8 + (size_t)qi, 4);
         sy_q8_scores(path, panels, groups, n, u, a, bias, scratch);
-        for (size_t r = 0; r < n; r++) {
-            if (scratch[r] >= thresholds[qi]) {
-                out[k].query = qi;
-                out[k].row = (int32_t)r;
-                out[k].score = scratch[r];
-                k++;
-            }
-        }
+        k += keep_reaching(scratch, n, thresholds[qi], qi, out + k);
+    }
+    return k;
+}
+
+size_t sy_q16_scan_8(int path, const int8_t *panels, size_t groups, size_t n, const uint16_t *u, float a,
+                     const float *bias, const float *thresholds, sy_candidate_t *out, float *scratch) {
+#if defined(__x86_64__)
+    if (path != SY_Q8_GENERIC && groups <= 1024) {
+        int64_t u16[8 * (groups > 0 ? groups : 1)];
+        for (size_t i = 0; i < 8; i++) pack_codes16(u + i * 4 * groups, groups, u16 + i * groups);
+        return avx2_scan_8(panels, groups, n, u16, a, bias, thresholds, out);
+    }
+#endif
+    size_t k = 0;
+    for (int qi = 0; qi < 8; qi++) {
+        sy_q16_scores(path, panels, groups, n, u + (size_t)qi * 4 * groups, a, bias, scratch);
+        k += keep_reaching(scratch, n, thresholds[qi], qi, out + k);
     }
     return k;
 }

@@ -12,6 +12,10 @@ import Foundation
 ///     q·x ≈ Σ (center + step·t)(center + step·s)
 ///         = step² · Σ u·s + (center·step − 128·step²) · Σ s + (d·center² + center·step · Σ t)
 ///
+/// A query may also be encoded M times finer (``encodeQuery(_:fineness:)``: a step of `step / M`, `u = t + 128·M`):
+/// the same bias then holds with `step² / M` as the multiplier, and `center·(step / M)·Σ t` in the constant.
+/// The exact screen does this where the kernels take 16-bit query codes (AVX2 and generic).
+///
 /// The first two terms form the ranking key (`a · Σ u·s + bias[row]`, see `CKernels/int8.c`); the last is the
 /// same for every row of one query. For Euclid the key is `2 q·x − ‖x‖²` (‖q‖² dropped) with the exact norm.
 ///
@@ -239,26 +243,70 @@ public final class QuantizedRows {
 
     /// A query encoded for the kernels, with the constant its rows' keys leave out.
     struct EncodedQuery {
-        /// `4 × groups` unsigned codes (padding 128, a zero code).
+        /// With `fineness` 1: `4 × groups` unsigned codes u = t + 128 (padding 128, a zero code).
         var codes: [UInt8]
+        /// With `fineness` M > 1: `4 × groups` 16-bit codes u = t + 128·M, t in −127·M … 127·M on a step of
+        /// `step / M` (padding 128·M). Empty otherwise.
+        var wide: [UInt16]
+        /// M: the query's codes are M times finer than the rows' (a power of two).
+        var fineness: Int
         /// Σ t (signed codes).
         var sum: Int32
         /// ‖q − q̂‖ (q̂ the decoded codes), rounded up.
         var residual: Double
     }
 
-    func encodeQuery(_ q: UnsafePointer<Float>) -> EncodedQuery {
+    /// The finest query codes the kernels of `path` can take for these rows: 1 for AVX-512 VNNI (its products
+    /// take bytes), otherwise the largest power of two M ≤ 128 for which every row's Σ |u·s| (at most 255·M · 127
+    /// per component; the padding's codes are 0) fits in 32 bits, and with it every partial sum: M · d ≤ 66,311,
+    /// so 128 up to 518 components, 64 up to 1,036, and so on.
+    func fineness(path: Int32) -> Int {
+        guard path != Int32(SY_Q8_VNNI.rawValue) else { return 1 }
+        var m = 128
+        while m > 1 && 255 * m * 127 * dimension > Int(Int32.max) { m /= 2 }
+        return m
+    }
+
+    /// Encodes `q` on the rows' scale, its codes `fineness` times finer (a power of two, at most 128, and within
+    /// ``fineness(path:)`` for the kernels that will take it).
+    func encodeQuery(_ q: UnsafePointer<Float>, fineness: Int = 1) -> EncodedQuery {
+        precondition(fineness >= 1 && fineness <= 128 && fineness & (fineness - 1) == 0, "query fineness must be a power of two up to 128")
+        if fineness > 1 { return encodeFine(q, fineness: fineness) }
         var signed = [Int8](repeating: 0, count: groups * 4)
         let sum = signed.withUnsafeMutableBufferPointer { sy_q8_encode(q, dimension, center, 1 / step, $0.baseAddress!, groups * 4) }
         let residual = signed.withUnsafeBufferPointer { Double(self.residual(q, $0.baseAddress!)) }
         // Shifted to unsigned for the kernels: u = t + 128 (the padding's 0 becomes 128).
         let codes = signed.map { UInt8(Int16($0) + 128) }
-        return EncodedQuery(codes: codes, sum: sum, residual: residual)
+        return EncodedQuery(codes: codes, wide: [], fineness: 1, sum: sum, residual: residual)
     }
 
-    /// What every row's key leaves out of `q̂·x̂` for this query: `d·center² + center·step·Σt`.
+    /// t = clamp(round((q − center) / (step / M)), −127·M, 127·M), half to even, NaN → 0, in double precision; the
+    /// residual against `center + (step / M)·t` (exact in double: M is a power of two).
+    private func encodeFine(_ q: UnsafePointer<Float>, fineness m: Int) -> EncodedQuery {
+        let fine = Double(step) / Double(m), c = Double(center), limit = Double(127 * m)
+        var wide = [UInt16](repeating: UInt16(128 * m), count: groups * 4)
+        var sum = 0, squared = 0.0
+        for i in 0..<dimension {
+            let x = Double(q[i])
+            var v = (x - c) / fine
+            v = v.isNaN ? 0 : Swift.min(Swift.max(v, -limit), limit)
+            let t = Int(v.rounded(.toNearestOrEven))
+            wide[i] = UInt16(t + 128 * m)
+            sum += t
+            let e = x - (c + fine * Double(t))
+            squared += e * e
+        }
+        let residual = Double(Float(squared.squareRoot() * (1 + 1e-9)).nextUp)
+        return EncodedQuery(codes: [], wide: wide, fineness: m, sum: Int32(sum), residual: residual)
+    }
+
+    /// The key's multiplier of Σ u·s for `query`: ``scale`` / M.
+    func keyScale(_ query: EncodedQuery) -> Float { scale / Float(query.fineness) }
+
+    /// What every row's key leaves out of `q̂·x̂` for this query: `d·center² + center·(step / M)·Σt`.
     func queryConstant(_ query: EncodedQuery) -> Double {
-        Double(dimension) * Double(center) * Double(center) + Double(center) * Double(step) * Double(query.sum)
+        Double(dimension) * Double(center) * Double(center)
+            + Double(center) * Double(step) / Double(query.fineness) * Double(query.sum)
     }
 
     /// The approximate measure of a row from its key: q·x for `.dot`, ‖x − q‖² for `.l2Squared`.

@@ -45,12 +45,11 @@ public enum QuantizedSearch {
         let bounds = (0...parts).map { p in p == parts ? m.count : (m.count * p / parts) / 16 * 16 }
         var merged = TopKCollector(k: kk, rowKeys: m.keys)
         if parts == 1 {
-            merged = scan(m, qv, encoded.codes, kk: kk, rows: 0..<m.count)
+            merged = scan(m, qv, encoded, kk: kk, rows: 0..<m.count)
         } else {
             let partials = Locked<[(part: Int, collector: TopKCollector)]>([])
-            let codes = encoded.codes
             ParallelLoop.run(iterations: parts) { p in
-                let c = scan(m, qv, codes, kk: kk, rows: bounds[p]..<bounds[p + 1])
+                let c = scan(m, qv, encoded, kk: kk, rows: bounds[p]..<bounds[p + 1])
                 partials.withLock { $0.append((p, c)) }
             }
             for c in partials.withLock({ $0 }).sorted(by: { $0.part < $1.part }).map(\.collector) {
@@ -61,25 +60,38 @@ public enum QuantizedSearch {
     }
 
     /// Rows `rows` (starting on a panel boundary) scored block by block into one collector.
-    static func scan(_ m: MatrixView, _ qv: QuantizedView, _ codes: [UInt8], kk: Int, rows: Range<Int>) -> TopKCollector {
+    static func scan(_ m: MatrixView, _ qv: QuantizedView, _ query: QuantizedRows.EncodedQuery, kk: Int, rows: Range<Int>) -> TopKCollector {
         var collector = TopKCollector(k: kk, rowKeys: m.keys)
-        scan(qv, codes, rows: rows, into: &collector)
+        scan(qv, query, rows: rows, into: &collector)
         return collector
     }
 
     /// Rows `rows` (starting on a panel boundary) scored block by block; keys reaching the sink's threshold are
     /// offered to it.
-    static func scan<Sink: CandidateSink>(_ qv: QuantizedView, _ codes: [UInt8], rows: Range<Int>, into sink: inout Sink) {
-        let path = sy_q8_path()
+    static func scan<Sink: CandidateSink>(_ qv: QuantizedView, _ query: QuantizedRows.EncodedQuery, rows: Range<Int>, into sink: inout Sink) {
         let buffer = UnsafeMutablePointer<Float>.allocate(capacity: rowBlock)
         defer { buffer.deallocate() }
-        codes.withUnsafeBufferPointer { u in
-            var start = rows.lowerBound
-            while start < rows.upperBound {
-                let n = min(rowBlock, rows.upperBound - start)
-                sy_q8_scores(path, qv.panels + (start / 16) * 64 * qv.groups, qv.groups, n, u.baseAddress!, qv.scale, qv.bias + start, buffer)
-                for i in 0..<n where buffer[i] >= sink.threshold { sink.offer(key: buffer[i], row: Int32(start + i)) }
-                start += n
+        var start = rows.lowerBound
+        while start < rows.upperBound {
+            let n = min(rowBlock, rows.upperBound - start)
+            keys(qv, query, rows: start..<(start + n), into: buffer)
+            for i in 0..<n where buffer[i] >= sink.threshold { sink.offer(key: buffer[i], row: Int32(start + i)) }
+            start += n
+        }
+    }
+
+    /// The int8 keys of rows `rows` (starting on a panel boundary) for one query, into `out`.
+    static func keys(_ qv: QuantizedView, _ query: QuantizedRows.EncodedQuery, rows: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+        let path = sy_q8_path()
+        let panels = qv.panels + (rows.lowerBound / 16) * 64 * qv.groups
+        let a = qv.rows.keyScale(query)
+        if query.fineness == 1 {
+            query.codes.withUnsafeBufferPointer { u in
+                sy_q8_scores(path, panels, qv.groups, rows.count, u.baseAddress!, a, qv.bias + rows.lowerBound, out)
+            }
+        } else {
+            query.wide.withUnsafeBufferPointer { u in
+                sy_q16_scores(path, panels, qv.groups, rows.count, u.baseAddress!, a, qv.bias + rows.lowerBound, out)
             }
         }
     }
@@ -140,16 +152,28 @@ extension QuantizedSearch {
     static func scanBatch<Sink: CandidateSink>(_ qv: QuantizedView, _ encoded: [QuantizedRows.EncodedQuery], rows: Int,
                                                into sinks: inout [Sink]) {
         let nq = encoded.count
-        // Per group of 8 queries: word g * 8 + i holds query i's codes 4g ..< 4g + 4 (padding queries: zero codes).
+        guard let fineness = encoded.first?.fineness else { return }
+        precondition(encoded.allSatisfy { $0.fineness == fineness }, "a batch's queries share one fineness")
         let groups = (nq + 7) / 8
-        var words = [Int32](repeating: Int32(bitPattern: 0x8080_8080), count: groups * 8 * qv.groups)
-        for (i, e) in encoded.enumerated() {
-            e.codes.withUnsafeBytes { raw in
-                for g in 0..<qv.groups {
-                    words[(i / 8) * 8 * qv.groups + g * 8 + i % 8] = raw.loadUnaligned(fromByteOffset: g * 4, as: Int32.self)
+        let codes = 4 * qv.groups
+        // Per group of 8 queries, 8-bit codes: word g * 8 + i holds query i's codes 4g ..< 4g + 4; 16-bit codes:
+        // query i's codes in turn. Padding queries get zero codes.
+        var words: [Int32] = []
+        var wide: [UInt16] = []
+        if fineness == 1 {
+            words = [Int32](repeating: Int32(bitPattern: 0x8080_8080), count: groups * 8 * qv.groups)
+            for (i, e) in encoded.enumerated() {
+                e.codes.withUnsafeBytes { raw in
+                    for g in 0..<qv.groups {
+                        words[(i / 8) * 8 * qv.groups + g * 8 + i % 8] = raw.loadUnaligned(fromByteOffset: g * 4, as: Int32.self)
+                    }
                 }
             }
+        } else {
+            wide = [UInt16](repeating: UInt16(128 * fineness), count: groups * 8 * codes)
+            for (i, e) in encoded.enumerated() { wide.replaceSubrange(i * codes..<(i + 1) * codes, with: e.wide) }
         }
+        let a = qv.rows.keyScale(encoded[0])
         let found = UnsafeMutablePointer<sy_candidate_t>.allocate(capacity: 8 * rowBlock)
         defer { found.deallocate() }
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: rowBlock)
@@ -157,21 +181,26 @@ extension QuantizedSearch {
         let path = sy_q8_path()
         var thresholds = [Float](repeating: 0, count: 8)
         words.withUnsafeBufferPointer { w in
-            var start = 0
-            while start < rows {
-                let nb = min(rowBlock, rows - start)
-                let panels = qv.panels + (start / 16) * 64 * qv.groups
-                for g in 0..<groups {
-                    let live = min(8, nq - g * 8)
-                    for qi in 0..<8 { thresholds[qi] = qi < live ? sinks[g * 8 + qi].threshold : .infinity }
-                    let n = sy_q8_scan_8(path, panels, qv.groups, nb, w.baseAddress! + g * 8 * qv.groups, qv.scale, qv.bias + start,
-                                         thresholds, found, scratch)
-                    // A padding query's threshold is +∞, and a key of +∞ (data whose int8 terms overflow) reaches it.
-                    for c in UnsafeBufferPointer(start: found, count: n) where Int(c.query) < live {
-                        sinks[g * 8 + Int(c.query)].offer(key: c.score, row: Int32(start) + c.row)
+            wide.withUnsafeBufferPointer { u in
+                var start = 0
+                while start < rows {
+                    let nb = min(rowBlock, rows - start)
+                    let panels = qv.panels + (start / 16) * 64 * qv.groups
+                    for g in 0..<groups {
+                        let live = min(8, nq - g * 8)
+                        for qi in 0..<8 { thresholds[qi] = qi < live ? sinks[g * 8 + qi].threshold : .infinity }
+                        let n = fineness == 1
+                            ? sy_q8_scan_8(path, panels, qv.groups, nb, w.baseAddress! + g * 8 * qv.groups, a,
+                                           qv.bias + start, thresholds, found, scratch)
+                            : sy_q16_scan_8(path, panels, qv.groups, nb, u.baseAddress! + g * 8 * codes, a,
+                                            qv.bias + start, thresholds, found, scratch)
+                        // A padding query's threshold is +∞, and a key of +∞ (data whose int8 terms overflow) reaches it.
+                        for c in UnsafeBufferPointer(start: found, count: n) where Int(c.query) < live {
+                            sinks[g * 8 + Int(c.query)].offer(key: c.score, row: Int32(start) + c.row)
+                        }
                     }
+                    start += nb
                 }
-                start += nb
             }
         }
     }

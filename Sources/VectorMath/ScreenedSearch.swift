@@ -71,6 +71,12 @@ public enum ScreenedSearch {
         func squaredError(largest: Double) -> Double { largest * (factor - 1) * 2 + floor }
     }
 
+    /// A query's codes for the screen: as fine as the kernel path in use allows (``QuantizedRows/fineness(path:)``),
+    /// so that its own error `e_q` all but vanishes from the bounds (on AVX2, 128 times finer codes at the same cost).
+    static func encode(_ sv: QuantizedView, _ query: UnsafePointer<Float>) -> QuantizedRows.EncodedQuery {
+        sv.rows.encodeQuery(query, fineness: sv.rows.fineness(path: sy_q8_path()))
+    }
+
     /// The bounds of one query, or nil when they are not finite (the caller scans in float).
     static func bounds(_ sv: QuantizedView, query: UnsafePointer<Float>, encoded: QuantizedRows.EncodedQuery, dimension d: Int) -> Bounds? {
         let rows = sv.rows
@@ -82,17 +88,18 @@ public enum ScreenedSearch {
         let norms = NormCover(dimension: d)
         // rows.maxNorm is the largest float32 ‖x‖ (rounded up): the same cover as each row's.
         let maxNorm = norms.norm(squared: Double(rows.maxNorm) * Double(rows.maxNorm))
-        // The key's terms, bounded: a·Σu·s ≤ step²·255·127 per component, the bias's code sum ≤ 127 per component,
-        // the constant d·center² + center·step·Σt; each is rounded a few times in float32 (2⁻²⁴ each): 2⁻¹⁸ covers
-        // them with room to spare.
+        // The key's terms, bounded: a·Σu·s ≤ step²·255·127 per component (a = step²/M, u ≤ 255·M for query codes
+        // M times finer), the bias's code sum ≤ 127 per component, the constant d·center² + center·(step/M)·Σt
+        // (|t| ≤ 127·M); each is rounded a few times in float32 (2⁻²⁴ each): 2⁻¹⁸ covers them with room to spare.
+        let fineness = Double(encoded.fineness)
         let components = Double(4 * sv.groups)
         let terms = step * step * 255 * 127 * components + (abs(center) * step + 128 * step * step) * 127 * components
             + components * center * center + abs(center) * step * 127 * components + queryNorm * maxNorm
         var slack = factor * terms * 0x1p-18
         // Where those float32 terms underflow (data whose range is below about 1e-19), each is off by up to 2⁻¹⁵⁰
-        // absolutely, not relatively, and is then multiplied by at most 255·127·components (a·Σu·s) or summed
+        // absolutely, not relatively, and is then multiplied by at most 255·M·127·components (a·Σu·s) or summed
         // over the components: a few such terms, covered eight times over.
-        slack += factor * (8 * 255 * 127 + 64) * components * 0x1p-149
+        slack += factor * (8 * 255 * 127 * fineness + 64) * components * 0x1p-149
         // Euclid's bias also holds the float32 ‖x‖².
         if rows.measure == .l2Squared { slack += norms.squaredError(largest: maxNorm * maxNorm) }
         let largest = factor * (queryNorm * Double(rows.maxResidual) + encoded.residual * (maxNorm + Double(rows.maxResidual))) + slack
@@ -121,7 +128,7 @@ public enum ScreenedSearch {
     /// this query (the caller scans in float).
     public static func search(_ m: MatrixView, query: UnsafePointer<Float>, k: Int, distance: Distance, threads: Int = 1) -> [SearchHit]? {
         guard let sv = usableScreen(m, k: k, distance: distance) else { return nil }
-        let encoded = sv.rows.encodeQuery(query)
+        let encoded = encode(sv, query)
         guard let b = bounds(sv, query: query, encoded: encoded, dimension: m.dimension) else { return nil }
         let margin = Float(2 * b.largest).nextUp
         // Row ranges start on panel boundaries.
@@ -130,14 +137,13 @@ public enum ScreenedSearch {
         var found: [(key: Float, row: Int32)]
         if parts == 1 {
             var sink = ScreenCollector(k: k, margin: margin, rowKeys: m.keys)
-            QuantizedSearch.scan(sv, encoded.codes, rows: 0..<m.count, into: &sink)
+            QuantizedSearch.scan(sv, encoded, rows: 0..<m.count, into: &sink)
             found = sink.found
         } else {
             let partials = Locked<[(part: Int, found: [(key: Float, row: Int32)])]>([])
-            let codes = encoded.codes
             ParallelLoop.run(iterations: parts) { p in
                 var sink = ScreenCollector(k: k, margin: margin, rowKeys: m.keys)
-                QuantizedSearch.scan(sv, codes, rows: edges[p]..<edges[p + 1], into: &sink)
+                QuantizedSearch.scan(sv, encoded, rows: edges[p]..<edges[p + 1], into: &sink)
                 partials.withLock { $0.append((p, sink.found)) }
             }
             // A row the whole matrix needs is within the margin of the k-th best key of the whole matrix, so within
@@ -162,7 +168,7 @@ public enum ScreenedSearch {
             }
             return out
         }
-        let encoded = (0..<nq).map { i in sv.rows.encodeQuery(queries + i * d) }
+        let encoded = (0..<nq).map { i in encode(sv, queries + i * d) }
         var found: [Bounds] = []
         for i in 0..<nq {
             guard let b = Self.bounds(sv, query: queries + i * d, encoded: encoded[i], dimension: d) else { return nil }
@@ -268,25 +274,35 @@ public enum ScreenedSearch {
     /// reports as the screen's work.
     public static func recomputedRows(_ m: MatrixView, query: UnsafePointer<Float>, k: Int, distance: Distance) -> Int? {
         guard let sv = usableScreen(m, k: k, distance: distance) else { return nil }
-        let encoded = sv.rows.encodeQuery(query)
+        let encoded = encode(sv, query)
         guard let b = bounds(sv, query: query, encoded: encoded, dimension: m.dimension) else { return nil }
         var sink = ScreenCollector(k: k, margin: Float(2 * b.largest).nextUp, rowKeys: m.keys)
-        QuantizedSearch.scan(sv, encoded.codes, rows: 0..<m.count, into: &sink)
+        QuantizedSearch.scan(sv, encoded, rows: 0..<m.count, into: &sink)
         return candidates(m, sv, found: sink.found, bounds: b, k: k).count
+    }
+
+    /// The finest query codes the screen uses on the kernel path in use (1 on AVX-512 VNNI; 128 on AVX2 and
+    /// generic up to 518 components, coarser above): see ``QuantizedRows/fineness(path:)``. Nil when the matrix is
+    /// not screened for `distance`.
+    public static func queryFineness(_ m: MatrixView, distance: Distance) -> Int? {
+        boundedScreen(m, distance: distance).map { $0.rows.fineness(path: sy_q8_path()) }
     }
 
     /// For every row: the exact measure's ranking key (`q·x` for dot, `2 q·x − ‖x‖²` for Euclid, in double precision),
     /// the int8 estimate of it and the bound on their difference. Nil when the matrix is not screened. For tests of the
     /// bound itself.
-    public static func rowBounds(_ m: MatrixView, query: UnsafePointer<Float>, distance: Distance) -> [(exact: Double, estimate: Double, bound: Double)]? {
+    /// - Parameter fineness: the query codes' fineness (a power of two, at most ``queryFineness(_:distance:)``);
+    ///   nil: the search's own.
+    public static func rowBounds(_ m: MatrixView, query: UnsafePointer<Float>, distance: Distance,
+                                 fineness: Int? = nil) -> [(exact: Double, estimate: Double, bound: Double)]? {
         guard let sv = boundedScreen(m, distance: distance) else { return nil }
-        let encoded = sv.rows.encodeQuery(query)
+        let finest = sv.rows.fineness(path: sy_q8_path())
+        precondition(fineness.map { $0 >= 1 && $0 <= finest } ?? true, "fineness \(fineness ?? 0) is beyond the kernels' \(finest)")
+        let encoded = fineness.map { sv.rows.encodeQuery(query, fineness: $0) } ?? encode(sv, query)
         guard let b = bounds(sv, query: query, encoded: encoded, dimension: m.dimension) else { return nil }
         let keys = UnsafeMutablePointer<Float>.allocate(capacity: max(1, m.count))
         defer { keys.deallocate() }
-        encoded.codes.withUnsafeBufferPointer { u in
-            sy_q8_scores(sy_q8_path(), sv.panels, sv.groups, m.count, u.baseAddress!, sv.scale, sv.bias, keys)
-        }
+        QuantizedSearch.keys(sv, encoded, rows: 0..<m.count, into: keys)
         let d = m.dimension
         // The per-query constant the keys leave out, doubled for Euclid.
         let constant = sv.rows.queryConstant(encoded)

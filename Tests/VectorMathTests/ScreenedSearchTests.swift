@@ -3,8 +3,8 @@ import VectorMath
 import _SwitchyardTestSupport
 
 extension ScreenedSearch {
-    static func rowBounds(_ m: RowMatrix, _ q: [Float], distance: Distance) -> [(exact: Double, estimate: Double, bound: Double)]? {
-        q.withUnsafeBufferPointer { p in m.withView { rowBounds($0, query: p.baseAddress!, distance: distance) } }
+    static func rowBounds(_ m: RowMatrix, _ q: [Float], distance: Distance, fineness: Int? = nil) -> [(exact: Double, estimate: Double, bound: Double)]? {
+        q.withUnsafeBufferPointer { p in m.withView { rowBounds($0, query: p.baseAddress!, distance: distance, fineness: fineness) } }
     }
 
     static func recomputedRows(_ m: RowMatrix, _ q: [Float], k: Int, distance: Distance) -> Int? {
@@ -44,12 +44,26 @@ struct ScreenedSearchTests {
             for (name, ds) in [("random", Dataset(count: 600, dimension: dimension, distance: distance, seed: 31, duplicates: 10, zeros: 3)),
                                ("clustered", Self.clustered(count: 600, dimension: dimension, distance: distance, seed: 32))] {
                 let m = Self.screenedMatrix(ds)
+                // The keys of the paths that take 16-bit query codes (AVX2, generic), which must agree bit for bit.
+                var wideKeys: [String: [[Double]]] = [:]
                 for level in KernelsTests.available {
                     try Kernels.select(level)
+                    let fineness = try #require(m.withView { ScreenedSearch.queryFineness($0, distance: distance) })
                     for (qi, q) in ds.queries(3, seed: 9).enumerated() {
                         let rows = try #require(ScreenedSearch.rowBounds(m, q, distance: distance))
+                        if fineness > 1 { wideKeys[level, default: []].append(rows.map(\.estimate)) }
                         let broken = rows.enumerated().filter { abs($0.element.exact - $0.element.estimate) > $0.element.bound }
                         #expect(broken.isEmpty, "\(name) \(level) query \(qi): rows \(broken.prefix(3).map { "\($0.offset): |\($0.element.exact) − \($0.element.estimate)| > \($0.element.bound)" })")
+                        // Byte query codes (what AVX-512 VNNI takes) are bounded as well, and finer ones tighten the bound.
+                        if fineness > 1 {
+                            let coarse = try #require(ScreenedSearch.rowBounds(m, q, distance: distance, fineness: 1))
+                            let loose = coarse.enumerated().filter { abs($0.element.exact - $0.element.estimate) > $0.element.bound }
+                            #expect(loose.isEmpty, "\(name) \(level) query \(qi), byte codes: rows \(loose.prefix(3).map(\.offset))")
+                            // (The zero query's bound is the slack alone, whatever its codes.)
+                            let fine = rows.map(\.bound).reduce(0, +), bytes = coarse.map(\.bound).reduce(0, +)
+                            #expect(fine < 0.8 * bytes || !q.contains { $0 != 0 },
+                                    "\(name) \(level) query \(qi): bounds \(fine) with fineness \(fineness), \(bytes) with byte codes")
+                        }
                         // Not vacuous: the bound is far below the spread of the scores (the clustered rows' outliers
                         // stretch the int8 range, and so every bound, by design).
                         let exact = rows.map(\.exact)
@@ -59,6 +73,45 @@ struct ScreenedSearchTests {
                             #expect(median < 0.1 * spread, "\(name) query \(qi): median bound \(median), spread \(spread)")
                         }
                     }
+                }
+                if let (first, keys) = wideKeys.first {
+                    for (level, other) in wideKeys where other != keys {
+                        Issue.record("\(name): the 16-bit query codes give other keys on \(level) than on \(first)")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("16-bit query codes at the limit of 32-bit sums: the largest codes, 518 and 519 components")
+    func fineCodesAtTheLimit() throws {
+        try KernelLevelLock.withExclusiveKernel {
+            defer { _ = try? Kernels.select("auto") }
+            for d in [518, 519] {
+                // Rows of all +1 and all −1 get the extreme codes ±127; queries of all ±1 the extreme 16-bit codes, so
+                // Σ u·s reaches 255·M·127·d: 2,147,378,560 at d = 518 with M = 128, just below 2³¹; at d = 519, M = 128 would
+                // pass it, and the fineness is 64.
+                var ds = Dataset(count: 64, dimension: d, distance: .dot, seed: UInt64(d))
+                for r in 0..<ds.count where r % 3 != 2 {
+                    for j in 0..<d { ds.data[r * d + j] = r % 3 == 0 ? 1 : -1 }
+                }
+                let m = Self.screenedMatrix(ds)
+                var keys: [String: [[Double]]] = [:]
+                for level in KernelsTests.available {
+                    try Kernels.select(level)
+                    let fineness = try #require(m.withView { ScreenedSearch.queryFineness($0, distance: .dot) })
+                    for sign in [Float(1), -1] {
+                        let q = [Float](repeating: sign, count: d)
+                        let rows = try #require(ScreenedSearch.rowBounds(m, q, distance: .dot))
+                        let broken = rows.enumerated().filter { abs($0.element.exact - $0.element.estimate) > $0.element.bound }
+                        #expect(broken.isEmpty, "d \(d) \(level) (fineness \(fineness)), query \(sign): rows \(broken.prefix(3).map(\.offset))")
+                        if fineness > 1 { keys[level, default: []].append(rows.map(\.estimate)) }
+                        #expect(ds.problems(ExactSearch.search(m, q, k: 5, distance: .dot), ds.reference(q), k: 5, twins: ds.twins()).isEmpty)
+                    }
+                    if fineness > 1 { #expect(fineness == (d == 518 ? 128 : 64), "d \(d): fineness \(fineness)") }
+                }
+                if let (first, reference) = keys.first {
+                    for (level, other) in keys where other != reference { Issue.record("d \(d): keys differ on \(level) and \(first)") }
                 }
             }
         }

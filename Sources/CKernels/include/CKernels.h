@@ -116,6 +116,10 @@ void sy_q8_get_row(const int8_t *panels, size_t groups, size_t row, int8_t *code
 /// Every path computes the same integer sum exactly.
 void sy_q8_scores(int path, const int8_t *panels, size_t groups, size_t n, const uint8_t *u, float a,
                   const float *bias, float *out);
+/// The same with 16-bit query codes (0 … 32,767): the caller keeps every row's Σ u·s within 32 bits. The AVX2
+/// and VNNI paths run the AVX2 kernel (whose products are 16-bit anyway); every path gives the same integers.
+void sy_q16_scores(int path, const int8_t *panels, size_t groups, size_t n, const uint16_t *u, float a,
+                   const float *bias, float *out);
 /// Encodes `d` floats as codes clamp(round((x − center) · inverse), −127, 127) (half to even; NaN → 0), zeroes
 /// codes `d ..< padded`, and returns the sum of the codes.
 int32_t sy_q8_encode(const float *x, size_t d, float center, float inverse, int8_t *codes, size_t padded);
@@ -126,6 +130,9 @@ double sy_q8_residual(const float *x, const int8_t *codes, size_t d, float cente
 /// `scratch` holds `n` floats (used by the generic path, and by AVX2 beyond 4,096 components).
 size_t sy_q8_scan_8(int path, const int8_t *panels, size_t groups, size_t n, const int32_t *uw, float a,
                     const float *bias, const float *thresholds, sy_candidate_t *out, float *scratch);
+/// The same with 16-bit query codes (`u + i · 4 · groups`: query i's codes), as `sy_q16_scores`.
+size_t sy_q16_scan_8(int path, const int8_t *panels, size_t groups, size_t n, const uint16_t *u, float a,
+                     const float *bias, const float *thresholds, sy_candidate_t *out, float *scratch);
 #ifdef __cplusplus
 }
 #endif
