@@ -138,6 +138,44 @@ AVX2_ATTR static void avx2_scores(const int8_t *panels, size_t groups, size_t n,
     }
 }
 
+/// Whether every code is below 128: products of two such codes and a row's pair `vpmaddubsw` sums exactly
+/// (|u₁s₁ + u₂s₂| ≤ 2 · 127 · 127 = 32,258 < 2¹⁵).
+static int below_128(const uint8_t *u, size_t count) {
+    uint8_t any = 0;
+    for (size_t i = 0; i < count; i++) any |= u[i];
+    return any < 128;
+}
+
+/// Σ u·s of the 16 rows of one panel for codes u below 128: `vpmaddubsw` multiplies 32 byte pairs and sums
+/// them in pairs (exact, see `below_128`), `vpmaddwd` by 1 sums those pairs into each row's lane.
+AVX2_ATTR static inline void avx2_panel7(const int8_t *panel, size_t groups, const uint8_t *u, __m256i *lo, __m256i *hi) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0;
+    for (size_t g = 0; g < groups; g++) {
+        int32_t w;
+        memcpy(&w, u + g * 4, 4);
+        __m256i q = _mm256_set1_epi32(w);
+        const __m256i *p = (const __m256i *)(const void *)(panel + g * 64);
+        a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_maddubs_epi16(q, _mm256_loadu_si256(p)), ones));
+        a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_maddubs_epi16(q, _mm256_loadu_si256(p + 1)), ones));
+    }
+    *lo = a0;
+    *hi = a1;
+}
+
+AVX2_ATTR static void avx2_scores7(const int8_t *panels, size_t groups, size_t n, const uint8_t *u, float a,
+                                   const float *bias, float *out) {
+    int32_t s[16];
+    for (size_t b = 0; b * 16 < n; b++) {
+        __m256i lo, hi;
+        avx2_panel7(panels + b * 64 * groups, groups, u, &lo, &hi);
+        _mm256_storeu_si256((__m256i *)(void *)s, lo);
+        _mm256_storeu_si256((__m256i *)(void *)(s + 8), hi);
+        size_t rows = n - b * 16 < 16 ? n - b * 16 : 16;
+        for (size_t l = 0; l < rows; l++) out[b * 16 + l] = fmaf(a, (float)s[l], bias[b * 16 + l]);
+    }
+}
+
 VNNI_ATTR static void vnni_scores(const int8_t *panels, size_t groups, size_t n, const uint8_t *u, float a,
                                   const float *bias, float *out) {
     const int32_t *u32 = (const int32_t *)(const void *)u;
@@ -187,6 +225,10 @@ void sy_q8_scores(int path, const int8_t *panels, size_t groups, size_t n, const
 #if defined(__x86_64__)
     case SY_Q8_VNNI: vnni_scores(panels, groups, n, u, a, bias, out); return;
     case SY_Q8_AVX2: {
+        if (below_128(u, 4 * groups)) {
+            avx2_scores7(panels, groups, n, u, a, bias, out);
+            return;
+        }
         int64_t u16[groups > 0 ? groups : 1];
         widen_codes(u, groups, u16);
         avx2_scores(panels, groups, n, u16, a, bias, out);
@@ -358,6 +400,56 @@ AVX2_ATTR static size_t avx2_kernel_2x16(const int64_t *ua, const int64_t *ub, i
     return k;
 }
 
+/// 4 queries × one 16-row panel for codes below 128 (`uw[g * 8 + i]`: query qa + i's 4 codes of group g), as
+/// `avx2_panel7`: each 8-row half of the group's codes is loaded once for the 4 queries.
+AVX2_ATTR static size_t avx2_kernel7_4x16(const int32_t *uw, int qa, size_t groups, const int8_t *panel, size_t row0, size_t n,
+                                          __m256 va, const float *bias, const float *thr, sy_candidate_t *out) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+    for (size_t g = 0; g < groups; g++) {
+        const __m256i *p = (const __m256i *)(const void *)(panel + g * 64);
+        __m256i lo = _mm256_loadu_si256(p), hi = _mm256_loadu_si256(p + 1);
+        const int32_t *w = uw + g * 8 + qa;
+        __m256i q = _mm256_set1_epi32(w[0]);
+        c00 = _mm256_add_epi32(c00, _mm256_madd_epi16(_mm256_maddubs_epi16(q, lo), ones));
+        c01 = _mm256_add_epi32(c01, _mm256_madd_epi16(_mm256_maddubs_epi16(q, hi), ones));
+        q = _mm256_set1_epi32(w[1]);
+        c10 = _mm256_add_epi32(c10, _mm256_madd_epi16(_mm256_maddubs_epi16(q, lo), ones));
+        c11 = _mm256_add_epi32(c11, _mm256_madd_epi16(_mm256_maddubs_epi16(q, hi), ones));
+        q = _mm256_set1_epi32(w[2]);
+        c20 = _mm256_add_epi32(c20, _mm256_madd_epi16(_mm256_maddubs_epi16(q, lo), ones));
+        c21 = _mm256_add_epi32(c21, _mm256_madd_epi16(_mm256_maddubs_epi16(q, hi), ones));
+        q = _mm256_set1_epi32(w[3]);
+        c30 = _mm256_add_epi32(c30, _mm256_madd_epi16(_mm256_maddubs_epi16(q, lo), ones));
+        c31 = _mm256_add_epi32(c31, _mm256_madd_epi16(_mm256_maddubs_epi16(q, hi), ones));
+    }
+    size_t k = 0;
+    k += avx2_emit8(c00, qa, row0, n, va, bias, thr[qa], out + k);
+    k += avx2_emit8(c01, qa, row0 + 8, n, va, bias, thr[qa], out + k);
+    k += avx2_emit8(c10, qa + 1, row0, n, va, bias, thr[qa + 1], out + k);
+    k += avx2_emit8(c11, qa + 1, row0 + 8, n, va, bias, thr[qa + 1], out + k);
+    k += avx2_emit8(c20, qa + 2, row0, n, va, bias, thr[qa + 2], out + k);
+    k += avx2_emit8(c21, qa + 2, row0 + 8, n, va, bias, thr[qa + 2], out + k);
+    k += avx2_emit8(c30, qa + 3, row0, n, va, bias, thr[qa + 3], out + k);
+    k += avx2_emit8(c31, qa + 3, row0 + 8, n, va, bias, thr[qa + 3], out + k);
+    return k;
+}
+
+AVX2_ATTR static size_t avx2_scan7_8(const int8_t *panels, size_t groups, size_t n, const int32_t *uw, float a,
+                                     const float *bias, const float *thr, sy_candidate_t *out) {
+    __m256 va = _mm256_set1_ps(a);
+    size_t np = (n + 15) / 16, k = 0;
+    for (size_t b = 0; b < np; b++) {
+        const int8_t *panel = panels + b * 64 * groups;
+        for (int qi = 0; qi < 8; qi += 4) {
+            // Padding queries have an infinite threshold: skip four with nothing to find.
+            if (thr[qi] == INFINITY && thr[qi + 1] == INFINITY && thr[qi + 2] == INFINITY && thr[qi + 3] == INFINITY) continue;
+            k += avx2_kernel7_4x16(uw, qi, groups, panel, b * 16, n, va, bias, thr, out + k);
+        }
+    }
+    return k;
+}
+
 /// 8 queries (`u16[i * groups + g]`: query i's widened codes of group g) against every panel, 2 queries at a time.
 AVX2_ATTR static size_t avx2_scan_8(const int8_t *panels, size_t groups, size_t n, const int64_t *u16, float a,
                                     const float *bias, const float *thr, sy_candidate_t *out) {
@@ -381,6 +473,9 @@ size_t sy_q8_scan_8(int path, const int8_t *panels, size_t groups, size_t n, con
 #if defined(__x86_64__)
     if (path == SY_Q8_VNNI) return vnni_scan_8(panels, groups, n, uw, a, bias, thresholds, out);
     // (The AVX2 kernel keeps the queries' widened codes on the stack: 64 bytes per group.)
+    if (path == SY_Q8_AVX2 && below_128((const uint8_t *)(const void *)uw, 32 * groups)) {
+        return avx2_scan7_8(panels, groups, n, uw, a, bias, thresholds, out);
+    }
     if (path == SY_Q8_AVX2 && groups <= 1024) {
         int64_t u16[8 * (groups > 0 ? groups : 1)];
         for (size_t i = 0; i < 8; i++) {

@@ -38,7 +38,7 @@ public enum QuantizedSearch {
                               params: QuantizationParams = QuantizationParams(), threads: Int = 1) -> [SearchHit] {
         guard let qv = m.quantized, m.count > 0, k > 0 else { return [] }
         let k = min(k, m.count)
-        let encoded = qv.rows.encodeQuery(query)
+        let encoded = qv.rows.encodeQuery(query, fineness: QuantizedRows.approximateFineness(path: sy_q8_path()))
         let kk = candidateCount(k: k, oversampling: params.oversampling, total: m.count)
         // Row ranges start on panel boundaries.
         let parts = max(1, min(threads, m.count / ExactSearch.minRowsPerThread))
@@ -85,7 +85,7 @@ public enum QuantizedSearch {
         let path = sy_q8_path()
         let panels = qv.panels + (rows.lowerBound / 16) * 64 * qv.groups
         let a = qv.rows.keyScale(query)
-        if query.fineness == 1 {
+        if query.fineness <= 1 {
             query.codes.withUnsafeBufferPointer { u in
                 sy_q8_scores(path, panels, qv.groups, rows.count, u.baseAddress!, a, qv.bias + rows.lowerBound, out)
             }
@@ -136,7 +136,8 @@ public enum QuantizedSearch {
         let d = m.dimension
         let nq = range.count
         let kk = candidateCount(k: k, oversampling: params.oversampling, total: m.count)
-        let encoded = range.map { i in qv.rows.encodeQuery(queries + i * d) }
+        let fineness = QuantizedRows.approximateFineness(path: sy_q8_path())
+        let encoded = range.map { i in qv.rows.encodeQuery(queries + i * d, fineness: fineness) }
         var collectors = (0..<nq).map { _ in TopKCollector(k: kk, rowKeys: m.keys) }
         scanBatch(qv, encoded, rows: m.count, into: &collectors)
         return (0..<nq).map { i in
@@ -156,12 +157,13 @@ extension QuantizedSearch {
         precondition(encoded.allSatisfy { $0.fineness == fineness }, "a batch's queries share one fineness")
         let groups = (nq + 7) / 8
         let codes = 4 * qv.groups
-        // Per group of 8 queries, 8-bit codes: word g * 8 + i holds query i's codes 4g ..< 4g + 4; 16-bit codes:
-        // query i's codes in turn. Padding queries get zero codes.
+        // Per group of 8 queries, byte codes: word g * 8 + i holds query i's codes 4g ..< 4g + 4; 16-bit codes:
+        // query i's codes in turn. Padding queries get zero codes (t = 0, u = 128·M).
         var words: [Int32] = []
         var wide: [UInt16] = []
-        if fineness == 1 {
-            words = [Int32](repeating: Int32(bitPattern: 0x8080_8080), count: groups * 8 * qv.groups)
+        if fineness <= 1 {
+            let zero = UInt32(128 * fineness) * 0x0101_0101
+            words = [Int32](repeating: Int32(bitPattern: zero), count: groups * 8 * qv.groups)
             for (i, e) in encoded.enumerated() {
                 e.codes.withUnsafeBytes { raw in
                     for g in 0..<qv.groups {
@@ -189,7 +191,7 @@ extension QuantizedSearch {
                     for g in 0..<groups {
                         let live = min(8, nq - g * 8)
                         for qi in 0..<8 { thresholds[qi] = qi < live ? sinks[g * 8 + qi].threshold : .infinity }
-                        let n = fineness == 1
+                        let n = fineness <= 1
                             ? sy_q8_scan_8(path, panels, qv.groups, nb, w.baseAddress! + g * 8 * qv.groups, a,
                                            qv.bias + start, thresholds, found, scratch)
                             : sy_q16_scan_8(path, panels, qv.groups, nb, u.baseAddress! + g * 8 * codes, a,

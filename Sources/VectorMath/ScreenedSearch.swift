@@ -74,7 +74,7 @@ public enum ScreenedSearch {
     /// A query's codes for the screen: as fine as the kernel path in use allows (``QuantizedRows/fineness(path:)``),
     /// so that its own error `e_q` all but vanishes from the bounds (on AVX2, 128 times finer codes at the same cost).
     static func encode(_ sv: QuantizedView, _ query: UnsafePointer<Float>) -> QuantizedRows.EncodedQuery {
-        sv.rows.encodeQuery(query, fineness: sv.rows.fineness(path: sy_q8_path()))
+        sv.rows.encodeQuery(query, fineness: Double(sv.rows.fineness(path: sy_q8_path())))
     }
 
     /// The bounds of one query, or nil when they are not finite (the caller scans in float).
@@ -91,7 +91,7 @@ public enum ScreenedSearch {
         // The key's terms, bounded: a·Σu·s ≤ step²·255·127 per component (a = step²/M, u ≤ 255·M for query codes
         // M times finer), the bias's code sum ≤ 127 per component, the constant d·center² + center·(step/M)·Σt
         // (|t| ≤ 127·M); each is rounded a few times in float32 (2⁻²⁴ each): 2⁻¹⁸ covers them with room to spare.
-        let fineness = Double(encoded.fineness)
+        let fineness = encoded.fineness
         let components = Double(4 * sv.groups)
         let terms = step * step * 255 * 127 * components + (abs(center) * step + 128 * step * step) * 127 * components
             + components * center * center + abs(center) * step * 127 * components + queryNorm * maxNorm
@@ -298,7 +298,7 @@ public enum ScreenedSearch {
         guard let sv = boundedScreen(m, distance: distance) else { return nil }
         let finest = sv.rows.fineness(path: sy_q8_path())
         precondition(fineness.map { $0 >= 1 && $0 <= finest } ?? true, "fineness \(fineness ?? 0) is beyond the kernels' \(finest)")
-        let encoded = fineness.map { sv.rows.encodeQuery(query, fineness: $0) } ?? encode(sv, query)
+        let encoded = fineness.map { sv.rows.encodeQuery(query, fineness: Double($0)) } ?? encode(sv, query)
         guard let b = bounds(sv, query: query, encoded: encoded, dimension: m.dimension) else { return nil }
         let keys = UnsafeMutablePointer<Float>.allocate(capacity: max(1, m.count))
         defer { keys.deallocate() }
