@@ -198,7 +198,9 @@ extension BenchCommand {
                             + "alias flip p50 %.3f ms, p99 %.3f ms (%@), whole call p99 %.2f ms",
                             l.readers, l.readerQueries, l.readerErrors, switches.count, ReindexBenchmark.percentile(switches, 0.5), switches.max() ?? 0,
                             self.switches, l.rollbackP50Milliseconds, l.rollbackP99Milliseconds, l.flipP50Milliseconds, l.flipP99Milliseconds,
-                            remote ? "the alias batch's HTTP round trip" : "alias rows + catalog swap", l.flipCallP99Milliseconds))
+                            remote ? "the alias batch's HTTP round trip"
+                                : String(format: "alias rows + catalog swap; their own p99 %.3f and %.3f ms", l.flipRowsP99Milliseconds, l.flipCatalogP99Milliseconds),
+                            l.flipCallP99Milliseconds))
             }
         }
     }
