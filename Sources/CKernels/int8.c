@@ -1,5 +1,6 @@
 // Int8 scalar-quantization kernels: rows stored as signed codes s (−127…127) in 16-row panels, queries as
-// unsigned codes u = t + 128 (0…255), and every path computes the exact integer Σ u·s of each row, so
+// unsigned codes u = t + 128 (0…255; 1…127 for the 7-bit codes the approximate search takes off VNNI, which
+// AVX2 multiplies with `vpmaddubsw`), and every path computes the exact integer Σ u·s of each row, so
 // the three paths (AVX-512 VNNI, AVX2, generic) agree bit for bit. The caller turns it into a ranking key
 // with one multiply-add per row: key = a · Σ u·s + bias[row] (see QuantizedRows.swift). The exact screen's
 // queries may have finer, 16-bit codes (`sy_q16_*`, u = t + 128·M for a fineness M): the AVX2 kernel widens
@@ -70,25 +71,17 @@ void sy_q8_get_row(const int8_t *panels, size_t groups, size_t row, int8_t *code
 
 // MARK: - One query
 
-static void generic_scores(const int8_t *panels, size_t groups, size_t n, const uint8_t *u, float a,
+/// Byte codes (`u8`) or 16-bit codes (`u16`, when `u8` is NULL).
+static void generic_scores(const int8_t *panels, size_t groups, size_t n, const uint8_t *u8, const uint16_t *u16, float a,
                            const float *bias, float *out) {
     for (size_t r = 0; r < n; r++) {
         const int8_t *p = panels + (r / 16) * 64 * groups + (r % 16) * 4;
         int32_t s = 0;
         for (size_t g = 0; g < groups; g++) {
-            for (int j = 0; j < 4; j++) s += (int32_t)u[g * 4 + (size_t)j] * (int32_t)p[g * 64 + (size_t)j];
-        }
-        out[r] = fmaf(a, (float)s, bias[r]);
-    }
-}
-
-static void generic_scores16(const int8_t *panels, size_t groups, size_t n, const uint16_t *u, float a,
-                             const float *bias, float *out) {
-    for (size_t r = 0; r < n; r++) {
-        const int8_t *p = panels + (r / 16) * 64 * groups + (r % 16) * 4;
-        int32_t s = 0;
-        for (size_t g = 0; g < groups; g++) {
-            for (int j = 0; j < 4; j++) s += (int32_t)u[g * 4 + (size_t)j] * (int32_t)p[g * 64 + (size_t)j];
+            for (size_t j = 0; j < 4; j++) {
+                int32_t u = u8 ? (int32_t)u8[g * 4 + j] : (int32_t)u16[g * 4 + j];
+                s += u * (int32_t)p[g * 64 + j];
+            }
         }
         out[r] = fmaf(a, (float)s, bias[r]);
     }
@@ -235,7 +228,7 @@ void sy_q8_scores(int path, const int8_t *panels, size_t groups, size_t n, const
         return;
     }
 #endif
-    default: generic_scores(panels, groups, n, u, a, bias, out); return;
+    default: generic_scores(panels, groups, n, u, NULL, a, bias, out); return;
     }
 }
 
@@ -249,7 +242,7 @@ void sy_q16_scores(int path, const int8_t *panels, size_t groups, size_t n, cons
         return;
     }
 #endif
-    generic_scores16(panels, groups, n, u, a, bias, out);
+    generic_scores(panels, groups, n, NULL, u, a, bias, out);
 }
 
 // MARK: - Eight queries, fused with the top-k threshold
@@ -472,10 +465,10 @@ size_t sy_q8_scan_8(int path, const int8_t *panels, size_t groups, size_t n, con
                     const float *bias, const float *thresholds, sy_candidate_t *out, float *scratch) {
 #if defined(__x86_64__)
     if (path == SY_Q8_VNNI) return vnni_scan_8(panels, groups, n, uw, a, bias, thresholds, out);
-    // (The AVX2 kernel keeps the queries' widened codes on the stack: 64 bytes per group.)
     if (path == SY_Q8_AVX2 && below_128((const uint8_t *)(const void *)uw, 32 * groups)) {
         return avx2_scan7_8(panels, groups, n, uw, a, bias, thresholds, out);
     }
+    // (This AVX2 kernel keeps the queries' widened codes on the stack: 64 bytes per group.)
     if (path == SY_Q8_AVX2 && groups <= 1024) {
         int64_t u16[8 * (groups > 0 ? groups : 1)];
         for (size_t i = 0; i < 8; i++) {

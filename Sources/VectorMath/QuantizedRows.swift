@@ -287,7 +287,8 @@ public final class QuantizedRows {
     }
 
     /// t = clamp(round((q − center) / (step / M)), −⌊127·M⌋, ⌊127·M⌋), half to even, NaN → 0, in double precision;
-    /// the residual against `center + (step / M)·t` (exact in double: M is a power of two).
+    /// the residual against `center + (step / M)·t` in double precision (`step / M` is exact: M is a power of two; the
+    /// sum's own rounding, about 2⁻⁵³ of ‖q̂‖, is covered by the residual's rounding up and the bounds' slack).
     private func encodeScaled(_ q: UnsafePointer<Float>, fineness m: Double) -> EncodedQuery {
         let fine = Double(step) / m, c = Double(center), limit = (127 * m).rounded(.down), offset = Int(128 * m)
         var t = [Int](repeating: 0, count: groups * 4)
@@ -323,7 +324,7 @@ public final class QuantizedRows {
 
     /// A read-only view for one search (valid while the owning matrix is read-locked).
     var view: QuantizedView {
-        QuantizedView(panels: panels, bias: bias, residuals: residuals, groups: groups, count: count, scale: scale, rows: self)
+        QuantizedView(panels: panels, bias: bias, residuals: residuals, groups: groups, count: count, rows: self)
     }
 }
 
@@ -335,6 +336,5 @@ struct QuantizedView: @unchecked Sendable {
     let residuals: UnsafePointer<Float>
     let groups: Int
     let count: Int
-    let scale: Float
     let rows: QuantizedRows
 }

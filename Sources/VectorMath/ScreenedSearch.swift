@@ -96,7 +96,8 @@ public enum ScreenedSearch {
         let terms = step * step * 255 * 127 * components + (abs(center) * step + 128 * step * step) * 127 * components
             + components * center * center + abs(center) * step * 127 * components + queryNorm * maxNorm
         var slack = factor * terms * 0x1p-18
-        // Where those float32 terms underflow (data whose range is below about 1e-19), each is off by up to 2⁻¹⁵⁰
+        // Where those float32 terms underflow (data whose range is below about 1e-19, or about 3e-16 for the
+        // multiplier step²/M with M = 128), each is off by up to 2⁻¹⁵⁰
         // absolutely, not relatively, and is then multiplied by at most 255·M·127·components (a·Σu·s) or summed
         // over the components: a few such terms, covered eight times over.
         slack += factor * (8 * 255 * 127 * fineness + 64) * components * 0x1p-149

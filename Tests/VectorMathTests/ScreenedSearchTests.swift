@@ -89,7 +89,7 @@ struct ScreenedSearchTests {
             defer { _ = try? Kernels.select("auto") }
             for d in [518, 519] {
                 // Rows of all +1 and all −1 get the extreme codes ±127; queries of all ±1 the extreme 16-bit codes, so
-                // Σ u·s reaches 255·M·127·d: 2,147,378,560 at d = 518 with M = 128, just below 2³¹; at d = 519, M = 128 would
+                // Σ u·s reaches 255·M·127·d: 2,147,255,040 at d = 518 with M = 128, just below 2³¹; at d = 519, M = 128 would
                 // pass it, and the fineness is 64.
                 var ds = Dataset(count: 64, dimension: d, distance: .dot, seed: UInt64(d))
                 for r in 0..<ds.count where r % 3 != 2 {
@@ -109,6 +109,13 @@ struct ScreenedSearchTests {
                         #expect(ds.problems(ExactSearch.search(m, q, k: 5, distance: .dot), ds.reference(q), k: 5, twins: ds.twins()).isEmpty)
                     }
                     if fineness > 1 { #expect(fineness == (d == 518 ? 128 : 64), "d \(d): fineness \(fineness)") }
+                    // The batch kernel at the same limit: 9 queries (a fused group of 8 and a tail), the extremes first.
+                    let batchQueries = [[Float](repeating: 1, count: d), [Float](repeating: -1, count: d)] + ds.queries(6, seed: 4)
+                    let batch = ExactSearch.searchBatch(m, batchQueries, k: 5, distance: .dot, threads: 1, strategy: .auto)
+                    for (qi, q) in batchQueries.enumerated() {
+                        let p = ds.problems(batch[qi], ds.reference(q), k: 5, twins: ds.twins())
+                        #expect(p.isEmpty, "d \(d) \(level) batch query \(qi): \(p.prefix(3))")
+                    }
                 }
                 if let (first, reference) = keys.first {
                     for (level, other) in keys where other != reference { Issue.record("d \(d): keys differ on \(level) and \(first)") }
@@ -237,6 +244,7 @@ struct ScreenedSearchTests {
     func tinyComponents() {
         KernelLevelLock.withStableKernel {
             // Rows on the grid of s = 1.5·2⁻⁷⁵: step² underflows to a subnormal float, whose error (relative 1/9)
+            // (with byte query codes; the 16-bit codes' multiplier step²/128 underflows to 0, and the slack covers it)
             // is multiplied by the codes' sums; row 0 scores 1000 s², row 1 900 s² but gets the larger key.
             let s = Float(1.5) * 0x1p-75
             var grid: [[Float]] = [[10 * s, 0, 0, 0], [9 * s, -127 * s, 0, 0]]

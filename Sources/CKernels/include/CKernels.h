@@ -117,7 +117,8 @@ void sy_q8_get_row(const int8_t *panels, size_t groups, size_t row, int8_t *code
 void sy_q8_scores(int path, const int8_t *panels, size_t groups, size_t n, const uint8_t *u, float a,
                   const float *bias, float *out);
 /// The same with 16-bit query codes (0 … 32,767): the caller keeps every row's Σ u·s within 32 bits. The AVX2
-/// and VNNI paths run the AVX2 kernel (whose products are 16-bit anyway); every path gives the same integers.
+/// and VNNI paths run the AVX2 kernel (whose products are 16-bit anyway) up to 4,096 groups, the generic one
+/// beyond; every path gives the same integers.
 void sy_q16_scores(int path, const int8_t *panels, size_t groups, size_t n, const uint16_t *u, float a,
                    const float *bias, float *out);
 /// Encodes `d` floats as codes clamp(round((x − center) · inverse), −127, 127) (half to even; NaN → 0), zeroes
@@ -127,7 +128,8 @@ int32_t sy_q8_encode(const float *x, size_t d, float center, float inverse, int8
 double sy_q8_residual(const float *x, const int8_t *codes, size_t d, float center, float step);
 /// The same key for 8 queries (`uw[g * 8 + i]`: query i's 4 codes of group g as one 32-bit word), keeping
 /// only (query, row, key) with key ≥ thresholds[query], as `sy_packed_scan_8` does; returns how many.
-/// `scratch` holds `n` floats (used by the generic path, and by AVX2 beyond 4,096 components).
+/// `scratch` holds `n` floats (used by the generic path, and by AVX2 with codes above 127 beyond 4,096
+/// components).
 size_t sy_q8_scan_8(int path, const int8_t *panels, size_t groups, size_t n, const int32_t *uw, float a,
                     const float *bias, const float *thresholds, sy_candidate_t *out, float *scratch);
 /// The same with 16-bit query codes (`u + i · 4 · groups`: query i's codes), as `sy_q16_scores`.
