@@ -298,7 +298,8 @@ public enum ScreenedSearch {
                                  fineness: Int? = nil) -> [(exact: Double, estimate: Double, bound: Double)]? {
         guard let sv = boundedScreen(m, distance: distance) else { return nil }
         let finest = sv.rows.fineness(path: sy_q8_path())
-        precondition(fineness.map { $0 >= 1 && $0 <= finest } ?? true, "fineness \(fineness ?? 0) is beyond the kernels' \(finest)")
+        precondition(fineness.map { $0 >= 1 && $0 <= finest && $0 & ($0 - 1) == 0 } ?? true,
+                     "fineness \(fineness ?? 0) is not a power of two up to the kernels' \(finest)")
         let encoded = fineness.map { sv.rows.encodeQuery(query, fineness: Double($0)) } ?? encode(sv, query)
         guard let b = bounds(sv, query: query, encoded: encoded, dimension: m.dimension) else { return nil }
         let keys = UnsafeMutablePointer<Float>.allocate(capacity: max(1, m.count))
