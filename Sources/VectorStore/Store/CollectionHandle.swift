@@ -31,8 +31,11 @@ final class CollectionHandle: @unchecked Sendable {
     var pointSeq: Int64 = 0
     /// Highest tombstone sequence number reflected in memory.
     var tombSeq: Int64 = 0
-    /// The store generation memory reflects for this collection (-1 before loading).
-    var syncedGeneration: Int64 = -1
+
+    /// The store generation memory reflects for this collection (-1 before loading). Atomic, so that a
+    /// commit known to change nothing here (an alias batch) can advance it without the write lock; it
+    /// only ever names a generation the memory guarded by `lock` reflects.
+    let syncedGeneration = Atomic<Int64>(-1)
     /// Searches running on this state (cleanup of later layers waits for zero).
     let activeSearches = Atomic<Int>(0)
 
@@ -149,7 +152,7 @@ final class CollectionHandle: @unchecked Sendable {
         payloads.reserveCapacity(capacity)
         pointSeq = 0
         tombSeq = 0
-        syncedGeneration = -1
+        syncedGeneration.store(-1, ordering: .releasing)
     }
 
     /// The id stored in `row`.

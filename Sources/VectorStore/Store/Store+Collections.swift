@@ -244,7 +244,8 @@ extension Store {
     ///   - actions: Applied in order; all or none.
     ///   - alongside: Runs in the same transaction after the actions (e.g. the managed layer's records
     ///     of a switch); when it throws, nothing changes and the error is rethrown as ``StoreError``
-    ///   (a `StoreError` it throws passes through).
+    ///   (a `StoreError` it throws passes through). It must not change collections or points: memory
+    ///   takes the batch as an alias change only.
     /// - Throws: ``StoreError`` naming the failing action (`actions[i]`) and why.
     /// - Returns: Where the time went (the alias rows, the rest of the transaction, the commit, the
     ///   in-memory catalog readers resolve through).
@@ -285,14 +286,18 @@ extension Store {
                 try Names.validate(to, what: "alias (actions[\(i)])")
             }
         }
-        try write("updating aliases", changesCatalog: true) { db in
+        var collections: [String: Int64] = [:]
+        var oldAliases: [String: Int64] = [:]
+        var aliases: [String: Int64] = [:]
+        let (_, before, after) = try writeCommitting("updating aliases", changesCatalog: true) { db in
             began = ContinuousClock.now
-            let collections = Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT name, id FROM vector_collections").map {
+            collections = Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT name, id FROM vector_collections").map {
                 ($0[0] as String, $0[1] as Int64)
             })
-            var aliases = Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT alias, collection_id FROM vector_aliases").map {
+            oldAliases = Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT alias, collection_id FROM vector_aliases").map {
                 ($0[0] as String, $0[1] as Int64)
             })
+            aliases = oldAliases
             for (i, a) in actions.enumerated() {
                 switch a {
                 case .create(let alias, let collection):
@@ -328,7 +333,7 @@ extension Store {
             return ((), {})
         }
         let committed = ContinuousClock.now
-        refreshAfterWrite()
+        noteAliasBatch(collections: collections, old: oldAliases, new: aliases, before: before, after: after)
         let refreshed = ContinuousClock.now
         return AliasUpdateTiming(aliasRowsSeconds: (aliasesWritten - began).seconds, alongsideSeconds: (bodyDone - aliasesWritten).seconds,
                                  commitSeconds: (committed - bodyDone).seconds, catalogSeconds: (refreshed - committed).seconds,
@@ -344,7 +349,8 @@ public struct AliasUpdateTiming: Sendable, Equatable {
     public var alongsideSeconds: Double
     /// The commit (with `synchronous=FULL`, the WAL's fsync).
     public var commitSeconds: Double
-    /// Reloading the in-memory catalog readers resolve names through.
+    /// Updating the in-memory catalog readers resolve names through: the alias map swapped in place, or
+    /// a full reload when another instance (or process) committed since this one last looked.
     public var catalogSeconds: Double
     /// From the call to its return (includes waiting for SQLite's write lock).
     public var totalSeconds: Double

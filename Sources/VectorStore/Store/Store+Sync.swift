@@ -40,12 +40,7 @@ extension Store {
 
     /// Raises the known generation to `generation` (never lowers it: refreshes may finish out of order).
     func noteGeneration(_ generation: Int64) {
-        var known = knownGeneration.load(ordering: .relaxed)
-        while known < generation {
-            let (exchanged, original) = knownGeneration.compareExchange(expected: known, desired: generation, ordering: .acquiringAndReleasing)
-            if exchanged { return }
-            known = original
-        }
+        knownGeneration.raise(to: generation)
     }
 
     static func generation(_ db: Database) throws -> Int64 {
@@ -92,11 +87,42 @@ extension Store {
             for (alias, cid) in aliasRows { if let n = nameOf[cid] { next.aliases[alias] = n } }
             c = next
         }
-        for h in loadedHandles {
+        for (h, mark) in zip(loadedHandles, marks) {
             guard let ch = changes[h.id] else { continue }
-            h.lock.withWriteLock { Self.apply(ch, to: h) }
+            Self.record(ch, in: h, pointSeq: mark.1, tombSeq: mark.2)
         }
         noteGeneration(generation)
+    }
+
+    /// After this process committed an alias batch, which changes no collection and no point
+    /// (generation `before` → `after`): swaps the in-memory alias map in place, without reading the
+    /// database or taking any collection's lock, so the flip never waits for running searches.
+    ///
+    /// Only when this instance had seen everything up to `before`: the known generation is `before`,
+    /// and the catalog holds the collections and aliases the batch's transaction read. Then every
+    /// collection whose memory reflected `before` reflects `after`. Otherwise it refreshes in full.
+    ///
+    /// - Parameters:
+    ///   - collections: name → id, as the transaction read them.
+    ///   - old: alias → collection id before the batch; `new`: after it.
+    func noteAliasBatch(collections: [String: Int64], old: [String: Int64], new: [String: Int64], before: Int64, after: Int64) {
+        let nameOf = Dictionary(uniqueKeysWithValues: collections.map { ($0.value, $0.key) })
+        let swapped = catalog.withLock { c -> Bool in
+            guard c.generation < after, c.byName.count == collections.count,
+                  c.byName.allSatisfy({ collections[$0.key] == $0.value.id }),
+                  c.aliases == old.compactMapValues({ nameOf[$0] }) else { return false }
+            c.aliases = new.compactMapValues { nameOf[$0] }
+            c.generation = after
+            return true
+        }
+        // A refresh of this process may have raced the swap (it is then already at `after` or later).
+        guard swapped, knownGeneration.compareExchange(expected: before, desired: after, ordering: .acquiringAndReleasing).exchanged else {
+            refreshAfterWrite()
+            return
+        }
+        for h in catalog.withLock({ Array($0.byName.values) }) {
+            _ = h.syncedGeneration.compareExchange(expected: before, desired: after, ordering: .acquiringAndReleasing)
+        }
     }
 
     struct CatalogRow {
@@ -212,14 +238,14 @@ extension Store {
         }
         h.pointSeq = max(h.pointSeq, ch.pointHighWater)
         h.tombSeq = max(h.tombSeq, ch.tombHighWater)
-        h.syncedGeneration = max(h.syncedGeneration, ch.generation)
+        h.syncedGeneration.raise(to: ch.generation)
     }
 
     /// Brings one loaded collection up to `generation` from a fresh read snapshot (a collection loaded
     /// while a concurrent refresh skipped it may lag behind the store-wide generation).
     func catchUpIfBehind(_ h: CollectionHandle, generation: Int64) throws(StoreError) {
         let marks: (Int64, Int64)? = h.lock.withReadLock {
-            h.loaded && h.syncedGeneration < generation ? (h.pointSeq, h.tombSeq) : nil
+            h.loaded && h.syncedGeneration.load(ordering: .acquiring) < generation ? (h.pointSeq, h.tombSeq) : nil
         }
         guard let (pseq, tseq) = marks else { return }
         let ch = try database("refreshing collection '\(h.name)'") {
@@ -233,7 +259,19 @@ extension Store {
             }
         }
         guard let ch else { throw .notFound("collection '\(h.name)' not found (dropped)") }
-        h.lock.withWriteLock { Self.apply(ch, to: h) }
+        Self.record(ch, in: h, pointSeq: pseq, tombSeq: tseq)
+    }
+
+    /// Applies changes read after the marks `pointSeq` and `tombSeq` under `h`'s write lock. When nothing
+    /// changed in `h` since the marks (the commits were to other collections, the catalog or aliases),
+    /// memory, which only moves forward, already reflects the snapshot: then only the synced generation
+    /// moves, under the read lock, and the searches running on `h` are not waited for.
+    static func record(_ ch: PendingChanges, in h: CollectionHandle, pointSeq: Int64, tombSeq: Int64) {
+        if ch.rows.isEmpty, ch.tombstones.isEmpty, ch.pointHighWater <= pointSeq, ch.tombHighWater <= tombSeq {
+            h.lock.withReadLock { if h.loaded { h.syncedGeneration.raise(to: ch.generation) } }
+        } else {
+            h.lock.withWriteLock { apply(ch, to: h) }
+        }
     }
 
     /// Loads a collection's vectors into memory if not yet loaded; returns its point count.
@@ -276,7 +314,7 @@ extension Store {
                     }
                     h.pointSeq = max(maxSeq, try Self.highWater(db, table: h.pointsTable))
                     h.tombSeq = max(maxTomb, try Self.highWater(db, table: h.tombstonesTable))
-                    h.syncedGeneration = try Self.generation(db)
+                    h.syncedGeneration.store(try Self.generation(db), ordering: .releasing)
                 }
             }
             h.enableQuantization()
@@ -299,6 +337,13 @@ extension Store {
     /// closure it returns (the in-memory apply) while still holding this process's writer.
     func write<T>(_ what: @autoclosure () -> String, catchingUp handle: CollectionHandle? = nil, changesCatalog: Bool = false,
                   _ body: (Database) throws -> (T, () -> Void)) throws(StoreError) -> T {
+        try writeCommitting(what(), catchingUp: handle, changesCatalog: changesCatalog, body).result
+    }
+
+    /// ``write(_:catchingUp:changesCatalog:_:)``, also returning the generation the transaction found
+    /// (`before`) and the one it committed (`after`, always `before + 1`).
+    func writeCommitting<T>(_ what: @autoclosure () -> String, catchingUp handle: CollectionHandle? = nil, changesCatalog: Bool = false,
+                            _ body: (Database) throws -> (T, () -> Void)) throws(StoreError) -> (result: T, before: Int64, after: Int64) {
         try database(what()) {
             try pool.writeWithoutTransaction { db in
                 var outcome: (T, () -> Void)?
@@ -321,12 +366,12 @@ extension Store {
                 apply()
                 if let handle {
                     // Caught up inside the transaction and applied: memory reflects `after`.
-                    handle.lock.withWriteLock { if handle.loaded { handle.syncedGeneration = max(handle.syncedGeneration, after) } }
+                    handle.lock.withReadLock { if handle.loaded { handle.syncedGeneration.raise(to: after) } }
                 }
                 // Nothing else committed since this process last refreshed: no need to refresh again.
                 // (A catalog change still needs the catalog reloaded, which the caller does.)
                 if !changesCatalog { _ = knownGeneration.compareExchange(expected: before, desired: after, ordering: .acquiringAndReleasing) }
-                return result
+                return (result, before, after)
             }
         }
     }
@@ -349,5 +394,17 @@ extension Store {
         try ensureLoaded(h)
         try catchUpIfBehind(h, generation: generation)
         return h
+    }
+}
+
+extension Atomic where Value == Int64 {
+    /// Raises the value to `value` (never lowers it).
+    func raise(to value: Int64) {
+        var current = load(ordering: .relaxed)
+        while current < value {
+            let (exchanged, original) = compareExchange(expected: current, desired: value, ordering: .acquiringAndReleasing)
+            if exchanged { return }
+            current = original
+        }
     }
 }
