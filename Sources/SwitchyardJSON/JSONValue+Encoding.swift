@@ -26,9 +26,9 @@ extension JSONValue {
             if !d.isFinite {
                 out += "null"
             } else {
-                let s = "\(d)"
+                let s = d.description
                 out += s
-                if !s.contains(".") && !s.contains("e") && !s.contains("E") { out += ".0" }
+                if !s.utf8.contains(where: { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") }) { out += ".0" }
             }
         case .string(let s): Self.writeString(s, to: &out)
         case .array(let a):
@@ -58,6 +58,13 @@ extension JSONValue {
 
     static func writeString(_ s: String, to out: inout String) {
         out += "\""
+        // Most strings need no escape: copied whole (scalar by scalar, a validation report's text took
+        // milliseconds, on the path of a reindex's switch).
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            out += s
+            out += "\""
+            return
+        }
         for u in s.unicodeScalars {
             switch u {
             case "\"": out += "\\\""

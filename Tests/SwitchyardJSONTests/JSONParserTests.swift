@@ -122,6 +122,9 @@ struct JSONParserTests {
         #expect(JSONValue.double(.infinity).jsonText == "null")
         #expect(JSONValue.uint(UInt64.max).jsonText == "18446744073709551615")
         #expect(JSONValue.string("\u{01}\n\t\\").jsonText == #""\u0001\n\t\\""#)
+        #expect(JSONValue.string("héllo wörld 😀 €").jsonText == "\"héllo wörld 😀 €\"")
+        #expect(JSONValue.string("é\"😀\u{1F}").jsonText == #""é\"😀\u001f""#)
+        #expect(JSONValue.string("").jsonText == #""""#)
         #expect(JSONValue.object([:]).prettyJSONText == "{}")
         #expect(JSONValue.object(["a": [1]]).prettyJSONText == "{\n  \"a\": [\n    1\n  ]\n}")
     }
