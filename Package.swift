@@ -40,6 +40,11 @@ let package = Package(
             name: "CKernels",
             cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]
         ),
+        // Process-wide SQLite settings made before the first connection opens (sqlite3_config is variadic).
+        .target(
+            name: "CSQLiteSetup",
+            linkerSettings: [.linkedLibrary("sqlite3")]
+        ),
         // The project's locks (pthread-based, visible to ThreadSanitizer); uses no other module.
         .target(
             name: "Locks",
@@ -69,6 +74,7 @@ let package = Package(
         .target(
             name: "VectorStore",
             dependencies: [
+                "CSQLiteSetup",
                 "Locks",
                 .product(name: "Logging", package: "swift-log"),
                 "VectorMath",

@@ -1,6 +1,8 @@
+import CSQLiteSetup
 import Foundation
 import GRDB
 import Locks
+import Logging
 import SwitchyardJSON
 import Synchronization
 import Telemetry
@@ -93,6 +95,7 @@ public final class Store: Sendable {
             throw StoreError(.notFound, "no store at '\(directory)' (missing \(databaseFileName))")
         }
         let walSize = ((try? fm.attributesOfItem(atPath: path + "-wal"))?[.size] as? NSNumber)?.intValue ?? 0
+        _ = SQLiteProcessSetup.memoryStatisticsOff
         var config = Configuration()
         config.busyMode = .timeout(TimeInterval(options.busyTimeout.components.seconds))
         config.maximumReaderCount = max(4, options.searchThreads * 2)
@@ -200,6 +203,22 @@ extension Duration {
         let c = components
         return Double(c.seconds) + Double(c.attoseconds) / 1e18
     }
+}
+
+/// SQLite's process-wide settings, made once, before the first store's connections open.
+enum SQLiteProcessSetup {
+    /// SQLite's memory statistics are off: with them on, every allocation of every connection takes one
+    /// process-wide mutex, and readers searching at the same time as a writer queued on it (measured: it
+    /// was where 8 readers waited around a reindex's switch). False when SQLite was initialized before
+    /// the first store opened (another library in the process); the store works the same, only slower.
+    static let memoryStatisticsOff: Bool = {
+        let code = sy_sqlite_disable_memory_statistics()
+        if code != 0 {
+            Log.store.info("SQLite was initialized before the first store opened; its memory statistics stay on",
+                           metadata: ["sqlite_result": "\(code)"])
+        }
+        return code == 0
+    }()
 }
 
 /// The in-memory catalog: collections by name and aliases, swapped whole so readers never see a mix.
