@@ -19,6 +19,10 @@ import VectorStore
 public final class ReindexService: Sendable {
     public let manager: CollectionManager
     private let embedders = Locked<[String: any Embedder]>([:])
+    /// Physical collection → the embedder its vectors were made with, as searches found it. A managed
+    /// physical collection keeps its embedder for life (a reindex makes a new one, and the names carry the
+    /// managed collection's UUID), so each is read once, not on every search.
+    private let specs = Locked<[String: String]>([:])
 
     public init(manager: CollectionManager) throws(OperationsError) {
         self.manager = manager
@@ -119,7 +123,11 @@ public final class ReindexService: Sendable {
         var lastError: OperationsError?
         for _ in 0..<5 {
             let physical = try CollectionManager.guarded("resolving '\(name)'") { try manager.vectors.resolve(name) }
-            let spec = try embedderSpec(ofPhysical: physical)
+            let spec: String
+            if let known = specs.withLock({ $0[physical] }) { spec = known } else {
+                spec = try embedderSpec(ofPhysical: physical)
+                specs.withLock { $0[physical] = spec }
+            }
             let vector = try embed(text, spec: spec)
             do {
                 let hits = try manager.vectors.search(physical, SearchRequest(vector: vector, limit: limit, filter: filter, withPayload: withPayload))
