@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Locks
 import Testing
 import VectorMath
@@ -53,6 +54,41 @@ struct StoreAliasSyncTests {
             #expect(try a.collectionShape("z").dimension == 3)
             #expect(try a.collectionShape("x").dimension == 4, "a still holds the dropped x")
             #expect(try a.collections().map(\.name) == ["x", "y", "z"])
+        }
+    }
+
+    /// Records written beside an alias batch (`alongside`) that also change the catalog or the points must
+    /// not be lost by the in-place swap: memory is reloaded then.
+    @Test("records beside an alias batch that change aliases or points are reflected")
+    func alongsideChangesAreReflected() throws {
+        try withStore { store, _ in
+            try store.createCollection("x", dimension: 2, distance: .dot)
+            try store.createCollection("y", dimension: 2, distance: .dot)
+            try store.migrateRecords(component: "notes", migrations: [(1, "CREATE TABLE notes (text TEXT NOT NULL)")])
+            _ = try store.search("x", SearchRequest(vector: [1, 0], limit: 10))  // x loaded
+            // Records only: the swap in place.
+            try store.updateAliases([.create(alias: "live", collection: "x")]) { db in
+                try db.execute(sql: "INSERT INTO notes (text) VALUES ('switched to x')")
+            }
+            #expect(try store.resolve("live") == "x")
+            // Points written beside the batch, through the store's own tables: y's rows copied into x.
+            try store.upsert("y", points: [Point(id: .number(7), vector: [3, 0])])
+            #expect(try store.search("x", SearchRequest(vector: [1, 0], limit: 10)).isEmpty)  // x current before the batch
+            try store.updateAliases([.create(alias: "live", collection: "x")]) { db in
+                let x = try Int64.fetchOne(db, sql: "SELECT id FROM vector_collections WHERE name = 'x'")!
+                let y = try Int64.fetchOne(db, sql: "SELECT id FROM vector_collections WHERE name = 'y'")!
+                try db.execute(sql: "INSERT INTO points_\(x) (pid, vector, payload) SELECT pid, vector, payload FROM points_\(y)")
+            }
+            #expect(try store.count("live") == 1)
+            #expect(try store.search("live", SearchRequest(vector: [1, 0], limit: 10)).ids == [.number(7)])
+            #expect(try store.collectionInfo("x").pointCount == 1)
+            // An alias written beside the batch.
+            try store.updateAliases([.create(alias: "live", collection: "y")]) { db in
+                try db.execute(sql: "INSERT INTO vector_aliases (alias, collection_id) SELECT 'extra', id FROM vector_collections WHERE name = 'x'")
+            }
+            #expect(try StoreAliasTests.aliasMap(store) == ["live": "y", "extra": "x"])
+            #expect(try store.resolve("extra") == "x")
+            #expect(try store.readRecords { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM notes") } == 1)
         }
     }
 

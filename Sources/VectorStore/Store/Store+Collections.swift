@@ -244,14 +244,14 @@ extension Store {
     ///   - actions: Applied in order; all or none.
     ///   - alongside: Runs in the same transaction after the actions (e.g. the managed layer's records
     ///     of a switch); when it throws, nothing changes and the error is rethrown as ``StoreError``
-    ///   (a `StoreError` it throws passes through). It must not change collections or points: memory
-    ///   takes the batch as an alias change only.
+    ///   (a `StoreError` it throws passes through). When it changes collections, points or aliases,
+    ///   memory is reloaded in full after the commit instead of taking the batch as an alias change only.
     /// - Throws: ``StoreError`` naming the failing action (`actions[i]`) and why.
     /// - Returns: Where the time went (the alias rows, the rest of the transaction, the commit, the
     ///   in-memory catalog readers resolve through).
     @discardableResult
     public func updateAliases(_ actions: [AliasAction], alongside: (Database) throws -> Void) throws(StoreError) -> AliasUpdateTiming {
-        try measured("update_aliases") { () throws(StoreError) in try applyAliases(actions, alongside: alongside) }
+        try measured("update_aliases") { () throws(StoreError) in try applyAliases(actions, alongside: alongside, checkingAlongside: true) }
     }
 
     /// Applies alias actions atomically (see ``updateAliases(_:alongside:)``).
@@ -268,7 +268,7 @@ extension Store {
 
     @discardableResult
     private func applyAliases(_ actions: [AliasAction], lenient: Bool = false,
-                              alongside: (Database) throws -> Void) throws(StoreError) -> AliasUpdateTiming {
+                              alongside: (Database) throws -> Void, checkingAlongside: Bool = false) throws(StoreError) -> AliasUpdateTiming {
         let start = ContinuousClock.now
         var began = start
         var aliasesWritten = start
@@ -289,6 +289,7 @@ extension Store {
         var collections: [String: Int64] = [:]
         var oldAliases: [String: Int64] = [:]
         var aliases: [String: Int64] = [:]
+        var aliasesOnly = true
         let (_, before, after) = try writeCommitting("updating aliases", changesCatalog: true) { db in
             began = ContinuousClock.now
             collections = Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT name, id FROM vector_collections").map {
@@ -328,16 +329,41 @@ extension Store {
             let insert = try db.cachedStatement(sql: "INSERT INTO vector_aliases (alias, collection_id) VALUES (?, ?)")
             for (alias, id) in aliases { try insert.execute(arguments: [alias, id]) }
             aliasesWritten = ContinuousClock.now
-            try alongside(db)
+            if checkingAlongside {
+                // Memory takes the batch as an alias change only if the caller's records left the catalog,
+                // the aliases and every collection's points as the batch made them.
+                let marks = try Self.catalogFingerprint(db)
+                try alongside(db)
+                aliasesOnly = try Self.catalogFingerprint(db) == marks
+            } else {
+                try alongside(db)
+            }
             bodyDone = ContinuousClock.now
             return ((), {})
         }
         let committed = ContinuousClock.now
-        noteAliasBatch(collections: collections, old: oldAliases, new: aliases, before: before, after: after)
+        if aliasesOnly {
+            noteAliasBatch(collections: collections, old: oldAliases, new: aliases, before: before, after: after)
+        } else {
+            refreshAfterWrite()
+        }
         let refreshed = ContinuousClock.now
         return AliasUpdateTiming(aliasRowsSeconds: (aliasesWritten - began).seconds, alongsideSeconds: (bodyDone - aliasesWritten).seconds,
                                  commitSeconds: (committed - bodyDone).seconds, catalogSeconds: (refreshed - committed).seconds,
                                  totalSeconds: (refreshed - start).seconds)
+    }
+}
+
+extension Store {
+    /// The collections, the aliases and the sequence numbers of every collection's points and tombstones
+    /// (an upsert or a delete moves them), as one comparable value.
+    static func catalogFingerprint(_ db: Database) throws -> [String?] {
+        try Row.fetchOne(db, sql: """
+            SELECT (SELECT group_concat(name || ':' || seq, ',') FROM sqlite_sequence
+                    WHERE name = 'vector_collections' OR name GLOB 'points_*' OR name GLOB 'tombstones_*'),
+                   (SELECT group_concat(id || ':' || name, ',') FROM vector_collections),
+                   (SELECT group_concat(alias || ':' || collection_id, ',') FROM vector_aliases)
+            """).map { [$0[0], $0[1], $0[2]] } ?? []
     }
 }
 
@@ -349,8 +375,9 @@ public struct AliasUpdateTiming: Sendable, Equatable {
     public var alongsideSeconds: Double
     /// The commit (with `synchronous=FULL`, the WAL's fsync).
     public var commitSeconds: Double
-    /// Updating the in-memory catalog readers resolve names through: the alias map swapped in place, or
-    /// a full reload when another instance (or process) committed since this one last looked.
+    /// Updating the in-memory catalog readers resolve names through: the alias map swapped in place, or a
+    /// full reload when another instance (or process) committed since this one last looked, a refresh of
+    /// this process raced the swap, or `alongside` changed collections, points or aliases.
     public var catalogSeconds: Double
     /// From the call to its return (includes waiting for SQLite's write lock).
     public var totalSeconds: Double
