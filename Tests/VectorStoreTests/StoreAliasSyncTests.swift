@@ -132,24 +132,13 @@ struct StoreAliasSyncTests {
                     }
                 },
             ]
-            for r in 0..<3 {
-                bodies.append {
-                    while !done.withLock({ $0 }) {
-                        do {
-                            let ids = try a.search("live", SearchRequest(vector: [1, 0.01], limit: 30)).ids
-                            let parities = Set(ids.map { id -> UInt64 in
-                                if case .number(let n) = id { return n % 2 }
-                                return 2
-                            })
-                            if parities.count > 1 {
-                                failures.withLock { if $0.count < 5 { $0.append("reader \(r): one answer from both collections: \(ids)") } }
-                            }
-                        } catch {
-                            failures.withLock { $0.append("reader \(r): \(error)") }
-                            return
-                        }
-                    }
-                }
+            bodies += readers(3, until: done, failures: failures) { _ in
+                let ids = try a.search("live", SearchRequest(vector: [1, 0.01], limit: 30)).ids
+                let parities = Set(ids.map { id -> UInt64 in
+                    if case .number(let n) = id { return n % 2 }
+                    return 2
+                })
+                return parities.count > 1 ? "one answer from both collections: \(ids)" : nil
             }
             runConcurrently(bodies)
             #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0.prefix(5) })")

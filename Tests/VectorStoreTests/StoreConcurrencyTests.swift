@@ -20,6 +20,26 @@ func runConcurrently(_ bodies: [@Sendable () -> Void]) {
     group.wait()
 }
 
+/// `count` reader bodies for ``runConcurrently(_:)``: each calls `probe(reader)` until `done` is set and
+/// records what it returns (the first 5 findings) and its first error, which ends that reader.
+func readers(_ count: Int, until done: Locked<Bool>, failures: Locked<[String]>,
+             _ probe: @escaping @Sendable (Int) throws -> String?) -> [@Sendable () -> Void] {
+    (0..<count).map { r in
+        {
+            while !done.withLock({ $0 }) {
+                do {
+                    if let finding = try probe(r) {
+                        failures.withLock { if $0.count < 5 { $0.append("reader \(r): \(finding)") } }
+                    }
+                } catch {
+                    failures.withLock { $0.append("reader \(r): \(error)") }
+                    return
+                }
+            }
+        }
+    }
+}
+
 @Suite("Store concurrency")
 struct StoreConcurrencyTests {
     struct Outcomes: Sendable {

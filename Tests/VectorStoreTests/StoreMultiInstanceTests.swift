@@ -146,20 +146,9 @@ struct StoreMultiInstanceTests {
                 }
                 done.withLock { $0 = true }
             }]
-            for r in 0..<3 {
-                bodies.append {
-                    while !done.withLock({ $0 }) {
-                        do {
-                            let hits = try reader.search("c", SearchRequest(vector: [0, 0], limit: 2))
-                            if hits.count > 1, hits[1].id.description.count < 4 {
-                                failures.withLock { if $0.count < 5 { $0.append("reader \(r): two transient points at once: \(hits.ids)") } }
-                            }
-                        } catch {
-                            failures.withLock { $0.append("reader \(r): \(error)") }
-                            return
-                        }
-                    }
-                }
+            bodies += readers(3, until: done, failures: failures) { _ in
+                let hits = try reader.search("c", SearchRequest(vector: [0, 0], limit: 2))
+                return hits.count > 1 && hits[1].id.description.count < 4 ? "two transient points at once: \(hits.ids)" : nil
             }
             runConcurrently(bodies)
             #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0.prefix(5) })")

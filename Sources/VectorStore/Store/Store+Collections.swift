@@ -371,7 +371,8 @@ extension Store {
 public struct AliasUpdateTiming: Sendable, Equatable {
     /// Inside the transaction: reading the catalog, checking the actions, rewriting the alias rows.
     public var aliasRowsSeconds: Double
-    /// Inside the transaction: the caller's `alongside` records.
+    /// Inside the transaction: the caller's `alongside` records, with the check that they left the catalog,
+    /// the aliases and the points as the batch made them.
     public var alongsideSeconds: Double
     /// The commit (with `synchronous=FULL`, the WAL's fsync).
     public var commitSeconds: Double

@@ -52,7 +52,7 @@ extension Store {
         // Copy the handles out first: never wait on a collection's lock while holding the catalog's.
         let all = catalog.withLock { c in Array(c.byName.values) }
         let loadedHandles = all.filter { h in h.lock.withReadLock { h.loaded } }
-        let marks = loadedHandles.map { h in h.lock.withReadLock { (h.id, h.pointSeq, h.tombSeq) } }
+        let marks = loadedHandles.map { h in h.lock.withReadLock { (id: h.id, pointSeq: h.pointSeq, tombSeq: h.tombSeq) } }
         let snapshot = try database("refreshing the store") {
             try pool.read { db -> (Int64, [CatalogRow], [(String, Int64)], [Int64: PendingChanges]) in
                 let generation = try Self.generation(db)
@@ -89,7 +89,7 @@ extension Store {
         }
         for (h, mark) in zip(loadedHandles, marks) {
             guard let ch = changes[h.id] else { continue }
-            Self.record(ch, in: h, pointSeq: mark.1, tombSeq: mark.2)
+            Self.record(ch, in: h, pointSeq: mark.pointSeq, tombSeq: mark.tombSeq)
         }
         noteGeneration(generation)
     }
