@@ -21,7 +21,12 @@ public final class Condition: @unchecked Sendable {
         mutex.initialize(to: pthread_mutex_t())
         cond.initialize(to: pthread_cond_t())
         pthread_mutex_init(mutex, nil)
-        pthread_cond_init(cond, nil)
+        // Timed waits measure on the monotonic clock, so setting the wall clock cannot stretch or cut them.
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        pthread_cond_init(cond, &attributes)
+        pthread_condattr_destroy(&attributes)
     }
 
     deinit {
@@ -46,6 +51,22 @@ public final class Condition: @unchecked Sendable {
         pthread_mutex_lock(mutex)
         while !ready() { pthread_cond_wait(cond, mutex) }
         pthread_mutex_unlock(mutex)
+    }
+
+    /// Waits until `ready` returns true or `timeout` has passed; returns whether `ready` did.
+    @discardableResult
+    public func wait(for timeout: Duration, until ready: () -> Bool) -> Bool {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        let (seconds, attoseconds) = timeout.components
+        let nanoseconds = Int(now.tv_nsec) + Int(attoseconds / 1_000_000_000)
+        var deadline = timespec(tv_sec: now.tv_sec + Int(seconds) + nanoseconds / 1_000_000_000, tv_nsec: nanoseconds % 1_000_000_000)
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while !ready() {
+            if pthread_cond_timedwait(cond, mutex, &deadline) == ETIMEDOUT { return ready() }
+        }
+        return true
     }
 
     /// Waits until `value` returns something, and returns it.

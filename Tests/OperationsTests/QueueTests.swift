@@ -79,6 +79,20 @@ struct QueueTests {
         #expect(try h.manager.collection(named: "broken").status == .ready)
     }
 
+    /// The loop looks for work every poll interval, and also wakes when an attempt of its own ends: an
+    /// operation run in the foreground returns when it ends, not at the next poll (two minutes here).
+    @Test func theLoopWakesWhenAnAttemptEnds() throws {
+        let h = try Harness()
+        let src = try h.writeSource("src", ["a.txt": "alpha beta gamma", "b.txt": "delta epsilon"])
+        let (_, op) = try h.manager.createCollection(CollectionSpec(name: "c", embedder: "hash-v1"), sources: [src])
+        var o = try Harness.options()
+        o.pollInterval = .seconds(120)
+        let start = ContinuousClock.now
+        let done = try Worker(manager: h.manager, options: o).runOperation(op.id)
+        #expect(done.status == .completed)
+        #expect(ContinuousClock.now - start < .seconds(60), "returned at the next poll, not when the attempt ended")
+    }
+
     @Test func transientFailuresAreRetriedThenSucceed() throws {
         let h = try Harness()
         let src = try Self.manyFiles(h)

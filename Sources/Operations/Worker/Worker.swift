@@ -35,7 +35,7 @@ public final class Worker: Sendable {
         public var softTimeLimit: Duration = .seconds(3600)
         /// Past this an attempt is abandoned and the operation fails.
         public var hardTimeLimit: Duration = .seconds(7200)
-        /// How often the loop looks for work and progress.
+        /// How often the loop looks for work and progress (it also wakes when an attempt on this worker ends).
         public var pollInterval: Duration = .milliseconds(200)
         /// Faults to inject (tests only).
         public var faults: FaultInjector = .none
@@ -64,6 +64,10 @@ public final class Worker: Sendable {
     public let options: Options
     let handlers: [OperationType: any OperationHandler]
     private let summary = Locked(Summary())
+    /// Attempts finished on this worker's threads: the loop sleeps until the next poll or until this moves,
+    /// so an operation run in the foreground returns as soon as it ends, not a poll interval later.
+    private let attemptsFinished = Atomic<Int>(0)
+    private let attemptFinished = Condition()
 
     /// A worker with the built-in handlers (INDEX, APPEND, REMOVE_SOURCE, DELETE) plus `handlers`
     /// (the reindex layer adds REINDEX).
@@ -158,6 +162,7 @@ public final class Worker: Sendable {
         defer { heartbeat.stop() }
         var lastRecovery = ContinuousClock.now
         while true {
+            let finishedBefore = attemptsFinished.load(ordering: .acquiring)
             running = running.filter { !$0.value.done.load(ordering: .acquiring) }
             let now = ContinuousClock.now
             // Hard limits: abandon the attempt and fail the operation.
@@ -203,7 +208,7 @@ public final class Worker: Sendable {
                 if stop() { return }
                 if untilIdle, let active = try transientTolerant({ () throws(OperationsError) in try manager.hasActiveOperations() }), !active { return }
             }
-            Thread.sleep(forTimeInterval: options.pollInterval.seconds)
+            attemptFinished.wait(for: options.pollInterval) { attemptsFinished.load(ordering: .acquiring) != finishedBefore }
         }
     }
 
@@ -289,6 +294,7 @@ public final class Worker: Sendable {
             #endif
             execute(context)
             running.done.store(true, ordering: .releasing)
+            attemptFinished.signal { attemptsFinished.add(1, ordering: .releasing) }
         }
         thread.stackSize = 8 << 20
         thread.name = "switchyard-op-\(claim.operation.id.prefix(8))"

@@ -89,9 +89,8 @@ public enum AppendBenchmark {
         try manager.setLimits(ResourceLimits(owner: "bench", maxCollections: 1, maxDocuments: Int.max / 2, maxStorageBytes: Int.max / 2, maxOperationsPerHour: 100))
         try manager.createCollection(CollectionSpec(name: "bench", owner: "bench", embedder: c.embedder, chunkSize: c.chunkSize, chunkOverlap: c.chunkOverlap),
                                      sources: [seedDir], user: "bench")
-        var wo = Worker.Options()
-        wo.pollInterval = .milliseconds(5)
-        let worker = Worker(manager: manager, options: wo)
+        // The worker's own poll interval: the loop wakes when the append ends.
+        let worker = Worker(manager: manager, options: Worker.Options())
         _ = try worker.runUntilIdle()
         let start = ContinuousClock.now
         let op = try manager.append("bench", source: source, user: "bench")
