@@ -1,6 +1,7 @@
 import Foundation
 import Operations
 import QdrantBackend
+import Reindex
 import SwitchyardJSON
 import Testing
 import VectorStore
@@ -120,6 +121,33 @@ struct QdrantCLITests {
             }
             let ops = try s.records { try $0.operations(collection: "c", status: nil, limit: 100) }
             #expect(ops.count == 1, "only the INDEX was queued")
+            s.server.stop()
+        }
+    }
+
+    /// A search through the reindex service remembers that a name is a managed collection on its backend, and
+    /// so skips that read on later searches. When the collection is deleted and made again on the Qdrant server,
+    /// the next search in the same process must still say where it lives, not that the name is unknown.
+    @Test("a search after the collection moved to the other backend says where it lives")
+    func backendCheckAfterTheCollectionMoved() throws {
+        try withTemporaryDirectory { dir in
+            let s = try Setup(dir)
+            let local = ["--store", s.store]
+            let noEnvironment = ["SWITCHYARD_QDRANT_URL": ""]
+            let made = try CLI.run(["index", "--collection", "c", "--source", s.source, "--embedder", "hash-v1"] + local, environment: noEnvironment)
+            #expect(made.status == 0, "\(made.stderr)")
+            let store = try Store.open(at: s.store)
+            defer { try? store.close() }
+            let service = try ReindexService(manager: try CollectionManager(store: store))
+            #expect(try !service.search("c", text: "record w1", limit: 3).hits.isEmpty)
+            let deleted = try CLI.run(["collections", "delete", "--collection", "c"] + local, environment: noEnvironment)
+            #expect(deleted.status == 0, "\(deleted.stderr)")
+            try s.index()
+            #expect {
+                _ = try service.search("c", text: "record w1", limit: 3)
+            } throws: { error in
+                "\(error)".contains("collection 'c' lives on qdrant \(s.server.url)")
+            }
             s.server.stop()
         }
     }

@@ -23,6 +23,11 @@ public final class ReindexService: Sendable {
     /// physical collection keeps its embedder for life (a reindex makes a new one, and the names carry the
     /// managed collection's UUID), so each is read once, not on every search.
     private let specs = Locked<[String: String]>([:])
+    /// Managed collections found on this service's backend by a search. A managed collection keeps its
+    /// backend for life, and deleting it removes its alias from that backend, so a later search by the name
+    /// skips the check (one database read fewer per query) until the name stops resolving: then it checks
+    /// again, and a collection recreated on another backend gets the error that says so.
+    private let onThisBackend = Locked<Set<String>>([])
 
     public init(manager: CollectionManager) throws(OperationsError) {
         self.manager = manager
@@ -119,7 +124,19 @@ public final class ReindexService: Sendable {
     /// embeds with that generation's embedder, searches that physical collection. If the generation is
     /// dropped between the two steps (the alias moved on), it resolves again.
     public func search(_ name: String, text: String, limit: Int = 10, filter: Filter? = nil, withPayload: Bool = true) throws(OperationsError) -> (collection: String, hits: [ScoredPoint]) {
-        try checkBackend(name)
+        let checked = onThisBackend.withLock { $0.contains(name) }
+        if !checked { try checkBackend(name) }
+        do {
+            return try searchResolving(name, text: text, limit: limit, filter: filter, withPayload: withPayload)
+        } catch where error.code == .notFound && checked {
+            // Deleted since it was checked (and perhaps recreated elsewhere): check again, then search again.
+            onThisBackend.withLock { _ = $0.remove(name) }
+            try checkBackend(name)
+            return try searchResolving(name, text: text, limit: limit, filter: filter, withPayload: withPayload)
+        }
+    }
+
+    private func searchResolving(_ name: String, text: String, limit: Int, filter: Filter?, withPayload: Bool) throws(OperationsError) -> (collection: String, hits: [ScoredPoint]) {
         var lastError: OperationsError?
         for _ in 0..<5 {
             let physical = try CollectionManager.guarded("resolving '\(name)'") { try manager.vectors.resolve(name) }
@@ -147,6 +164,7 @@ public final class ReindexService: Sendable {
         let c: ManagedCollection
         do { c = try manager.collection(named: name) } catch where error.code == .notFound { return }
         try manager.requireBackend(of: c)
+        onThisBackend.withLock { _ = $0.insert(name) }
     }
 
     private func embed(_ text: String, spec: String) throws(OperationsError) -> [Float] {
