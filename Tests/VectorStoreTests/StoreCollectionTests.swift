@@ -113,4 +113,22 @@ struct StoreCollectionTests {
             try store.close()
         }
     }
+
+    @Test("calls on a closed store fail with an error that says so")
+    func closedStore() throws {
+        try withStoreDirectory { dir in
+            let store = try Store.open(at: dir.path, options: .testing)
+            try store.createCollection("c", dimension: 2, distance: .euclid)
+            try store.upsert("c", points: [Point(id: .number(1), vector: [1, 0])])
+            #expect(try store.count("c") == 1)
+            try store.close()
+            expectStoreError(.storage, "the store is closed") { try store.search("c", SearchRequest(vector: [0, 0])) }
+            expectStoreError(.storage, "the store is closed") { try store.collections() }
+            expectStoreError(.storage, "the store is closed") { try store.count("c") }
+            // What it held is intact.
+            let reopened = try Store.open(at: dir.path, options: .testing)
+            defer { try? reopened.close() }
+            #expect(try reopened.search("c", SearchRequest(vector: [0, 0])).map(\.id) == [.number(1)])
+        }
+    }
 }

@@ -26,9 +26,7 @@ extension Store {
     /// - Returns: the generation read (what a collection must reflect to be current).
     @discardableResult
     func refreshIfNeeded() throws(StoreError) -> Int64 {
-        let current = try database("reading the store generation") {
-            try pool.read { db in try Self.generation(db) }
-        }
+        let current = try generationProbes.read()
         if current != knownGeneration.load(ordering: .acquiring) { try refresh() }
         return current
     }

@@ -54,6 +54,8 @@ public final class Store: Sendable {
     private let report: Locked<OpenReport>
     let options: Options
     let pool: DatabasePool
+    /// Reads the store generation outside the pool (see ``GenerationProbes``).
+    let generationProbes: GenerationProbes
     let catalog = Locked(Catalog())
     /// The store generation memory reflects (raised only: see ``noteGeneration(_:)``).
     let knownGeneration = Atomic<Int64>(-1)
@@ -68,6 +70,9 @@ public final class Store: Sendable {
         self.directory = directory
         self.options = options
         self.pool = pool
+        self.generationProbes = GenerationProbes(
+            path: (directory as NSString).appendingPathComponent(Self.databaseFileName),
+            count: max(2, options.searchThreads), busyTimeout: options.busyTimeout)
         self.report = Locked(report)
     }
 
@@ -159,6 +164,7 @@ public final class Store: Sendable {
 
     /// Closes the database connections. Calls after this fail.
     public func close() throws(StoreError) {
+        generationProbes.close()
         do { try pool.close() } catch { throw StoreError(.storage, "cannot close store '\(directory)'", cause: "\(error)") }
     }
 

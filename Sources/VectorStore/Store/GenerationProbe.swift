@@ -1,0 +1,123 @@
+import Foundation
+import GRDBSQLite
+import Synchronization
+
+/// Reads the store generation on a few connections of its own, outside the database pool.
+///
+/// Every search and every name lookup first reads the generation, to learn whether another process (or a
+/// write in this one) committed since memory was last refreshed. Through the pool that read takes a reader
+/// connection (a semaphore, the pool's lock, the connection's serial queue) and runs three statements (`BEGIN`,
+/// the `SELECT`, `COMMIT`). With more searching threads than cores, a thread preempted while it holds one of
+/// those locks makes the others queue behind it, and each hand-off waits for a wake-up: the stalls that set
+/// readers' p99 during a reindex (docs/performance.md).
+///
+/// A probe is one plain connection that runs one prepared `SELECT` (an autocommit read: one consistent
+/// snapshot, as before). A thread takes the first probe whose lock is free, so a preempted holder delays no
+/// one unless every probe is busy; only then does it wait, on a probe picked at random.
+///
+/// Probes open on first use (after the pool has created and migrated the database) and close with the store.
+final class GenerationProbes: Sendable {
+    private let slots: [Slot]
+    private let path: String
+    private let busyTimeout: Duration
+
+    /// One connection and its statement, behind a lock.
+    private final class Slot: Sendable {
+        let state = Mutex(Probe())
+    }
+
+    /// - Parameters:
+    ///   - path: the store's database file.
+    ///   - count: how many connections at most (each opens on first use).
+    ///   - busyTimeout: how long a read waits when SQLite reports the database busy (WAL recovery).
+    init(path: String, count: Int, busyTimeout: Duration) {
+        self.path = path
+        self.busyTimeout = busyTimeout
+        self.slots = (0..<max(1, count)).map { _ in Slot() }
+    }
+
+    /// The committed store generation (0 before the first write).
+    func read() throws(StoreError) -> Int64 {
+        for slot in slots {
+            if let value = try slot.state.withLockIfAvailable({ (p: inout Probe) throws(StoreError) -> Int64 in
+                try p.read(path: path, busyTimeout: busyTimeout)
+            }) {
+                return value
+            }
+        }
+        return try slots[Int.random(in: 0..<slots.count)].state.withLock { (p: inout Probe) throws(StoreError) -> Int64 in
+            try p.read(path: path, busyTimeout: busyTimeout)
+        }
+    }
+
+    /// Closes every connection; a read after this fails.
+    func close() {
+        for slot in slots { slot.state.withLock { $0.close() } }
+    }
+
+    deinit { close() }
+}
+
+/// One probe connection. Only ever used under its slot's lock (opened with `SQLITE_OPEN_NOMUTEX`).
+private struct Probe: ~Copyable {
+    private var db: OpaquePointer?
+    private var statement: OpaquePointer?
+    private var closed = false
+
+    static let sql = "SELECT value FROM store_meta WHERE key = 'generation'"
+
+    mutating func read(path: String, busyTimeout: Duration) throws(StoreError) -> Int64 {
+        if statement == nil { try open(path: path, busyTimeout: busyTimeout) }
+        guard let statement else { throw StoreError(.storage, "reading the store generation failed: the store is closed") }
+        defer { sqlite3_reset(statement) }
+        switch sqlite3_step(statement) {
+        case SQLITE_ROW: return sqlite3_column_int64(statement, 0)
+        case SQLITE_DONE: return 0
+        case let rc: throw failure(rc, "reading the store generation")
+        }
+    }
+
+    private mutating func open(path: String, busyTimeout: Duration) throws(StoreError) {
+        guard !closed else { throw StoreError(.storage, "reading the store generation failed: the store is closed") }
+        var handle: OpaquePointer?
+        // Read-write so that SQLite maps the WAL index as the pool's connections do; `query_only` keeps it a reader.
+        let rc = sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nil)
+        guard rc == SQLITE_OK, let handle else {
+            let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "code \(rc)"
+            sqlite3_close_v2(handle)
+            throw StoreError(.storage, "opening a connection to read the store generation failed", cause: message)
+        }
+        db = handle
+        let millis = busyTimeout.components.seconds * 1000 + busyTimeout.components.attoseconds / 1_000_000_000_000_000
+        sqlite3_busy_timeout(handle, Int32(clamping: millis))
+        var prepared: OpaquePointer?
+        guard sqlite3_exec(handle, "PRAGMA query_only = 1", nil, nil, nil) == SQLITE_OK,
+              sqlite3_prepare_v3(handle, Self.sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &prepared, nil) == SQLITE_OK,
+              let prepared
+        else {
+            let error = failure(sqlite3_errcode(handle), "preparing the store generation read")
+            close()
+            closed = false
+            throw error
+        }
+        statement = prepared
+    }
+
+    private func failure(_ rc: Int32, _ what: String) -> StoreError {
+        let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? ""
+        let code: StoreError.Code = switch rc & 0xff {
+        case SQLITE_BUSY, SQLITE_LOCKED: .busy
+        case SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN: .io
+        default: .storage
+        }
+        return StoreError(code, "\(what) failed", cause: "SQLite error \(rc): \(message)")
+    }
+
+    mutating func close() {
+        if let statement { sqlite3_finalize(statement) }
+        if let db { sqlite3_close_v2(db) }
+        statement = nil
+        db = nil
+        closed = true
+    }
+}
