@@ -40,6 +40,7 @@ public struct Telemetry: Sendable {
         public static let storeOperations = "switchyard_store_operations_total"
         public static let storeDuration = "switchyard_store_operation_duration_seconds"
         public static let pointsUpserted = "switchyard_points_upserted_total"
+        public static let storeSyncs = "switchyard_store_syncs_total"
     }
 
     /// Histogram buckets by metric name (seconds, except `search_results_total`: points).
@@ -211,6 +212,12 @@ public struct Telemetry: Sendable {
     public func storeOperation(_ operation: String, status: String, seconds: Double) {
         counter(Name.storeOperations, [("operation", operation), ("status", status)]).increment()
         recorder(Name.storeDuration, [("operation", operation)]).record(seconds)
+    }
+
+    /// The store read the database to bring its memory up to date with commits it had not applied:
+    /// `refresh` (the catalog, the aliases and every loaded collection) or `catch_up` (one collection).
+    public func storeSync(_ kind: String) {
+        counter(Name.storeSyncs, [("kind", kind)]).increment()
     }
 
     public func pointsUpserted(collection: String, count: Int) {

@@ -74,6 +74,41 @@ struct TelemetryTests {
         #expect(try metrics.expectCounter(Telemetry.Name.operationErrors, [("operation_type", "append"), ("error_type", "invalid_input"), ("collection_id", id)]).values == [1])
     }
 
+    /// A store's own writes to one collection leave its other loaded collections in step: searching them
+    /// afterwards reads nothing from the database. Another instance's write is read once, and seen.
+    @Test func ownWritesNeedNoSyncReads() throws {
+        let metrics = TestMetrics()
+        let dir = try TemporaryDirectory(prefix: "switchyard-syncs")
+        var so = Store.Options()
+        so.telemetry = Telemetry(factory: metrics)
+        let store = try Store.open(at: dir.appending("store"), options: so)
+        defer { try? store.close() }
+        try store.createCollection("x", dimension: 2, distance: .euclid)
+        try store.createCollection("y", dimension: 2, distance: .euclid)
+        try store.upsert("y", points: [Point(id: .number(1), vector: [1, 0])])
+        _ = try store.search("x", SearchRequest(vector: [0, 0]))
+        _ = try store.search("y", SearchRequest(vector: [0, 0]))
+        func syncs() -> Int64 {
+            ["refresh", "catch_up"].map { kind in
+                (try? metrics.expectCounter(Telemetry.Name.storeSyncs, [("kind", kind)]).values.reduce(0, +)) ?? 0
+            }.reduce(0, +)
+        }
+        let start = syncs()
+        for i in 0..<20 {
+            try store.upsert("x", points: [Point(id: .number(UInt64(i)), vector: [Float(i), 1])])
+            #expect(try store.search("y", SearchRequest(vector: [0, 0])).map(\.id) == [.number(1)])
+            try store.upsert("y", points: [Point(id: .number(1), vector: [1, 0], payload: ["round": .int(Int64(i))])])
+            #expect(try store.search("x", SearchRequest(vector: [0, 0], limit: 100)).count == i + 1)
+        }
+        #expect(syncs() == start, "searches read the database after this store's own writes")
+
+        let other = try Store.open(at: dir.appending("store"))
+        defer { try? other.close() }
+        try other.upsert("y", points: [Point(id: .number(2), vector: [2, 0])])
+        #expect(try store.search("y", SearchRequest(vector: [0, 0])).map(\.id) == [.number(1), .number(2)])
+        #expect(syncs() > start)
+    }
+
     /// In the Prometheus exposition, the result counts are a histogram with its own buckets (points, not seconds).
     @Test func searchResultsAreAHistogramOfResultCounts() {
         let registry = PrometheusCollectorRegistry()

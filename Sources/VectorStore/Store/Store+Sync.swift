@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Locks
 import Synchronization
+import Telemetry
 import VectorMath
 
 // MARK: - Keeping memory in step with the database (this and other processes)
@@ -51,6 +52,7 @@ extension Store {
         let all = catalog.withLock { c in Array(c.byName.values) }
         let loadedHandles = all.filter { h in h.lock.withReadLock { h.loaded } }
         let marks = loadedHandles.map { h in h.lock.withReadLock { (id: h.id, pointSeq: h.pointSeq, tombSeq: h.tombSeq) } }
+        options.telemetry.storeSync("refresh")
         let snapshot = try database("refreshing the store") {
             try pool.read { db -> (Int64, [CatalogRow], [(String, Int64)], [Int64: PendingChanges]) in
                 let generation = try Self.generation(db)
@@ -246,6 +248,7 @@ extension Store {
             h.loaded && h.syncedGeneration.load(ordering: .acquiring) < generation ? (h.pointSeq, h.tombSeq) : nil
         }
         guard let (pseq, tseq) = marks else { return }
+        options.telemetry.storeSync("catch_up")
         let ch = try database("refreshing collection '\(h.name)'") {
             try pool.read { db -> PendingChanges? in
                 guard try Self.collectionExists(db, id: h.id) else {
@@ -365,12 +368,24 @@ extension Store {
                 if let handle {
                     // Caught up inside the transaction and applied: memory reflects `after`.
                     handle.lock.withReadLock { if handle.loaded { handle.syncedGeneration.raise(to: after) } }
+                    if !changesCatalog { noteUntouched(besides: handle, before: before, after: after) }
                 }
                 // Nothing else committed since this process last refreshed: no need to refresh again.
                 // (A catalog change still needs the catalog reloaded, which the caller does.)
                 if !changesCatalog { _ = knownGeneration.compareExchange(expected: before, desired: after, ordering: .acquiringAndReleasing) }
                 return (result, before, after)
             }
+        }
+    }
+
+    /// After this process committed a write to `handle`'s points alone (generation `before` → `after`):
+    /// every other collection whose memory reflected `before` reflects `after` too, since the write
+    /// transaction found `before` and nothing else could commit until it did. Without this, a search of
+    /// any other collection would read the database to catch up after each of these writes, and during a
+    /// reindex (a write every batch) every reader query did, all of them at once.
+    func noteUntouched(besides handle: CollectionHandle, before: Int64, after: Int64) {
+        for h in catalog.withLock({ Array($0.byName.values) }) where h !== handle {
+            _ = h.syncedGeneration.compareExchange(expected: before, desired: after, ordering: .acquiringAndReleasing)
         }
     }
 
