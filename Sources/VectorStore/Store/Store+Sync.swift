@@ -28,7 +28,12 @@ extension Store {
     @discardableResult
     func refreshIfNeeded() throws(StoreError) -> Int64 {
         let current = try generationProbes.read()
-        if current != knownGeneration.load(ordering: .acquiring) { try refresh() }
+        guard current != knownGeneration.load(ordering: .acquiring) else { return current }
+        // One refresh at a time: the threads that find the same new generation wait for the first one's
+        // refresh instead of each reading the catalog and every loaded collection's changes at once.
+        try refreshGate.withLock { _ throws(StoreError) in
+            if knownGeneration.load(ordering: .acquiring) < current { try refresh() }
+        }
         return current
     }
 

@@ -59,6 +59,8 @@ public final class Store: Sendable {
     let catalog = Locked(Catalog())
     /// The store generation memory reflects (raised only: see ``noteGeneration(_:)``).
     let knownGeneration = Atomic<Int64>(-1)
+    /// Held by the refresh that a search or a lookup starts when it finds a new generation.
+    let refreshGate = Mutex(())
 
     /// SQLite page size of new stores.
     static let pageSize = 65_536
