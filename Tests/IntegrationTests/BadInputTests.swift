@@ -231,6 +231,8 @@ struct BadInputTests {
         Case(args: ["bench", "serve", "--points", "0"], message: "--points must be at least 1"),
         Case(args: ["bench", "serve", "--concurrency", "0"], message: "--concurrency must be from 1 to 1024"),
         Case(args: ["bench", "append", "--synthetic", "0"], message: "--synthetic must be at least 1, got 0"),
+        Case(args: ["bench", "reindex", "--reader-rounds", "0"], message: "--reader-rounds must be at least 1, got 0"),
+        Case(args: ["bench", "reindex", "--idle-seconds", "0"], message: "--idle-seconds must be a positive number"),
         Case(args: ["bench", "append", "--synthetic", "10", "--source", "FIX"], message: "--synthetic and --source exclude each other"),
         Case(args: ["bench", "append", "--synthetic", "10", "--words", "0"], message: "--words must be at least 1, got 0"),
         Case(args: ["bench", "append", "--synthetic", "10", "--max-growth-mb=-3"], message: "--max-growth-mb must be a positive number"),

@@ -20,6 +20,7 @@ let benchmarks: @Sendable () -> Void = {
             var c = ReindexBenchmark.Configuration(source: dataset)
             c.readers = 1
             c.idleSeconds = 0.1
+            c.readerRounds = 1
             c.switches = 1
             c.switchReaders = [0]
             c.switchReindexes = 0

@@ -22,8 +22,12 @@ public enum ReindexBenchmark {
         /// Pause between one reader's queries (think time): readers that never pause would use every
         /// core and measure only the scheduler.
         public var readerInterval = 0.01
-        /// Seconds the idle readers run.
-        public var idleSeconds = 2.0
+        /// Seconds the idle readers run in each round.
+        public var idleSeconds = 1.0
+        /// Rounds of idle readers followed by a reindex of "busy" with readers (back and forth between the two
+        /// embedders); the latencies of all rounds are pooled. Interleaved, a noisy moment of a shared machine
+        /// falls on both sides alike, and the pooled p99 rests on more than one window's five slowest queries.
+        public var readerRounds = 3
         /// Alias switches timed (through rollback: intent, alias batch, commit, as a reindex's switch) for the
         /// percentiles, and bare alias flips, at each reader count of `switchReaders`.
         public var switches = 200
@@ -44,6 +48,14 @@ public enum ReindexBenchmark {
         public var errors: Int
         public var p50: Double
         public var p99: Double
+
+        /// Percentiles of `seconds` (any order).
+        init(_ seconds: [Double], errors: Int) {
+            count = seconds.count
+            self.errors = errors
+            p50 = ReindexBenchmark.percentile(seconds, 0.5)
+            p99 = ReindexBenchmark.percentile(seconds, 0.99)
+        }
     }
 
     /// The switch timed with `readers` readers searching through the alias being switched.
@@ -92,11 +104,14 @@ public enum ReindexBenchmark {
         public var vectors: Int
         public var aloneSeconds: Double
         public var aloneChunksPerSecond: Double
+        /// The reindexes with readers: their mean time and throughput.
         public var withReadersSeconds: Double
         public var withReadersChunksPerSecond: Double
+        /// Readers' latency over all rounds, idle and during the reindexes.
         public var idle: Latency
         public var during: Latency
-        /// The switches of the two reindexes above (alone, with readers) and the alias batch inside each.
+        public var readerRounds: Int
+        /// The switches of the reindexes above (alone, then each round's with readers) and the alias batch inside each.
         public var reindexSwitchMilliseconds: [Double]
         public var aliasFlipMilliseconds: [Double]
         /// The switch under 0, 4 and 8 readers (``Configuration/switchReaders``).
@@ -110,7 +125,7 @@ public enum ReindexBenchmark {
                 "vectors": .int(Int64(vectors)),
                 "reindex_alone_s": .double(aloneSeconds), "reindex_alone_chunks_per_s": .double(aloneChunksPerSecond),
                 "reindex_with_readers_s": .double(withReadersSeconds), "reindex_with_readers_chunks_per_s": .double(withReadersChunksPerSecond),
-                "readers_idle": lat(idle), "readers_during_reindex": lat(during),
+                "readers_idle": lat(idle), "readers_during_reindex": lat(during), "reader_rounds": .int(Int64(readerRounds)),
                 "reader_p99_ratio": .double(idle.p99 > 0 ? during.p99 / idle.p99 : 0),
                 "reindex_switch_ms": .array(reindexSwitchMilliseconds.map { .double($0) }),
                 "reindex_alias_flip_ms": .array(aliasFlipMilliseconds.map { .double($0) }),
@@ -148,18 +163,30 @@ public enum ReindexBenchmark {
 
         // One query per reader first, untimed: the first search of a process loads what it needs.
         for q in queries.prefix(c.readers) { _ = try service.search("busy", text: q, limit: 10, withPayload: false) }
-        progress(BenchProgress("readers idle for \(c.idleSeconds) s"))
-        let idle = try readers(c.readers, interval: c.readerInterval, service: service, queries: queries) { Thread.sleep(forTimeInterval: c.idleSeconds) }
-
         progress(BenchProgress("reindex alone"))
         let alone = try reindex("alone", to: c.to, manager: manager, worker: worker)
-        progress(BenchProgress("reindex with \(c.readers) readers"))
-        var busy: (seconds: Double, result: [String: JSONValue])!
-        var caught: OperationsError?
-        let during = try readers(c.readers, interval: c.readerInterval, service: service, queries: queries) {
-            do { busy = try reindex("busy", to: c.to, manager: manager, worker: worker) } catch { caught = CollectionManager.classify(error, doing: "the reindex") }
+
+        var idle: [Double] = [], during: [Double] = []
+        var idleErrors = 0, duringErrors = 0
+        var busy: [(seconds: Double, result: [String: JSONValue])] = []
+        for round in 0..<c.readerRounds {
+            let of = c.readerRounds > 1 ? " (round \(round + 1) of \(c.readerRounds))" : ""
+            progress(BenchProgress("readers idle for \(c.idleSeconds) s" + of))
+            let quiet = try readers(c.readers, interval: c.readerInterval, service: service, queries: queries) { Thread.sleep(forTimeInterval: c.idleSeconds) }
+            idle += quiet.latencies
+            idleErrors += quiet.errors
+            progress(BenchProgress("reindex with \(c.readers) readers" + of))
+            var caught: OperationsError?
+            let loaded = try readers(c.readers, interval: c.readerInterval, service: service, queries: queries) {
+                do { busy.append(try reindex("busy", to: round % 2 == 0 ? c.to : c.from, manager: manager, worker: worker)) } catch {
+                    caught = CollectionManager.classify(error, doing: "the reindex")
+                }
+            }
+            if let caught { throw caught }
+            during += loaded.latencies
+            duringErrors += loaded.errors
         }
-        if let caught { throw caught }
+        let busySeconds = busy.isEmpty ? 0 : busy.map(\.seconds).reduce(0, +) / Double(busy.count)
 
         var loads: [SwitchLoad] = []
         for count in c.switchReaders {
@@ -175,15 +202,15 @@ public enum ReindexBenchmark {
                 } catch { caught = error }
             }
             if let caught { throw caught }
-            load.readerQueries = t.count
+            load.readerQueries = t.queries
             load.readerErrors = t.errors
             loads.append(load)
         }
-        let results = [alone.result, busy.result]
+        let results = [alone.result] + busy.map(\.result)
         return Result(
             vectors: vectors, aloneSeconds: alone.seconds, aloneChunksPerSecond: Double(vectors) / alone.seconds,
-            withReadersSeconds: busy.seconds, withReadersChunksPerSecond: Double(vectors) / busy.seconds,
-            idle: idle, during: during,
+            withReadersSeconds: busySeconds, withReadersChunksPerSecond: busySeconds > 0 ? Double(vectors) / busySeconds : 0,
+            idle: Latency(idle, errors: idleErrors), during: Latency(during, errors: duringErrors), readerRounds: c.readerRounds,
             reindexSwitchMilliseconds: results.compactMap { $0["switch_ms"]?.numberValue },
             aliasFlipMilliseconds: results.compactMap { $0["alias_flip_ms"]?.numberValue },
             switchLoads: loads)
@@ -252,15 +279,15 @@ public enum ReindexBenchmark {
         return ((ContinuousClock.now - t0).seconds, done.result ?? [:])
     }
 
-    /// Runs `body` while `count` readers search "busy" through its alias; returns their latencies.
+    /// Runs `body` while `count` readers search "busy" through its alias; returns what they saw.
     private static func readers(_ count: Int, interval: Double, service: ReindexService, queries: [String], collection: String = "busy",
-                                _ body: () throws(OperationsError) -> Void) throws(OperationsError) -> Latency {
+                                _ body: () throws(OperationsError) -> Void) throws(OperationsError) -> AliasReaders.Tally {
         let readers = AliasReaders(service: service, collection: collection, queries: queries, pause: interval)
         readers.start(count)
         var failure: OperationsError?
         do { try body() } catch { failure = error }
         let t = readers.stop()
         if let failure { throw failure }
-        return Latency(count: t.latencies.count, errors: t.errors, p50: t.percentileMilliseconds(0.5) / 1000, p99: t.percentileMilliseconds(0.99) / 1000)
+        return t
     }
 }

@@ -151,6 +151,8 @@ extension BenchCommand {
         @Option(help: "Embedder after.") var to: String = "hash-v2"
         @Option(help: "Readers searching through the alias.") var readers: Int = 4
         @Option(help: "Milliseconds each reader pauses between queries.") var readerIntervalMs: Double = 10
+        @Option(help: "Rounds of idle readers then a reindex with readers; the readers' latencies of all rounds are pooled.") var readerRounds: Int = 3
+        @Option(help: "Seconds the readers run idle in each round.") var idleSeconds: Double = 1
         @Option(help: "Switches (rollbacks) and bare alias flips timed for the percentiles, at each count of --switch-readers.") var switches: Int = 200
         @Option(help: "Reader counts the switches are timed under, comma-separated.") var switchReaders: String = "0,4,8"
         @Option(help: "Reindexes (each with its switch) timed at each count of --switch-readers.") var switchReindexes: Int = 5
@@ -160,10 +162,14 @@ extension BenchCommand {
         func run() throws {
             guard readers >= 1 else { throw CLIFailure(message: "--readers must be at least 1, got \(readers)") }
             guard switches >= 1 else { throw CLIFailure(message: "--switches must be at least 1, got \(switches)") }
+            guard readerRounds >= 1 else { throw CLIFailure(message: "--reader-rounds must be at least 1, got \(readerRounds)") }
+            guard idleSeconds.isFinite, idleSeconds > 0 else { throw CLIFailure(message: "--idle-seconds must be a positive number") }
             var c = ReindexBenchmark.Configuration(source: try source ?? DatasetCatalog(root: DatasetCatalog.defaultRoot).path(of: "wordnet-defs"))
             c.from = from
             c.to = to
             c.readers = readers
+            c.readerRounds = readerRounds
+            c.idleSeconds = idleSeconds
             c.switches = switches
             c.switchReaders = try switchReaders.split(separator: ",", omittingEmptySubsequences: false).map { part in
                 let text = part.trimmingCharacters(in: .whitespaces)
@@ -184,10 +190,11 @@ extension BenchCommand {
                 r = try ReindexBenchmark.run(c, progress: display.update)
             }
             if json { emit(r.json.jsonText); return }
-            emit(String(format: "reindex %d vectors %@ -> %@: alone %.2f s (%.0f chunks/s); with %d readers (%.0f ms pauses) %.2f s (%.0f chunks/s)",
-                        r.vectors, from, to, r.aloneSeconds, r.aloneChunksPerSecond, readers, readerIntervalMs, r.withReadersSeconds, r.withReadersChunksPerSecond))
-            emit(String(format: "readers idle: %d queries, p50 %.2f ms, p99 %.2f ms; during the reindex: %d queries, %d errors, p50 %.2f ms, p99 %.2f ms (p99 %.2fx idle)",
-                        r.idle.count, r.idle.p50 * 1000, r.idle.p99 * 1000, r.during.count, r.during.errors, r.during.p50 * 1000, r.during.p99 * 1000,
+            emit(String(format: "reindex %d vectors %@ -> %@: alone %.2f s (%.0f chunks/s); with %d readers (%.0f ms pauses) %.2f s (%.0f chunks/s, mean of %d)",
+                        r.vectors, from, to, r.aloneSeconds, r.aloneChunksPerSecond, readers, readerIntervalMs, r.withReadersSeconds, r.withReadersChunksPerSecond,
+                        r.readerRounds))
+            emit(String(format: "readers over %d rounds, idle: %d queries, p50 %.2f ms, p99 %.2f ms; during the reindexes: %d queries, %d errors, p50 %.2f ms, p99 %.2f ms (p99 %.2fx idle)",
+                        r.readerRounds, r.idle.count, r.idle.p50 * 1000, r.idle.p99 * 1000, r.during.count, r.during.errors, r.during.p50 * 1000, r.during.p99 * 1000,
                         r.idle.p99 > 0 ? r.during.p99 / r.idle.p99 : 0))
             emit("reindex switches (intent, alias batch, commit): " + r.reindexSwitchMilliseconds.map { String(format: "%.2f ms", $0) }.joined(separator: ", ")
                  + "; alias batch inside: " + r.aliasFlipMilliseconds.map { String(format: "%.3f ms", $0) }.joined(separator: ", "))
