@@ -117,6 +117,38 @@ struct StoreMultiInstanceTests {
         }
     }
 
+    /// After the other instance commits, each of several threads searching through this one sees the commit on
+    /// its next call. The threads that find the same new generation share one refresh (the others wait for it
+    /// and then skip theirs), so a waiter must not skip one that does not cover what it read: every third round
+    /// also creates a collection, which only a refresh (not a collection's catch-up) brings in.
+    @Test("threads that find the same new generation all see it")
+    func threadsShareARefresh() throws {
+        try withTwoStores { a, b, _ in
+            try a.createCollection("c", dimension: 2, distance: .euclid)
+            try a.upsert("c", points: [Point(id: .number(0), vector: [0, 0])])
+            #expect(try b.count("c") == 1)
+            for round in 1...60 {
+                try a.upsert("c", points: [Point(id: .number(UInt64(round)), vector: [Float(round), 0])])
+                if round % 3 == 0 { try a.createCollection("x\(round)", dimension: 2, distance: .euclid) }
+                let failures = Locked<[String]>([])
+                runConcurrently((0..<4).map { t in
+                    {
+                        do {
+                            let n = try b.search("c", SearchRequest(vector: [0, 0], limit: 100)).count
+                            if n != round + 1 { failures.withLock { $0.append("thread \(t), round \(round): \(n) points") } }
+                            if round % 3 == 0, try !b.collectionExists("x\(round)") {
+                                failures.withLock { $0.append("thread \(t), round \(round): no collection x\(round)") }
+                            }
+                        } catch {
+                            failures.withLock { $0.append("thread \(t), round \(round): \(error)") }
+                        }
+                    }
+                })
+                #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0 })")
+            }
+        }
+    }
+
     /// One instance upserts and deletes points in a loop while several threads search through the
     /// other: each search refreshes what changed, concurrently with the other searches' refreshes.
     /// Afterwards the reader's memory must equal the database: no deleted point may come back.

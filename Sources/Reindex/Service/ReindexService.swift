@@ -26,7 +26,8 @@ public final class ReindexService: Sendable {
     /// Managed collections found on this service's backend by a search. A managed collection keeps its
     /// backend for life, and deleting it removes its alias from that backend, so a later search by the name
     /// skips the check (one database read fewer per query) until the name stops resolving: then it checks
-    /// again, and a collection recreated on another backend gets the error that says so.
+    /// again, and a collection recreated on another backend gets the error that says so. (A hand-made local
+    /// alias of the same name that outlives the collection would be searched without that error.)
     private let onThisBackend = Locked<Set<String>>([])
 
     public init(manager: CollectionManager) throws(OperationsError) {

@@ -50,9 +50,14 @@ final class GenerationProbes: Sendable {
         }
     }
 
-    /// Closes every connection; a read after this fails.
+    /// Closes every connection; a read after this fails, until ``reopen()``.
     func close() {
         for slot in slots { slot.state.withLock { $0.close() } }
+    }
+
+    /// Lets reads open connections again (after the store's close failed and left the store open).
+    func reopen() {
+        for slot in slots { slot.state.withLock { $0.reopen() } }
     }
 
     deinit { close() }
@@ -85,7 +90,7 @@ private struct Probe: ~Copyable {
         guard rc == SQLITE_OK, let handle else {
             let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "code \(rc)"
             sqlite3_close_v2(handle)
-            throw StoreError(.storage, "opening a connection to read the store generation failed", cause: message)
+            throw StoreError(Self.code(rc), "opening a connection to read the store generation failed", cause: "SQLite error \(rc): \(message)")
         }
         db = handle
         let millis = busyTimeout.components.seconds * 1000 + busyTimeout.components.attoseconds / 1_000_000_000_000_000
@@ -105,13 +110,20 @@ private struct Probe: ~Copyable {
 
     private func failure(_ rc: Int32, _ what: String) -> StoreError {
         let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? ""
-        let code: StoreError.Code = switch rc & 0xff {
+        return StoreError(Self.code(rc), "\(what) failed", cause: "SQLite error \(rc): \(message)")
+    }
+
+    /// As ``Store/code(of:)`` maps the pool's errors, by primary result code.
+    private static func code(_ rc: Int32) -> StoreError.Code {
+        switch rc & 0xff {
         case SQLITE_BUSY, SQLITE_LOCKED: .busy
         case SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN: .io
+        case SQLITE_CONSTRAINT: .constraint
         default: .storage
         }
-        return StoreError(code, "\(what) failed", cause: "SQLite error \(rc): \(message)")
     }
+
+    mutating func reopen() { closed = false }
 
     mutating func close() {
         if let statement { sqlite3_finalize(statement) }

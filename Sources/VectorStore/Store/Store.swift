@@ -166,8 +166,12 @@ public final class Store: Sendable {
 
     /// Closes the database connections. Calls after this fail.
     public func close() throws(StoreError) {
+        // The probes first, so that the pool's writer is the last connection and leaves no write-ahead log.
         generationProbes.close()
-        do { try pool.close() } catch { throw StoreError(.storage, "cannot close store '\(directory)'", cause: "\(error)") }
+        do { try pool.close() } catch {
+            generationProbes.reopen()
+            throw StoreError(.storage, "cannot close store '\(directory)'", cause: "\(error)")
+        }
     }
 
     /// Runs database work, mapping failures to ``StoreError`` with a code callers can branch on.
