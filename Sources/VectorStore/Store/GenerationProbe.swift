@@ -1,6 +1,6 @@
 import Foundation
 import GRDBSQLite
-import Synchronization
+import Locks
 
 /// Reads the store generation on a few connections of its own, outside the database pool.
 ///
@@ -21,9 +21,9 @@ final class GenerationProbes: Sendable {
     private let path: String
     private let busyTimeout: Duration
 
-    /// One connection and its statement, behind a lock.
+    /// One connection and its statement, behind a lock (a pthread mutex, which ThreadSanitizer sees).
     private final class Slot: Sendable {
-        let state = Mutex(Probe())
+        let state = Locked(Probe())
     }
 
     /// - Parameters:
@@ -63,8 +63,8 @@ final class GenerationProbes: Sendable {
     deinit { close() }
 }
 
-/// One probe connection. Only ever used under its slot's lock (opened with `SQLITE_OPEN_NOMUTEX`).
-private struct Probe: ~Copyable {
+/// One probe connection. Only ever used in place under its slot's lock (opened with `SQLITE_OPEN_NOMUTEX`).
+private struct Probe {
     private var db: OpaquePointer?
     private var statement: OpaquePointer?
     private var closed = false

@@ -60,7 +60,7 @@ public final class Store: Sendable {
     /// The store generation memory reflects (raised only: see ``noteGeneration(_:)``).
     let knownGeneration = Atomic<Int64>(-1)
     /// Held by the refresh that a search or a lookup starts when it finds a new generation.
-    let refreshGate = Mutex(())
+    let refreshGate = Locked(())
 
     /// SQLite page size of new stores.
     static let pageSize = 65_536
