@@ -31,8 +31,10 @@ extension Store {
         guard current != knownGeneration.load(ordering: .acquiring) else { return current }
         // One refresh at a time: the threads that find the same new generation wait for the first one's
         // refresh instead of each reading the catalog and every loaded collection's changes at once.
-        try refreshGate.withLock { _ throws(StoreError) in
-            if knownGeneration.load(ordering: .acquiring) < current { try refresh() }
+        try refreshGate.withLock { refreshes throws(StoreError) in
+            guard knownGeneration.load(ordering: .acquiring) < current else { return }
+            try refresh()
+            refreshes += 1
         }
         return current
     }

@@ -59,8 +59,10 @@ public final class Store: Sendable {
     let catalog = Locked(Catalog())
     /// The store generation memory reflects (raised only: see ``noteGeneration(_:)``).
     let knownGeneration = Atomic<Int64>(-1)
-    /// Held by the refresh that a search or a lookup starts when it finds a new generation.
-    let refreshGate = Locked(())
+    /// Held by the refresh that a search or a lookup starts when it finds a new generation; counts those
+    /// refreshes. (Not an empty value: ThreadSanitizer takes an access to a lock's zero-sized value for one to
+    /// the lock's own fields, and reports a race where there is none.)
+    let refreshGate = Locked(0)
 
     /// SQLite page size of new stores.
     static let pageSize = 65_536
