@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import GRDBSQLite
 import Locks
 
@@ -113,14 +114,9 @@ private struct Probe {
         return StoreError(Self.code(rc), "\(what) failed", cause: "SQLite error \(rc): \(message)")
     }
 
-    /// As ``Store/code(of:)`` maps the pool's errors, by primary result code.
+    /// The pool's mapping (``Store/code(of:)``), so a probe's failure carries the code the same failure would.
     private static func code(_ rc: Int32) -> StoreError.Code {
-        switch rc & 0xff {
-        case SQLITE_BUSY, SQLITE_LOCKED: .busy
-        case SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN: .io
-        case SQLITE_CONSTRAINT: .constraint
-        default: .storage
-        }
+        Store.code(of: DatabaseError(resultCode: ResultCode(rawValue: rc)))
     }
 
     mutating func reopen() { closed = false }
