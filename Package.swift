@@ -264,7 +264,7 @@ let package = Package(
         .testTarget(
             name: "TelemetryTests",
             dependencies: [
-                "Telemetry", "Operations", "Reindex", "_SwitchyardTestSupport",
+                "Telemetry", "Operations", "Reindex", "Locks", "_SwitchyardTestSupport",
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],

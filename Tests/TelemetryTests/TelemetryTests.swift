@@ -1,4 +1,5 @@
 import Foundation
+import Locks
 import MetricsTestKit
 import Operations
 import Prometheus
@@ -107,6 +108,107 @@ struct TelemetryTests {
         try other.upsert("y", points: [Point(id: .number(2), vector: [2, 0])])
         #expect(try store.search("y", SearchRequest(vector: [0, 0])).map(\.id) == [.number(1), .number(2)])
         #expect(syncs() > start)
+    }
+
+    /// A store's own catalog changes (a collection created or dropped, an alias batch) are applied to its
+    /// catalog in place: lookups and searches afterwards read nothing from the database, and the catalog is
+    /// the one a fresh instance reads (named vectors and quantization included). After another instance's
+    /// change, the next lookup refreshes and sees it.
+    @Test func ownCatalogChangesNeedNoRefresh() throws {
+        let metrics = TestMetrics()
+        let dir = try TemporaryDirectory(prefix: "switchyard-catalog")
+        var so = Store.Options()
+        so.telemetry = Telemetry(factory: metrics)
+        let store = try Store.open(at: dir.appending("store"), options: so)
+        defer { try? store.close() }
+        try store.createCollection("c", dimension: 2, distance: .euclid)
+        try store.upsert("c", points: [Point(id: .number(1), vector: [1, 0])])
+        _ = try store.search("c", SearchRequest(vector: [0, 0]))
+        let start = Self.syncs(metrics)
+
+        try store.createCollection("named", vectors: [VectorSpace(name: "a", dimension: 2, distance: .cosine),
+                                                      VectorSpace(name: "b", dimension: 3, distance: .dot)])
+        try store.createCollection("quantized", dimension: 4, distance: .cosine, quantization: ScalarQuantization())
+        try store.updateAliases([.create(alias: "serving", collection: "quantized"), .create(alias: "old", collection: "c")])
+        try store.upsert("quantized", points: [Point(id: .number(7), vector: [1, 2, 3, 4])])
+        #expect(try store.search("serving", SearchRequest(vector: [1, 2, 3, 4])).map(\.id) == [.number(7)])
+        try store.createCollection("doomed", dimension: 2, distance: .dot)
+        try store.updateAliases([.create(alias: "gone", collection: "doomed")])
+        try store.upsert("doomed", points: [Point(id: .number(3), vector: [0, 1])])
+        _ = try store.search("gone", SearchRequest(vector: [0, 1]))
+        try store.dropCollection("doomed")
+        #expect(throws: StoreError.self) { try store.search("gone", SearchRequest(vector: [0, 1])) }
+        #expect(try !store.collectionExists("doomed"))
+        #expect(try store.search("old", SearchRequest(vector: [0, 0])).map(\.id) == [.number(1)])
+        #expect(Self.syncs(metrics) == start, "lookups read the database after this store's own catalog changes")
+
+        let fresh = try Store.open(at: dir.appending("store"))
+        defer { try? fresh.close() }
+        #expect(try store.collections() == fresh.collections())
+        #expect(try store.aliases() == fresh.aliases())
+
+        try fresh.createCollection("elsewhere", dimension: 2, distance: .euclid)
+        try fresh.dropCollection("named")
+        #expect(try store.collections() == fresh.collections())
+        #expect(Self.syncs(metrics) > start)
+    }
+
+    /// Threads that search while the same store creates and drops collections, moves an alias and upserts
+    /// never read the database to catch up: a thread that finds the new generation before memory reflects
+    /// it waits at the refresh gate, which the writer holds from its commit until memory is up to date.
+    @Test func searchesBesideThisStoresWritesNeedNoSyncReads() throws {
+        let metrics = TestMetrics()
+        let dir = try TemporaryDirectory(prefix: "switchyard-gate")
+        var so = Store.Options()
+        so.telemetry = Telemetry(factory: metrics)
+        let store = try Store.open(at: dir.appending("store"), options: so)
+        defer { try? store.close() }
+        try store.createCollection("c", dimension: 2, distance: .euclid)
+        try store.upsert("c", points: [Point(id: .number(0), vector: [0, 0])])
+        _ = try store.search("c", SearchRequest(vector: [0, 0]))
+        let start = Self.syncs(metrics)
+        let done = Locked(false)
+        let failures = Locked<[String]>([])
+        let group = DispatchGroup()
+        for r in 0..<3 {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                var last = 1
+                while !done.withLock({ $0 }) {
+                    do {
+                        let n = try store.search("c", SearchRequest(vector: [0, 0], limit: 1000)).count
+                        if n < last { failures.withLock { $0.append("reader \(r): \(n) points after \(last)") } }
+                        last = n
+                    } catch {
+                        failures.withLock { $0.append("reader \(r): \(error)") }
+                        return
+                    }
+                }
+            }.start()
+        }
+        defer {
+            done.withLock { $0 = true }
+            group.wait()
+        }
+        for i in 1...150 {
+            try store.createCollection("t\(i)", dimension: 2, distance: .euclid)
+            try store.updateAliases([.create(alias: "a", collection: "t\(i)")])
+            try store.upsert("c", points: [Point(id: .number(UInt64(i)), vector: [Float(i), 0])])
+            if i > 1 { try store.dropCollection("t\(i - 1)") }
+        }
+        done.withLock { $0 = true }
+        group.wait()
+        #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0 })")
+        #expect(Self.syncs(metrics) == start, "searches read the database after this store's own writes")
+        #expect(try store.search("c", SearchRequest(vector: [0, 0], limit: 1000)).count == 151)
+    }
+
+    /// The database reads searches made to bring memory up to date (refreshes and catch-ups).
+    static func syncs(_ metrics: TestMetrics) -> Int64 {
+        ["refresh", "catch_up"].map { kind in
+            (try? metrics.expectCounter(Telemetry.Name.storeSyncs, [("kind", kind)]).values.reduce(0, +)) ?? 0
+        }.reduce(0, +)
     }
 
     /// In the Prometheus exposition, the result counts are a histogram with its own buckets (points, not seconds).

@@ -39,6 +39,11 @@ final class CollectionHandle: @unchecked Sendable {
     /// Searches running on this state (cleanup of later layers waits for zero).
     let activeSearches = Atomic<Int>(0)
 
+    convenience init(_ row: Store.CatalogRow) {
+        self.init(id: row.id, name: row.name, dimension: row.dimension, distance: row.distance, createdAt: row.createdAt, spaces: row.spaces,
+                  quantization: row.quantization)
+    }
+
     init(id: Int64, name: String, dimension: Int, distance: Distance, createdAt: Date, spaces: [VectorSpace]? = nil,
          quantization: ScalarQuantization? = nil) {
         self.quantization = quantization

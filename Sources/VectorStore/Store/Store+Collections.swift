@@ -76,7 +76,15 @@ extension Store {
             throw .invalid("invalid dimension \(dimension) for collection '\(name)': must be between 1 and 65536")
         }
         let created = Date()
-        try write("creating collection '\(name)'", changesCatalog: true) { db in
+        var found = CatalogIDs(collections: [:], aliases: [:])
+        var row: CatalogRow?
+        // Committed: the catalog takes the new collection in place (or is reloaded; a failure to reload it
+        // must not make the call look failed: the next call retries, since the generation moved on).
+        try write("creating collection '\(name)'", changingCatalog: { before, after in
+            guard let row else { return self.refreshAfterWrite() }
+            self.noteCatalogChange(found: found, before: before, after: after) { c in c.byName[row.name] = CollectionHandle(row) }
+        }) { db in
+            found = try CatalogIDs.read(db)
             if try Int.fetchOne(db, sql: "SELECT 1 FROM vector_collections WHERE name = ?", arguments: [name]) != nil {
                 throw StoreError(.alreadyExists, "collection '\(name)' already exists")
             }
@@ -89,12 +97,11 @@ extension Store {
                 // collection ("unknown distance") instead of reading its rows as one vector.
                 arguments: [name, dimension, spaces == nil ? distance.rawValue : Self.namedDistanceMarker, created.timeIntervalSince1970,
                             spaces.map(Self.encodeSpaces), quantization?.json.jsonText])
-            try Schema.createCollectionTables(db, id: db.lastInsertedRowID)
+            let id = db.lastInsertedRowID
+            try Schema.createCollectionTables(db, id: id)
+            row = try Self.readCatalog(db, id: id).first
             return ((), {})
         }
-        // Committed: a failure to reload the catalog now must not make the call look failed
-        // (the next call retries, since the generation moved on).
-        refreshAfterWrite()
         return CollectionInfo(name: name, dimension: dimension, distance: distance, createdAt: created, pointCount: 0, aliases: [],
                               vectors: spaces, quantization: quantization)
     }
@@ -158,8 +165,19 @@ extension Store {
         if catalog.withLock({ $0.byName[name] == nil && $0.aliases[name] != nil }) {
             throw .invalid("'\(name)' is an alias; drop the collection it points to by its own name")
         }
-        try write("dropping collection '\(name)'", changesCatalog: true) { db in
-            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM vector_collections WHERE name = ?", arguments: [name]) else {
+        // Held until the end: its memory (rows, payloads, the int8 copy) is freed here, after the catalog's lock
+        // and the refresh gate are released, not under them while readers wait (milliseconds for 6,000 points).
+        let dropped = catalog.withLock { $0.byName[name] }
+        defer { withExtendedLifetime(dropped) {} }
+        var found = CatalogIDs(collections: [:], aliases: [:])
+        try write("dropping collection '\(name)'", changingCatalog: { before, after in
+            self.noteCatalogChange(found: found, before: before, after: after) { c in
+                c.byName[name] = nil
+                c.aliases = c.aliases.filter { $0.value != name }
+            }
+        }) { db in
+            found = try CatalogIDs.read(db)
+            guard let id = found.collections[name] else {
                 throw StoreError.notFound("collection '\(name)' not found")
             }
             try db.execute(sql: "DELETE FROM vector_aliases WHERE collection_id = ?", arguments: [id])
@@ -169,7 +187,6 @@ extension Store {
             try Schema.moveCollectionTablesToTrash(db, id: id)
             return ((), {})
         }
-        refreshAfterWrite()
         purgeTrash()
     }
 
@@ -290,7 +307,17 @@ extension Store {
         var oldAliases: [String: Int64] = [:]
         var aliases: [String: Int64] = [:]
         var aliasesOnly = true
-        let (_, before, after) = try writeCommitting("updating aliases", changesCatalog: true) { db in
+        var committed = start
+        var refreshed = start
+        try write("updating aliases", changingCatalog: { before, after in
+            committed = ContinuousClock.now
+            defer { refreshed = ContinuousClock.now }
+            guard aliasesOnly else { return self.refreshAfterWrite() }
+            let nameOf = Dictionary(uniqueKeysWithValues: collections.map { ($0.value, $0.key) })
+            self.noteCatalogChange(found: CatalogIDs(collections: collections, aliases: oldAliases), before: before, after: after) { c in
+                c.aliases = aliases.compactMapValues { nameOf[$0] }
+            }
+        }) { db in
             began = ContinuousClock.now
             collections = Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT name, id FROM vector_collections").map {
                 ($0[0] as String, $0[1] as Int64)
@@ -341,13 +368,6 @@ extension Store {
             bodyDone = ContinuousClock.now
             return ((), {})
         }
-        let committed = ContinuousClock.now
-        if aliasesOnly {
-            noteAliasBatch(collections: collections, old: oldAliases, new: aliases, before: before, after: after)
-        } else {
-            refreshAfterWrite()
-        }
-        let refreshed = ContinuousClock.now
         return AliasUpdateTiming(aliasRowsSeconds: (aliasesWritten - began).seconds, alongsideSeconds: (bodyDone - aliasesWritten).seconds,
                                  commitSeconds: (committed - bodyDone).seconds, catalogSeconds: (refreshed - committed).seconds,
                                  totalSeconds: (refreshed - start).seconds)

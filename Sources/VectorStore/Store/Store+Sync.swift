@@ -79,21 +79,23 @@ extension Store {
             }
         }
         let (generation, rows, aliasRows, changes) = snapshot
-        catalog.withLock { c in
-            guard generation >= c.generation else { return }
+        // The catalog replaced is released after the lock: a collection dropped elsewhere frees its memory then,
+        // not while every name lookup waits.
+        let previous = catalog.withLock { c -> Catalog? in
+            guard generation >= c.generation else { return nil }
             var byID: [Int64: CollectionHandle] = [:]
             for h in c.byName.values { byID[h.id] = h }
             var next = Catalog()
             next.generation = generation
             for r in rows {
-                next.byName[r.name] = byID[r.id] ?? CollectionHandle(
-                    id: r.id, name: r.name, dimension: r.dimension, distance: r.distance, createdAt: r.createdAt, spaces: r.spaces,
-                    quantization: r.quantization)
+                next.byName[r.name] = byID[r.id] ?? CollectionHandle(r)
             }
             let nameOf = Dictionary(uniqueKeysWithValues: rows.map { ($0.id, $0.name) })
             for (alias, cid) in aliasRows { if let n = nameOf[cid] { next.aliases[alias] = n } }
-            c = next
+            defer { c = next }
+            return c
         }
+        withExtendedLifetime(previous) {}
         for (h, mark) in zip(loadedHandles, marks) {
             guard let ch = changes[h.id] else { continue }
             Self.record(ch, in: h, pointSeq: mark.pointSeq, tombSeq: mark.tombSeq)
@@ -101,35 +103,52 @@ extension Store {
         noteGeneration(generation)
     }
 
-    /// After this process committed an alias batch, which changes no collection and no point
-    /// (generation `before` → `after`): swaps the in-memory alias map in place, without reading the
-    /// database or taking any collection's lock, so the flip never waits for running searches.
+    /// The collections (name → id) and aliases (alias → collection id) a catalog-changing transaction of this
+    /// process read before it changed them: what the in-memory catalog must hold for the change to be applied
+    /// to it in place (``noteCatalogChange(found:before:after:_:)``).
+    struct CatalogIDs {
+        var collections: [String: Int64]
+        var aliases: [String: Int64]
+
+        static func read(_ db: Database) throws -> CatalogIDs {
+            let collections = Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT name, id FROM vector_collections").map {
+                ($0[0] as String, $0[1] as Int64)
+            })
+            let aliases = Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT alias, collection_id FROM vector_aliases").map {
+                ($0[0] as String, $0[1] as Int64)
+            })
+            return CatalogIDs(collections: collections, aliases: aliases)
+        }
+    }
+
+    /// After this process committed a change to the catalog alone (collections created or dropped, aliases
+    /// moved; no other collection's points), generation `before` → `after`: applies `change` to the
+    /// in-memory catalog in place, without reading the database or taking any collection's lock. Readers then
+    /// need no refresh, which every one of them would otherwise wait for at once (a reindex creates its
+    /// staging collection, flips the alias and drops the old generation: three such moments).
     ///
-    /// Only when this instance had seen everything up to `before`: the known generation is `before`,
-    /// and the catalog holds the collections and aliases the batch's transaction read. Then every
-    /// collection whose memory reflected `before` reflects `after`. Otherwise it refreshes in full.
-    ///
-    /// - Parameters:
-    ///   - collections: name → id, as the transaction read them.
-    ///   - old: alias → collection id before the batch; `new`: after it.
-    func noteAliasBatch(collections: [String: Int64], old: [String: Int64], new: [String: Int64], before: Int64, after: Int64) {
-        let nameOf = Dictionary(uniqueKeysWithValues: collections.map { ($0.value, $0.key) })
-        let swapped = catalog.withLock { c -> Bool in
-            guard c.generation < after, c.byName.count == collections.count,
-                  c.byName.allSatisfy({ collections[$0.key] == $0.value.id }),
-                  c.aliases == old.compactMapValues({ nameOf[$0] }) else { return false }
-            c.aliases = new.compactMapValues { nameOf[$0] }
+    /// Only when this instance had seen everything up to `before`: the known generation is `before`, and the
+    /// catalog holds the collections and aliases the transaction read (`found`). Then every collection whose
+    /// memory reflected `before` reflects `after`. Otherwise it refreshes in full.
+    func noteCatalogChange(found: CatalogIDs, before: Int64, after: Int64, _ change: (inout Catalog) -> Void) {
+        let nameOf = Dictionary(uniqueKeysWithValues: found.collections.map { ($0.value, $0.key) })
+        let applied = catalog.withLock { c -> Bool in
+            guard c.generation < after, knownGeneration.load(ordering: .acquiring) == before,
+                  c.byName.count == found.collections.count,
+                  c.byName.allSatisfy({ found.collections[$0.key] == $0.value.id }),
+                  c.aliases == found.aliases.compactMapValues({ nameOf[$0] }) else { return false }
+            change(&c)
             c.generation = after
             return true
         }
-        // A refresh of this process may have raced the swap (it is then already at `after` or later).
-        guard swapped, knownGeneration.compareExchange(expected: before, desired: after, ordering: .acquiringAndReleasing).exchanged else {
-            refreshAfterWrite()
-            return
-        }
+        guard applied else { return refreshAfterWrite() }
+        // The collections first, then the known generation: a thread that finds `after` known goes on to
+        // search without the refresh gate, and must find its collection at `after` too (else it catches up).
         for h in catalog.withLock({ Array($0.byName.values) }) {
             _ = h.syncedGeneration.compareExchange(expected: before, desired: after, ordering: .acquiringAndReleasing)
         }
+        // A refresh of this process may have raced the change (it is then already at `after` or later).
+        if !knownGeneration.compareExchange(expected: before, desired: after, ordering: .acquiringAndReleasing).exchanged { refreshAfterWrite() }
     }
 
     struct CatalogRow {
@@ -142,8 +161,10 @@ extension Store {
         var quantization: ScalarQuantization?
     }
 
-    static func readCatalog(_ db: Database) throws -> [CatalogRow] {
-        try Row.fetchAll(db, sql: "SELECT id, name, dimension, distance, created_at, vectors, quantization FROM vector_collections").map { r in
+    /// The catalog's rows, or the one of collection `id`.
+    static func readCatalog(_ db: Database, id: Int64? = nil) throws -> [CatalogRow] {
+        let sql = "SELECT id, name, dimension, distance, created_at, vectors, quantization FROM vector_collections"
+        return try (id.map { try Row.fetchAll(db, sql: sql + " WHERE id = ?", arguments: [$0]) } ?? Row.fetchAll(db, sql: sql)).map { r in
             let d: String = r[3]
             let name: String = r[1]
             let dimension: Int = r[2]
@@ -341,24 +362,26 @@ extension Store {
         if !ch.rows.isEmpty || !ch.tombstones.isEmpty { h.lock.withWriteLock { Self.apply(ch, to: h) } }
     }
 
-    /// Runs `body` in one IMMEDIATE transaction that also bumps the generation, then runs the
-    /// closure it returns (the in-memory apply) while still holding this process's writer.
-    func write<T>(_ what: @autoclosure () -> String, catchingUp handle: CollectionHandle? = nil, changesCatalog: Bool = false,
+    /// Runs `body` in one IMMEDIATE transaction that also bumps the generation, then runs the closure it
+    /// returns (the in-memory apply) while still holding this process's writer.
+    ///
+    /// A write that changes the catalog (collections, aliases) passes `changingCatalog`, which brings the
+    /// in-memory catalog up to the commit (`before` → `after`, always `before + 1`).
+    ///
+    /// The commit and what brings memory up to it (the apply, the synced generations, `changingCatalog`)
+    /// run under the refresh gate. A thread of this process that finds the new generation in between then
+    /// waits for memory to reflect it instead of reading the database to refresh: without the gate, every
+    /// reader found it at once, each refresh made the others slower, and the writer (a niced operation
+    /// thread) was the last to get a core.
+    func write<T>(_ what: @autoclosure () -> String, catchingUp handle: CollectionHandle? = nil,
+                  changingCatalog: ((_ before: Int64, _ after: Int64) -> Void)? = nil,
                   _ body: (Database) throws -> (T, () -> Void)) throws(StoreError) -> T {
-        try writeCommitting(what(), catchingUp: handle, changesCatalog: changesCatalog, body).result
-    }
-
-    /// ``write(_:catchingUp:changesCatalog:_:)``, also returning the generation the transaction found
-    /// (`before`) and the one it committed (`after`, always `before + 1`).
-    func writeCommitting<T>(_ what: @autoclosure () -> String, catchingUp handle: CollectionHandle? = nil, changesCatalog: Bool = false,
-                            _ body: (Database) throws -> (T, () -> Void)) throws(StoreError) -> (result: T, before: Int64, after: Int64) {
         try database(what()) {
             try pool.writeWithoutTransaction { db in
-                var outcome: (T, () -> Void)?
-                var before: Int64 = 0
-                var after: Int64 = 0
-                try db.inTransaction(.immediate) {
-                    before = try Self.generation(db)
+                try db.beginTransaction(.immediate)
+                var committed = false
+                do {
+                    let before = try Self.generation(db)
                     if let handle {
                         // Resolved before the transaction: it may have been dropped meanwhile.
                         guard try Self.collectionExists(db, id: handle.id) else {
@@ -366,21 +389,29 @@ extension Store {
                         }
                         try catchUp(handle, db)
                     }
-                    outcome = try body(db)
-                    after = try Schema.bumpGeneration(db)
-                    return .commit
+                    let (result, apply) = try body(db)
+                    let after = try Schema.bumpGeneration(db)
+                    try refreshGate.withLock { _ in
+                        try db.commit()
+                        committed = true
+                        apply()
+                        if let handle {
+                            // Caught up inside the transaction and applied: memory reflects `after`.
+                            handle.lock.withReadLock { if handle.loaded { handle.syncedGeneration.raise(to: after) } }
+                            if changingCatalog == nil { noteUntouched(besides: handle, before: before, after: after) }
+                        }
+                        if let changingCatalog {
+                            changingCatalog(before, after)
+                        } else {
+                            // Nothing else committed since this process last refreshed: no need to refresh again.
+                            _ = knownGeneration.compareExchange(expected: before, desired: after, ordering: .acquiringAndReleasing)
+                        }
+                    }
+                    return result
+                } catch {
+                    if !committed, db.isInsideTransaction { try? db.rollback() }
+                    throw error
                 }
-                guard let (result, apply) = outcome else { throw StoreError(.storage, "\(what()) produced no result") }
-                apply()
-                if let handle {
-                    // Caught up inside the transaction and applied: memory reflects `after`.
-                    handle.lock.withReadLock { if handle.loaded { handle.syncedGeneration.raise(to: after) } }
-                    if !changesCatalog { noteUntouched(besides: handle, before: before, after: after) }
-                }
-                // Nothing else committed since this process last refreshed: no need to refresh again.
-                // (A catalog change still needs the catalog reloaded, which the caller does.)
-                if !changesCatalog { _ = knownGeneration.compareExchange(expected: before, desired: after, ordering: .acquiringAndReleasing) }
-                return (result, before, after)
             }
         }
     }
