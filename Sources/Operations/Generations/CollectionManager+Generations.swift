@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Locks
 import SwitchyardJSON
 import VectorMath
 import VectorStore
@@ -164,7 +165,8 @@ extension CollectionManager {
     ///
     /// - Throws: ``OperationsError`` `notFound` for a collection the managed layer does not know.
     public func embedderSpec(ofPhysical name: String) throws(OperationsError) -> String {
-        try read("finding the embedder of '\(name)'") { db in
+        if let known = embeddersOfPhysical.withLock({ $0[name] }) { return known }
+        let spec = try read("finding the embedder of '\(name)'") { db in
             if let e = try String.fetchOne(db, sql: "SELECT embedder FROM collection_generations WHERE vector_store_name = ?", arguments: [name]) { return e }
             if let e = try String.fetchOne(db, sql: "SELECT embedder FROM collections WHERE vector_store_name = ?", arguments: [name]) { return e }
             // Between a switch's alias flip and its commit, readers already resolve the alias to the new
@@ -180,6 +182,16 @@ extension CollectionManager {
             }
             throw OperationsError(.notFound, "'\(name)' is not a collection the managed layer knows: give its embedder")
         }
+        embeddersOfPhysical.withLock { $0[name] = spec }
+        return spec
+    }
+
+    /// Records the embedder of a physical collection this process just created for it (a reindex's staging
+    /// collection), so that the first searches after the switch to it find the embedder in memory. Without
+    /// it, every reader's first query on the new generation read it from the switch's records at the same
+    /// moment, beside the switch's own transaction.
+    public func noteEmbedder(_ spec: String, ofPhysical name: String) {
+        embeddersOfPhysical.withLock { $0[name] = spec }
     }
 
     /// The generation record of a physical collection (recorded by a reindex, or the serving one).

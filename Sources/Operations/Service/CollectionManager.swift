@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Locks
 import SwitchyardJSON
 import VectorStore
 
@@ -24,6 +25,11 @@ public final class CollectionManager: Sendable {
     /// What collections created through this manager record as their backend: `embedded` when the vectors
     /// are in the records' store, else the backend's identity (`qdrant http://host:6333`).
     public let backend: String
+    /// Physical collection → the embedder its vectors were made with, as this process learned it: from the
+    /// records on first use, or from the reindex that created it (``noteEmbedder(_:ofPhysical:)``). A
+    /// physical collection keeps its embedder for life (a reindex makes a new one, under a new name), so a
+    /// search by text reads it once, not on every query.
+    let embeddersOfPhysical = Locked<[String: String]>([:])
 
     /// Opens the managed layer on a store, creating or migrating its tables.
     ///

@@ -93,6 +93,7 @@ struct ReindexRun {
             }
             try vectors.createCollection(name, dimension: dimension, distance: distance)
         }
+        manager.noteEmbedder(target.embedder, ofPhysical: name)
         cp.stage = .staging
         try handler.save(cp, context)
         try context.faults.hit("reindex.staging")

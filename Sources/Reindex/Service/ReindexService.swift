@@ -19,10 +19,6 @@ import VectorStore
 public final class ReindexService: Sendable {
     public let manager: CollectionManager
     private let embedders = Locked<[String: any Embedder]>([:])
-    /// Physical collection → the embedder its vectors were made with, as searches found it. A managed
-    /// physical collection keeps its embedder for life (a reindex makes a new one, and the names carry the
-    /// managed collection's UUID), so each is read once, not on every search.
-    private let specs = Locked<[String: String]>([:])
     /// Managed collections found on this service's backend by a search. A managed collection keeps its
     /// backend for life, and deleting it removes its alias from that backend, so a later search by the name
     /// skips the check (one database read fewer per query) until the name stops resolving: then it checks
@@ -141,11 +137,7 @@ public final class ReindexService: Sendable {
         var lastError: OperationsError?
         for _ in 0..<5 {
             let physical = try CollectionManager.guarded("resolving '\(name)'") { try manager.vectors.resolve(name) }
-            let spec: String
-            if let known = specs.withLock({ $0[physical] }) { spec = known } else {
-                spec = try embedderSpec(ofPhysical: physical)
-                specs.withLock { $0[physical] = spec }
-            }
+            let spec = try embedderSpec(ofPhysical: physical)  // in memory after the first time
             let vector = try embed(text, spec: spec)
             do {
                 let hits = try manager.vectors.search(physical, SearchRequest(vector: vector, limit: limit, filter: filter, withPayload: withPayload))
