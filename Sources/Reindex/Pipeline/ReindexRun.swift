@@ -84,14 +84,18 @@ struct ReindexRun {
             throw OperationsError(.conflict, "staging collection '\(name)' is in use by a collection or another operation")
         }
         let vectors = manager.vectors, dimension = embedder.dimension, distance = distance
-        try CollectionManager.guarded("creating staging collection '\(name)'") {
-            if try vectors.collectionExists(name) {
-                // Left by an earlier attempt: reused when its shape matches.
-                let info = try vectors.collectionInfo(name)
-                guard info.dimension != dimension || info.distance != distance else { return }
-                try vectors.dropCollection(name)
+        // At the worker's priority: readers of this process that find the new collection's commit wait until
+        // the catalog has it, and a niced thread would get a core after their searches.
+        try context.urgently { () throws(OperationsError) in
+            try CollectionManager.guarded("creating staging collection '\(name)'") {
+                if try vectors.collectionExists(name) {
+                    // Left by an earlier attempt: reused when its shape matches.
+                    let info = try vectors.collectionInfo(name)
+                    guard info.dimension != dimension || info.distance != distance else { return }
+                    try vectors.dropCollection(name)
+                }
+                try vectors.createCollection(name, dimension: dimension, distance: distance)
             }
-            try vectors.createCollection(name, dimension: dimension, distance: distance)
         }
         manager.noteEmbedder(target.embedder, ofPhysical: name)
         cp.stage = .staging
@@ -185,7 +189,7 @@ struct ReindexRun {
     func cleanUp(_ cp: inout ReindexCheckpoint) throws -> [String] {
         let opID = operationID
         var warnings = context.timed("cleanup") {
-            Generations.cleanUp(manager, collectionID: collection.id, settings: handler.settings, exceptOperation: opID)
+            Generations.cleanUp(manager, collectionID: collection.id, settings: handler.settings, exceptOperation: opID, context: context)
         }
         if let r = cp.reservation {
             // The final status releases it too; a failure here only delays that.

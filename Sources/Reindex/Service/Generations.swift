@@ -45,8 +45,13 @@ enum Generations {
     /// never a serving collection, one another record references, one any alias on the backend points at
     /// (the managed layer's or anyone's), or a system (`_`) collection. Each drop is intent → drop → commit, so a
     /// rollback to the same generation cannot run at the same time.
+    ///
+    /// A reindex passes its `context`: each drop then runs at the worker's priority (``OperationContext/urgently(_:)``),
+    /// not the niced one of its thread. Readers of this process that find the drop's commit wait until memory
+    /// reflects it (the store's refresh gate), and a niced thread got a core last, after those readers' searches.
     /// - Returns: Warnings (a drop that failed or was skipped); never throws: the switch is done.
-    static func cleanUp(_ manager: CollectionManager, collectionID: String, settings: ReindexSettings, exceptOperation: String?) -> [String] {
+    static func cleanUp(_ manager: CollectionManager, collectionID: String, settings: ReindexSettings, exceptOperation: String?,
+                        context: OperationContext? = nil) -> [String] {
         var warnings: [String] = []
         let retired: [Generation]
         do { retired = try manager.keptGenerations(collectionID: collectionID) } catch {
@@ -79,9 +84,12 @@ enum Generations {
                     warnings.append("kept \(g.vectorStoreName): \(reason)")
                     continue
                 }
-                try CollectionManager.guarded("dropping \(g.vectorStoreName)") {
-                    if try manager.vectors.collectionExists(g.vectorStoreName) { try manager.vectors.dropCollection(g.vectorStoreName) }
+                let drop = { () throws(OperationsError) in
+                    try CollectionManager.guarded("dropping \(g.vectorStoreName)") {
+                        if try manager.vectors.collectionExists(g.vectorStoreName) { try manager.vectors.dropCollection(g.vectorStoreName) }
+                    }
                 }
+                if let context { try context.urgently(drop) } else { try drop() }
                 try manager.commitDrop(intent)
             } catch {
                 warnings.append("could not drop \(g.vectorStoreName): \(error)")
