@@ -394,7 +394,8 @@ public struct AliasUpdateTiming: Sendable, Equatable {
     /// Inside the transaction: the caller's `alongside` records, with the check that they left the catalog,
     /// the aliases and the points as the batch made them.
     public var alongsideSeconds: Double
-    /// The commit (with `synchronous=FULL`, the WAL's fsync).
+    /// The commit (with `synchronous=FULL`, the WAL's fsync), and the wait for the refresh gate before it (a
+    /// refresh that a search of this process started holds it).
     public var commitSeconds: Double
     /// Updating the in-memory catalog readers resolve names through: the alias map swapped in place, or a
     /// full reload when another instance (or process) committed since this one last looked, a refresh of

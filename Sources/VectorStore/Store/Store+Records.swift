@@ -25,8 +25,17 @@ extension Store {
                 result = try body(db)
                 return .commit
             }
+            checkpointIfDue(db)
             return result!
         }
+    }
+
+    /// Checkpoints the write-ahead log (passive: it waits for no reader or writer) once this process's
+    /// commits have made it ``Options/walCheckpointPages`` long, as SQLite's automatic checkpoint would
+    /// inside the commit. Called on the writer after a commit; a failure is left to the next one.
+    func checkpointIfDue(_ db: Database) {
+        guard walFrames.due() else { return }
+        _ = try? db.execute(sql: "PRAGMA wal_checkpoint(PASSIVE)")
     }
 
     /// Copies what the write-ahead log holds into the database file now (SQLite's passive checkpoint: it

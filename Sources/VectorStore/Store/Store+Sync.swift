@@ -31,11 +31,14 @@ extension Store {
         guard current != knownGeneration.load(ordering: .acquiring) else { return current }
         // One refresh at a time: the threads that find the same new generation wait for the first one's
         // refresh instead of each reading the catalog and every loaded collection's changes at once.
-        try refreshGate.withLock { refreshes throws(StoreError) in
-            guard knownGeneration.load(ordering: .acquiring) < current else { return }
-            try refresh()
+        // What the refresh replaced (a collection another process dropped, with its memory) is released
+        // after the gate, not while the threads that found the drop wait there.
+        let replaced = try refreshGate.withLock { refreshes throws(StoreError) -> Catalog? in
+            guard knownGeneration.load(ordering: .acquiring) < current else { return nil }
             refreshes += 1
+            return try refresh()
         }
+        withExtendedLifetime(replaced) {}
         return current
     }
 
@@ -54,7 +57,11 @@ extension Store {
     }
 
     /// Reloads the catalog and every loaded collection's changes from one consistent snapshot.
-    func refresh() throws(StoreError) {
+    ///
+    /// - Returns: The catalog it replaced (nil when a newer one was already in place), for the caller to
+    ///   release where no one waits for it: a collection dropped elsewhere frees its memory with it.
+    @discardableResult
+    func refresh() throws(StoreError) -> Catalog? {
         // Copy the handles out first: never wait on a collection's lock while holding the catalog's.
         let all = catalog.withLock { c in Array(c.byName.values) }
         let loadedHandles = all.filter { h in h.lock.withReadLock { h.loaded } }
@@ -79,8 +86,7 @@ extension Store {
             }
         }
         let (generation, rows, aliasRows, changes) = snapshot
-        // The catalog replaced is released after the lock: a collection dropped elsewhere frees its memory then,
-        // not while every name lookup waits.
+        // The catalog replaced is released after the lock (by the caller), not while every name lookup waits.
         let previous = catalog.withLock { c -> Catalog? in
             guard generation >= c.generation else { return nil }
             var byID: [Int64: CollectionHandle] = [:]
@@ -95,12 +101,12 @@ extension Store {
             defer { c = next }
             return c
         }
-        withExtendedLifetime(previous) {}
         for (h, mark) in zip(loadedHandles, marks) {
             guard let ch = changes[h.id] else { continue }
             Self.record(ch, in: h, pointSeq: mark.pointSeq, tombSeq: mark.tombSeq)
         }
         noteGeneration(generation)
+        return previous
     }
 
     /// The collections (name → id) and aliases (alias → collection id) a catalog-changing transaction of this
@@ -390,6 +396,9 @@ extension Store {
                         try catchUp(handle, db)
                     }
                     let (result, apply) = try body(db)
+                    // SQLite may have rolled the transaction back on its own (a full disk, an I/O error) in
+                    // a failure the body caught: then nothing may be written, nor committed, outside it.
+                    guard db.isInsideTransaction else { throw DatabaseError(resultCode: .SQLITE_ABORT, message: "the transaction was rolled back") }
                     let after = try Schema.bumpGeneration(db)
                     try refreshGate.withLock { _ in
                         try db.commit()
@@ -407,6 +416,7 @@ extension Store {
                             _ = knownGeneration.compareExchange(expected: before, desired: after, ordering: .acquiringAndReleasing)
                         }
                     }
+                    checkpointIfDue(db)
                     return result
                 } catch {
                     if !committed, db.isInsideTransaction { try? db.rollback() }

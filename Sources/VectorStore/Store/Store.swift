@@ -39,6 +39,9 @@ public final class Store: Sendable {
         public var preload: Bool = true
         /// How long to wait for another process's write lock.
         public var busyTimeout: Duration = .seconds(30)
+        /// The write-ahead log's length, in pages, at which a write of this process checkpoints it (passively,
+        /// after its commit), in place of SQLite's `wal_autocheckpoint`. At least 1.
+        public var walCheckpointPages: Int = 4096
         /// Create the directory and database when missing.
         public var create: Bool = true
         /// Where store metrics go (`store_operations_total`, durations, points upserted, search latency).
@@ -63,6 +66,9 @@ public final class Store: Sendable {
     /// refreshes. (Not an empty value: ThreadSanitizer takes an access to a lock's zero-sized value for one to
     /// the lock's own fields, and reports a race where there is none.)
     let refreshGate = Locked(0)
+    /// The write-ahead log's length after this process's last commit, for the checkpoint that replaces
+    /// SQLite's automatic one (``checkpointIfDue(_:)``).
+    let walFrames: WALFrames
 
     /// SQLite page size of new stores.
     static let pageSize = 65_536
@@ -70,8 +76,9 @@ public final class Store: Sendable {
     /// The database file inside a store directory.
     public static let databaseFileName = "store.sqlite"
 
-    private init(directory: String, options: Options, pool: DatabasePool, report: OpenReport) {
+    private init(directory: String, options: Options, pool: DatabasePool, walFrames: WALFrames, report: OpenReport) {
         self.directory = directory
+        self.walFrames = walFrames
         self.options = options
         self.pool = pool
         self.generationProbes = GenerationProbes(
@@ -109,9 +116,13 @@ public final class Store: Sendable {
         config.busyMode = .timeout(TimeInterval(options.busyTimeout.components.seconds))
         config.maximumReaderCount = max(4, options.searchThreads * 2)
         let sync = options.synchronous.rawValue
+        let walFrames = WALFrames(checkpointFrames: max(1, options.walCheckpointPages))
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(sync)")
-            try db.execute(sql: "PRAGMA wal_autocheckpoint = 4096")
+            // Instead of SQLite's automatic checkpoint, which runs inside a commit (a store write commits
+            // under the refresh gate, and readers that see the commit wait there), a hook notes the log's
+            // length and the write checkpoints after it has let the gate go (`checkpointIfDue`).
+            walFrames.install(on: db)
         }
         let pool: DatabasePool
         var attempt = 0
@@ -132,7 +143,7 @@ public final class Store: Sendable {
         }
         BLASRuntime.configureOnce()
         let placeholder = OpenReport(walBytesAtOpen: walSize, collections: 0, pointsLoaded: [:], seconds: 0)
-        let store = Store(directory: directory, options: options, pool: pool, report: placeholder)
+        let store = Store(directory: directory, options: options, pool: pool, walFrames: walFrames, report: placeholder)
         try store.refresh()
         var loaded: [String: Int] = [:]
         let handles = store.catalog.withLock { Array($0.byName.values) }

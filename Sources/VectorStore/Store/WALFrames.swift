@@ -1,0 +1,40 @@
+import GRDB
+import GRDBSQLite
+import Synchronization
+
+/// The length of the store's write-ahead log after this process's last commit, as SQLite's WAL hook
+/// reports it.
+///
+/// SQLite's automatic checkpoint is itself a WAL hook, run inside the commit once the log is long enough:
+/// installing this one turns it off. A store write commits under the refresh gate, so an automatic
+/// checkpoint there (100–200 ms measured after a bulk load) would keep every reader that saw the commit
+/// waiting at the gate. The store checkpoints after it has let the gate go instead (`Store.checkpointIfDue`).
+final class WALFrames: Sendable {
+    /// The length at which a checkpoint is due (``Store/Options/walCheckpointPages``; by default 4,096 pages
+    /// of 64 KiB, the `wal_autocheckpoint` the store set before).
+    let checkpointFrames: Int
+
+    private let frames = Atomic<Int>(0)
+
+    init(checkpointFrames: Int) {
+        self.checkpointFrames = checkpointFrames
+    }
+
+    /// Installs the hook on a connection (only the writer commits, so only its hook runs).
+    func install(on db: Database) {
+        guard let connection = db.sqliteConnection else { return }
+        // Unretained: the hook's context lives as long as the pool, whose configuration holds this object.
+        sqlite3_wal_hook(connection, { context, _, _, frames in
+            guard let context else { return SQLITE_OK }
+            Unmanaged<WALFrames>.fromOpaque(context).takeUnretainedValue().frames.store(Int(frames), ordering: .relaxed)
+            return SQLITE_OK
+        }, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    /// Whether a checkpoint is due; if so, the length is forgotten until the next commit reports it again.
+    func due() -> Bool {
+        guard frames.load(ordering: .relaxed) >= checkpointFrames else { return false }
+        frames.store(0, ordering: .relaxed)
+        return true
+    }
+}
