@@ -78,22 +78,14 @@ struct TelemetryTests {
     /// A store's own writes to one collection leave its other loaded collections in step: searching them
     /// afterwards reads nothing from the database. Another instance's write is read once, and seen.
     @Test func ownWritesNeedNoSyncReads() throws {
-        let metrics = TestMetrics()
-        let dir = try TemporaryDirectory(prefix: "switchyard-syncs")
-        var so = Store.Options()
-        so.telemetry = Telemetry(factory: metrics)
-        let store = try Store.open(at: dir.appending("store"), options: so)
+        let (store, metrics, dir) = try Self.meteredStore("switchyard-syncs")
         defer { try? store.close() }
         try store.createCollection("x", dimension: 2, distance: .euclid)
         try store.createCollection("y", dimension: 2, distance: .euclid)
         try store.upsert("y", points: [Point(id: .number(1), vector: [1, 0])])
         _ = try store.search("x", SearchRequest(vector: [0, 0]))
         _ = try store.search("y", SearchRequest(vector: [0, 0]))
-        func syncs() -> Int64 {
-            ["refresh", "catch_up"].map { kind in
-                (try? metrics.expectCounter(Telemetry.Name.storeSyncs, [("kind", kind)]).values.reduce(0, +)) ?? 0
-            }.reduce(0, +)
-        }
+        func syncs() -> Int64 { Self.syncs(metrics) }
         let start = syncs()
         for i in 0..<20 {
             try store.upsert("x", points: [Point(id: .number(UInt64(i)), vector: [Float(i), 1])])
@@ -115,11 +107,7 @@ struct TelemetryTests {
     /// the one a fresh instance reads (named vectors and quantization included). After another instance's
     /// change, the next lookup refreshes and sees it.
     @Test func ownCatalogChangesNeedNoRefresh() throws {
-        let metrics = TestMetrics()
-        let dir = try TemporaryDirectory(prefix: "switchyard-catalog")
-        var so = Store.Options()
-        so.telemetry = Telemetry(factory: metrics)
-        let store = try Store.open(at: dir.appending("store"), options: so)
+        let (store, metrics, dir) = try Self.meteredStore("switchyard-catalog")
         defer { try? store.close() }
         try store.createCollection("c", dimension: 2, distance: .euclid)
         try store.upsert("c", points: [Point(id: .number(1), vector: [1, 0])])
@@ -157,12 +145,11 @@ struct TelemetryTests {
     /// never read the database to catch up: a thread that finds the new generation before memory reflects
     /// it waits at the refresh gate, which the writer holds from its commit until memory is up to date.
     @Test func searchesBesideThisStoresWritesNeedNoSyncReads() throws {
-        let metrics = TestMetrics()
-        let dir = try TemporaryDirectory(prefix: "switchyard-gate")
-        var so = Store.Options()
-        so.telemetry = Telemetry(factory: metrics)
-        let store = try Store.open(at: dir.appending("store"), options: so)
-        defer { try? store.close() }
+        let (store, metrics, dir) = try Self.meteredStore("switchyard-gate")
+        defer {
+            try? store.close()
+            withExtendedLifetime(dir) {}
+        }
         try store.createCollection("c", dimension: 2, distance: .euclid)
         try store.upsert("c", points: [Point(id: .number(0), vector: [0, 0])])
         _ = try store.search("c", SearchRequest(vector: [0, 0]))
@@ -202,6 +189,15 @@ struct TelemetryTests {
         #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0 })")
         #expect(Self.syncs(metrics) == start, "searches read the database after this store's own writes")
         #expect(try store.search("c", SearchRequest(vector: [0, 0], limit: 1000)).count == 151)
+    }
+
+    /// A store in a new directory (kept as long as the returned value) whose metrics go to `metrics`.
+    static func meteredStore(_ prefix: String) throws -> (store: Store, metrics: TestMetrics, dir: TemporaryDirectory) {
+        let metrics = TestMetrics()
+        let dir = try TemporaryDirectory(prefix: prefix)
+        var so = Store.Options()
+        so.telemetry = Telemetry(factory: metrics)
+        return (try Store.open(at: dir.appending("store"), options: so), metrics, dir)
     }
 
     /// The database reads searches made to bring memory up to date (refreshes and catch-ups).
