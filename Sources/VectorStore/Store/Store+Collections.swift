@@ -85,10 +85,10 @@ extension Store {
             self.noteCatalogChange(found: found, before: before, after: after) { c in c.byName[row.name] = CollectionHandle(row) }
         }) { db in
             found = try CatalogIDs.read(db)
-            if try Int.fetchOne(db, sql: "SELECT 1 FROM vector_collections WHERE name = ?", arguments: [name]) != nil {
+            if found.collections[name] != nil {
                 throw StoreError(.alreadyExists, "collection '\(name)' already exists")
             }
-            if try Int.fetchOne(db, sql: "SELECT 1 FROM vector_aliases WHERE alias = ?", arguments: [name]) != nil {
+            if found.aliases[name] != nil {
                 throw StoreError(.alreadyExists, "'\(name)' is already an alias; a collection cannot take an alias's name")
             }
             try db.execute(
@@ -303,8 +303,7 @@ extension Store {
                 try Names.validate(to, what: "alias (actions[\(i)])")
             }
         }
-        var collections: [String: Int64] = [:]
-        var oldAliases: [String: Int64] = [:]
+        var found = CatalogIDs(collections: [:], aliases: [:])
         var aliases: [String: Int64] = [:]
         var aliasesOnly = true
         var committed = start
@@ -313,19 +312,15 @@ extension Store {
             committed = ContinuousClock.now
             defer { refreshed = ContinuousClock.now }
             guard aliasesOnly else { return self.refreshAfterWrite() }
-            let nameOf = Dictionary(uniqueKeysWithValues: collections.map { ($0.value, $0.key) })
-            self.noteCatalogChange(found: CatalogIDs(collections: collections, aliases: oldAliases), before: before, after: after) { c in
+            let nameOf = Dictionary(uniqueKeysWithValues: found.collections.map { ($0.value, $0.key) })
+            self.noteCatalogChange(found: found, before: before, after: after) { c in
                 c.aliases = aliases.compactMapValues { nameOf[$0] }
             }
         }) { db in
             began = ContinuousClock.now
-            collections = Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT name, id FROM vector_collections").map {
-                ($0[0] as String, $0[1] as Int64)
-            })
-            oldAliases = Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT alias, collection_id FROM vector_aliases").map {
-                ($0[0] as String, $0[1] as Int64)
-            })
-            aliases = oldAliases
+            found = try CatalogIDs.read(db)
+            let collections = found.collections
+            aliases = found.aliases
             for (i, a) in actions.enumerated() {
                 switch a {
                 case .create(let alias, let collection):

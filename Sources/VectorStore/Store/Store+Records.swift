@@ -35,14 +35,16 @@ extension Store {
     /// inside the commit. Called on the writer after a commit; a failure is left to the next one.
     func checkpointIfDue(_ db: Database) {
         guard walFrames.due() else { return }
-        _ = try? db.execute(sql: "PRAGMA wal_checkpoint(PASSIVE)")
+        try? Self.checkpoint(db)
     }
+
+    private static func checkpoint(_ db: Database) throws { try db.execute(sql: "PRAGMA wal_checkpoint(PASSIVE)") }
 
     /// Copies what the write-ahead log holds into the database file now (SQLite's passive checkpoint: it
     /// waits for no reader or writer), so that the commits of a step that must be quick, such as a
     /// reindex's switch, do not pay for an automatic checkpoint of earlier bulk writes.
     public func checkpointLog() throws {
-        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(PASSIVE)") }
+        try pool.writeWithoutTransaction { db in try Self.checkpoint(db) }
     }
 
     /// Applies a component's versioned migrations that this store lacks, in one IMMEDIATE transaction
