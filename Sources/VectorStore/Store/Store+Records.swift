@@ -30,21 +30,30 @@ extension Store {
         }
     }
 
-    /// Checkpoints the write-ahead log (passive: it waits for no reader or writer) once this process's
-    /// commits have made it ``Options/walCheckpointPages`` long, as SQLite's automatic checkpoint would
-    /// inside the commit. Called on the writer after a commit; a failure is left to the next one.
+    /// Once this process's commits have made the write-ahead log ``Options/walCheckpointPages`` long, asks the
+    /// checkpoint thread (``Checkpointer``) for a passive checkpoint, as SQLite's automatic checkpoint would run
+    /// one inside the commit. Called on the writer after a commit. The writer goes on at once, unless the log
+    /// has grown to four times that length (the thread fell behind, or another process's readers held it
+    /// back): then it waits for a pass, so that a bulk load cannot outrun the checkpoints for long.
     func checkpointIfDue(_ db: Database) {
-        guard walFrames.due() else { return }
-        try? Self.checkpoint(db)
+        let frames = walFrames.length
+        guard frames >= walFrames.checkpointFrames else { return }
+        let ticket = checkpointer.request()
+        if frames >= 4 * walFrames.checkpointFrames { try? checkpointer.wait(for: ticket) }
     }
 
-    private static func checkpoint(_ db: Database) throws { try db.execute(sql: "PRAGMA wal_checkpoint(PASSIVE)") }
+    /// Asks for the write-ahead log to be copied into the database file (a passive checkpoint: it waits for
+    /// no reader or writer) on the store's checkpoint thread, and returns at once. After a bulk write, such
+    /// as a reindex's staging copy, this keeps the log short without making the writer wait for the disk.
+    public func requestCheckpoint() {
+        checkpointer.request()
+    }
 
-    /// Copies what the write-ahead log holds into the database file now (SQLite's passive checkpoint: it
-    /// waits for no reader or writer), so that the commits of a step that must be quick, such as a
-    /// reindex's switch, do not pay for an automatic checkpoint of earlier bulk writes.
-    public func checkpointLog() throws {
-        try pool.writeWithoutTransaction { db in try Self.checkpoint(db) }
+    /// Copies the write-ahead log into the database file (as ``requestCheckpoint()``) and waits until it is done.
+    ///
+    /// - Throws: ``StoreError`` when the checkpoint failed or the store is closed.
+    public func checkpointLog() throws(StoreError) {
+        try checkpointer.wait(for: checkpointer.request())
     }
 
     /// Applies a component's versioned migrations that this store lacks, in one IMMEDIATE transaction

@@ -39,8 +39,9 @@ public final class Store: Sendable {
         public var preload: Bool = true
         /// How long to wait for another process's write lock.
         public var busyTimeout: Duration = .seconds(30)
-        /// The write-ahead log's length, in pages, at which a write of this process checkpoints it (passively,
-        /// after its commit), in place of SQLite's `wal_autocheckpoint`. At least 1.
+        /// The write-ahead log's length, in pages, at which a write of this process has it checkpointed
+        /// (passively, on the store's checkpoint thread, after its commit), in place of SQLite's
+        /// `wal_autocheckpoint`. At four times this length the write waits for that checkpoint. At least 1.
         public var walCheckpointPages: Int = 4096
         /// Create the directory and database when missing.
         public var create: Bool = true
@@ -69,6 +70,8 @@ public final class Store: Sendable {
     /// The write-ahead log's length after this process's last commit, for the checkpoint that replaces
     /// SQLite's automatic one (``checkpointIfDue(_:)``).
     let walFrames: WALFrames
+    /// Runs the checkpoints on a thread of its own.
+    let checkpointer: Checkpointer
 
     /// SQLite page size of new stores.
     static let pageSize = 65_536
@@ -81,11 +84,13 @@ public final class Store: Sendable {
         self.walFrames = walFrames
         self.options = options
         self.pool = pool
-        self.generationProbes = GenerationProbes(
-            path: (directory as NSString).appendingPathComponent(Self.databaseFileName),
-            count: max(2, options.searchThreads), busyTimeout: options.busyTimeout)
+        let path = (directory as NSString).appendingPathComponent(Self.databaseFileName)
+        self.generationProbes = GenerationProbes(path: path, count: max(2, options.searchThreads), busyTimeout: options.busyTimeout)
+        self.checkpointer = Checkpointer(path: path, synchronous: options.synchronous.rawValue, busyTimeout: options.busyTimeout)
         self.report = Locked(report)
     }
+
+    deinit { checkpointer.close() }
 
     /// Opens (or creates) the store in `directory`.
     ///
@@ -179,10 +184,13 @@ public final class Store: Sendable {
 
     /// Closes the database connections. Calls after this fail.
     public func close() throws(StoreError) {
-        // The probes first, so that the pool's writer is the last connection and leaves no write-ahead log.
+        // The checkpoint thread and the probes first, so that the pool's writer is the last connection and
+        // leaves no write-ahead log.
+        checkpointer.close()
         generationProbes.close()
         do { try pool.close() } catch {
             generationProbes.reopen()
+            checkpointer.reopen()
             throw StoreError(.storage, "cannot close store '\(directory)'", cause: "\(error)")
         }
     }

@@ -8,7 +8,8 @@ import Synchronization
 /// SQLite's automatic checkpoint is itself a WAL hook, run inside the commit once the log is long enough:
 /// installing this one turns it off. A store write commits under the refresh gate, so an automatic
 /// checkpoint there (100–200 ms measured after a bulk load) would keep every reader that saw the commit
-/// waiting at the gate. The store checkpoints after it has let the gate go instead (`Store.checkpointIfDue`).
+/// waiting at the gate. Instead, after it has let the gate go, the write asks the store's checkpoint thread
+/// for one (`Store.checkpointIfDue`).
 final class WALFrames: Sendable {
     /// The length at which a checkpoint is due (``Store/Options/walCheckpointPages``; by default 4,096 pages
     /// of 64 KiB, the `wal_autocheckpoint` the store set before).
@@ -31,10 +32,6 @@ final class WALFrames: Sendable {
         }, Unmanaged.passUnretained(self).toOpaque())
     }
 
-    /// Whether a checkpoint is due; if so, the length is forgotten until the next commit reports it again.
-    func due() -> Bool {
-        guard frames.load(ordering: .relaxed) >= checkpointFrames else { return false }
-        frames.store(0, ordering: .relaxed)
-        return true
-    }
+    /// The log's length in frames after this process's last commit.
+    var length: Int { frames.load(ordering: .relaxed) }
 }
