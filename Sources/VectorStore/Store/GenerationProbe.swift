@@ -85,18 +85,10 @@ private struct Probe {
 
     private mutating func open(path: String, busyTimeout: Duration) throws(StoreError) {
         guard !closed else { throw StoreError(.storage, "reading the store generation failed: the store is closed") }
-        var handle: OpaquePointer?
-        // Read-write so that SQLite maps the WAL index as the pool's connections do; `query_only` keeps it a reader.
-        let rc = sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nil)
-        guard rc == SQLITE_OK, let handle else {
-            let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "code \(rc)"
-            sqlite3_close_v2(handle)
-            throw StoreError(Self.code(rc), "opening a connection to read the store generation failed", cause: "SQLite error \(rc): \(message)")
-        }
+        let handle = try RawConnection.open(path: path, busyTimeout: busyTimeout, for: "read the store generation")
         db = handle
-        let millis = busyTimeout.components.seconds * 1000 + busyTimeout.components.attoseconds / 1_000_000_000_000_000
-        sqlite3_busy_timeout(handle, Int32(clamping: millis))
         var prepared: OpaquePointer?
+        // `query_only` keeps it a reader.
         guard sqlite3_exec(handle, "PRAGMA query_only = 1", nil, nil, nil) == SQLITE_OK,
               sqlite3_prepare_v3(handle, Self.sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &prepared, nil) == SQLITE_OK,
               let prepared
@@ -109,15 +101,7 @@ private struct Probe {
         statement = prepared
     }
 
-    private func failure(_ rc: Int32, _ what: String) -> StoreError {
-        let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? ""
-        return StoreError(Self.code(rc), "\(what) failed", cause: "SQLite error \(rc): \(message)")
-    }
-
-    /// The pool's mapping (``Store/code(of:)``), so a probe's failure carries the code the same failure would.
-    private static func code(_ rc: Int32) -> StoreError.Code {
-        Store.code(of: DatabaseError(resultCode: ResultCode(rawValue: rc)))
-    }
+    private func failure(_ rc: Int32, _ what: String) -> StoreError { RawConnection.failure(db, rc, what) }
 
     mutating func reopen() { closed = false }
 
