@@ -32,14 +32,20 @@ extension Store {
 
     /// Once this process's commits have made the write-ahead log ``Options/walCheckpointPages`` long, asks the
     /// checkpoint thread (``Checkpointer``) for a passive checkpoint, as SQLite's automatic checkpoint would run
-    /// one inside the commit. Called on the writer after a commit. The writer goes on at once, unless the log
-    /// has grown to four times that length (the thread fell behind, or another process's readers held it
-    /// back): then it waits for a pass, so that a bulk load cannot outrun the checkpoints for long.
+    /// one inside the commit, and goes on. Called on the writer after a commit (and after the refresh gate).
+    ///
+    /// A pass beside back-to-back commits copies what was committed when it began, but SQLite starts the log
+    /// again only when a write begins after a pass that left nothing to copy. Once the log is four times that
+    /// long, the writer therefore runs a passive checkpoint itself, between its own commits (after the
+    /// thread's running pass, if any): the next write then starts the log again.
     func checkpointIfDue(_ db: Database) {
         let frames = walFrames.length
         guard frames >= walFrames.checkpointFrames else { return }
-        let ticket = checkpointer.request()
-        if frames >= 4 * walFrames.checkpointFrames { try? checkpointer.wait(for: ticket) }
+        guard frames >= 4 * walFrames.checkpointFrames else {
+            checkpointer.request()
+            return
+        }
+        checkpointer.runExclusively { try? db.execute(sql: "PRAGMA wal_checkpoint(PASSIVE)") }
     }
 
     /// Asks for the write-ahead log to be copied into the database file (a passive checkpoint: it waits for

@@ -41,8 +41,9 @@ public final class Store: Sendable {
         public var busyTimeout: Duration = .seconds(30)
         /// The write-ahead log's length, in pages, at which a write of this process has it checkpointed
         /// (passively, on the store's checkpoint thread, after its commit), in place of SQLite's
-        /// `wal_autocheckpoint`. At four times this length the write waits for that checkpoint. At least 1.
-        public var walCheckpointPages: Int = 4096
+        /// `wal_autocheckpoint`. At four times this length (by default 256 MiB of 64 KiB pages, the automatic
+        /// checkpoint's length before) the write checkpoints it itself. At least 1.
+        public var walCheckpointPages: Int = 1024
         /// Create the directory and database when missing.
         public var create: Bool = true
         /// Where store metrics go (`store_operations_total`, durations, points upserted, search latency).
@@ -184,8 +185,7 @@ public final class Store: Sendable {
 
     /// Closes the database connections. Calls after this fail.
     public func close() throws(StoreError) {
-        // The checkpoint thread and the probes first, so that the pool's writer is the last connection and
-        // leaves no write-ahead log.
+        // The checkpoint thread and the probes first: the pool's connections are the last to close.
         checkpointer.close()
         generationProbes.close()
         do { try pool.close() } catch {

@@ -11,8 +11,8 @@ import Synchronization
 /// waiting at the gate. Instead, after it has let the gate go, the write asks the store's checkpoint thread
 /// for one (`Store.checkpointIfDue`).
 final class WALFrames: Sendable {
-    /// The length at which a checkpoint is due (``Store/Options/walCheckpointPages``; by default 4,096 pages
-    /// of 64 KiB, the `wal_autocheckpoint` the store set before).
+    /// The length at which a checkpoint is asked for (``Store/Options/walCheckpointPages``; by default 1,024
+    /// pages of 64 KiB; at four times that, the `wal_autocheckpoint` the store once set, the writer runs one).
     let checkpointFrames: Int
 
     private let frames = Atomic<Int>(0)
