@@ -65,8 +65,9 @@ public final class Store: Sendable {
     /// The store generation memory reflects (raised only: see ``noteGeneration(_:)``).
     let knownGeneration = Atomic<Int64>(-1)
     /// Held by the refresh that a search or a lookup starts when it finds a new generation (it counts those
-    /// refreshes), and by a write from its commit until memory reflects it. (Not an empty value: ThreadSanitizer takes an access to a lock's zero-sized value for one to
-    /// the lock's own fields, and reports a race where there is none.)
+    /// refreshes), and by a write from its commit until memory reflects it. (Not an empty value:
+    /// ThreadSanitizer takes an access to a lock's zero-sized value for one to the lock's own fields, and
+    /// reports a race where there is none.)
     let refreshGate = Locked(0)
     /// The write-ahead log's length after this process's last commit, for the checkpoint that replaces
     /// SQLite's automatic one (``checkpointIfDue(_:)``).
