@@ -1,3 +1,4 @@
+import CKernels
 import Testing
 import VectorMath
 import _SwitchyardTestSupport
@@ -71,6 +72,39 @@ struct KernelsTests {
                         let rp = ds.problems(hits, ds.reference(q), k: 10, twins: twins)
                         #expect(rp.isEmpty, "\(level) d \(d) query \(qi) vs reference: \(rp.prefix(5))")
                     }
+                }
+            }
+        }
+    }
+
+    @Test("the double-precision measure that ranks the final candidates is the same, bit for bit, on every level")
+    func doubleMeasuresAgree() throws {
+        try KernelLevelLock.withExclusiveKernel {
+            defer { _ = try? Kernels.select("auto") }
+            var rng = SplitMix64(seed: 31)
+            for d in [1, 7, 8, 9, 16, 23, 384, 385] {
+                // Components of very different magnitudes, so that the order of the additions shows in the last bits.
+                let a = (0..<d).map { _ in Float(rng.nextInt(below: 2_000_001) - 1_000_000) * (rng.nextInt(below: 3) == 0 ? 1e-6 : 1e3) }
+                let b = (0..<d).map { _ in Float(rng.nextInt(below: 2_000_001) - 1_000_000) * 1e-6 }
+                for measure in [Int32(SY_MEASURE_DOT.rawValue), Int32(SY_MEASURE_L2SQ.rawValue), Int32(SY_MEASURE_L1.rawValue)] {
+                    var values: [String: Double] = [:]
+                    for level in Self.available {
+                        try Kernels.select(level)
+                        values[level] = sy_score_one_f64(measure, a, b, d)
+                    }
+                    let reference = try #require(values["generic"])
+                    for (level, v) in values {
+                        #expect(v.bitPattern == reference.bitPattern, "d \(d) measure \(measure): \(level) \(v), generic \(reference)")
+                    }
+                    // And close to the sum in order (the products of two floats are exact in double precision).
+                    var plain = 0.0, magnitude = 0.0
+                    for j in 0..<d {
+                        let x = Double(a[j]), y = Double(b[j])
+                        let term = measure == Int32(SY_MEASURE_DOT.rawValue) ? x * y : (measure == Int32(SY_MEASURE_L2SQ.rawValue) ? (x - y) * (x - y) : abs(x - y))
+                        plain += term
+                        magnitude += abs(term)
+                    }
+                    #expect(abs(reference - plain) <= 1e-12 * magnitude, "d \(d) measure \(measure): \(reference) vs \(plain)")
                 }
             }
         }

@@ -88,7 +88,8 @@ size_t sy_packed_scan_8(const float *q, size_t d, const float *panels, size_t nr
 #ifdef __cplusplus
 extern "C" {
 #endif
-/// The measure of two vectors accumulated in double precision (used to rank the final candidates).
+/// The measure of two vectors accumulated in double precision (used to rank the final candidates): the same
+/// value, bit for bit, on every kernel level.
 double sy_score_one_f64(int measure, const float *a, const float *b, size_t d);
 #ifdef __cplusplus
 }
