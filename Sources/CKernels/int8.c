@@ -1,5 +1,5 @@
 // Int8 scalar-quantization kernels: rows stored as signed codes s (−127…127) in 16-row panels, queries as
-// unsigned codes u = t + 128 (0…255; 1…127 for the 7-bit codes the approximate search takes off VNNI, which
+// unsigned codes u = t + 128 (0…255; 1…63 for the 6-bit codes the approximate search takes off VNNI, which
 // AVX2 multiplies with `vpmaddubsw`), and every path computes the exact integer Σ u·s of each row, so
 // the three paths (AVX-512 VNNI, AVX2, generic) agree bit for bit. The caller turns it into a ranking key
 // with one multiply-add per row: key = a · Σ u·s + bias[row] (see QuantizedRows.swift). The exact screen's
@@ -131,20 +131,34 @@ AVX2_ATTR static void avx2_scores(const int8_t *panels, size_t groups, size_t n,
     }
 }
 
-/// Whether every code is below 128: products of two such codes and a row's pair `vpmaddubsw` sums exactly
-/// (|u₁s₁ + u₂s₂| ≤ 2 · 127 · 127 = 32,258 < 2¹⁵).
-static int below_128(const uint8_t *u, size_t count) {
+/// Whether every code is below 64: four products of such a code and a row's (|s| ≤ 127) sum exactly in 16 bits
+/// (4 · 63 · 127 = 32,004 < 2¹⁵), so two groups' `vpmaddubsw` results may be added before `vpmaddwd` widens them.
+static int below_64(const uint8_t *u, size_t count) {
     uint8_t any = 0;
     for (size_t i = 0; i < count; i++) any |= u[i];
-    return any < 128;
+    return any < 64;
 }
 
-/// Σ u·s of the 16 rows of one panel for codes u below 128: `vpmaddubsw` multiplies 32 byte pairs and sums
-/// them in pairs (exact, see `below_128`), `vpmaddwd` by 1 sums those pairs into each row's lane.
-AVX2_ATTR static inline void avx2_panel7(const int8_t *panel, size_t groups, const uint8_t *u, __m256i *lo, __m256i *hi) {
+/// Σ u·s of the 16 rows of one panel for codes u below 64: `vpmaddubsw` multiplies 32 byte pairs and sums them in
+/// pairs, groups g and g + 1 are added in 16 bits (exact, see `below_64`), and one `vpmaddwd` by 1 sums those into
+/// each row's 32-bit lane: three multiplies per two groups and 8 rows, where widening each group (`avx2_panel`)
+/// takes four.
+AVX2_ATTR static inline void avx2_panel6(const int8_t *panel, size_t groups, const uint8_t *u, __m256i *lo, __m256i *hi) {
     const __m256i ones = _mm256_set1_epi16(1);
     __m256i a0 = _mm256_setzero_si256(), a1 = a0;
-    for (size_t g = 0; g < groups; g++) {
+    size_t g = 0;
+    for (; g + 2 <= groups; g += 2) {
+        int32_t w0, w1;
+        memcpy(&w0, u + g * 4, 4);
+        memcpy(&w1, u + g * 4 + 4, 4);
+        __m256i q0 = _mm256_set1_epi32(w0), q1 = _mm256_set1_epi32(w1);
+        const __m256i *p = (const __m256i *)(const void *)(panel + g * 64);
+        __m256i s0 = _mm256_add_epi16(_mm256_maddubs_epi16(q0, _mm256_loadu_si256(p)), _mm256_maddubs_epi16(q1, _mm256_loadu_si256(p + 2)));
+        __m256i s1 = _mm256_add_epi16(_mm256_maddubs_epi16(q0, _mm256_loadu_si256(p + 1)), _mm256_maddubs_epi16(q1, _mm256_loadu_si256(p + 3)));
+        a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(s0, ones));
+        a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(s1, ones));
+    }
+    if (g < groups) {
         int32_t w;
         memcpy(&w, u + g * 4, 4);
         __m256i q = _mm256_set1_epi32(w);
@@ -156,12 +170,12 @@ AVX2_ATTR static inline void avx2_panel7(const int8_t *panel, size_t groups, con
     *hi = a1;
 }
 
-AVX2_ATTR static void avx2_scores7(const int8_t *panels, size_t groups, size_t n, const uint8_t *u, float a,
+AVX2_ATTR static void avx2_scores6(const int8_t *panels, size_t groups, size_t n, const uint8_t *u, float a,
                                    const float *bias, float *out) {
     int32_t s[16];
     for (size_t b = 0; b * 16 < n; b++) {
         __m256i lo, hi;
-        avx2_panel7(panels + b * 64 * groups, groups, u, &lo, &hi);
+        avx2_panel6(panels + b * 64 * groups, groups, u, &lo, &hi);
         _mm256_storeu_si256((__m256i *)(void *)s, lo);
         _mm256_storeu_si256((__m256i *)(void *)(s + 8), hi);
         size_t rows = n - b * 16 < 16 ? n - b * 16 : 16;
@@ -218,8 +232,8 @@ void sy_q8_scores(int path, const int8_t *panels, size_t groups, size_t n, const
 #if defined(__x86_64__)
     case SY_Q8_VNNI: vnni_scores(panels, groups, n, u, a, bias, out); return;
     case SY_Q8_AVX2: {
-        if (below_128(u, 4 * groups)) {
-            avx2_scores7(panels, groups, n, u, a, bias, out);
+        if (below_64(u, 4 * groups)) {
+            avx2_scores6(panels, groups, n, u, a, bias, out);
             return;
         }
         int64_t u16[groups > 0 ? groups : 1];
@@ -393,13 +407,31 @@ AVX2_ATTR static size_t avx2_kernel_2x16(const int64_t *ua, const int64_t *ub, i
     return k;
 }
 
-/// 4 queries × one 16-row panel for codes below 128 (`uw[g * 8 + i]`: query qa + i's 4 codes of group g), as
-/// `avx2_panel7`: each 8-row half of the group's codes is loaded once for the 4 queries.
-AVX2_ATTR static size_t avx2_kernel7_4x16(const int32_t *uw, int qa, size_t groups, const int8_t *panel, size_t row0, size_t n,
+/// 4 queries × one 16-row panel for codes below 64 (`uw[g * 8 + i]`: query qa + i's 4 codes of group g), as
+/// `avx2_panel6`: each 8-row half of two groups' codes is loaded once for the 4 queries.
+AVX2_ATTR static size_t avx2_kernel6_4x16(const int32_t *uw, int qa, size_t groups, const int8_t *panel, size_t row0, size_t n,
                                           __m256 va, const float *bias, const float *thr, sy_candidate_t *out) {
     const __m256i ones = _mm256_set1_epi16(1);
     __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-    for (size_t g = 0; g < groups; g++) {
+#define SY_PAIR(c0, c1, i)                                                                                               \
+    do {                                                                                                               \
+        __m256i x = _mm256_set1_epi32(w[i]), y = _mm256_set1_epi32(w[8 + (i)]);                                         \
+        c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(x, lo0), _mm256_maddubs_epi16(y, lo1)), ones)); \
+        c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(x, hi0), _mm256_maddubs_epi16(y, hi1)), ones)); \
+    } while (0)
+    size_t g = 0;
+    for (; g + 2 <= groups; g += 2) {
+        const __m256i *p = (const __m256i *)(const void *)(panel + g * 64);
+        __m256i lo0 = _mm256_loadu_si256(p), hi0 = _mm256_loadu_si256(p + 1);
+        __m256i lo1 = _mm256_loadu_si256(p + 2), hi1 = _mm256_loadu_si256(p + 3);
+        const int32_t *w = uw + g * 8 + qa;
+        SY_PAIR(c00, c01, 0);
+        SY_PAIR(c10, c11, 1);
+        SY_PAIR(c20, c21, 2);
+        SY_PAIR(c30, c31, 3);
+    }
+#undef SY_PAIR
+    if (g < groups) {
         const __m256i *p = (const __m256i *)(const void *)(panel + g * 64);
         __m256i lo = _mm256_loadu_si256(p), hi = _mm256_loadu_si256(p + 1);
         const int32_t *w = uw + g * 8 + qa;
@@ -428,9 +460,8 @@ AVX2_ATTR static size_t avx2_kernel7_4x16(const int32_t *uw, int qa, size_t grou
     return k;
 }
 
-// The two batch scans below share their loop's shape. One loop taking either kernel (a flag inlined per caller)
-// measured about 5% slower on AVX2 (interleaved `bench search` runs), so each keeps its own.
-AVX2_ATTR static size_t avx2_scan7_8(const int8_t *panels, size_t groups, size_t n, const int32_t *uw, float a,
+/// 8 queries with codes below 64 against every panel, 4 queries at a time.
+AVX2_ATTR static size_t avx2_scan6_8(const int8_t *panels, size_t groups, size_t n, const int32_t *uw, float a,
                                      const float *bias, const float *thr, sy_candidate_t *out) {
     __m256 va = _mm256_set1_ps(a);
     size_t np = (n + 15) / 16, k = 0;
@@ -439,7 +470,7 @@ AVX2_ATTR static size_t avx2_scan7_8(const int8_t *panels, size_t groups, size_t
         for (int qi = 0; qi < 8; qi += 4) {
             // Padding queries have an infinite threshold: skip four with nothing to find.
             if (thr[qi] == INFINITY && thr[qi + 1] == INFINITY && thr[qi + 2] == INFINITY && thr[qi + 3] == INFINITY) continue;
-            k += avx2_kernel7_4x16(uw, qi, groups, panel, b * 16, n, va, bias, thr, out + k);
+            k += avx2_kernel6_4x16(uw, qi, groups, panel, b * 16, n, va, bias, thr, out + k);
         }
     }
     return k;
@@ -467,8 +498,8 @@ size_t sy_q8_scan_8(int path, const int8_t *panels, size_t groups, size_t n, con
                     const float *bias, const float *thresholds, sy_candidate_t *out, float *scratch) {
 #if defined(__x86_64__)
     if (path == SY_Q8_VNNI) return vnni_scan_8(panels, groups, n, uw, a, bias, thresholds, out);
-    if (path == SY_Q8_AVX2 && below_128((const uint8_t *)(const void *)uw, 32 * groups)) {
-        return avx2_scan7_8(panels, groups, n, uw, a, bias, thresholds, out);
+    if (path == SY_Q8_AVX2 && below_64((const uint8_t *)(const void *)uw, 32 * groups)) {
+        return avx2_scan6_8(panels, groups, n, uw, a, bias, thresholds, out);
     }
     // (This AVX2 kernel keeps the queries' widened codes on the stack: 64 bytes per group.)
     if (path == SY_Q8_AVX2 && groups <= 1024) {

@@ -15,7 +15,7 @@ import Foundation
 /// A query may also be encoded M times finer (``encodeQuery(_:fineness:)``: a step of `step / M`, `u = t + 128·M`):
 /// the same bias then holds with `step² / M` as the multiplier, and `center·(step / M)·Σ t` in the constant.
 /// The exact screen does this where the kernels take 16-bit query codes (AVX2 and generic, M up to 128); the
-/// approximate search takes 7-bit codes there (M = 1/2), which AVX2 multiplies twice as fast.
+/// approximate search takes 6-bit codes there (M = 1/4), which AVX2 multiplies more than twice as fast.
 ///
 /// The first two terms form the ranking key (`a · Σ u·s + bias[row]`, see `CKernels/int8.c`); the last is the
 /// same for every row of one query. For Euclid the key is `2 q·x − ‖x‖²` (‖q‖² dropped) with the exact norm.
@@ -248,7 +248,7 @@ public final class QuantizedRows {
         var codes: [UInt8]
         /// With `fineness` M > 1: `4 × groups` 16-bit codes u = t + 128·M. Empty otherwise.
         var wide: [UInt16]
-        /// M: the query's codes t, in −⌊127·M⌋ … ⌊127·M⌋, are on a step of `step / M` (a power of two from 1/2 to 128).
+        /// M: the query's codes t, in −⌊127·M⌋ … ⌊127·M⌋, are on a step of `step / M` (a power of two from 1/4 to 128).
         var fineness: Double
         /// Σ t (signed codes).
         var sum: Int32
@@ -268,15 +268,17 @@ public final class QuantizedRows {
     }
 
     /// The query codes of the approximate int8 search (Qdrant's) on `path`: bytes for AVX-512 VNNI (`vpdpbusd`
-    /// takes 0 … 255); 7 bits elsewhere (M = 1/2, u = t + 64 in 1 … 127), which AVX2 multiplies 32 at a time with
-    /// `vpmaddubsw` (a pair of products is then exact in 16 bits) instead of 16 with `vpmaddwd`. The rows' codes,
-    /// clipped to the central quantile, are the larger error: recall@10 with oversampling 4 is the same.
-    static func approximateFineness(path: Int32) -> Double { path == Int32(SY_Q8_VNNI.rawValue) ? 1 : 0.5 }
+    /// takes 0 … 255); 6 bits elsewhere (M = 1/4, u = t + 32 in 1 … 63, 63 levels), which AVX2 multiplies 32 at a
+    /// time with `vpmaddubsw` instead of 16 with `vpmaddwd`, and whose four products with a row's codes sum
+    /// exactly in 16 bits (4 · 63 · 127 < 2¹⁵), so that two groups share one widening `vpmaddwd`. The rows' codes,
+    /// clipped to the central quantile, keep their 255 levels (the exact screen reads them too); the coarser
+    /// query costs little recall, since the candidates are rescored (see docs/performance.md).
+    static func approximateFineness(path: Int32) -> Double { path == Int32(SY_Q8_VNNI.rawValue) ? 1 : 0.25 }
 
-    /// Encodes `q` on the rows' scale, its codes `fineness` times finer (a power of two from 1/2 to 128, within
+    /// Encodes `q` on the rows' scale, its codes `fineness` times finer (a power of two from 1/4 to 128, within
     /// ``fineness(path:)`` for the kernels that will take it).
     func encodeQuery(_ q: UnsafePointer<Float>, fineness: Double = 1) -> EncodedQuery {
-        precondition(fineness >= 0.5 && fineness <= 128 && fineness.significand == 1, "query fineness must be a power of two from 1/2 to 128")
+        precondition(fineness >= 0.25 && fineness <= 128 && fineness.significand == 1, "query fineness must be a power of two from 1/4 to 128")
         if fineness != 1 { return encodeScaled(q, fineness: fineness) }
         var signed = [Int8](repeating: 0, count: groups * 4)
         let sum = signed.withUnsafeMutableBufferPointer { sy_q8_encode(q, dimension, center, 1 / step, $0.baseAddress!, groups * 4) }

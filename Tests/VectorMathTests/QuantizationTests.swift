@@ -63,7 +63,7 @@ struct QuantizationTests {
                 #expect(same, "\(level) (\(Kernels.int8Name)): batch differs from single")
                 seen["\(level) (\(Kernels.int8Name))"] = singles
             }
-            // AVX-512 VNNI takes byte query codes, the other paths 7-bit ones (see QuantizedRows.approximateFineness):
+            // AVX-512 VNNI takes byte query codes, the other paths 6-bit ones (see QuantizedRows.approximateFineness):
             // the paths of each kind agree with each other.
             for vnni in [true, false] {
                 let same = seen.filter { $0.key.contains("avx512-vnni") == vnni }
@@ -71,6 +71,47 @@ struct QuantizationTests {
                 for (name, results) in same {
                     let differing = zip(results, reference).filter { $0 != $1 }.count
                     #expect(differing == 0, "\(name): \(differing) queries differ from another int8 path")
+                }
+            }
+        }
+    }
+
+    @Test("6-bit query codes at the extreme codes: the paired 16-bit sums are exact on every path, single and batch")
+    func extremeCodesAgree() throws {
+        try KernelLevelLock.withExclusiveKernel {
+            defer { _ = try? Kernels.select("auto") }
+            // 1 component group, 17 (an odd one left over by the paired kernels) and 18.
+            for d in [4, 68, 72] {
+                // Rows of all +1 and all −1 get the codes ±127, queries of all ±1 the 6-bit codes u = 63 and 1: four
+                // products of a pair of groups reach 4 · 63 · 127 = 32,004, just within a signed 16-bit lane.
+                var ds = Dataset(count: 100, dimension: d, distance: .dot, seed: UInt64(d))
+                for r in 0..<ds.count where r % 3 != 2 {
+                    for j in 0..<d { ds.data[r * d + j] = r % 3 == 0 ? 1 : -1 }
+                }
+                let m = ds.makeMatrix()
+                m.enableQuantization(quantile: 0.99, distance: .dot)
+                let alternating = (0..<d).map { Float($0 % 2 == 0 ? 1 : -1) }
+                let queries = [[Float](repeating: 1, count: d), [Float](repeating: -1, count: d), alternating]
+                    + ds.queries(6, seed: 5)
+                let everything = QuantizationParams(rescore: false)
+                var byLevel: [String: [[SearchHit]]] = [:]
+                for level in KernelsTests.available {
+                    try Kernels.select(level)
+                    let singles = queries.map { QuantizedSearch.search(m, $0, k: ds.count, distance: .dot, params: everything) }
+                    let batch = QuantizedSearch.searchBatch(m, queries, k: ds.count, distance: .dot, params: everything, threads: 1)
+                    #expect(batch == singles, "d \(d) \(level) (\(Kernels.int8Name)): batch differs from single")
+                    // An all-ones query against the all-ones rows. The rows' range is [−1, 1] (step 2/254, center 0): the rows
+                    // decode to 1, the query to 124/127 on the 6-bit codes (31 quarter-steps of 4/254), to 1 on VNNI's byte
+                    // codes. A sum that wrapped in 16 bits would be far off.
+                    let top = try #require(singles[0].first)
+                    let expected = Double(d) * (Kernels.int8Name == "avx512-vnni" ? 1 : 124.0 / 127)
+                    #expect(abs(Double(top.score) - expected) <= 1e-4 * Double(d), "d \(d) \(level): \(top.score), expected \(expected)")
+                    if Kernels.int8Name != "avx512-vnni" { byLevel[level] = singles }
+                }
+                if let reference = byLevel["generic"] {
+                    for (level, results) in byLevel where results != reference {
+                        Issue.record("d \(d): \(level)'s keys differ from the generic level's at the extreme codes")
+                    }
                 }
             }
         }
