@@ -394,3 +394,30 @@ double sy_score_one_f64(int measure, const float *a, const float *b, size_t d) {
 #endif
     return generic_one_f64(measure, a, b, d);
 }
+
+/// Asks for row `row`'s cache lines ahead of use (a candidate's row is rarely in cache: it was chosen from the
+/// whole matrix).
+static inline void prefetch_row(const float *rows, size_t d, int32_t row) {
+    const char *p = (const char *)(rows + (size_t)row * d);
+    for (size_t off = 0; off < d * sizeof(float); off += 64) __builtin_prefetch(p + off, 0, 0);
+}
+
+void sy_score_gather_f64(int measure, const float *rows, size_t d, const int32_t *idx, size_t m, const float *q,
+                         double *out) {
+    int avx2 = 0;
+#if defined(__x86_64__)
+    avx2 = sy_kernel_level() >= SY_KERNEL_AVX2;
+#endif
+    for (size_t j = 0; j < m && j < 2; j++) prefetch_row(rows, d, idx[j]);
+    for (size_t j = 0; j < m; j++) {
+        if (j + 2 < m) prefetch_row(rows, d, idx[j + 2]);
+        const float *r = rows + (size_t)idx[j] * d;
+#if defined(__x86_64__)
+        if (avx2) {
+            out[j] = avx2_one_f64(measure, r, q, d);
+            continue;
+        }
+#endif
+        out[j] = generic_one_f64(measure, r, q, d);
+    }
+}

@@ -253,12 +253,15 @@ public enum ExactSearch {
     /// The best `k` of `rows` (distinct) by their measures in double precision, ties to the smaller key.
     static func rescore(_ m: MatrixView, query: UnsafePointer<Float>, rows: [Int32], k: Int, distance: Distance) -> [SearchHit] {
         let measure = Measure(distance)
+        let raws = [Double](unsafeUninitializedCapacity: rows.count) { buffer, count in
+            rows.withUnsafeBufferPointer { r in
+                sy_score_gather_f64(measure.rawValue, m.storage, m.dimension, r.baseAddress, rows.count, query, buffer.baseAddress)
+            }
+            count = rows.count
+        }
         var scored: [(key: Double, raw: Double, row: Int32)] = []
         scored.reserveCapacity(rows.count)
-        for row in rows {
-            let raw = sy_score_one_f64(measure.rawValue, m.storage + Int(row) * m.dimension, query, m.dimension)
-            scored.append((measure == .dot ? raw : -raw, raw, row))
-        }
+        for (row, raw) in zip(rows, raws) { scored.append((measure == .dot ? raw : -raw, raw, row)) }
         let keys = m.keys
         scored.sort { a, b in a.key != b.key ? a.key > b.key : keys[Int(a.row)] < keys[Int(b.row)] }
         return scored.prefix(k).map { e in

@@ -91,6 +91,10 @@ extern "C" {
 /// The measure of two vectors accumulated in double precision (used to rank the final candidates): the same
 /// value, bit for bit, on every kernel level.
 double sy_score_one_f64(int measure, const float *a, const float *b, size_t d);
+/// out[j] = sy_score_one_f64(measure, rows + idx[j]·d, q, d) for j in 0..<m, each row's cache lines asked for
+/// two rows ahead.
+void sy_score_gather_f64(int measure, const float *rows, size_t d, const int32_t *idx, size_t m, const float *q,
+                         double *out);
 #ifdef __cplusplus
 }
 #endif
