@@ -365,9 +365,16 @@ AVX2_ATTR static inline size_t avx2_emit8(__m256i sums, int qi, size_t row0, siz
                                           float thr, sy_candidate_t *out) {
     if (row0 >= n) return 0;
     size_t rows = n - row0 < 8 ? n - row0 : 8;
-    float b[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    memcpy(b, bias + row0, rows * sizeof(float));
-    __m256 key = _mm256_fmadd_ps(va, _mm256_cvtepi32_ps(sums), _mm256_loadu_ps(b));
+    __m256 vb;
+    if (rows == 8) {
+        vb = _mm256_loadu_ps(bias + row0);
+    } else {
+        // The last rows: the bias array may end here.
+        float b[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        memcpy(b, bias + row0, rows * sizeof(float));
+        vb = _mm256_loadu_ps(b);
+    }
+    __m256 key = _mm256_fmadd_ps(va, _mm256_cvtepi32_ps(sums), vb);
     unsigned m = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(key, _mm256_set1_ps(thr), _CMP_GE_OQ));
     m &= rows == 8 ? 0xFFu : ((1u << rows) - 1u);
     if (!m) return 0;

@@ -182,26 +182,29 @@ extension QuantizedSearch {
         defer { scratch.deallocate() }
         let path = sy_q8_path()
         var thresholds = [Float](repeating: 0, count: 8)
-        words.withUnsafeBufferPointer { w in
-            wide.withUnsafeBufferPointer { u in
-                var start = 0
-                while start < rows {
-                    let nb = min(rowBlock, rows - start)
-                    let panels = qv.panels + (start / 16) * 64 * qv.groups
-                    for g in 0..<groups {
-                        let live = min(8, nq - g * 8)
-                        for qi in 0..<8 { thresholds[qi] = qi < live ? sinks[g * 8 + qi].threshold : .infinity }
-                        let n = fineness <= 1
-                            ? sy_q8_scan_8(path, panels, qv.groups, nb, w.baseAddress! + g * 8 * qv.groups, a,
-                                           qv.bias + start, thresholds, found, scratch)
-                            : sy_q16_scan_8(path, panels, qv.groups, nb, u.baseAddress! + g * 8 * codes, a,
-                                            qv.bias + start, thresholds, found, scratch)
-                        // A padding query's threshold is +∞, and a key of +∞ (data whose int8 terms overflow) reaches it.
-                        for c in UnsafeBufferPointer(start: found, count: n) where Int(c.query) < live {
-                            sinks[g * 8 + Int(c.query)].offer(key: c.score, row: Int32(start) + c.row)
+        // One buffer for the whole scan: offers through it skip the array's per-access uniqueness check.
+        sinks.withUnsafeMutableBufferPointer { sinks in
+            words.withUnsafeBufferPointer { w in
+                wide.withUnsafeBufferPointer { u in
+                    var start = 0
+                    while start < rows {
+                        let nb = min(rowBlock, rows - start)
+                        let panels = qv.panels + (start / 16) * 64 * qv.groups
+                        for g in 0..<groups {
+                            let live = min(8, nq - g * 8)
+                            for qi in 0..<8 { thresholds[qi] = qi < live ? sinks[g * 8 + qi].threshold : .infinity }
+                            let n = fineness <= 1
+                                ? sy_q8_scan_8(path, panels, qv.groups, nb, w.baseAddress! + g * 8 * qv.groups, a,
+                                               qv.bias + start, thresholds, found, scratch)
+                                : sy_q16_scan_8(path, panels, qv.groups, nb, u.baseAddress! + g * 8 * codes, a,
+                                                qv.bias + start, thresholds, found, scratch)
+                            // A padding query's threshold is +∞, and a key of +∞ (data whose int8 terms overflow) reaches it.
+                            for c in UnsafeBufferPointer(start: found, count: n) where Int(c.query) < live {
+                                sinks[g * 8 + Int(c.query)].offer(key: c.score, row: Int32(start) + c.row)
+                            }
                         }
+                        start += nb
                     }
-                    start += nb
                 }
             }
         }
