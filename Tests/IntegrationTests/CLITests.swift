@@ -36,6 +36,7 @@ struct CLITests {
         (["store", "search", "--collection", "docs", "--vector", "[1,0,0]", "--score-threshold", "nan"], "NaN"),
         (["store", "points", "upsert", "--collection", "docs", "--vectors", "ONEVECTOR", "--start-id", "18446744073709551615"], "largest id"),
         (["bench", "search", "--base", "ONEVECTOR", "--queries", "ONEVECTOR", "--single", "-1"], "--single"),
+        (["bench", "search", "--base", "ONEVECTOR", "--queries", "ONEVECTOR", "--batch-runs", "0"], "--batch-runs"),
         (["store", "aliases", "update", "--delete", "nope"], "alias 'nope' not found"),
         (["store", "points", "count", "--collection", "docs", "--filter", "{\"must\": {\"key\": \"\", \"match\": {\"value\": 1}}}"], "must not be empty"),
     ] as [([String], String)])
@@ -153,7 +154,8 @@ struct CLITests {
             #expect(v["n"] == .int(3000))
             // With int8 quantization: the kernel, the memory of the int8 copy, and recall (oversampled and rescored).
             let q = try CLI.run(["bench", "search", "--base", a + "/base.fvecs", "--queries", a + "/query.fvecs", "--gt", a + "/gt.ivecs",
-                                 "--k", "10", "--single", "20", "--threads", "2", "--quantization", "int8", "--oversampling", "4", "--json"])
+                                 "--k", "10", "--single", "20", "--threads", "2", "--quantization", "int8", "--oversampling", "4",
+                                 "--batch-runs", "3", "--json"])
             #expect(q.status == 0, "\(q.stderr)")
             let w = try JSONParser.parse(q.stdout)
             #expect(w["quantization"] == ["scalar": ["type": "int8", "quantile": 0.99]])
@@ -162,6 +164,11 @@ struct CLITests {
             let ratio = (w["quantized_mb"]?.numberValue ?? 1) / (w["vectors_mb"]?.numberValue ?? 1)
             #expect(ratio > 0.2 && ratio < 0.35, "int8 copy / float rows = \(ratio)")
             #expect((w["recall_at_k"]?.numberValue ?? 0) >= 0.95)
+            // Three batch runs, the best reported.
+            let runs = (w["batch_runs_qps"]?.arrayValue ?? []).compactMap(\.numberValue)
+            #expect(runs.count == 3 && runs.allSatisfy { $0 > 0 })
+            #expect(w["batch_qps"]?.numberValue == runs.max())
+            #expect(v["batch_runs_qps"]?.arrayValue?.count == 1)
         }
     }
 

@@ -18,6 +18,8 @@ public enum SearchBenchmark {
         public var threads = ProcessInfo.processInfo.activeProcessorCount
         /// Single queries timed (after 10 warm-up queries).
         public var singleQueries = 200
+        /// Times the whole batch is run; the best run is reported (a shared machine's noise only slows a run down).
+        public var batchRuns = 1
         /// Points per upsert transaction while ingesting.
         public var ingestBatch = 5000
         /// Where to build the store; a temporary directory (removed afterwards) when `nil`.
@@ -49,7 +51,10 @@ public enum SearchBenchmark {
         public var ingestSeconds: Double
         public var singleP50Ms: Double
         public var singleP99Ms: Double
+        /// The best of the batch runs.
         public var batchQPS: Double
+        /// Every batch run's queries per second, in order.
+        public var batchRunsQPS: [Double] = []
         public var recallAtK: Double?
         public var rssMB: Double
         public var peakRSSMB: Double
@@ -78,6 +83,7 @@ public enum SearchBenchmark {
                 "single_p50_ms": .double(singleP50Ms), "single_p99_ms": .double(singleP99Ms),
                 "batch_qps": .double(batchQPS), "rss_mb": .double(rssMB), "peak_rss_mb": .double(peakRSSMB), "base_rss_mb": .double(baseRSSMB),
                 "disk_mb": .double(diskMB), "batch_api": "searchBatch", "vectors_mb": .double(vectorMB),
+                "batch_runs_qps": .array(batchRunsQPS.map { .double($0) }),
                 "screening": .bool(screening), "screen_mb": .double(screenMB),
             ]
             if let m = screenRowsMean, let x = screenRowsMax {
@@ -106,6 +112,7 @@ public enum SearchBenchmark {
         guard c.k >= 1 else { throw .invalid("--k must be at least 1") }
         guard c.threads >= 1 else { throw .invalid("--threads must be at least 1") }
         guard c.singleQueries >= 0 else { throw .invalid("--single must not be negative") }
+        guard c.batchRuns >= 1 else { throw .invalid("--batch-runs must be at least 1") }
         guard c.ingestBatch >= 1 else { throw .invalid("--ingest-batch must be at least 1") }
         let reader = try TexmexReader(path: c.basePath)
         let queries = try TexmexReader.readFloats(c.queriesPath)
@@ -154,10 +161,16 @@ public enum SearchBenchmark {
             guard !latencies.isEmpty else { return 0 }
             return latencies[min(latencies.count - 1, Int((p * Double(latencies.count - 1)).rounded()))]
         }
-        progress(BenchProgress("batch of \(requests.count) queries"))
-        let tb = ContinuousClock.now
-        let batch = try store.searchBatch(name, requests)
-        let batchSeconds = (ContinuousClock.now - tb).seconds
+        progress(BenchProgress("batch of \(requests.count) queries", done: 0, total: c.batchRuns))
+        var batch: [[ScoredPoint]] = []
+        var runsQPS: [Double] = []
+        for run in 0..<c.batchRuns {
+            let tb = ContinuousClock.now
+            let hits = try store.searchBatch(name, requests)
+            runsQPS.append(Double(requests.count) / (ContinuousClock.now - tb).seconds)
+            if run == 0 { batch = hits }
+            progress(BenchProgress("batch of \(requests.count) queries", done: run + 1, total: c.batchRuns))
+        }
 
         let recall = gt.map { recallAtK(batch, groundTruth: $0, k: c.k) }
         let mem = ProcessMemory.current()
@@ -166,9 +179,10 @@ public enum SearchBenchmark {
         var result = Result(
             n: reader.count, d: reader.dimension, nq: queries.count, k: c.k, threads: c.threads, blas: BLASRuntime.name,
             kernel: Kernels.name, ingestSeconds: ingestSeconds, singleP50Ms: percentile(0.5), singleP99Ms: percentile(0.99),
-            batchQPS: Double(requests.count) / batchSeconds, recallAtK: recall, rssMB: mem.residentMB, peakRSSMB: mem.peakMB,
+            batchQPS: runsQPS.max() ?? 0, recallAtK: recall, rssMB: mem.residentMB, peakRSSMB: mem.peakMB,
             baseRSSMB: baseRSS,
             diskMB: Double(disk) / 1_000_000)
+        result.batchRunsQPS = runsQPS
         result.vectorMB = Double(held.vectorBytes) / 1_000_000
         result.screening = c.screening
         result.screenMB = Double(held.screenBytes) / 1_000_000
