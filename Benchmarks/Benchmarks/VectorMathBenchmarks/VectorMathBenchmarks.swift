@@ -27,7 +27,8 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
     // The int8 kernels (the path the CPU allows: AVX-512 VNNI, AVX2 or scalar): one query over 10,000 rows
-    // (no rescoring, to time the scan alone) and a batch of 64 queries through the fused 8-query kernel.
+    // (no rescoring, to time the scan alone), a batch of 64 queries through the fused 8-query kernel, and that
+    // batch with its candidates rescored.
     for dimension in [384, 768] {
         let rows = 10_000
         var rng = SplitMix64(seed: UInt64(dimension) + 1)
@@ -54,6 +55,18 @@ let benchmarks: @Sendable () -> Void = {
                 queries.withUnsafeBufferPointer { q in
                     matrix.withView {
                         blackHole(QuantizedSearch.searchBatch($0, queries: q.baseAddress!, count: 64, k: 10, distance: .dot, params: scanOnly))
+                    }
+                }
+            }
+        }
+        // The same batch as Qdrant's default search runs it: 4 × k candidates each, rescored in double precision.
+        let rescored = QuantizationParams(rescore: true, oversampling: 4)
+        Benchmark("int8 batch of 64 rescored, oversampling 4 d=\(dimension) (10k rows, \(Kernels.int8Name))",
+                  configuration: config) { benchmark in
+            for _ in benchmark.scaledIterations {
+                queries.withUnsafeBufferPointer { q in
+                    matrix.withView {
+                        blackHole(QuantizedSearch.searchBatch($0, queries: q.baseAddress!, count: 64, k: 10, distance: .dot, params: rescored))
                     }
                 }
             }
