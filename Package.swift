@@ -234,7 +234,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VectorMathTests",
-            dependencies: ["VectorMath", "_SwitchyardTestSupport"],
+            dependencies: ["CKernels", "VectorMath", "_SwitchyardTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,6 +1,7 @@
 // Int8 scalar-quantization kernels: rows stored as signed codes s (−127…127) in 16-row panels, queries as
-// unsigned codes u = t + 128 (0…255; 1…63 for the 6-bit codes the approximate search takes off VNNI, which
-// AVX2 multiplies with `vpmaddubsw`), and every path computes the exact integer Σ u·s of each row, so
+// unsigned codes u = t + 128·M (0…255 for byte codes, M = 1; 1…63 for the 6-bit codes the approximate search
+// takes off VNNI, M = 1/4, u = t + 32, which AVX2 multiplies with `vpmaddubsw`), and every path computes the
+// exact integer Σ u·s of each row, so
 // the three paths (AVX-512 VNNI, AVX2, generic) agree bit for bit. The caller turns it into a ranking key
 // with one multiply-add per row: key = a · Σ u·s + bias[row] (see QuantizedRows.swift). The exact screen's
 // queries may have finer, 16-bit codes (`sy_q16_*`, u = t + 128·M for a fineness M): the AVX2 kernel widens

@@ -322,11 +322,12 @@ float sy_score_one(int measure, const float *a, const float *b, size_t d) {
 // MARK: - Double-precision measures (the final ranking)
 //
 // Eight partial sums, lane j taking components j, j + 8, j + 16, …, combined in one fixed order. Each term is
-// computed and added as its own operation (no fused multiply-add), so every path adds the same doubles in the
-// same order and the result does not depend on the kernel level. (One running sum, as before, was a chain of
-// dependent additions: about 4 cycles per component.)
+// computed and added as its own operation (no fused multiply-add: contraction is off in these functions), so
+// every path adds the same doubles in the same order and the result does not depend on the kernel level. (One
+// running sum, as before, was a chain of dependent additions: about 4 cycles per component.)
 
 static inline double f64_term(int measure, double x, double y) {
+#pragma STDC FP_CONTRACT OFF
     if (measure == SY_MEASURE_DOT) {
         double p = x * y;
         return p;
@@ -344,6 +345,7 @@ static inline double f64_combine(const double s[8]) {
 }
 
 static double generic_one_f64(int measure, const float *a, const float *b, size_t d) {
+#pragma STDC FP_CONTRACT OFF
     double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (size_t i = 0; i < d; i++) s[i % 8] += f64_term(measure, (double)a[i], (double)b[i]);
     return f64_combine(s);
@@ -372,6 +374,7 @@ AVX2_ATTR static inline void avx2_terms_f64(int measure, const float *a, const f
 }
 
 AVX2_ATTR static double avx2_one_f64(int measure, const float *a, const float *b, size_t d) {
+#pragma STDC FP_CONTRACT OFF
     __m256d s0 = _mm256_setzero_pd(), s1 = s0;
     size_t i = 0;
     for (; i + 8 <= d; i += 8) {
@@ -399,14 +402,16 @@ double sy_score_one_f64(int measure, const float *a, const float *b, size_t d) {
 /// whole matrix).
 static inline void prefetch_row(const float *rows, size_t d, int32_t row) {
     const char *p = (const char *)(rows + (size_t)row * d);
-    for (size_t off = 0; off < d * sizeof(float); off += 64) __builtin_prefetch(p + off, 0, 0);
+    size_t bytes = d * sizeof(float);
+    for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 0, 0);
+    // A row that does not start on a cache line ends in one the loop's steps may skip.
+    if (bytes > 0) __builtin_prefetch(p + bytes - 1, 0, 0);
 }
 
 void sy_score_gather_f64(int measure, const float *rows, size_t d, const int32_t *idx, size_t m, const float *q,
                          double *out) {
-    int avx2 = 0;
 #if defined(__x86_64__)
-    avx2 = sy_kernel_level() >= SY_KERNEL_AVX2;
+    int avx2 = sy_kernel_level() >= SY_KERNEL_AVX2;
 #endif
     for (size_t j = 0; j < m && j < 2; j++) prefetch_row(rows, d, idx[j]);
     for (size_t j = 0; j < m; j++) {

@@ -88,9 +88,18 @@ struct KernelsTests {
                 let b = (0..<d).map { _ in Float(rng.nextInt(below: 2_000_001) - 1_000_000) * 1e-6 }
                 for measure in [Int32(SY_MEASURE_DOT.rawValue), Int32(SY_MEASURE_L2SQ.rawValue), Int32(SY_MEASURE_L1.rawValue)] {
                     var values: [String: Double] = [:]
+                    // Rescoring goes through the gathering form: rows 2, 0, 3, 3 and 1 of a matrix whose row 3 is `a`.
+                    let rows = (0..<4).flatMap { r in r == 3 ? a : a.map { $0 * Float(r + 2) } }
+                    let picked: [Int32] = [2, 0, 3, 3, 1]
                     for level in Self.available {
                         try Kernels.select(level)
                         values[level] = sy_score_one_f64(measure, a, b, d)
+                        var gathered = [Double](repeating: .nan, count: picked.count)
+                        sy_score_gather_f64(measure, rows, d, picked, picked.count, b, &gathered)
+                        for (j, r) in picked.enumerated() {
+                            let one = rows.withUnsafeBufferPointer { sy_score_one_f64(measure, $0.baseAddress! + Int(r) * d, b, d) }
+                            #expect(gathered[j].bitPattern == one.bitPattern, "\(level) d \(d) measure \(measure): gathered row \(r)")
+                        }
                     }
                     let reference = try #require(values["generic"])
                     for (level, v) in values {

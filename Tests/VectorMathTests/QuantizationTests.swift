@@ -101,7 +101,7 @@ struct QuantizationTests {
                     let batch = QuantizedSearch.searchBatch(m, queries, k: ds.count, distance: .dot, params: everything, threads: 1)
                     #expect(batch == singles, "d \(d) \(level) (\(Kernels.int8Name)): batch differs from single")
                     // An all-ones query against the all-ones rows. The rows' range is [−1, 1] (step 2/254, center 0): the rows
-                    // decode to 1, the query to 124/127 on the 6-bit codes (31 quarter-steps of 4/254), to 1 on VNNI's byte
+                    // decode to 1, the query to 124/127 on the 6-bit codes (31 steps of 8/254, four row steps each), to 1 on VNNI's byte
                     // codes. A sum that wrapped in 16 bits would be far off.
                     let top = try #require(singles[0].first)
                     let expected = Double(d) * (Kernels.int8Name == "avx512-vnni" ? 1 : 124.0 / 127)
