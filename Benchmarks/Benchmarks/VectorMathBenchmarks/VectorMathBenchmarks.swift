@@ -59,7 +59,8 @@ let benchmarks: @Sendable () -> Void = {
                 }
             }
         }
-        // The same batch as Qdrant's default search runs it: 4 × k candidates each, rescored in double precision.
+        // The same batch rescored (Qdrant's default) with oversampling 4, as in the README's table: 4 × k candidates
+        // per query, ranked again in double precision.
         let rescored = QuantizationParams(rescore: true, oversampling: 4)
         Benchmark("int8 batch of 64 rescored, oversampling 4 d=\(dimension) (10k rows, \(Kernels.int8Name))",
                   configuration: config) { benchmark in
