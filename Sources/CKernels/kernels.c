@@ -410,19 +410,9 @@ static inline void prefetch_row(const float *rows, size_t d, int32_t row) {
 
 void sy_score_gather_f64(int measure, const float *rows, size_t d, const int32_t *idx, size_t m, const float *q,
                          double *out) {
-#if defined(__x86_64__)
-    int avx2 = sy_kernel_level() >= SY_KERNEL_AVX2;
-#endif
     for (size_t j = 0; j < m && j < 2; j++) prefetch_row(rows, d, idx[j]);
     for (size_t j = 0; j < m; j++) {
         if (j + 2 < m) prefetch_row(rows, d, idx[j + 2]);
-        const float *r = rows + (size_t)idx[j] * d;
-#if defined(__x86_64__)
-        if (avx2) {
-            out[j] = avx2_one_f64(measure, r, q, d);
-            continue;
-        }
-#endif
-        out[j] = generic_one_f64(measure, r, q, d);
+        out[j] = sy_score_one_f64(measure, rows + (size_t)idx[j] * d, q, d);
     }
 }
