@@ -152,6 +152,8 @@ struct CLITests {
             }
             #expect(v["recall_at_k"] == .double(1.0))
             #expect(v["n"] == .int(3000))
+            // 3,000 points are under the screen's minimum: exact searches scan the float rows, and the report says so.
+            #expect(v["screening"] == .bool(false) && v["screen_mb"] == .double(0))
             // With int8 quantization: the kernel, the memory of the int8 copy, and recall (oversampled and rescored).
             let q = try CLI.run(["bench", "search", "--base", a + "/base.fvecs", "--queries", a + "/query.fvecs", "--gt", a + "/gt.ivecs",
                                  "--k", "10", "--single", "20", "--threads", "2", "--quantization", "int8", "--oversampling", "4",
@@ -160,6 +162,7 @@ struct CLITests {
             let w = try JSONParser.parse(q.stdout)
             #expect(w["quantization"] == ["scalar": ["type": "int8", "quantile": 0.99]])
             #expect(w["oversampling"] == .double(4) && w["rescore"] == .bool(true))
+            #expect(w["screening"] == .bool(false), "a quantized collection keeps no screen")
             #expect(["avx512-vnni", "avx2", "generic"].contains(w["int8_kernel"]?.stringValue ?? ""))
             let ratio = (w["quantized_mb"]?.numberValue ?? 1) / (w["vectors_mb"]?.numberValue ?? 1)
             #expect(ratio > 0.2 && ratio < 0.35, "int8 copy / float rows = \(ratio)")
@@ -169,6 +172,31 @@ struct CLITests {
             #expect(runs.count == 3 && runs.allSatisfy { $0 > 0 })
             #expect(w["batch_qps"]?.numberValue == runs.max())
             #expect(v["batch_runs_qps"]?.arrayValue?.count == 1)
+        }
+    }
+
+    @Test("bench search says how exact searches ran: screened from 16,384 points, the float scan with --no-screen, below the minimum or on a quantized collection")
+    func benchSearchExactLine() throws {
+        try withTemporaryDirectory { dir in
+            let data = dir.appending("d")
+            let g = try CLI.run(["datasets", "synth", "--n", "16400", "--d", "8", "--queries", "20", "--seed", "3", "--out", data])
+            #expect(g.status == 0, "\(g.stderr)")
+            func exactLine(_ extra: [String]) throws -> String {
+                let r = try CLI.run(["bench", "search", "--base", data + "/base.fvecs", "--queries", data + "/query.fvecs",
+                                     "--single", "5", "--threads", "1"] + extra)
+                #expect(r.status == 0, "\(r.stderr)")
+                return r.stdout.split(separator: "\n").first { $0.hasPrefix("exact search: ") }.map(String.init) ?? "(none)\n\(r.stdout)"
+            }
+            let screened = try exactLine([])
+            #expect(screened.hasPrefix("exact search: int8 screen with proven bounds ("), "\(screened)")
+            #expect(!screened.contains("(0.0 MB"), "\(screened)")
+            #expect(try exactLine(["--no-screen"]) == "exact search: float scan only (--no-screen)")
+            let quantized = try exactLine(["--quantization", "int8"])
+            #expect(quantized.hasPrefix("exact search: float scan (a quantized collection keeps no screen"), "\(quantized)")
+            let small = dir.appending("s")
+            #expect(try CLI.run(["datasets", "synth", "--n", "1000", "--d", "8", "--queries", "5", "--out", small]).status == 0)
+            let r = try CLI.run(["bench", "search", "--base", small + "/base.fvecs", "--queries", small + "/query.fvecs", "--single", "5"])
+            #expect(r.stdout.contains("exact search: float scan (collections under 16384 points are not screened)"), "\(r.stdout)")
         }
     }
 

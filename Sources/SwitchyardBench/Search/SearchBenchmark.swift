@@ -184,7 +184,9 @@ public enum SearchBenchmark {
             diskMB: Double(disk) / 1_000_000)
         result.batchRunsQPS = runsQPS
         result.vectorMB = Double(held.vectorBytes) / 1_000_000
-        result.screening = c.screening
+        // Screened only when a screen copy exists: a quantized collection has none (its exact searches scan the
+        // float rows), nor has a collection under `RowMatrix.screenMinRows` points.
+        result.screening = c.screening && held.screenBytes > 0
         result.screenMB = Double(held.screenBytes) / 1_000_000
         let rows = try store.screenedRows(name, queries: (0..<min(100, queries.count)).map { queries.row($0) }, k: c.k).compactMap { $0 }
         if c.quantization == nil, !rows.isEmpty {

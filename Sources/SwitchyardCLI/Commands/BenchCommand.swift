@@ -29,6 +29,17 @@ struct BenchCommand: ParsableCommand {
         @Flag(help: "Exact searches scan the float rows only, without the int8 screen (results are the same).") var noScreen = false
         @Flag(help: "Print one JSON object.") var json = false
 
+        /// How the benchmark's collection answers exact searches, for the report.
+        func exactLine(_ r: SearchBenchmark.Result) -> String {
+            if r.screening {
+                return String(format: "int8 screen with proven bounds (%.1f MB = %.2fx the float rows; rows scored exactly per query: mean %.1f, max %d)",
+                              r.screenMB, r.vectorMB > 0 ? r.screenMB / r.vectorMB : 0, r.screenRowsMean ?? 0, r.screenRowsMax ?? 0)
+            }
+            if noScreen { return "float scan only (--no-screen)" }
+            if r.quantization != nil { return "float scan (a quantized collection keeps no screen; the searches timed scan its int8 copy)" }
+            return "float scan (collections under \(RowMatrix.screenMinRows) points are not screened)"
+        }
+
         func run() throws {
             guard let d = Distance(parsing: metric) else { throw CLIFailure(message: "unknown --metric '\(metric)': use cosine, dot, euclid or manhattan") }
             guard let s = Store.Options.Sync(rawValue: sync.uppercased()) else { throw CLIFailure(message: "--sync must be full or normal") }
@@ -69,7 +80,7 @@ struct BenchCommand: ParsableCommand {
                     single query: p50 \(String(format: "%.3f", r.singleP50Ms)) ms, p99 \(String(format: "%.3f", r.singleP99Ms)) ms
                     batch: \(String(format: "%.0f", r.batchQPS)) queries/s\(r.batchRunsQPS.count > 1 ? " (best of " + r.batchRunsQPS.map { String(format: "%.0f", $0) }.joined(separator: ", ") + ")" : "")
                     recall@\(r.k): \(r.recallAtK.map { String(format: "%.4f", $0) } ?? "n/a (no --gt)")
-                    exact search: \(r.screening ? String(format: "int8 screen with proven bounds (%.1f MB = %.2fx the float rows; rows scored exactly per query: mean %.1f, max %d)", r.screenMB, r.vectorMB > 0 ? r.screenMB / r.vectorMB : 0, r.screenRowsMean ?? 0, r.screenRowsMax ?? 0) : "float scan only (--no-screen)")
+                    exact search: \(exactLine(r))
                     memory: \(String(format: "%.1f", r.rssMB)) MB resident (peak \(String(format: "%.1f", r.peakRSSMB)) MB, \(String(format: "%.1f", r.baseRSSMB)) MB before the store opened), disk \(String(format: "%.1f", r.diskMB)) MB
                     """)
                 if let q = r.quantization {
