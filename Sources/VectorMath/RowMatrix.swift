@@ -211,7 +211,7 @@ extension RowMatrix {
     ///   - minRows: rows from which the copy is kept (smaller matrices are scanned in float only).
     public func enableScreening(distance: Distance, minRows: Int = RowMatrix.screenMinRows) {
         let measure = Measure(distance)
-        guard measure != .l1, dimension <= 65_536 else { return }
+        guard measure != .l1, dimension <= Self.screenMaxDimension else { return }
         screenMeasure = measure
         screenMinRows = Swift.max(0, minRows)
         if screen == nil && count >= screenMinRows { buildScreen() }
@@ -219,6 +219,9 @@ extension RowMatrix {
 
     /// Matrices smaller than this are not screened by default: their float scan takes well under a millisecond.
     public static let screenMinRows = 16_384
+
+    /// Matrices with more dimensions than this are not screened.
+    public static let screenMaxDimension = 65_536
 
     /// Stops screening and drops its copy.
     public func disableScreening() {

@@ -175,7 +175,7 @@ struct CLITests {
         }
     }
 
-    @Test("bench search says how exact searches ran: screened from 16,384 points, the float scan with --no-screen, below the minimum or on a quantized collection")
+    @Test("bench search says how exact searches ran: screened from 16,384 points, the float scan with --no-screen, below the minimum, with Manhattan or on a quantized collection")
     func benchSearchExactLine() throws {
         try withTemporaryDirectory { dir in
             let data = dir.appending("d")
@@ -193,6 +193,7 @@ struct CLITests {
             #expect(try exactLine(["--no-screen"]) == "exact search: float scan only (--no-screen)")
             let quantized = try exactLine(["--quantization", "int8"])
             #expect(quantized.hasPrefix("exact search: float scan (a quantized collection keeps no screen"), "\(quantized)")
+            #expect(try exactLine(["--metric", "manhattan"]) == "exact search: float scan (Manhattan distance is never screened)")
             let small = dir.appending("s")
             #expect(try CLI.run(["datasets", "synth", "--n", "1000", "--d", "8", "--queries", "5", "--out", small]).status == 0)
             let r = try CLI.run(["bench", "search", "--base", small + "/base.fvecs", "--queries", small + "/query.fvecs", "--single", "5"])

@@ -37,7 +37,9 @@ struct BenchCommand: ParsableCommand {
             }
             if noScreen { return "float scan only (--no-screen)" }
             if r.quantization != nil { return "float scan (a quantized collection keeps no screen; the searches timed scan its int8 copy)" }
-            return "float scan (collections under \(RowMatrix.screenMinRows) points are not screened)"
+            if Distance(parsing: metric) == .manhattan { return "float scan (Manhattan distance is never screened)" }
+            if r.n < RowMatrix.screenMinRows { return "float scan (collections under \(RowMatrix.screenMinRows) points are not screened)" }
+            return "float scan (the screen takes at most \(RowMatrix.screenMaxDimension) dimensions)"
         }
 
         func run() throws {
