@@ -204,6 +204,7 @@ struct BadInputTests {
         Case(args: ["store", "collections", "create", "--store", "STORE", "--name", "x", "--dim", "3", "--quantile", "0.9"], message: "--quantile needs --quantization int8"),
         Case(args: ["bench", "search", "--base", "FIX/synth/base.fvecs", "--queries", "FIX/synth/query.fvecs", "--oversampling", "2"], message: "need --quantization int8"),
         Case(args: ["bench", "search", "--base", "FIX/synth/base.fvecs", "--queries", "FIX/synth/query.fvecs", "--quantization", "int8", "--oversampling", "0.5"], message: "--oversampling must be a number of at least 1"),
+        Case(args: ["bench", "search", "--base", "FIX/synth/base.fvecs", "--queries", "FIX/synth/query.fvecs", "--quantization", "int8", "--metric", "manhattan"], message: "Manhattan collections keep no int8 copy"),
         Case(args: ["store", "collections", "drop", "--store", "STORE", "--collection", "nope"], message: "nope"),
         Case(args: ["store", "aliases", "update", "--store", "STORE", "--create", "a=nope"], message: "collection 'nope' not found"),
         Case(args: ["store", "aliases", "update", "--store", "STORE", "--create", "broken"], message: "--create expects ALIAS=COLLECTION"),

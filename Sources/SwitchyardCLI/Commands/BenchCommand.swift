@@ -36,8 +36,8 @@ struct BenchCommand: ParsableCommand {
                               r.screenMB, r.vectorMB > 0 ? r.screenMB / r.vectorMB : 0, r.screenRowsMean ?? 0, r.screenRowsMax ?? 0)
             }
             if noScreen { return "float scan only (--no-screen)" }
-            if r.quantization != nil { return "float scan (a quantized collection keeps no screen; the searches timed scan its int8 copy)" }
             if Distance(parsing: metric) == .manhattan { return "float scan (Manhattan distance is never screened)" }
+            if r.quantization != nil { return "float scan (a quantized collection keeps no screen; the searches timed scan its int8 copy)" }
             if r.n < RowMatrix.screenMinRows { return "float scan (collections under \(RowMatrix.screenMinRows) points are not screened)" }
             return "float scan (the screen takes at most \(RowMatrix.screenMaxDimension) dimensions)"
         }
@@ -57,6 +57,9 @@ struct BenchCommand: ParsableCommand {
             c.storeDirectory = storeDir
             c.synchronous = s
             c.quantization = try CollectionsCommand.Create.quantization(quantization, quantile: quantile)
+            if c.quantization != nil, d == .manhattan {
+                throw CLIFailure(message: "--quantization int8 with --metric manhattan: Manhattan collections keep no int8 copy (their searches stay exact), so there is no int8 search to time")
+            }
             if c.quantization == nil, oversampling != nil || noRescore {
                 throw CLIFailure(message: "--oversampling and --no-rescore need --quantization int8")
             }
