@@ -193,8 +193,9 @@ VNNI_ATTR static void vnni_scores(const int8_t *panels, size_t groups, size_t n,
     __m512 va = _mm512_set1_ps(a);
     // One panel at a time, read front to back, with four independent chains over its component groups. A
     // single query is bound by reading the panels from memory, and one sequential stream reads faster than
-    // four panels at once (four streams 64·groups bytes apart): 1.8× in a C driver over 100,000 × 384 rows
-    // on a Zen 4 (docs/performance.md). The integer sums are exact, so the order changes no result.
+    // four panels at once (four streams 64·groups bytes apart): about 1.8× on 100,000 × 384 rows on a Zen 4
+    // (docs/performance.md; the package-benchmark `search int8 single n=100000` times this path). The integer
+    // sums are exact, so the order changes no result.
     for (size_t b = 0; b < np; b++) {
         const int8_t *p = panels + b * 64 * groups;
         __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0;

@@ -210,9 +210,8 @@ extension RowMatrix {
     ///   - distance: the distance searches use (decides the screened key).
     ///   - minRows: rows from which the copy is kept (smaller matrices are scanned in float only).
     public func enableScreening(distance: Distance, minRows: Int = RowMatrix.screenMinRows) {
-        let measure = Measure(distance)
-        guard measure != .l1, dimension <= Self.screenMaxDimension else { return }
-        screenMeasure = measure
+        guard Self.screeningExclusion(distance: distance, dimension: dimension) == nil else { return }
+        screenMeasure = Measure(distance)
         screenMinRows = Swift.max(0, minRows)
         if screen == nil && count >= screenMinRows { buildScreen() }
     }
@@ -222,6 +221,18 @@ extension RowMatrix {
 
     /// Matrices with more dimensions than this are not screened.
     public static let screenMaxDimension = 65_536
+
+    /// Why exact searches of a matrix are not screened by default, or `nil` when they are: the rule
+    /// ``enableScreening(distance:minRows:)`` follows, in words (for reports).
+    ///
+    /// - Parameters:
+    ///   - rows: the matrix's rows; `nil` leaves the size out (screening waits for ``screenMinRows``).
+    public static func screeningExclusion(distance: Distance, dimension: Int, rows: Int? = nil) -> String? {
+        if Measure(distance) == .l1 { return "Manhattan distance is never screened" }
+        if dimension > screenMaxDimension { return "the screen takes at most \(screenMaxDimension) dimensions" }
+        if let rows, rows < screenMinRows { return "collections under \(screenMinRows) points are not screened" }
+        return nil
+    }
 
     /// Stops screening and drops its copy.
     public func disableScreening() {

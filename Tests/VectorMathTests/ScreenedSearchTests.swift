@@ -124,6 +124,22 @@ struct ScreenedSearchTests {
         }
     }
 
+    @Test("the screening rule in words matches what a matrix does: Manhattan, more than 65,536 dimensions, too few rows")
+    func exclusionMatchesMatrix() {
+        for (distance, dimension) in [(Distance.cosine, 65_536), (.dot, 65_537), (.manhattan, 8), (.euclid, 8)] {
+            let m = RowMatrix(dimension: dimension, capacity: 2)
+            let row = [Float](repeating: 0.5, count: dimension)
+            for i in 0..<2 { row.withUnsafeBufferPointer { _ = m.append($0.baseAddress!, key: RowKey(kind: 0, high: 0, low: UInt64(i))) } }
+            m.enableScreening(distance: distance, minRows: 0)
+            let why = RowMatrix.screeningExclusion(distance: distance, dimension: dimension)
+            #expect(m.withView(\.isScreened) == (why == nil), "\(distance) d \(dimension): \(why ?? "screenable")")
+        }
+        #expect(RowMatrix.screeningExclusion(distance: .dot, dimension: 65_537) == "the screen takes at most 65536 dimensions")
+        #expect(RowMatrix.screeningExclusion(distance: .manhattan, dimension: 8) == "Manhattan distance is never screened")
+        #expect(RowMatrix.screeningExclusion(distance: .cosine, dimension: 8, rows: 16_383) == "collections under 16384 points are not screened")
+        #expect(RowMatrix.screeningExclusion(distance: .cosine, dimension: 8, rows: 16_384) == nil)
+    }
+
     @Test("single and batch searches equal the reference, on every kernel path", arguments: screened, [7, 33, 384])
     func equalsReference(distance: Distance, dimension: Int) throws {
         try KernelLevelLock.withExclusiveKernel {

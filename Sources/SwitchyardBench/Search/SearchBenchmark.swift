@@ -184,9 +184,8 @@ public enum SearchBenchmark {
             diskMB: Double(disk) / 1_000_000)
         result.batchRunsQPS = runsQPS
         result.vectorMB = Double(held.vectorBytes) / 1_000_000
-        // Screened only when a screen copy exists: a quantized collection has none (its exact searches scan the
-        // float rows), nor has a Manhattan one, one under `RowMatrix.screenMinRows` points or one with more than
-        // `RowMatrix.screenMaxDimension` dimensions.
+        // Screened only when a screen copy exists: a quantized collection keeps none (its exact searches scan the
+        // float rows), nor does a matrix `RowMatrix.screeningExclusion` names.
         result.screening = c.screening && held.screenBytes > 0
         result.screenMB = Double(held.screenBytes) / 1_000_000
         let rows = try store.screenedRows(name, queries: (0..<min(100, queries.count)).map { queries.row($0) }, k: c.k).compactMap { $0 }

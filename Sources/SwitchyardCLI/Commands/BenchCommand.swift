@@ -30,16 +30,15 @@ struct BenchCommand: ParsableCommand {
         @Flag(help: "Print one JSON object.") var json = false
 
         /// How the benchmark's collection answers exact searches, for the report.
-        func exactLine(_ r: SearchBenchmark.Result) -> String {
+        func exactLine(_ r: SearchBenchmark.Result, distance: Distance) -> String {
             if r.screening {
                 return String(format: "int8 screen with proven bounds (%.1f MB = %.2fx the float rows; rows scored exactly per query: mean %.1f, max %d)",
                               r.screenMB, r.vectorMB > 0 ? r.screenMB / r.vectorMB : 0, r.screenRowsMean ?? 0, r.screenRowsMax ?? 0)
             }
             if noScreen { return "float scan only (--no-screen)" }
-            if Distance(parsing: metric) == .manhattan { return "float scan (Manhattan distance is never screened)" }
+            if let why = RowMatrix.screeningExclusion(distance: distance, dimension: r.d, rows: r.n) { return "float scan (\(why))" }
             if r.quantization != nil { return "float scan (a quantized collection keeps no screen; the searches timed scan its int8 copy)" }
-            if r.n < RowMatrix.screenMinRows { return "float scan (collections under \(RowMatrix.screenMinRows) points are not screened)" }
-            return "float scan (the screen takes at most \(RowMatrix.screenMaxDimension) dimensions)"
+            return "float scan (the screen could not bound these rows)"
         }
 
         func run() throws {
@@ -85,7 +84,7 @@ struct BenchCommand: ParsableCommand {
                     single query: p50 \(String(format: "%.3f", r.singleP50Ms)) ms, p99 \(String(format: "%.3f", r.singleP99Ms)) ms
                     batch: \(String(format: "%.0f", r.batchQPS)) queries/s\(r.batchRunsQPS.count > 1 ? " (best of " + r.batchRunsQPS.map { String(format: "%.0f", $0) }.joined(separator: ", ") + ")" : "")
                     recall@\(r.k): \(r.recallAtK.map { String(format: "%.4f", $0) } ?? "n/a (no --gt)")
-                    exact search: \(exactLine(r))
+                    exact search: \(exactLine(r, distance: d))
                     memory: \(String(format: "%.1f", r.rssMB)) MB resident (peak \(String(format: "%.1f", r.peakRSSMB)) MB, \(String(format: "%.1f", r.baseRSSMB)) MB before the store opened), disk \(String(format: "%.1f", r.diskMB)) MB
                     """)
                 if let q = r.quantization {
